@@ -1,0 +1,454 @@
+//! Reading and writing the framed file format described in the crate docs.
+//! The writer issues one `write` per frame so a killed process leaves at
+//! most one torn frame at the end, which [`LogWriter::reopen`] cuts off.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::schema::{LogFooter, LogHeader, SampleRecord};
+use crate::{LogError, FORMAT_VERSION};
+
+const MAGIC: &[u8; 8] = b"VIGIELOG";
+const TRAILER_MAGIC: &[u8; 8] = b"VIGIEEND";
+const PREAMBLE_LEN: u64 = 16;
+const FRAME_HEADER_LEN: usize = 16;
+const TRAILER_LEN: u64 = FRAME_HEADER_LEN as u64 + 16;
+const CODEC_STORED: u8 = 0;
+const CODEC_ZSTD: u8 = 1;
+const ZSTD_LEVEL: i32 = 3;
+/// Frames larger than this are taken as damage, not data.
+const MAX_FRAME_BYTES: u32 = 256 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FrameKind {
+    Header = 1,
+    Sample = 2,
+    Footer = 3,
+    Trailer = 4,
+}
+
+impl FrameKind {
+    fn from_byte(byte: u8) -> Option<FrameKind> {
+        match byte {
+            1 => Some(FrameKind::Header),
+            2 => Some(FrameKind::Sample),
+            3 => Some(FrameKind::Footer),
+            4 => Some(FrameKind::Trailer),
+            _ => None,
+        }
+    }
+}
+
+struct FrameHead {
+    kind: FrameKind,
+    codec: u8,
+    key_len: usize,
+    payload_len: usize,
+    raw_len: usize,
+    crc: u32,
+}
+
+impl FrameHead {
+    fn parse(bytes: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHead, String> {
+        let kind = FrameKind::from_byte(bytes[0]).ok_or_else(|| format!("unknown frame kind {}", bytes[0]))?;
+        let codec = bytes[1];
+        if codec != CODEC_STORED && codec != CODEC_ZSTD {
+            return Err(format!("unknown codec {codec}"));
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let payload_len = u32_at(4);
+        let raw_len = u32_at(8);
+        if payload_len > MAX_FRAME_BYTES || raw_len > MAX_FRAME_BYTES {
+            return Err(format!("implausible frame length {payload_len}"));
+        }
+        Ok(FrameHead {
+            kind,
+            codec,
+            key_len: u16::from_le_bytes([bytes[2], bytes[3]]) as usize,
+            payload_len: payload_len as usize,
+            raw_len: raw_len as usize,
+            crc: u32_at(12),
+        })
+    }
+
+    fn body_len(&self) -> usize {
+        self.key_len + self.payload_len
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io { path: path.display().to_string(), source }
+}
+
+fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> LogError {
+    LogError::Corrupt { path: path.display().to_string(), offset, reason: reason.into() }
+}
+
+fn sample_key(record: &SampleRecord) -> Vec<u8> {
+    let mut key = Vec::with_capacity(4 + record.id.len());
+    key.extend_from_slice(&record.epoch.to_le_bytes());
+    key.extend_from_slice(record.id.as_bytes());
+    key
+}
+
+/// Appends records to a log. Each append reaches the operating system before
+/// it returns, so a killed process loses nothing it appended.
+pub struct LogWriter {
+    file: File,
+    path: PathBuf,
+    offset: u64,
+    compressor: zstd::bulk::Compressor<'static>,
+    frame: Vec<u8>,
+}
+
+/// A log reopened to append after a crash, a cancel or an error.
+pub struct ReopenedLog {
+    /// The writer, positioned after the last complete sample.
+    pub writer: LogWriter,
+    /// The log's header.
+    pub header: LogHeader,
+    /// The complete sample records already in the log, in file order.
+    pub samples: Vec<SampleRecord>,
+    /// The footer the log had, if the run had ended (it is removed: a new one follows).
+    pub previous_footer: Option<LogFooter>,
+    /// Bytes of a torn final frame that were cut off.
+    pub torn_bytes: u64,
+}
+
+impl LogWriter {
+    /// Creates a new log at `path` (which must not exist) and writes its header.
+    pub fn create(path: &Path, header: &LogHeader) -> Result<LogWriter, LogError> {
+        let file = OpenOptions::new().write(true).create_new(true).open(path).map_err(io_err(path))?;
+        let mut writer = LogWriter::from_file(file, path, 0)?;
+        let mut preamble = Vec::with_capacity(PREAMBLE_LEN as usize);
+        preamble.extend_from_slice(MAGIC);
+        preamble.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        preamble.extend_from_slice(&0u32.to_le_bytes());
+        writer.write_raw(&preamble)?;
+        writer.append(FrameKind::Header, &[], header)?;
+        Ok(writer)
+    }
+
+    fn from_file(file: File, path: &Path, offset: u64) -> Result<LogWriter, LogError> {
+        let compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(io_err(path))?;
+        Ok(LogWriter { file, path: path.to_path_buf(), offset, compressor, frame: Vec::new() })
+    }
+
+    /// Opens an existing log to append to it: reads what it holds, cuts off a
+    /// torn final frame and any footer, and positions the writer at the end.
+    /// Damage anywhere but the final frame is an error, and nothing is cut.
+    pub fn reopen(path: &Path) -> Result<ReopenedLog, LogError> {
+        let mut reader = LogReader::open(path)?;
+        let mut header = None;
+        let mut samples = Vec::new();
+        let mut previous_footer = None;
+        let mut keep_until = PREAMBLE_LEN;
+        let mut torn_bytes = 0;
+        loop {
+            match reader.next_frame()? {
+                Frame::End => break,
+                Frame::Torn { offset } => {
+                    torn_bytes = reader.len - offset;
+                    break;
+                }
+                Frame::Complete { kind, offset, body, head } => {
+                    match kind {
+                        FrameKind::Header => header = Some(reader.decode::<LogHeader>(&head, &body, offset)?),
+                        FrameKind::Sample => samples.push(reader.decode::<SampleRecord>(&head, &body, offset)?),
+                        FrameKind::Footer => {
+                            previous_footer = Some(reader.decode::<LogFooter>(&head, &body, offset)?);
+                            continue;
+                        }
+                        FrameKind::Trailer => continue,
+                    }
+                    if previous_footer.is_some() {
+                        return Err(corrupt(path, offset, "a record follows the footer"));
+                    }
+                    keep_until = offset + (FRAME_HEADER_LEN + head.body_len()) as u64;
+                }
+            }
+        }
+        let header = header.ok_or_else(|| LogError::NoHeader { path: path.display().to_string() })?;
+        let file = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+        file.set_len(keep_until).map_err(io_err(path))?;
+        let mut file = file;
+        file.seek(SeekFrom::Start(keep_until)).map_err(io_err(path))?;
+        let writer = LogWriter::from_file(file, path, keep_until)?;
+        Ok(ReopenedLog { writer, header, samples, previous_footer, torn_bytes })
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one sample record.
+    pub fn append_sample(&mut self, record: &SampleRecord) -> Result<(), LogError> {
+        let key = sample_key(record);
+        self.append(FrameKind::Sample, &key, record)
+    }
+
+    /// Writes the footer and the trailer, and syncs the file to disk.
+    pub fn finish(mut self, footer: &LogFooter) -> Result<(), LogError> {
+        let footer_offset = self.offset;
+        self.append(FrameKind::Footer, &[], footer)?;
+        let mut payload = Vec::with_capacity(16);
+        payload.extend_from_slice(&footer_offset.to_le_bytes());
+        payload.extend_from_slice(TRAILER_MAGIC);
+        self.write_frame(FrameKind::Trailer, CODEC_STORED, &[], &payload, payload.len())?;
+        self.file.sync_all().map_err(io_err(&self.path))
+    }
+
+    /// Syncs what was appended so far to disk (appends already survive a
+    /// killed process; this guards against a lost machine).
+    pub fn sync(&mut self) -> Result<(), LogError> {
+        self.file.sync_data().map_err(io_err(&self.path))
+    }
+
+    fn append<T: Serialize>(&mut self, kind: FrameKind, key: &[u8], value: &T) -> Result<(), LogError> {
+        let raw = serde_json::to_vec(value).map_err(|e| io_err(&self.path)(std::io::Error::other(e)))?;
+        let compressed = self.compressor.compress(&raw).map_err(io_err(&self.path))?;
+        self.write_frame(kind, CODEC_ZSTD, key, &compressed, raw.len())
+    }
+
+    fn write_frame(&mut self, kind: FrameKind, codec: u8, key: &[u8], payload: &[u8], raw_len: usize) -> Result<(), LogError> {
+        let key_len = u16::try_from(key.len()).map_err(|_| io_err(&self.path)(std::io::Error::other("sample id longer than 65,531 bytes")))?;
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(key);
+        crc.update(payload);
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        frame.push(kind as u8);
+        frame.push(codec);
+        frame.extend_from_slice(&key_len.to_le_bytes());
+        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&(raw_len as u32).to_le_bytes());
+        frame.extend_from_slice(&crc.finalize().to_le_bytes());
+        frame.extend_from_slice(key);
+        frame.extend_from_slice(payload);
+        let result = self.write_raw(&frame);
+        self.frame = frame;
+        result
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<(), LogError> {
+        self.file.write_all(bytes).map_err(io_err(&self.path))?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+enum Frame {
+    Complete { kind: FrameKind, offset: u64, head: FrameHead, body: Vec<u8> },
+    /// The file ends inside this frame, or its checksum fails and nothing follows it.
+    Torn { offset: u64 },
+    End,
+}
+
+/// Reads a log: its header, its footer, one sample, or all samples as a stream.
+pub struct LogReader {
+    file: BufReader<File>,
+    path: PathBuf,
+    len: u64,
+    position: u64,
+    decompressor: zstd::bulk::Decompressor<'static>,
+    scratch: Vec<u8>,
+}
+
+impl LogReader {
+    /// Opens a log and checks its preamble.
+    pub fn open(path: &Path) -> Result<LogReader, LogError> {
+        let file = File::open(path).map_err(io_err(path))?;
+        let len = file.metadata().map_err(io_err(path))?.len();
+        let mut file = BufReader::with_capacity(1 << 16, file);
+        let mut preamble = [0u8; PREAMBLE_LEN as usize];
+        if len < PREAMBLE_LEN || file.read_exact(&mut preamble).is_err() || &preamble[..8] != MAGIC {
+            return Err(LogError::NotALog { path: path.display().to_string() });
+        }
+        let version = u32::from_le_bytes([preamble[8], preamble[9], preamble[10], preamble[11]]);
+        if version > FORMAT_VERSION {
+            return Err(LogError::UnsupportedVersion { path: path.display().to_string(), version });
+        }
+        let decompressor = zstd::bulk::Decompressor::new().map_err(io_err(path))?;
+        Ok(LogReader { file, path: path.to_path_buf(), len, position: PREAMBLE_LEN, decompressor, scratch: Vec::new() })
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the header, the first frame, without touching the rest of the file.
+    pub fn header(&mut self) -> Result<LogHeader, LogError> {
+        self.seek(PREAMBLE_LEN)?;
+        match self.next_frame()? {
+            Frame::Complete { kind: FrameKind::Header, offset, head, body } => self.decode(&head, &body, offset),
+            _ => Err(LogError::NoHeader { path: self.path.display().to_string() }),
+        }
+    }
+
+    /// Reads the footer through the trailer at the end of the file; `None`
+    /// when the run has no footer (still running, or killed).
+    pub fn footer(&mut self) -> Result<Option<LogFooter>, LogError> {
+        if self.len < PREAMBLE_LEN + TRAILER_LEN {
+            return Ok(None);
+        }
+        // Read the last bytes raw: in a log without a footer they are the
+        // middle of a sample frame, not a frame head.
+        let trailer_start = self.len - TRAILER_LEN;
+        self.seek(trailer_start)?;
+        let mut trailer = [0u8; TRAILER_LEN as usize];
+        self.read_exact(&mut trailer, trailer_start)?;
+        let payload = &trailer[FRAME_HEADER_LEN..];
+        let is_trailer = trailer[0] == FrameKind::Trailer as u8
+            && &payload[8..] == TRAILER_MAGIC
+            && crc32fast::hash(payload) == u32::from_le_bytes(trailer[12..16].try_into().expect("4 bytes"));
+        if !is_trailer {
+            return Ok(None);
+        }
+        let footer_offset = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
+        self.seek(footer_offset)?;
+        match self.next_frame()? {
+            Frame::Complete { kind: FrameKind::Footer, offset, head, body } => Ok(Some(self.decode(&head, &body, offset)?)),
+            _ => Err(corrupt(&self.path, footer_offset, "the trailer points at no footer")),
+        }
+    }
+
+    /// Finds one sample record by id and epoch, skipping over the other
+    /// frames without decompressing them.
+    pub fn sample(&mut self, id: &str, epoch: u32) -> Result<Option<SampleRecord>, LogError> {
+        let mut wanted = Vec::with_capacity(4 + id.len());
+        wanted.extend_from_slice(&epoch.to_le_bytes());
+        wanted.extend_from_slice(id.as_bytes());
+        self.seek(PREAMBLE_LEN)?;
+        loop {
+            let offset = self.position;
+            let Some(head) = self.read_head()? else { return Ok(None) };
+            if head.kind == FrameKind::Sample && head.key_len == wanted.len() {
+                let mut key = vec![0u8; head.key_len];
+                self.read_exact(&mut key, offset)?;
+                if key == wanted {
+                    let mut payload = vec![0u8; head.payload_len];
+                    self.read_exact(&mut payload, offset)?;
+                    key.extend_from_slice(&payload);
+                    return self.decode(&head, &key, offset).map(Some);
+                }
+                self.skip(head.payload_len as u64)?;
+            } else {
+                self.skip(head.body_len() as u64)?;
+            }
+        }
+    }
+
+    /// Streams every complete sample record in file order. A torn final frame
+    /// (a run killed mid-write) ends the stream quietly; damage elsewhere is an error.
+    pub fn samples(&mut self) -> Result<SampleFrames<'_>, LogError> {
+        self.seek(PREAMBLE_LEN)?;
+        Ok(SampleFrames { reader: self })
+    }
+
+    fn seek(&mut self, offset: u64) -> Result<(), LogError> {
+        self.file.seek(SeekFrom::Start(offset)).map_err(io_err(&self.path))?;
+        self.position = offset;
+        Ok(())
+    }
+
+    fn skip(&mut self, bytes: u64) -> Result<(), LogError> {
+        self.file.seek_relative(bytes as i64).map_err(io_err(&self.path))?;
+        self.position += bytes;
+        Ok(())
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8], frame_offset: u64) -> Result<(), LogError> {
+        self.file.read_exact(buf).map_err(|_| corrupt(&self.path, frame_offset, "the file ends inside this frame"))?;
+        self.position += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Reads a frame head; `None` at a clean end of file.
+    fn read_head(&mut self) -> Result<Option<FrameHead>, LogError> {
+        let offset = self.position;
+        if offset == self.len {
+            return Ok(None);
+        }
+        if offset + FRAME_HEADER_LEN as u64 > self.len {
+            return Err(corrupt(&self.path, offset, "the file ends inside a frame header"));
+        }
+        let mut bytes = [0u8; FRAME_HEADER_LEN];
+        self.read_exact(&mut bytes, offset)?;
+        FrameHead::parse(&bytes).map(Some).map_err(|reason| corrupt(&self.path, offset, reason))
+    }
+
+    fn next_frame(&mut self) -> Result<Frame, LogError> {
+        let offset = self.position;
+        if offset == self.len {
+            return Ok(Frame::End);
+        }
+        let head = match self.read_head() {
+            Ok(Some(head)) => head,
+            Ok(None) => return Ok(Frame::End),
+            // A frame head cut by the end of the file is a torn tail.
+            Err(_) if offset + FRAME_HEADER_LEN as u64 > self.len => return Ok(Frame::Torn { offset }),
+            Err(e) => return Err(e),
+        };
+        let end = offset + (FRAME_HEADER_LEN + head.body_len()) as u64;
+        if end > self.len {
+            return Ok(Frame::Torn { offset });
+        }
+        let mut body = vec![0u8; head.body_len()];
+        self.read_exact(&mut body, offset)?;
+        if crc32fast::hash(&body) != head.crc {
+            if end == self.len {
+                return Ok(Frame::Torn { offset });
+            }
+            return Err(corrupt(&self.path, offset, "checksum mismatch"));
+        }
+        Ok(Frame::Complete { kind: head.kind, offset, head, body })
+    }
+
+    fn decode<T: DeserializeOwned>(&mut self, head: &FrameHead, body: &[u8], offset: u64) -> Result<T, LogError> {
+        let payload = &body[head.key_len..];
+        let raw: &[u8] = match head.codec {
+            CODEC_ZSTD => {
+                self.scratch.clear();
+                self.scratch.reserve(head.raw_len);
+                self.decompressor
+                    .decompress_to_buffer(payload, &mut self.scratch)
+                    .map_err(|e| corrupt(&self.path, offset, format!("zstd: {e}")))?;
+                &self.scratch
+            }
+            _ => payload,
+        };
+        serde_json::from_slice(raw).map_err(|e| corrupt(&self.path, offset, format!("record does not parse: {e}")))
+    }
+}
+
+/// The stream of sample records of a log, from [`LogReader::samples`].
+pub struct SampleFrames<'a> {
+    reader: &'a mut LogReader,
+}
+
+impl Iterator for SampleFrames<'_> {
+    type Item = Result<SampleRecord, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.next_frame() {
+                Err(e) => return Some(Err(e)),
+                Ok(Frame::End | Frame::Torn { .. }) => return None,
+                Ok(Frame::Complete { kind: FrameKind::Sample, offset, head, body }) => {
+                    return Some(self.reader.decode(&head, &body, offset));
+                }
+                Ok(Frame::Complete { kind: FrameKind::Footer | FrameKind::Trailer, .. }) => return None,
+                Ok(Frame::Complete { .. }) => continue,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

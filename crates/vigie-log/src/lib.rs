@@ -1,0 +1,87 @@
+//! vigie's evaluation log: the schema of a run ([`LogHeader`], [`SampleRecord`],
+//! [`LogFooter`]) and the file format that stores it ([`LogWriter`], [`LogReader`]).
+//!
+//! This crate is an API boundary: the log is the contract between a run and
+//! everything that reads its results later (reports, re-scoring, other
+//! institutes). It has no async runtime and never calls a model.
+//!
+//! # Wire format (version 1)
+//!
+//! A log is a 16-byte preamble followed by frames, written append-only:
+//!
+//! ```text
+//! preamble := "VIGIELOG" u32le(format_version) u32le(0)
+//! frame    := u8(kind) u8(codec) u16le(key_len) u32le(payload_len) u32le(raw_len) u32le(crc32)
+//!             key[key_len] payload[payload_len]
+//! ```
+//!
+//! `kind` is 1 header, 2 sample, 3 footer, 4 trailer. `codec` is 0 (stored) or
+//! 1 (zstd). The payload is one JSON object (the header, one sample record or
+//! the footer), compressed on its own so that any frame decodes without the
+//! others. `crc32` covers key and payload, so a frame torn by a crash is
+//! detected. A sample frame's key is `u32le(epoch)` followed by the sample id
+//! in UTF-8, so one sample is found by skipping over frames without
+//! decompressing them. A finished log ends with a footer frame and a trailer
+//! frame whose stored 16-byte payload is `u64le(footer_offset) "VIGIEEND"`,
+//! so the results are read from the end of the file in one seek.
+//!
+//! A log without a footer is a run that is still going or was killed; every
+//! complete sample frame in it is valid and a resumed run appends after them.
+#![deny(missing_docs)]
+
+mod format;
+mod schema;
+
+pub use format::{LogReader, LogWriter, ReopenedLog, SampleFrames};
+pub use schema::{
+    LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, TaskRef,
+};
+
+/// The version of the file format this build writes, and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The extension of vigie log files.
+pub const LOG_EXTENSION: &str = "vlog";
+
+/// Why a log could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The file system refused.
+    #[error("{path}: {source}")]
+    Io {
+        /// The log's path.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file does not start with the vigie log preamble.
+    #[error("{path}: not a vigie log (no VIGIELOG preamble)")]
+    NotALog {
+        /// The file's path.
+        path: String,
+    },
+    /// The log was written by a newer vigie.
+    #[error("{path}: log format version {version} is newer than this vigie reads ({FORMAT_VERSION}); upgrade vigie")]
+    UnsupportedVersion {
+        /// The log's path.
+        path: String,
+        /// The version it declares.
+        version: u32,
+    },
+    /// A frame in the middle of the file is damaged.
+    #[error("{path}: damaged frame at byte {offset}: {reason}")]
+    Corrupt {
+        /// The log's path.
+        path: String,
+        /// Where the damaged frame starts.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The log has no header frame.
+    #[error("{path}: the log has no header")]
+    NoHeader {
+        /// The log's path.
+        path: String,
+    },
+}

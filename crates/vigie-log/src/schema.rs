@@ -1,0 +1,221 @@
+//! The records a log holds. Field order and names are part of the format:
+//! a change that a version-1 reader cannot read bumps [`crate::FORMAT_VERSION`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use vigie_core::{ChatMessage, GenerateConfig, Usage};
+
+/// The first record of a log: what was run, on what, with which settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogHeader {
+    /// Format version of the file.
+    pub format_version: u32,
+    /// The vigie version that started the run.
+    pub vigie_version: String,
+    /// A unique id for the run.
+    pub run_id: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// The task.
+    pub task: TaskRef,
+    /// The evaluated model.
+    pub model: ModelRef,
+    /// The judge model of model-graded scorers, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_model: Option<ModelRef>,
+    /// Run settings.
+    pub settings: RunSettings,
+    /// Names of the scorers, in task order.
+    pub scorers: Vec<String>,
+    /// How many sample records a complete run has (samples × epochs).
+    pub planned_records: usize,
+}
+
+/// The task a run evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRef {
+    /// The task's name.
+    pub name: String,
+    /// Where the task was defined: a file path, or `suite:<name>/<task>` for built-ins.
+    pub source: String,
+    /// SHA-256 (hex) of the task definition's bytes.
+    pub source_sha256: String,
+    /// The dataset's path or built-in name.
+    pub dataset: String,
+    /// SHA-256 (hex) of the dataset's bytes.
+    pub dataset_sha256: String,
+    /// Samples in the dataset before `--limit` and `--sample-id`.
+    pub dataset_samples: usize,
+}
+
+/// A model as the run addressed it. Never holds a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRef {
+    /// `provider/model`.
+    pub name: String,
+    /// The API base URL, for HTTP providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+}
+
+/// Settings that decide which samples run and how; enough to resume the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// Generation settings merged from the task and the command line.
+    pub generate: GenerateConfig,
+    /// Times each sample runs.
+    pub epochs: u32,
+    /// How a sample's epochs are reduced to one score (`mean`, `mode`, `max`, `at_least_<k>`).
+    pub epochs_reducer: String,
+    /// Samples kept from the start of the dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// Only these sample ids, when given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sample_ids: Vec<String>,
+    /// Seed for shuffles, generation and the bootstrap.
+    pub seed: u64,
+    /// Most requests in flight to the model.
+    pub max_connections: usize,
+    /// Request timeout in seconds.
+    pub timeout_s: f64,
+    /// Retries per request.
+    pub max_retries: u32,
+    /// Fraction of errored samples that stops the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_on_error: Option<f64>,
+    /// Whether responses were cached and reused.
+    pub cache: bool,
+}
+
+/// One sample of one epoch, as it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    /// The sample's id.
+    pub id: String,
+    /// The epoch, from 1.
+    pub epoch: u32,
+    /// The sample's position in the run's sample order.
+    pub index: usize,
+    /// The sample's input as the dataset gave it.
+    pub input: String,
+    /// The target(s).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target: Vec<String>,
+    /// Choices as presented to the model (after any shuffle).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// The dataset's metadata columns.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    /// The whole conversation, model turns included.
+    pub messages: Vec<ChatMessage>,
+    /// The final completion.
+    pub output: String,
+    /// Scores by scorer name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scores: BTreeMap<String, Score>,
+    /// Tokens used by the evaluated model for this sample.
+    pub usage: Usage,
+    /// Request retries this sample needed.
+    #[serde(default)]
+    pub retries: u32,
+    /// Generations served from the response cache.
+    #[serde(default)]
+    pub cache_hits: u32,
+    /// Wall time of the sample in seconds.
+    pub time_s: f64,
+    /// Why the sample failed, if it did; a failed sample has no scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<SampleError>,
+}
+
+impl SampleRecord {
+    /// The frame key: `(epoch, id)` identifies a record within a log.
+    pub fn key(&self) -> (u32, &str) {
+        (self.epoch, &self.id)
+    }
+}
+
+/// One scorer's verdict on a sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// The value, usually in 0..=1 (1 is correct).
+    pub value: f64,
+    /// What the scorer read as the model's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Why, when the scorer says (a judge's reasoning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+/// Why a sample failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleError {
+    /// A short machine-readable kind (`rate_limited`, `timeout`, `scorer`, ...).
+    pub kind: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// The last record of a finished (or stopped) run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogFooter {
+    /// How the run ended.
+    pub status: RunStatus,
+    /// When (RFC 3339, UTC).
+    pub finished_at: String,
+    /// Wall time of the last session of the run, in seconds.
+    pub duration_s: f64,
+    /// Sample counts over all sessions.
+    pub samples: SampleCounts,
+    /// `"<scorer>/<metric>"` to value.
+    pub metrics: BTreeMap<String, f64>,
+    /// Tokens used by the evaluated model over the whole run.
+    pub usage: Usage,
+    /// Request retries over the whole run.
+    pub retries: u64,
+    /// Why the run stopped, when it did not succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Counts of sample records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleCounts {
+    /// Records a complete run has (samples × epochs).
+    pub total: usize,
+    /// Records written, errored ones included.
+    pub completed: usize,
+    /// Records that ended in an error.
+    pub errors: usize,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Still running, or killed before it could write a footer.
+    Started,
+    /// Every planned record was written.
+    Success,
+    /// Stopped by the user; resumable.
+    Cancelled,
+    /// Stopped because too many samples failed, or by an internal error; resumable.
+    Error,
+}
+
+impl RunStatus {
+    /// The status as logs and JSON spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Started => "started",
+            RunStatus::Success => "success",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Error => "error",
+        }
+    }
+}
