@@ -27,10 +27,19 @@ pub struct LogHeader {
     pub judge_model: Option<ModelRef>,
     /// Run settings.
     pub settings: RunSettings,
-    /// Names of the scorers, in task order.
-    pub scorers: Vec<String>,
+    /// The scorers, in task order.
+    pub scorers: Vec<ScorerRef>,
     /// How many sample records a complete run has (samples × epochs).
     pub planned_records: usize,
+}
+
+/// A scorer as a log records it: enough to recompute metrics from the records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScorerRef {
+    /// The scorer's name, the key of its scores in each record.
+    pub name: String,
+    /// Its metrics (`accuracy`, `mean`, `stderr`, `bootstrap_ci`).
+    pub metrics: Vec<String>,
 }
 
 /// The task a run evaluated.

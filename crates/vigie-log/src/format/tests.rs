@@ -35,7 +35,7 @@ fn header() -> LogHeader {
             fail_on_error: None,
             cache: false,
         },
-        scorers: vec!["includes".into()],
+        scorers: vec![crate::ScorerRef { name: "includes".into(), metrics: vec!["accuracy".into()] }],
         planned_records: 3,
     }
 }

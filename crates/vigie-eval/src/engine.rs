@@ -1,0 +1,319 @@
+//! The run loop: samples × epochs through the solver chain and the scorers,
+//! at most `max_in_flight` at a time, each finished record appended to the
+//! log before anything else happens to it. A record is the unit of progress:
+//! a resumed run redoes exactly the (sample, epoch) pairs that have no
+//! successful record, and the last record for a pair is the one that counts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use vigie_core::{GenerateConfig, ModelApi, Usage};
+use vigie_log::{LogError, LogFooter, LogWriter, RunStatus, SampleCounts, SampleError, SampleRecord, ScorerRef};
+
+use crate::metrics::{Metric, Reducer, ScoreTable};
+use crate::scorer::ScoreInput;
+use crate::solver::{SolveContext, TaskState};
+use crate::{Sample, Task};
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Times each sample runs.
+    pub epochs: u32,
+    /// How epochs reduce to one score per sample.
+    pub reducer: Reducer,
+    /// Seed for shuffles and the bootstrap.
+    pub seed: u64,
+    /// Generation settings (task merged with the command line).
+    pub generate: GenerateConfig,
+    /// Samples worked on at once.
+    pub max_in_flight: usize,
+    /// Errored records that stop the run: a fraction of the planned records
+    /// when below 1, a count otherwise.
+    pub fail_on_error: Option<f64>,
+}
+
+/// Hears about a run as it goes, to show progress.
+pub trait Observer: Send + Sync {
+    /// Before the first sample: planned records, and how many a previous session already finished.
+    fn on_start(&self, planned: usize, already_done: usize);
+    /// After each record is written.
+    fn on_record(&self, record: &SampleRecord);
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn on_start(&self, _: usize, _: usize) {}
+    fn on_record(&self, _: &SampleRecord) {}
+}
+
+/// What stops a run as a whole (a sample's failure never does, by itself).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The log could not be written: results could no longer be kept.
+    #[error("cannot write the log: {0}")]
+    Log(#[from] LogError),
+}
+
+/// Totals over the records of a run, the last record of each (sample, epoch) counting.
+#[derive(Debug, Clone)]
+pub struct RunTally {
+    scorers: Vec<(String, Vec<Metric>)>,
+    scorer_index: HashMap<String, usize>,
+    latest: HashMap<(u32, String), Latest>,
+    table: ScoreTable,
+    planned: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Latest {
+    errored: bool,
+    usage: Usage,
+    retries: u32,
+}
+
+impl RunTally {
+    /// An empty tally for these scorers (as the log header lists them).
+    pub fn new(scorers: &[ScorerRef], planned: usize) -> RunTally {
+        let scorers: Vec<(String, Vec<Metric>)> = scorers
+            .iter()
+            .map(|s| (s.name.clone(), s.metrics.iter().filter_map(|m| Metric::parse(m).ok()).collect()))
+            .collect();
+        let scorer_index = scorers.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect();
+        RunTally { scorers, scorer_index, latest: HashMap::new(), table: ScoreTable::new(), planned }
+    }
+
+    /// Counts a record.
+    pub fn add(&mut self, record: &SampleRecord) {
+        let errored = record.error.is_some();
+        self.latest.insert((record.epoch, record.id.clone()), Latest { errored, usage: record.usage, retries: record.retries });
+        if !errored {
+            for (name, score) in &record.scores {
+                if let Some(&i) = self.scorer_index.get(name) {
+                    self.table.add(record.index, record.epoch, i, score.value);
+                }
+            }
+        }
+    }
+
+    /// Whether (epoch, id) already has a successful record.
+    pub fn is_done(&self, epoch: u32, id: &str) -> bool {
+        self.latest.get(&(epoch, id.to_string())).is_some_and(|l| !l.errored)
+    }
+
+    /// Record counts.
+    pub fn counts(&self) -> SampleCounts {
+        SampleCounts {
+            total: self.planned,
+            completed: self.latest.len(),
+            errors: self.latest.values().filter(|l| l.errored).count(),
+        }
+    }
+
+    /// Token usage over the counted records.
+    pub fn usage(&self) -> Usage {
+        let mut total = Usage::default();
+        for l in self.latest.values() {
+            total.add(&l.usage);
+        }
+        total
+    }
+
+    /// Retries over the counted records.
+    pub fn retries(&self) -> u64 {
+        self.latest.values().map(|l| u64::from(l.retries)).sum()
+    }
+
+    /// The metrics of the successful records.
+    pub fn metrics(&self, reducer: Reducer, seed: u64) -> BTreeMap<String, f64> {
+        self.table.metrics(&self.scorers, reducer, seed)
+    }
+}
+
+/// The scorers of a task as the log header records them.
+pub fn scorer_refs(task: &Task) -> Vec<ScorerRef> {
+    task.scorers.iter().map(|s| ScorerRef { name: s.name.clone(), metrics: s.metrics.iter().map(|m| m.name().to_string()).collect() }).collect()
+}
+
+/// Everything a run needs.
+pub struct Run {
+    /// The task.
+    pub task: Arc<Task>,
+    /// The samples to run, in run order (after `--limit` and `--sample-id`).
+    pub samples: Vec<Sample>,
+    /// Settings.
+    pub config: RunConfig,
+    /// The evaluated model.
+    pub model: Arc<dyn ModelApi>,
+    /// The judge of model-graded scorers.
+    pub judge: Option<Arc<dyn ModelApi>>,
+    /// The log, positioned to append.
+    pub writer: LogWriter,
+    /// Records a previous session of this run already wrote.
+    pub existing: Vec<SampleRecord>,
+}
+
+/// Runs the task to the end, to a stop, or to a cancel (`cancel` turning true),
+/// and writes the footer. Already-written records are never rewritten.
+pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Receiver<bool>) -> Result<LogFooter, EngineError> {
+    let Run { task, samples, config, model, judge, mut writer, existing } = run;
+    let started = Instant::now();
+    let planned = samples.len() * config.epochs as usize;
+    let mut tally = RunTally::new(&scorer_refs(&task), planned);
+    for record in &existing {
+        tally.add(record);
+    }
+    let samples: Vec<Arc<Sample>> = samples.into_iter().map(Arc::new).collect();
+    let mut pending = (1..=config.epochs)
+        .flat_map(|epoch| samples.iter().enumerate().map(move |(index, sample)| (epoch, index, sample.clone())))
+        .filter(|(epoch, _, sample)| !tally.is_done(*epoch, &sample.id))
+        .collect::<Vec<_>>()
+        .into_iter();
+    let already_done = planned - pending.len();
+    observer.on_start(planned, already_done);
+
+    let stop_at = config.fail_on_error.map(|f| if f < 1.0 { (f * planned as f64).floor() as usize + 1 } else { f as usize });
+    let generate = Arc::new(config.generate.clone());
+    let mut in_flight = JoinSet::new();
+    let mut status = RunStatus::Success;
+    let mut stop_reason = None;
+    let max_in_flight = config.max_in_flight.max(1);
+    loop {
+        while in_flight.len() < max_in_flight {
+            let Some((epoch, index, sample)) = pending.next() else { break };
+            let job = SampleJob {
+                task: task.clone(),
+                sample,
+                index,
+                epoch,
+                model: model.clone(),
+                judge: judge.clone(),
+                generate: generate.clone(),
+                seed: config.seed,
+            };
+            in_flight.spawn(job.run());
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            changed = cancel.changed() => {
+                if changed.is_ok() && *cancel.borrow() {
+                    status = RunStatus::Cancelled;
+                    stop_reason = Some("cancelled by the user".to_string());
+                    break;
+                }
+            }
+            joined = in_flight.join_next() => {
+                let record = match joined.expect("the set is not empty") {
+                    Ok(record) => record,
+                    // A panic in a solver or scorer is a bug; stop rather than guess.
+                    Err(e) => {
+                        status = RunStatus::Error;
+                        stop_reason = Some(format!("internal error in a sample task: {e}"));
+                        break;
+                    }
+                };
+                writer.append_sample(&record)?;
+                tally.add(&record);
+                observer.on_record(&record);
+                let errors = tally.counts().errors;
+                if stop_at.is_some_and(|limit| errors >= limit) {
+                    status = RunStatus::Error;
+                    stop_reason = Some(format!("{errors} samples failed, reaching the --fail-on-error limit; the last error: {}",
+                        record.error.as_ref().map_or("", |e| e.message.as_str())));
+                    break;
+                }
+            }
+        }
+    }
+    in_flight.abort_all();
+    let footer = LogFooter {
+        status,
+        finished_at: now_rfc3339(),
+        duration_s: started.elapsed().as_secs_f64(),
+        samples: tally.counts(),
+        metrics: tally.metrics(config.reducer, config.seed),
+        usage: tally.usage(),
+        retries: tally.retries(),
+        error: stop_reason,
+    };
+    writer.finish(&footer)?;
+    Ok(footer)
+}
+
+/// The current time, RFC 3339 in UTC with seconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+struct SampleJob {
+    task: Arc<Task>,
+    sample: Arc<Sample>,
+    index: usize,
+    epoch: u32,
+    model: Arc<dyn ModelApi>,
+    judge: Option<Arc<dyn ModelApi>>,
+    generate: Arc<GenerateConfig>,
+    seed: u64,
+}
+
+impl SampleJob {
+    async fn run(self) -> SampleRecord {
+        let started = Instant::now();
+        let task = &self.task;
+        let mut state = TaskState::new(&self.sample, self.epoch);
+        let ctx = SolveContext { model: &*self.model, generate: &self.generate, seed: self.seed, templates: &task.templates };
+        let mut error = None;
+        for solver in &task.solvers {
+            if let Err(e) = solver.apply(&mut state, &ctx).await {
+                error = Some(SampleError { kind: e.kind, message: e.message });
+                break;
+            }
+        }
+        let mut scores = BTreeMap::new();
+        if error.is_none() {
+            let input = ScoreInput {
+                input: &self.sample.input,
+                output: &state.output,
+                target: &state.target,
+                choices: &state.choices,
+                metadata: &self.sample.metadata,
+            };
+            for scorer in &task.scorers {
+                match scorer.score(input, self.judge.as_deref(), &task.templates).await {
+                    Ok(score) => {
+                        scores.insert(scorer.name.clone(), score);
+                    }
+                    Err(e) => {
+                        error.get_or_insert(SampleError { kind: "scorer".into(), message: format!("scorer `{}`: {e}", scorer.name) });
+                    }
+                }
+            }
+        }
+        SampleRecord {
+            id: self.sample.id.clone(),
+            epoch: self.epoch,
+            index: self.index,
+            input: self.sample.input.clone(),
+            target: state.target,
+            choices: state.choices,
+            metadata: self.sample.metadata.clone(),
+            messages: state.messages,
+            output: state.output,
+            scores,
+            usage: state.usage,
+            retries: state.retries,
+            cache_hits: state.cache_hits,
+            time_s: started.elapsed().as_secs_f64(),
+            error,
+        }
+    }
+}
+

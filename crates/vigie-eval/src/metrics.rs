@@ -1,0 +1,284 @@
+//! Metrics over scores: epoch reducers, accuracy and mean, the standard
+//! error, and a seeded percentile-bootstrap 95% interval.
+
+use std::collections::BTreeMap;
+
+/// A metric a scorer reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Mean of 0/1 scores (`<scorer>/accuracy`).
+    Accuracy,
+    /// Mean of the scores (`<scorer>/mean`).
+    Mean,
+    /// Standard error of the mean (`<scorer>/stderr`).
+    Stderr,
+    /// Percentile-bootstrap 95% interval of the mean (`<scorer>/ci95_low`, `<scorer>/ci95_high`).
+    BootstrapCi,
+}
+
+impl Metric {
+    /// Parses a metric name as task files spell it.
+    pub fn parse(name: &str) -> Result<Metric, String> {
+        match name {
+            "accuracy" => Ok(Metric::Accuracy),
+            "mean" => Ok(Metric::Mean),
+            "stderr" => Ok(Metric::Stderr),
+            "bootstrap_ci" => Ok(Metric::BootstrapCi),
+            _ => Err(format!("unknown metric `{name}` (expected accuracy, mean, stderr or bootstrap_ci)")),
+        }
+    }
+}
+
+impl Metric {
+    /// The name as task files and logs spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::Mean => "mean",
+            Metric::Stderr => "stderr",
+            Metric::BootstrapCi => "bootstrap_ci",
+        }
+    }
+}
+
+/// How the scores of one sample's epochs become one score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reducer {
+    /// Their mean.
+    Mean,
+    /// The most frequent value (the earliest epoch's, on a tie).
+    Mode,
+    /// The highest.
+    Max,
+    /// 1 when at least k epochs scored 1, else 0.
+    AtLeast(u32),
+}
+
+impl Reducer {
+    /// Parses `mean`, `mode`, `max` or `at_least_<k>`.
+    pub fn parse(name: &str) -> Result<Reducer, String> {
+        match name {
+            "mean" => Ok(Reducer::Mean),
+            "mode" => Ok(Reducer::Mode),
+            "max" => Ok(Reducer::Max),
+            _ => match name.strip_prefix("at_least_").map(str::parse::<u32>) {
+                Some(Ok(k)) if k >= 1 => Ok(Reducer::AtLeast(k)),
+                _ => Err(format!("unknown reducer `{name}` (expected mean, mode, max or at_least_<k> with k ≥ 1)")),
+            },
+        }
+    }
+
+    /// The name as task files and logs spell it.
+    pub fn name(self) -> String {
+        match self {
+            Reducer::Mean => "mean".into(),
+            Reducer::Mode => "mode".into(),
+            Reducer::Max => "max".into(),
+            Reducer::AtLeast(k) => format!("at_least_{k}"),
+        }
+    }
+
+    /// Reduces one sample's epoch scores (in epoch order; never empty).
+    pub fn reduce(self, values: &[f64]) -> f64 {
+        match self {
+            Reducer::Mean => mean(values),
+            Reducer::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Reducer::Mode => {
+                let mut best = (0usize, values[0]);
+                for &v in values {
+                    let count = values.iter().filter(|&&w| w == v).count();
+                    if count > best.0 {
+                        best = (count, v);
+                    }
+                }
+                best.1
+            }
+            Reducer::AtLeast(k) => {
+                let correct = values.iter().filter(|&&v| v >= 1.0 - 1e-9).count();
+                if correct >= k as usize {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// The mean (0 for no values).
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+/// Standard error of the mean, from the sample standard deviation (n − 1).
+pub fn stderr(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let m = mean(values);
+    let variance = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (variance / n as f64).sqrt()
+}
+
+/// Resamples in the bootstrap.
+pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// Percentile-bootstrap 95% interval of the mean, seeded. Percentiles
+/// interpolate linearly between order statistics (numpy's default).
+pub fn bootstrap_ci(values: &[f64], seed: u64, label: &str) -> (f64, f64) {
+    use rand::Rng;
+    let n = values.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mut rng = crate::rng::seeded(seed, label);
+    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| (0..n).map(|_| values[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    (percentile(&means, 2.5), percentile(&means, 97.5))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+}
+
+/// Scores gathered over a run: per sample (by run position), per scorer, the
+/// value of each epoch that scored.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreTable {
+    by_sample: BTreeMap<usize, BTreeMap<usize, Vec<(u32, f64)>>>,
+}
+
+impl ScoreTable {
+    /// An empty table.
+    pub fn new() -> ScoreTable {
+        ScoreTable::default()
+    }
+
+    /// Records scorer `scorer`'s value for a sample's epoch.
+    pub fn add(&mut self, sample_index: usize, epoch: u32, scorer: usize, value: f64) {
+        self.by_sample.entry(sample_index).or_default().entry(scorer).or_default().push((epoch, value));
+    }
+
+    /// The reduced per-sample values of one scorer, in sample order.
+    pub fn reduced(&self, scorer: usize, reducer: Reducer) -> Vec<f64> {
+        self.by_sample
+            .values()
+            .filter_map(|scorers| scorers.get(&scorer))
+            .map(|epochs| {
+                let mut epochs = epochs.clone();
+                epochs.sort_by_key(|(e, _)| *e);
+                let values: Vec<f64> = epochs.into_iter().map(|(_, v)| v).collect();
+                reducer.reduce(&values)
+            })
+            .collect()
+    }
+
+    /// `"<scorer>/<metric>"` to value for every scorer and its metrics.
+    pub fn metrics(&self, scorers: &[(String, Vec<Metric>)], reducer: Reducer, seed: u64) -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        for (i, (name, metrics)) in scorers.iter().enumerate() {
+            let values = self.reduced(i, reducer);
+            if values.is_empty() {
+                continue;
+            }
+            for metric in metrics {
+                match metric {
+                    Metric::Accuracy => {
+                        out.insert(format!("{name}/accuracy"), mean(&values));
+                    }
+                    Metric::Mean => {
+                        out.insert(format!("{name}/mean"), mean(&values));
+                    }
+                    Metric::Stderr => {
+                        out.insert(format!("{name}/stderr"), stderr(&values));
+                    }
+                    Metric::BootstrapCi => {
+                        let (low, high) = bootstrap_ci(&values, seed, &format!("bootstrap/{name}"));
+                        out.insert(format!("{name}/ci95_low"), low);
+                        out.insert(format!("{name}/ci95_high"), high);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_known_values() {
+        // Sample sd of [1, 2, 3, 4] is sqrt(5/3); divided by sqrt(4).
+        assert!((stderr(&[1.0, 2.0, 3.0, 4.0]) - (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-12);
+        // 7 correct of 10: sd = sqrt(0.21 * 10/9); stderr = that / sqrt(10).
+        let values: Vec<f64> = (0..10).map(|i| if i < 7 { 1.0 } else { 0.0 }).collect();
+        assert!((stderr(&values) - (0.21f64 * 10.0 / 9.0 / 10.0).sqrt()).abs() < 1e-12);
+        assert_eq!(stderr(&[1.0]), 0.0);
+    }
+
+    #[test]
+    fn bootstrap_interval_is_seeded_and_matches_the_normal_approximation() {
+        let values: Vec<f64> = (0..400).map(|i| if i % 4 == 0 { 0.0 } else { 1.0 }).collect();
+        let (low, high) = bootstrap_ci(&values, 42, "t");
+        assert_eq!((low, high), bootstrap_ci(&values, 42, "t"), "same seed, same interval");
+        assert_ne!((low, high), bootstrap_ci(&values, 43, "t"));
+        // Mean 0.75, stderr ≈ 0.0217: the 95% interval is about 0.75 ± 0.0425.
+        let se = stderr(&values);
+        assert!((low - (0.75 - 1.96 * se)).abs() < 0.01, "low {low}");
+        assert!((high - (0.75 + 1.96 * se)).abs() < 0.01, "high {high}");
+        // All-equal data has a zero-width interval.
+        assert_eq!(bootstrap_ci(&[1.0; 20], 1, "t"), (1.0, 1.0));
+    }
+
+    #[test]
+    fn percentile_interpolates_like_numpy() {
+        let sorted = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(percentile(&sorted, 50.0), 3.0);
+        assert!((percentile(&sorted, 2.5) - 1.1).abs() < 1e-12);
+        assert!((percentile(&sorted, 97.5) - 4.9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reducers() {
+        assert_eq!(Reducer::Mean.reduce(&[1.0, 0.0, 1.0, 1.0]), 0.75);
+        assert_eq!(Reducer::Mode.reduce(&[0.0, 1.0, 1.0]), 1.0);
+        assert_eq!(Reducer::Mode.reduce(&[0.5, 1.0]), 0.5, "a tie keeps the earliest epoch's value");
+        assert_eq!(Reducer::Max.reduce(&[0.0, 0.5, 0.25]), 0.5);
+        assert_eq!(Reducer::AtLeast(2).reduce(&[1.0, 0.0, 1.0]), 1.0);
+        assert_eq!(Reducer::AtLeast(3).reduce(&[1.0, 0.0, 1.0]), 0.0);
+        assert_eq!(Reducer::parse("at_least_2"), Ok(Reducer::AtLeast(2)));
+        assert!(Reducer::parse("at_least_0").is_err());
+        assert!(Reducer::parse("median").is_err());
+    }
+
+    #[test]
+    fn table_reduces_epochs_before_metrics_whatever_the_arrival_order() {
+        let mut a = ScoreTable::new();
+        let mut b = ScoreTable::new();
+        let entries = [(0, 1, 1.0), (0, 2, 0.0), (1, 1, 1.0), (1, 2, 1.0), (2, 1, 0.0), (2, 2, 0.0)];
+        for (s, e, v) in entries {
+            a.add(s, e, 0, v);
+        }
+        for (s, e, v) in entries.iter().rev() {
+            b.add(*s, *e, 0, *v);
+        }
+        let scorers = vec![("includes".to_string(), vec![Metric::Accuracy, Metric::Stderr, Metric::BootstrapCi])];
+        let ma = a.metrics(&scorers, Reducer::Mean, 1);
+        assert_eq!(ma, b.metrics(&scorers, Reducer::Mean, 1));
+        assert_eq!(ma["includes/accuracy"], 0.5);
+        assert_eq!(a.reduced(0, Reducer::Mode), vec![1.0, 1.0, 0.0]);
+        assert_eq!(a.metrics(&scorers, Reducer::AtLeast(2), 1)["includes/accuracy"], 1.0 / 3.0);
+    }
+}

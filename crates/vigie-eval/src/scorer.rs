@@ -1,0 +1,482 @@
+//! Scorers: each turns a finished conversation into a [`Score`]. All but the
+//! model-graded scorer are pure functions of the record, so a finished log can
+//! be re-scored without calling the evaluated model again.
+
+use std::collections::BTreeMap;
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use vigie_core::{ChatMessage, GenerateConfig, GenerateRequest, ModelApi};
+use vigie_log::Score;
+
+use crate::metrics::Metric;
+use crate::template::Templates;
+
+/// One `[[scorer]]` entry as written in a task file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScorerSpec {
+    /// The target appears in the output.
+    Includes(MatchSpec),
+    /// The output equals the target.
+    Exact(MatchSpec),
+    /// A regex capture from the output equals the target.
+    Pattern(PatternSpec),
+    /// The letter answered equals the target letter.
+    Choice(CommonSpec),
+    /// Token-overlap F1 against the target.
+    F1(CommonSpec),
+    /// A judge model grades the output.
+    ModelGraded(ModelGradedSpec),
+}
+
+impl ScorerSpec {
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            ScorerSpec::Includes(_) => "includes",
+            ScorerSpec::Exact(_) => "exact",
+            ScorerSpec::Pattern(_) => "pattern",
+            ScorerSpec::Choice(_) => "choice",
+            ScorerSpec::F1(_) => "f1",
+            ScorerSpec::ModelGraded(_) => "model_graded",
+        }
+    }
+}
+
+/// Options every scorer has.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommonSpec {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    metrics: Option<Vec<String>>,
+}
+
+/// Options of `includes` and `exact`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    #[serde(default = "yes")]
+    ignore_case: bool,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    metrics: Option<Vec<String>>,
+}
+
+/// Options of `pattern`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternSpec {
+    regex: String,
+    #[serde(default)]
+    group: Option<usize>,
+    #[serde(default = "yes")]
+    ignore_case: bool,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    metrics: Option<Vec<String>>,
+}
+
+/// Options of `model_graded`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelGradedSpec {
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    instructions: Option<String>,
+    #[serde(default)]
+    grade_pattern: Option<String>,
+    #[serde(default)]
+    values: Option<BTreeMap<String, f64>>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    metrics: Option<Vec<String>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const GRADER_TEMPLATE: &str = "You are grading an answer against a reference answer.\n\n[BEGIN DATA]\n***\n\
+[Question]: {{ question }}\n***\n[Reference]: {{ target }}\n***\n[Answer]: {{ answer }}\n***\n[END DATA]\n\n\
+Does the answer contain the facts of the reference answer? Ignore style, grammar and punctuation.\n\n{{ instructions }}";
+
+const GRADER_INSTRUCTIONS: &str = "First reason step by step about whether the answer meets the criterion. \
+Then end with a line of the form 'GRADE: $LETTER' (without quotes), where LETTER is C if the answer is correct, \
+P if it is partly correct, and I if it is incorrect.";
+
+const GRADE_PATTERN: &str = r"(?i)GRADE\s*:\s*\**\s*([A-Z])";
+
+/// A compiled scorer.
+#[derive(Debug, Clone)]
+pub struct Scorer {
+    /// The scorer's name: its kind, unless the task names it.
+    pub name: String,
+    /// What it computes.
+    pub kind: ScorerKind,
+    /// Metrics over its scores.
+    pub metrics: Vec<Metric>,
+}
+
+/// The kinds of scorer, compiled.
+#[derive(Debug, Clone)]
+pub enum ScorerKind {
+    /// Target appears in the output.
+    Includes {
+        /// Compare without case.
+        ignore_case: bool,
+    },
+    /// Output equals the target after normalising whitespace and a final period.
+    Exact {
+        /// Compare without case.
+        ignore_case: bool,
+    },
+    /// A regex capture equals the target.
+    Pattern {
+        /// The regex.
+        regex: Regex,
+        /// The capture group (0 is the whole match).
+        group: usize,
+    },
+    /// The answered letter equals the target letter.
+    Choice,
+    /// Token F1.
+    F1,
+    /// A judge model's grade.
+    ModelGraded {
+        /// Template name in the task's templates.
+        template: String,
+        /// Grading instructions given to the template.
+        instructions: String,
+        /// Regex with one group capturing the grade.
+        grade_pattern: Regex,
+        /// Grade to value.
+        values: BTreeMap<String, f64>,
+    },
+}
+
+/// What a scorer looks at: enough to score a live sample or a logged record.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreInput<'a> {
+    /// The sample's input.
+    pub input: &'a str,
+    /// The final completion.
+    pub output: &'a str,
+    /// The target(s), as presented (letters for multiple choice).
+    pub target: &'a [String],
+    /// The choices, as presented.
+    pub choices: &'a [String],
+    /// The sample's metadata.
+    pub metadata: &'a Map<String, Value>,
+}
+
+/// A scorer that could not decide.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ScoreError(pub String);
+
+impl Scorer {
+    pub(crate) fn compile(spec: &ScorerSpec, index: usize, templates: &mut Templates) -> Result<Scorer, String> {
+        let binary = || vec![Metric::Accuracy, Metric::Stderr, Metric::BootstrapCi];
+        let metrics = |given: &Option<Vec<String>>, default: Vec<Metric>| -> Result<Vec<Metric>, String> {
+            match given {
+                Some(names) => crate::task::parse_metrics(names).map_err(|m| format!("field `metrics`: {m}")),
+                None => Ok(default),
+            }
+        };
+        let kind_name = spec.kind_name();
+        let named = |name: &Option<String>| name.clone().unwrap_or_else(|| kind_name.to_string());
+        Ok(match spec {
+            ScorerSpec::Includes(m) => Scorer { name: named(&m.name), kind: ScorerKind::Includes { ignore_case: m.ignore_case }, metrics: metrics(&m.metrics, binary())? },
+            ScorerSpec::Exact(m) => Scorer { name: named(&m.name), kind: ScorerKind::Exact { ignore_case: m.ignore_case }, metrics: metrics(&m.metrics, binary())? },
+            ScorerSpec::Pattern(p) => {
+                let regex = RegexBuilder::new(&p.regex).case_insensitive(p.ignore_case).build().map_err(|e| format!("field `regex`: {e}"))?;
+                let groups = regex.captures_len() - 1;
+                let group = p.group.unwrap_or(if groups > 0 { 1 } else { 0 });
+                if group > groups {
+                    return Err(format!("field `group`: the regex has {groups} capture group(s), so group {group} does not exist"));
+                }
+                Scorer { name: named(&p.name), kind: ScorerKind::Pattern { regex, group }, metrics: metrics(&p.metrics, binary())? }
+            }
+            ScorerSpec::Choice(c) => Scorer { name: named(&c.name), kind: ScorerKind::Choice, metrics: metrics(&c.metrics, binary())? },
+            ScorerSpec::F1(c) => Scorer {
+                name: named(&c.name),
+                kind: ScorerKind::F1,
+                metrics: metrics(&c.metrics, vec![Metric::Mean, Metric::Stderr, Metric::BootstrapCi])?,
+            },
+            ScorerSpec::ModelGraded(g) => {
+                let template = format!("scorer{index}.template");
+                templates.add(template.clone(), g.template.clone().unwrap_or_else(|| GRADER_TEMPLATE.to_string()))?;
+                let pattern = g.grade_pattern.as_deref().unwrap_or(GRADE_PATTERN);
+                let grade_pattern = Regex::new(pattern).map_err(|e| format!("field `grade_pattern`: {e}"))?;
+                if grade_pattern.captures_len() < 2 {
+                    return Err("field `grade_pattern`: needs one capture group for the grade".into());
+                }
+                let values = g.values.clone().unwrap_or_else(|| [("C".into(), 1.0), ("P".into(), 0.5), ("I".into(), 0.0)].into_iter().collect());
+                if values.is_empty() {
+                    return Err("field `values`: give at least one grade".into());
+                }
+                Scorer {
+                    name: named(&g.name),
+                    kind: ScorerKind::ModelGraded {
+                        template,
+                        instructions: g.instructions.clone().unwrap_or_else(|| GRADER_INSTRUCTIONS.to_string()),
+                        grade_pattern,
+                        values,
+                    },
+                    metrics: metrics(&g.metrics, binary())?,
+                }
+            }
+        })
+    }
+
+    /// A scorer from its name with default options, or from an inline TOML
+    /// table such as `pattern = { regex = "ANSWER: (\\d+)" }`, for `vigie score`.
+    pub fn from_cli(text: &str) -> Result<(Scorer, Templates), String> {
+        let text = text.trim();
+        let table = if text.contains('=') { text.to_string() } else { format!("{text} = {{}}") };
+        let spec: ScorerSpec = toml::from_str(&table).map_err(|e| format!("--scorer `{text}`: {}", e.message().trim()))?;
+        let mut templates = Templates::new();
+        let scorer = Scorer::compile(&spec, 0, &mut templates).map_err(|m| format!("--scorer `{text}`: {m}"))?;
+        Ok((scorer, templates))
+    }
+
+    pub(crate) fn check_templates(&self, templates: &Templates, probe: &crate::Sample) -> Result<(), String> {
+        if let ScorerKind::ModelGraded { template, instructions, .. } = &self.kind {
+            templates.render(template, &grader_context(probe_input(probe), instructions))?;
+        }
+        Ok(())
+    }
+
+    /// Scores one finished conversation. Only the model-graded scorer uses `judge`.
+    pub async fn score(&self, input: ScoreInput<'_>, judge: Option<&dyn ModelApi>, templates: &Templates) -> Result<Score, ScoreError> {
+        match &self.kind {
+            ScorerKind::ModelGraded { template, instructions, grade_pattern, values } => {
+                let judge = judge.ok_or_else(|| ScoreError("model-graded scorer without a judge model (give --judge-model)".into()))?;
+                let prompt = templates.render(template, &grader_context(input, instructions)).map_err(ScoreError)?;
+                let request = GenerateRequest {
+                    messages: vec![ChatMessage::user(prompt)],
+                    config: GenerateConfig { temperature: Some(0.0), ..GenerateConfig::default() },
+                };
+                let output = judge.generate(&request).await.map_err(|e| ScoreError(format!("judge model: {e}")))?;
+                grade(&output.text, grade_pattern, values)
+            }
+            _ => self.score_offline(input),
+        }
+    }
+
+    /// Scores without a judge; the model-graded scorer is an error here.
+    pub fn score_offline(&self, input: ScoreInput<'_>) -> Result<Score, ScoreError> {
+        let outcome = |correct: bool, answer: Option<String>| Score { value: if correct { 1.0 } else { 0.0 }, answer, explanation: None };
+        if input.target.is_empty() && !matches!(self.kind, ScorerKind::ModelGraded { .. }) {
+            return Err(ScoreError(format!("scorer `{}` needs a target, and the sample has none", self.name)));
+        }
+        Ok(match &self.kind {
+            ScorerKind::Includes { ignore_case } => {
+                let output = normalize(input.output, *ignore_case);
+                let hit = input.target.iter().find(|t| output.contains(&normalize(t, *ignore_case)));
+                outcome(hit.is_some(), hit.cloned())
+            }
+            ScorerKind::Exact { ignore_case } => {
+                let output = normalize(input.output, *ignore_case);
+                let hit = input.target.iter().any(|t| output == normalize(t, *ignore_case));
+                outcome(hit, Some(input.output.trim().to_string()))
+            }
+            ScorerKind::Pattern { regex, group } => match regex.captures(input.output).and_then(|c| c.get(*group)) {
+                Some(m) => {
+                    let answer = m.as_str().trim().to_string();
+                    let hit = input.target.iter().any(|t| normalize(&answer, true) == normalize(t, true));
+                    outcome(hit, Some(answer))
+                }
+                None => Score { value: 0.0, answer: None, explanation: Some("the pattern did not match the output".into()) },
+            },
+            ScorerKind::Choice => match parse_choice(input.output, input.choices.len()) {
+                Some(letter) => outcome(input.target.iter().any(|t| t.trim() == letter.to_string()), Some(letter.to_string())),
+                None => Score { value: 0.0, answer: None, explanation: Some("no choice letter found in the output".into()) },
+            },
+            ScorerKind::F1 => {
+                let best = input.target.iter().map(|t| f1(input.output, t)).fold(0.0, f64::max);
+                Score { value: best, answer: None, explanation: None }
+            }
+            ScorerKind::ModelGraded { .. } => return Err(ScoreError("a model-graded scorer needs a judge model".into())),
+        })
+    }
+}
+
+fn probe_input(sample: &crate::Sample) -> ScoreInput<'_> {
+    ScoreInput { input: &sample.input, output: "", target: &sample.target, choices: &sample.choices, metadata: &sample.metadata }
+}
+
+fn grader_context(input: ScoreInput<'_>, instructions: &str) -> Value {
+    let mut map = input.metadata.clone();
+    map.insert("question".into(), Value::String(input.input.to_string()));
+    map.insert("input".into(), Value::String(input.input.to_string()));
+    map.insert("answer".into(), Value::String(input.output.to_string()));
+    map.insert("output".into(), Value::String(input.output.to_string()));
+    map.insert("target".into(), Value::String(input.target.join(", ")));
+    map.insert("criterion".into(), Value::String(input.target.join(", ")));
+    map.insert("instructions".into(), Value::String(instructions.to_string()));
+    map.insert("choices".into(), Value::String(crate::solver::format_choices(input.choices)));
+    Value::Object(map)
+}
+
+/// Reads the judge's grade: the last match of the pattern. An output with no
+/// grade, or a grade not in `values`, is an error, never a guess.
+pub fn grade(judge_output: &str, pattern: &Regex, values: &BTreeMap<String, f64>) -> Result<Score, ScoreError> {
+    let grade = pattern
+        .captures_iter(judge_output)
+        .last()
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().trim().to_string())
+        .ok_or_else(|| ScoreError(format!("the judge's output has no grade matching `{pattern}`: {}", truncate(judge_output, 200))))?;
+    let value = values
+        .get(&grade)
+        .or_else(|| values.iter().find(|(k, _)| k.eq_ignore_ascii_case(&grade)).map(|(_, v)| v))
+        .copied()
+        .ok_or_else(|| ScoreError(format!("the judge gave grade `{grade}`, which is not one of {:?}", values.keys().collect::<Vec<_>>())))?;
+    Ok(Score { value, answer: Some(grade), explanation: Some(judge_output.trim().to_string()) })
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// Trims, collapses whitespace, drops a final period and optionally case.
+fn normalize(text: &str, ignore_case: bool) -> String {
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let trimmed = collapsed.trim_end_matches('.').to_string();
+    if ignore_case {
+        trimmed.to_lowercase()
+    } else {
+        trimmed
+    }
+}
+
+/// The letter a model chose: the last `ANSWER: X`, else an output that is
+/// just a letter (`B`, `(B)`, `B)`, `B.`), else a first word that is one.
+pub fn parse_choice(output: &str, n_choices: usize) -> Option<char> {
+    static ANSWER: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    static LEADING: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let in_range = |c: char| c.is_ascii_uppercase() && ((c as u8 - b'A') as usize) < n_choices.max(1);
+    let answer = ANSWER.get_or_init(|| Regex::new(r"(?i)answer\s*(?:is)?\s*[:：]?\s*\**\s*\(?([A-Z])\)?(?:[^A-Za-z]|$)").expect("valid regex"));
+    if let Some(c) = answer.captures_iter(output).last().and_then(|c| c.get(1)).and_then(|m| m.as_str().chars().next()) {
+        let c = c.to_ascii_uppercase();
+        if in_range(c) {
+            return Some(c);
+        }
+    }
+    let leading = LEADING.get_or_init(|| Regex::new(r"^\s*\(?([A-Z])(?:[).:\s]|$)").expect("valid regex"));
+    leading.captures(output).and_then(|c| c.get(1)).and_then(|m| m.as_str().chars().next()).filter(|c| in_range(*c))
+}
+
+/// SQuAD-style token F1: lowercase, punctuation and articles removed.
+pub fn f1(output: &str, target: &str) -> f64 {
+    fn tokens(text: &str) -> Vec<String> {
+        text.to_lowercase()
+            .chars()
+            .map(|c| if c.is_alphanumeric() || c.is_whitespace() { c } else { ' ' })
+            .collect::<String>()
+            .split_whitespace()
+            .filter(|w| !matches!(*w, "a" | "an" | "the"))
+            .map(str::to_string)
+            .collect()
+    }
+    let predicted = tokens(output);
+    let expected = tokens(target);
+    if predicted.is_empty() || expected.is_empty() {
+        return if predicted == expected { 1.0 } else { 0.0 };
+    }
+    let mut counts: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for t in &expected {
+        *counts.entry(t.as_str()).or_default() += 1;
+    }
+    let mut common = 0;
+    for t in &predicted {
+        if let Some(c) = counts.get_mut(t.as_str()) {
+            if *c > 0 {
+                *c -= 1;
+                common += 1;
+            }
+        }
+    }
+    if common == 0 {
+        return 0.0;
+    }
+    let precision = common as f64 / predicted.len() as f64;
+    let recall = common as f64 / expected.len() as f64;
+    2.0 * precision * recall / (precision + recall)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(spec: &str, output: &str, target: &[&str], choices: &[&str]) -> Score {
+        let (scorer, _) = Scorer::from_cli(spec).unwrap();
+        let target: Vec<String> = target.iter().map(|s| s.to_string()).collect();
+        let choices: Vec<String> = choices.iter().map(|s| s.to_string()).collect();
+        let metadata = Map::new();
+        scorer.score_offline(ScoreInput { input: "q", output, target: &target, choices: &choices, metadata: &metadata }).unwrap()
+    }
+
+    #[test]
+    fn includes_and_exact() {
+        assert_eq!(check("includes", "The answer is 4.", &["4"], &[]).value, 1.0);
+        assert_eq!(check("includes", "The answer is four", &["4"], &[]).value, 0.0);
+        assert_eq!(check("includes", "PARIS", &["paris"], &[]).value, 1.0);
+        assert_eq!(check("includes = { ignore_case = false }", "PARIS", &["paris"], &[]).value, 0.0);
+        assert_eq!(check("exact", "  Paris. ", &["paris"], &[]).value, 1.0);
+        assert_eq!(check("exact", "Paris, France", &["paris"], &[]).value, 0.0);
+    }
+
+    #[test]
+    fn pattern_compares_the_capture() {
+        let s = check(r#"pattern = { regex = "ANSWER: (\\d+)" }"#, "I think... answer: 42\n", &["42"], &[]);
+        assert_eq!((s.value, s.answer.as_deref()), (1.0, Some("42")));
+        let s = check(r#"pattern = { regex = "ANSWER: (\\d+)" }"#, "ANSWER: 41", &["42"], &[]);
+        assert_eq!(s.value, 0.0);
+        let s = check(r#"pattern = { regex = "ANSWER: (\\d+)" }"#, "no idea", &["42"], &[]);
+        assert_eq!((s.value, s.answer), (0.0, None));
+        assert!(Scorer::from_cli(r#"pattern = { regex = "(a", }"#).is_err());
+        let err = Scorer::from_cli(r#"pattern = { regex = "a(b)", group = 2 }"#).unwrap_err();
+        assert!(err.contains("group 2 does not exist"), "{err}");
+    }
+
+    #[test]
+    fn choice_reads_the_letter() {
+        let abcd = ["w", "x", "y", "z"];
+        assert_eq!(check("choice", "Let me think. ANSWER: C", &["C"], &abcd).value, 1.0);
+        assert_eq!(check("choice", "(B) because", &["C"], &abcd).answer.as_deref(), Some("B"));
+        assert_eq!(check("choice", "The answer is: d", &["D"], &abcd).value, 1.0);
+        assert_eq!(check("choice", "ANSWER: E", &["D"], &abcd).answer, None, "E is out of range");
+        assert_eq!(check("choice", "A", &["A"], &abcd).value, 1.0);
+        assert_eq!(check("choice", "All of them", &["A"], &abcd).answer, None);
+    }
+
+    #[test]
+    fn f1_known_values() {
+        assert!((f1("the cat sat", "a cat sat down") - 0.8).abs() < 1e-12);
+        assert_eq!(f1("Paris", "paris!"), 1.0);
+        assert_eq!(f1("London", "Paris"), 0.0);
+        assert!((check("f1", "blue whale", &["the blue whale", "whale"], &[]).value - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn grades_parse_or_fail_loudly() {
+        let pattern = Regex::new(GRADE_PATTERN).unwrap();
+        let values: BTreeMap<String, f64> = [("C".into(), 1.0), ("P".into(), 0.5), ("I".into(), 0.0)].into_iter().collect();
+        assert_eq!(grade("Reasoning... GRADE: P", &pattern, &values).unwrap().value, 0.5);
+        assert_eq!(grade("GRADE: I then GRADE: C", &pattern, &values).unwrap().value, 1.0, "the last grade counts");
+        assert!(grade("I think it is correct", &pattern, &values).unwrap_err().0.contains("has no grade"));
+        assert!(grade("GRADE: X", &pattern, &values).unwrap_err().0.contains("`X`"));
+    }
+}

@@ -1,0 +1,423 @@
+//! Solvers: the steps that turn a sample into a conversation with the model.
+//! A task's `[[solver]]` entries run in order over one [`TaskState`].
+
+use serde::Deserialize;
+use serde_json::Value;
+use vigie_core::{ChatMessage, GenerateConfig, GenerateRequest, ModelApi, Role, Usage};
+
+use crate::dataset::Sample;
+use crate::template::{sample_context, Templates};
+
+/// One `[[solver]]` entry as written in a task file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SolverSpec {
+    SystemMessage(String),
+    PromptTemplate(String),
+    UserMessage(String),
+    Generate(GenerateConfig),
+    MultipleChoice(MultipleChoiceSpec),
+    ChainOfThought(ChainOfThoughtSpec),
+    SelfCritique(SelfCritiqueSpec),
+    MultiTurn(MultiTurnSpec),
+}
+
+impl SolverSpec {
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            SolverSpec::SystemMessage(_) => "system_message",
+            SolverSpec::PromptTemplate(_) => "prompt_template",
+            SolverSpec::UserMessage(_) => "user_message",
+            SolverSpec::Generate(_) => "generate",
+            SolverSpec::MultipleChoice(_) => "multiple_choice",
+            SolverSpec::ChainOfThought(_) => "chain_of_thought",
+            SolverSpec::SelfCritique(_) => "self_critique",
+            SolverSpec::MultiTurn(_) => "multi_turn",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MultipleChoiceSpec {
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    shuffle: bool,
+    #[serde(default)]
+    cot: bool,
+    #[serde(default)]
+    generate: GenerateConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainOfThoughtSpec {
+    #[serde(default)]
+    template: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SelfCritiqueSpec {
+    #[serde(default)]
+    critique_template: Option<String>,
+    #[serde(default)]
+    completion_template: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MultiTurnSpec {
+    turns: Vec<String>,
+    #[serde(default)]
+    generate: GenerateConfig,
+}
+
+const MULTIPLE_CHOICE_TEMPLATE: &str = "Answer the following multiple choice question. \
+Reply with a line of the form 'ANSWER: $LETTER' (without quotes), where LETTER is one of {{ letters }}.\n\n\
+{{ question }}\n\n{{ choices }}";
+
+const MULTIPLE_CHOICE_COT_TEMPLATE: &str = "Answer the following multiple choice question. \
+Think it through step by step first, then end with a line of the form 'ANSWER: $LETTER' (without quotes), \
+where LETTER is one of {{ letters }}.\n\n{{ question }}\n\n{{ choices }}";
+
+const CHAIN_OF_THOUGHT_TEMPLATE: &str = "{{ prompt }}\n\n\
+Reason about the question step by step before you answer. Then give your final answer on a line of its own, \
+in the form 'ANSWER: $ANSWER' (without quotes).";
+
+const CRITIQUE_TEMPLATE: &str = "Here is a question and an answer to it.\n\n[BEGIN DATA]\n***\n[Question]: {{ question }}\n***\n\
+[Answer]: {{ completion }}\n***\n[END DATA]\n\n\
+Critique the answer: point out any mistake, gap or unsupported claim. If it is fully correct, say so.";
+
+const CRITIQUE_COMPLETION_TEMPLATE: &str = "{{ question }}\n\nYour earlier answer was:\n{{ completion }}\n\n\
+A reviewer commented:\n{{ critique }}\n\nTaking the comments into account, give your final answer.";
+
+/// A compiled solver step.
+#[derive(Debug, Clone)]
+pub struct Solver {
+    kind: SolverKind,
+}
+
+#[derive(Debug, Clone)]
+enum SolverKind {
+    SystemMessage { template: String },
+    PromptTemplate { template: String },
+    UserMessage { template: String },
+    Generate { config: GenerateConfig },
+    MultipleChoice { template: String, shuffle: bool, config: GenerateConfig },
+    ChainOfThought { template: String },
+    SelfCritique { critique: String, completion: String },
+    MultiTurn { turns: Vec<String>, config: GenerateConfig },
+}
+
+/// The state of one sample of one epoch as solvers work on it.
+#[derive(Debug, Clone)]
+pub struct TaskState<'a> {
+    /// The sample.
+    pub sample: &'a Sample,
+    /// The epoch, from 1.
+    pub epoch: u32,
+    /// The conversation so far.
+    pub messages: Vec<ChatMessage>,
+    /// The latest completion.
+    pub output: String,
+    /// The choices as presented (after any shuffle).
+    pub choices: Vec<String>,
+    /// The target, remapped to the presented choice letters.
+    pub target: Vec<String>,
+    /// Tokens used by the evaluated model.
+    pub usage: Usage,
+    /// Request retries so far.
+    pub retries: u32,
+    /// Generations served from the cache.
+    pub cache_hits: u32,
+}
+
+impl<'a> TaskState<'a> {
+    /// The starting state: the sample's input as one user message.
+    pub fn new(sample: &'a Sample, epoch: u32) -> TaskState<'a> {
+        TaskState {
+            sample,
+            epoch,
+            messages: vec![ChatMessage::user(sample.input.clone())],
+            output: String::new(),
+            choices: sample.choices.clone(),
+            target: sample.target.clone(),
+            usage: Usage::default(),
+            retries: 0,
+            cache_hits: 0,
+        }
+    }
+
+    fn last_user_mut(&mut self) -> &mut ChatMessage {
+        if !self.messages.iter().any(|m| m.role == Role::User) {
+            self.messages.push(ChatMessage::user(String::new()));
+        }
+        self.messages.iter_mut().rev().find(|m| m.role == Role::User).expect("a user message exists")
+    }
+
+    fn last_user_text(&self) -> String {
+        self.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default()
+    }
+
+    fn context(&self, extra: &[(&str, Value)]) -> Value {
+        let mut all = vec![("output", Value::String(self.output.clone())), ("prompt", Value::String(self.last_user_text()))];
+        all.extend(extra.iter().cloned());
+        sample_context(self.sample, &self.choices, &self.target, &all)
+    }
+}
+
+/// What solvers need from the run.
+pub struct SolveContext<'a> {
+    /// The evaluated model.
+    pub model: &'a dyn ModelApi,
+    /// Generation settings of the task and command line, merged.
+    pub generate: &'a GenerateConfig,
+    /// The run's seed.
+    pub seed: u64,
+    pub(crate) templates: &'a Templates,
+}
+
+/// Why a sample could not be solved.
+#[derive(Debug, Clone)]
+pub struct SolveError {
+    /// `rate_limited`, `timeout`, `template`, ...
+    pub kind: String,
+    /// What happened.
+    pub message: String,
+}
+
+impl From<vigie_core::ModelError> for SolveError {
+    fn from(e: vigie_core::ModelError) -> Self {
+        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "model".into());
+        SolveError { kind, message: e.to_string() }
+    }
+}
+
+fn template_error(message: String) -> SolveError {
+    SolveError { kind: "template".into(), message }
+}
+
+/// The lettered list of choices, `A) first` on its own line each.
+pub fn format_choices(choices: &[String]) -> String {
+    choices.iter().enumerate().map(|(i, c)| format!("{}) {c}", letter(i))).collect::<Vec<_>>().join("\n")
+}
+
+/// The letter of choice `i` (0 is `A`).
+pub fn letter(i: usize) -> char {
+    char::from(b'A' + i as u8)
+}
+
+fn letters(n: usize) -> String {
+    (0..n).map(|i| letter(i).to_string()).collect::<Vec<_>>().join(", ")
+}
+
+impl Solver {
+    pub(crate) fn generate_default() -> Solver {
+        Solver { kind: SolverKind::Generate { config: GenerateConfig::default() } }
+    }
+
+    pub(crate) fn compile(spec: &SolverSpec, index: usize, templates: &mut Templates) -> Result<Solver, String> {
+        let mut add = |part: &str, source: &str| -> Result<String, String> {
+            let name = format!("solver{index}.{part}");
+            templates.add(name.clone(), source.to_string())?;
+            Ok(name)
+        };
+        let kind = match spec {
+            SolverSpec::SystemMessage(t) => SolverKind::SystemMessage { template: add("system", t)? },
+            SolverSpec::PromptTemplate(t) => SolverKind::PromptTemplate { template: add("prompt", t)? },
+            SolverSpec::UserMessage(t) => SolverKind::UserMessage { template: add("user", t)? },
+            SolverSpec::Generate(config) => SolverKind::Generate { config: config.clone() },
+            SolverSpec::MultipleChoice(mc) => {
+                let default = if mc.cot { MULTIPLE_CHOICE_COT_TEMPLATE } else { MULTIPLE_CHOICE_TEMPLATE };
+                SolverKind::MultipleChoice {
+                    template: add("template", mc.template.as_deref().unwrap_or(default))?,
+                    shuffle: mc.shuffle,
+                    config: mc.generate.clone(),
+                }
+            }
+            SolverSpec::ChainOfThought(c) => {
+                SolverKind::ChainOfThought { template: add("template", c.template.as_deref().unwrap_or(CHAIN_OF_THOUGHT_TEMPLATE))? }
+            }
+            SolverSpec::SelfCritique(c) => SolverKind::SelfCritique {
+                critique: add("critique", c.critique_template.as_deref().unwrap_or(CRITIQUE_TEMPLATE))?,
+                completion: add("completion", c.completion_template.as_deref().unwrap_or(CRITIQUE_COMPLETION_TEMPLATE))?,
+            },
+            SolverSpec::MultiTurn(m) => {
+                if m.turns.is_empty() {
+                    return Err("field `turns`: give at least one turn".into());
+                }
+                let turns = m.turns.iter().enumerate().map(|(i, t)| add(&format!("turn{i}"), t)).collect::<Result<_, _>>()?;
+                SolverKind::MultiTurn { turns, config: m.generate.clone() }
+            }
+        };
+        Ok(Solver { kind })
+    }
+
+    /// Renders this solver's templates for `probe`, to catch undefined variables early.
+    pub(crate) fn check_templates(&self, templates: &Templates, probe: &Sample) -> Result<(), String> {
+        let state = TaskState::new(probe, 1);
+        let extra = [
+            ("question", Value::String(String::new())),
+            ("letters", Value::String(String::new())),
+            ("completion", Value::String(String::new())),
+            ("critique", Value::String(String::new())),
+        ];
+        let mut context = state.context(&extra);
+        context["choices"] = Value::String(format_choices(&probe.choices));
+        let names: Vec<&String> = match &self.kind {
+            SolverKind::SystemMessage { template }
+            | SolverKind::PromptTemplate { template }
+            | SolverKind::UserMessage { template }
+            | SolverKind::MultipleChoice { template, .. }
+            | SolverKind::ChainOfThought { template } => vec![template],
+            SolverKind::SelfCritique { critique, completion } => vec![critique, completion],
+            SolverKind::MultiTurn { turns, .. } => turns.iter().collect(),
+            SolverKind::Generate { .. } => vec![],
+        };
+        for name in names {
+            templates.render(name, &context)?;
+        }
+        Ok(())
+    }
+
+    /// Applies this step to the state.
+    pub async fn apply(&self, state: &mut TaskState<'_>, ctx: &SolveContext<'_>) -> Result<(), SolveError> {
+        let render = |name: &str, context: &Value| ctx.templates.render(name, context).map_err(template_error);
+        match &self.kind {
+            SolverKind::SystemMessage { template } => {
+                let text = render(template, &state.context(&[]))?;
+                let at = state.messages.iter().take_while(|m| m.role == Role::System).count();
+                state.messages.insert(at, ChatMessage::system(text));
+            }
+            SolverKind::PromptTemplate { template } => {
+                let text = render(template, &state.context(&[]))?;
+                state.last_user_mut().content = text;
+            }
+            SolverKind::UserMessage { template } => {
+                let text = render(template, &state.context(&[]))?;
+                state.messages.push(ChatMessage::user(text));
+            }
+            SolverKind::Generate { config } => generate(state, ctx, config).await?,
+            SolverKind::MultipleChoice { template, shuffle, config } => {
+                if *shuffle {
+                    shuffle_choices(state, ctx.seed);
+                }
+                let question = state.last_user_text();
+                let mut context = state.context(&[
+                    ("question", Value::String(question)),
+                    ("letters", Value::String(letters(state.choices.len()))),
+                ]);
+                context["choices"] = Value::String(format_choices(&state.choices));
+                let text = render(template, &context)?;
+                state.last_user_mut().content = text;
+                generate(state, ctx, config).await?;
+            }
+            SolverKind::ChainOfThought { template } => {
+                let text = render(template, &state.context(&[]))?;
+                state.last_user_mut().content = text;
+            }
+            SolverKind::SelfCritique { critique, completion } => {
+                let question = Value::String(state.sample.input.clone());
+                let answer = Value::String(state.output.clone());
+                let critique_prompt = render(critique, &state.context(&[("question", question.clone()), ("completion", answer.clone())]))?;
+                let request = GenerateRequest { messages: vec![ChatMessage::user(critique_prompt)], config: ctx.generate.clone() };
+                let critique_text = call(state, ctx, &request).await?.text;
+                let followup = render(
+                    completion,
+                    &state.context(&[("question", question), ("completion", answer), ("critique", Value::String(critique_text))]),
+                )?;
+                state.messages.push(ChatMessage::user(followup));
+                generate(state, ctx, &GenerateConfig::default()).await?;
+            }
+            SolverKind::MultiTurn { turns, config } => {
+                for turn in turns {
+                    let text = render(turn, &state.context(&[]))?;
+                    state.messages.push(ChatMessage::user(text));
+                    generate(state, ctx, config).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn call(state: &mut TaskState<'_>, ctx: &SolveContext<'_>, request: &GenerateRequest) -> Result<vigie_core::ModelOutput, SolveError> {
+    match ctx.model.generate(request).await {
+        Ok(output) => {
+            state.usage.add(&output.usage);
+            state.retries += output.retries;
+            state.cache_hits += u32::from(output.cached);
+            Ok(output)
+        }
+        Err(e) => {
+            state.retries += e.retries;
+            Err(e.into())
+        }
+    }
+}
+
+async fn generate(state: &mut TaskState<'_>, ctx: &SolveContext<'_>, over: &GenerateConfig) -> Result<(), SolveError> {
+    let request = GenerateRequest { messages: state.messages.clone(), config: ctx.generate.merged(over) };
+    let output = call(state, ctx, &request).await?;
+    state.messages.push(ChatMessage::assistant(output.text.clone()));
+    state.output = output.text;
+    Ok(())
+}
+
+/// Shuffles the presented choices with a permutation fixed by the run seed
+/// and the sample id, and remaps the target letters to follow.
+fn shuffle_choices(state: &mut TaskState<'_>, seed: u64) {
+    let n = state.choices.len();
+    let order = crate::rng::permutation(seed, &format!("choices/{}", state.sample.id), n);
+    let original = state.sample.choices.clone();
+    state.choices = order.iter().map(|&i| original[i].clone()).collect();
+    state.target = state
+        .sample
+        .target
+        .iter()
+        .map(|t| {
+            let old = t.bytes().next().map(|b| (b - b'A') as usize);
+            match old.and_then(|old| order.iter().position(|&i| i == old)) {
+                Some(new) if t.len() == 1 => letter(new).to_string(),
+                _ => t.clone(),
+            }
+        })
+        .collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Sample {
+        Sample {
+            id: "q1".into(),
+            input: "Which is a fruit?".into(),
+            target: vec!["C".into()],
+            choices: vec!["carrot".into(), "potato".into(), "apple".into(), "leek".into()],
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn shuffled_choices_keep_the_target_on_the_same_text() {
+        let sample = sample();
+        for seed in 0..20 {
+            let mut state = TaskState::new(&sample, 1);
+            shuffle_choices(&mut state, seed);
+            let target_index = (state.target[0].as_bytes()[0] - b'A') as usize;
+            assert_eq!(state.choices[target_index], "apple", "seed {seed}");
+            let mut sorted = state.choices.clone();
+            sorted.sort();
+            assert_eq!(sorted, ["apple", "carrot", "leek", "potato"]);
+        }
+    }
+
+    #[test]
+    fn choices_are_lettered() {
+        assert_eq!(format_choices(&sample().choices), "A) carrot\nB) potato\nC) apple\nD) leek");
+        assert_eq!(letters(3), "A, B, C");
+    }
+}
