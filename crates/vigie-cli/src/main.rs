@@ -1,1 +1,100 @@
-fn main() {}
+//! `vigie`: the command line. This crate is glue: it parses arguments, builds
+//! tasks, models and logs from the library crates, and is the only crate that
+//! prints to stdout. Exit codes: 0 success; 1 a run failed or stopped, or a
+//! log could not be read; 2 bad usage or a bad task file (nothing ran).
+
+mod cmd_eval;
+mod cmd_log;
+mod cmd_score;
+mod env;
+mod progress;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// vigie: find out how dangerous a model is, and prove it.
+#[derive(Parser)]
+#[command(name = "vigie", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a task against a model, or resume a run
+    Eval(cmd_eval::EvalArgs),
+    /// Read logs: list, show, export
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Re-score a finished log with other scorers, without calling the evaluated model
+    Score(cmd_score::ScoreArgs),
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// List the logs in a folder
+    List {
+        /// The folder (default: the log folder, ./logs or VIGIE_LOG_DIR)
+        dir: Option<PathBuf>,
+    },
+    /// Show a log's results, and optionally its samples
+    Show(cmd_log::ShowArgs),
+    /// Export a log's sample records as CSV or JSON Lines
+    Export(cmd_log::ExportArgs),
+}
+
+/// An error that is the user's input, not a failure of a run (exit code 2).
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// How a command ended when it did not fail outright.
+pub(crate) enum Outcome {
+    Success,
+    /// The command ran but its result is a failure (exit 1).
+    Failed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => cmd_eval::run(args),
+        Command::Log { command: LogCommand::List { dir } } => cmd_log::list(dir),
+        Command::Log { command: LogCommand::Show(args) } => cmd_log::show(args),
+        Command::Log { command: LogCommand::Export(args) } => cmd_log::export(args),
+        Command::Score(args) => cmd_score::run(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {error:#}");
+            if error.downcast_ref::<UsageError>().is_some() || error.downcast_ref::<vigie_eval::TaskError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// `vigie log export ... | head` closes the pipe early; that is not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}

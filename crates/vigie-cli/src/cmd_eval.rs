@@ -1,0 +1,349 @@
+//! `vigie eval`: run a task against a model, or resume a run from its log.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use vigie_core::ModelApi;
+use vigie_eval::engine::{self, Run, RunConfig};
+use vigie_eval::metrics::Reducer;
+use vigie_eval::{Sample, Task};
+use vigie_log::{LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RunSettings, RunStatus, SampleRecord, TaskRef};
+use vigie_providers::{ProviderOptions, ProviderStats, ResponseCache, RetryPolicy};
+
+use crate::progress::Progress;
+use crate::{Outcome, UsageError};
+
+#[derive(clap::Args)]
+pub(crate) struct EvalArgs {
+    /// The task file (TOML; see docs/tasks.md)
+    #[arg(required_unless_present = "resume")]
+    task: Option<PathBuf>,
+    /// The model, as provider/name: openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, vllm/..., ollama/...
+    #[arg(long, short = 'm')]
+    model: Option<String>,
+    /// Base URL of the model's API (overrides the provider's env variable)
+    #[arg(long)]
+    base_url: Option<String>,
+    /// API key (overrides the provider's env variable)
+    #[arg(long)]
+    api_key: Option<String>,
+    /// The judge model for model-graded scorers
+    #[arg(long)]
+    judge_model: Option<String>,
+    /// Base URL of the judge model's API
+    #[arg(long)]
+    judge_base_url: Option<String>,
+    /// Generation setting KEY=VALUE (temperature, top_p, top_k, max_tokens, seed, stop); repeatable
+    #[arg(short = 'M', value_name = "KEY=VALUE")]
+    generate: Vec<String>,
+    /// Run only the first N samples
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Run only these sample ids (repeatable, or comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    sample_id: Vec<String>,
+    /// Times to run each sample (default: the task's, else 1)
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// How to reduce epochs to one score: mean, mode, max, at_least_<k>
+    #[arg(long)]
+    epochs_reducer: Option<String>,
+    /// Seed for choice shuffles and the bootstrap
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Most requests in flight to the model
+    #[arg(long, default_value_t = 10)]
+    max_connections: usize,
+    /// Request timeout in seconds
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+    /// Retries per request on 429, 5xx, timeouts and dropped connections
+    #[arg(long, default_value_t = 6)]
+    max_retries: u32,
+    /// First backoff ceiling in seconds (doubles each retry, with jitter)
+    #[arg(long, default_value_t = 1.0)]
+    retry_base: f64,
+    /// Stop the run when this many samples fail (a fraction of all when below 1)
+    #[arg(long)]
+    fail_on_error: Option<f64>,
+    /// Reuse cached answers to identical requests, and cache new ones
+    #[arg(long)]
+    cache: bool,
+    /// Folder for the log (default: ./logs, or VIGIE_LOG_DIR)
+    #[arg(long)]
+    log_dir: Option<PathBuf>,
+    /// Resume the run in this log: redo its unfinished and failed samples only
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "fail_on_error", "cache"])]
+    resume: Option<PathBuf>,
+    /// Show no progress on stderr
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// Connection settings shared by the evaluated and the judge model.
+struct Connection {
+    max_connections: usize,
+    timeout: Duration,
+    retry: RetryPolicy,
+    cache: Option<ResponseCache>,
+}
+
+pub(crate) fn run(args: EvalArgs) -> Result<Outcome> {
+    if args.max_connections == 0 {
+        bail!(UsageError("--max-connections must be at least 1".into()));
+    }
+    if !(args.timeout > 0.0) || !(args.retry_base >= 0.0) {
+        bail!(UsageError("--timeout must be positive and --retry-base not negative".into()));
+    }
+    match &args.resume {
+        Some(log) => resume(log, &args),
+        None => start(&args),
+    }
+}
+
+fn connection(args: &EvalArgs, cache: bool) -> Connection {
+    Connection {
+        max_connections: args.max_connections,
+        timeout: Duration::from_secs_f64(args.timeout),
+        retry: RetryPolicy { max_retries: args.max_retries, base: Duration::from_secs_f64(args.retry_base), max_delay: Duration::from_secs(60) },
+        cache: cache.then(|| ResponseCache::new(crate::env::response_cache_dir())),
+    }
+}
+
+fn build_model(name: &str, base_url: Option<&str>, api_key: Option<&str>, connection: &Connection) -> Result<(Arc<dyn ModelApi>, Arc<ProviderStats>, ModelRef)> {
+    let options = ProviderOptions {
+        base_url: base_url.map(str::to_string),
+        api_key: api_key.map(str::to_string),
+        max_connections: connection.max_connections,
+        timeout: connection.timeout,
+        retry: connection.retry,
+        cache: connection.cache.clone(),
+    };
+    let (model, stats) = vigie_providers::resolve(name, &options).map_err(|e| UsageError(e.to_string()))?;
+    let reference = ModelRef { name: name.to_string(), base_url: vigie_providers::base_url_for(name, base_url) };
+    Ok((model, stats, reference))
+}
+
+/// The samples a run covers: the task's order, then `--sample-id`, then `--limit`.
+fn select_samples(task: &Task, seed: u64, sample_ids: &[String], limit: Option<usize>) -> Result<Vec<Sample>> {
+    let mut samples = task.ordered_samples(seed);
+    if !sample_ids.is_empty() {
+        for id in sample_ids {
+            if !samples.iter().any(|s| &s.id == id) {
+                bail!(UsageError(format!("--sample-id {id}: the task `{}` has no sample with this id", task.name)));
+            }
+        }
+        samples.retain(|s| sample_ids.contains(&s.id));
+    }
+    if let Some(limit) = limit {
+        samples.truncate(limit);
+    }
+    if samples.is_empty() {
+        bail!(UsageError("no samples to run (--limit 0?)".into()));
+    }
+    Ok(samples)
+}
+
+fn log_path(dir: &Path, task: &str, started_at: &str, run_id: &str) -> PathBuf {
+    let stamp = started_at.trim_end_matches('Z').replace(':', "-");
+    let safe_task: String = task.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    dir.join(format!("{stamp}_{safe_task}_{}.{}", &run_id[..8], vigie_log::LOG_EXTENSION))
+}
+
+fn start(args: &EvalArgs) -> Result<Outcome> {
+    let task_path = args.task.as_ref().expect("clap requires a task without --resume");
+    let task = vigie_eval::task::load_task(task_path)?;
+    let Some(model_name) = args.model.as_deref() else {
+        bail!(UsageError("give the model to evaluate with --model, e.g. --model openai/gpt-4o-mini, or --model openai/NAME --base-url http://127.0.0.1:8000/v1 for a local server".into()));
+    };
+    let mut generate = task.generate.clone();
+    for pair in &args.generate {
+        let (key, value) = pair.split_once('=').ok_or_else(|| UsageError(format!("-M {pair}: expected KEY=VALUE")))?;
+        generate.set(key.trim(), value.trim()).map_err(|e| UsageError(format!("-M {pair}: {e}")))?;
+    }
+    let epochs = args.epochs.or(task.epochs).unwrap_or(1);
+    if epochs == 0 {
+        bail!(UsageError("--epochs must be at least 1".into()));
+    }
+    let reducer = match &args.epochs_reducer {
+        Some(name) => Reducer::parse(name).map_err(|e| UsageError(format!("--epochs-reducer: {e}")))?,
+        None => task.epochs_reducer.unwrap_or(Reducer::Mean),
+    };
+    let judge_name = args.judge_model.clone().or_else(|| task.judge_model.clone());
+    if task.needs_judge() && judge_name.is_none() {
+        bail!(UsageError(format!("the task `{}` has a model-graded scorer: give its judge with --judge-model", task.name)));
+    }
+    let samples = select_samples(&task, args.seed, &args.sample_id, args.limit)?;
+
+    let connection = connection(args, args.cache);
+    let (model, stats, model_ref) = build_model(model_name, args.base_url.as_deref(), args.api_key.as_deref(), &connection)?;
+    let mut all_stats = vec![stats];
+    let (judge, judge_ref) = match &judge_name {
+        Some(name) => {
+            let (judge, stats, reference) = build_model(name, args.judge_base_url.as_deref(), None, &connection)?;
+            all_stats.push(stats);
+            (Some(judge), Some(reference))
+        }
+        None => (None, None),
+    };
+
+    let started_at = engine::now_rfc3339();
+    let run_id = new_run_id();
+    let settings = RunSettings {
+        generate: generate.clone(),
+        epochs,
+        epochs_reducer: reducer.name(),
+        limit: args.limit,
+        sample_ids: args.sample_id.clone(),
+        seed: args.seed,
+        max_connections: args.max_connections,
+        timeout_s: args.timeout,
+        max_retries: args.max_retries,
+        fail_on_error: args.fail_on_error,
+        cache: args.cache,
+    };
+    let source = std::fs::canonicalize(task_path).unwrap_or_else(|_| task_path.clone());
+    let dataset = std::fs::canonicalize(&task.dataset_name).map_or_else(|_| task.dataset_name.clone(), |p| p.display().to_string());
+    let header = LogHeader {
+        format_version: vigie_log::FORMAT_VERSION,
+        vigie_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id: run_id.clone(),
+        started_at: started_at.clone(),
+        task: TaskRef {
+            name: task.name.clone(),
+            source: source.display().to_string(),
+            source_sha256: task.source_sha256.clone(),
+            dataset,
+            dataset_sha256: task.dataset_sha256.clone(),
+            dataset_samples: task.samples.len(),
+        },
+        model: model_ref,
+        judge_model: judge_ref,
+        settings,
+        scorers: engine::scorer_refs(&task),
+        planned_records: samples.len() * epochs as usize,
+    };
+    let dir = args.log_dir.clone().unwrap_or_else(crate::env::log_dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the log folder {}", dir.display()))?;
+    let path = log_path(&dir, &task.name, &started_at, &run_id);
+    let writer = LogWriter::create(&path, &header)?;
+    let config = RunConfig { epochs, reducer, seed: args.seed, generate, max_in_flight: args.max_connections, fail_on_error: args.fail_on_error };
+    execute(header, &path, Run { task: Arc::new(task), samples, config, model, judge, writer, existing: vec![] }, all_stats, !args.no_progress)
+}
+
+fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
+    // Decide before touching the file: reopening removes the footer.
+    let mut reader = LogReader::open(log)?;
+    let header = reader.header()?;
+    if let Some(footer) = reader.footer()? {
+        if footer.status == RunStatus::Success && footer.samples.errors == 0 {
+            println!("{}", crate::render::results(&header, &footer, &log.display().to_string()));
+            eprintln!("nothing to resume: every sample of this run finished");
+            return Ok(Outcome::Success);
+        }
+    }
+    drop(reader);
+
+    let task_path = PathBuf::from(&header.task.source);
+    let task = vigie_eval::task::load_task(&task_path).with_context(|| format!("cannot load the task of {}", log.display()))?;
+    if task.source_sha256 != header.task.source_sha256 {
+        bail!(UsageError(format!(
+            "the task file {} changed since this run started; resuming would mix two tasks (start a new run instead)",
+            task_path.display()
+        )));
+    }
+    if task.dataset_sha256 != header.task.dataset_sha256 {
+        bail!(UsageError(format!("the dataset {} changed since this run started; resuming would mix two datasets", task.dataset_name)));
+    }
+    let settings = header.settings.clone();
+    let reducer = Reducer::parse(&settings.epochs_reducer).map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
+    let samples = select_samples(&task, settings.seed, &settings.sample_ids, settings.limit)?;
+    let connection = Connection {
+        cache: settings.cache.then(|| ResponseCache::new(crate::env::response_cache_dir())),
+        ..connection(args, false)
+    };
+    let (model, stats, _) = build_model(&header.model.name, header.model.base_url.as_deref(), args.api_key.as_deref(), &connection)?;
+    let mut all_stats = vec![stats];
+    let judge = match &header.judge_model {
+        Some(judge) => {
+            let (judge, stats, _) = build_model(&judge.name, judge.base_url.as_deref(), None, &connection)?;
+            all_stats.push(stats);
+            Some(judge)
+        }
+        None => None,
+    };
+
+    let reopened = LogWriter::reopen(log)?;
+    if reopened.torn_bytes > 0 {
+        eprintln!("note: cut {} bytes of a record the previous session was writing when it stopped", reopened.torn_bytes);
+    }
+    let config = RunConfig {
+        epochs: settings.epochs,
+        reducer,
+        seed: settings.seed,
+        generate: settings.generate.clone(),
+        max_in_flight: args.max_connections,
+        fail_on_error: settings.fail_on_error,
+    };
+    let run = Run { task: Arc::new(task), samples, config, model, judge, writer: reopened.writer, existing: reopened.samples };
+    execute(header, log, run, all_stats, !args.no_progress)
+}
+
+fn execute(header: LogHeader, path: &Path, run: Run, stats: Vec<Arc<ProviderStats>>, show_progress: bool) -> Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let progress = Arc::new(Progress::new(stats, show_progress));
+    let footer: LogFooter = runtime.block_on(async {
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping: writing the log footer (Ctrl-C again quits at once; finished samples are kept either way)");
+                let _ = cancel_tx.send(true);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        engine::run(run, progress.clone(), cancel_rx).await
+    })?;
+    progress.finish();
+    // Sample tasks still waiting on the network are abandoned, not awaited.
+    runtime.shutdown_background();
+    let shown = path.display().to_string();
+    println!("{}", crate::render::results(&header, &footer, &shown));
+    let resume_hint = format!("vigie eval --resume {shown}");
+    match footer.status {
+        RunStatus::Success if footer.samples.errors == 0 => Ok(Outcome::Success),
+        RunStatus::Success => {
+            eprintln!("error: {} of {} samples failed; `{resume_hint}` retries them", footer.samples.errors, footer.samples.total);
+            Ok(Outcome::Failed)
+        }
+        RunStatus::Cancelled => {
+            eprintln!("cancelled; `{resume_hint}` carries on where it stopped");
+            Ok(Outcome::Failed)
+        }
+        RunStatus::Error | RunStatus::Started => {
+            eprintln!("error: the run stopped: {}; `{resume_hint}` carries on", footer.error.as_deref().unwrap_or("unknown reason"));
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+fn new_run_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Records of a log that count: the last one of each (sample, epoch), in run order.
+pub(crate) fn final_records(records: Vec<SampleRecord>) -> Vec<SampleRecord> {
+    let mut latest: std::collections::HashMap<(u32, String), SampleRecord> = std::collections::HashMap::new();
+    for record in records {
+        latest.insert((record.epoch, record.id.clone()), record);
+    }
+    let mut records: Vec<SampleRecord> = latest.into_values().collect();
+    records.sort_by(|a, b| (a.index, a.epoch).cmp(&(b.index, b.epoch)));
+    records
+}
+

@@ -1,0 +1,304 @@
+//! `vigie log list|show|export`: reading logs without running anything.
+//! The JSON of `show --json` and the lines of `export` are stable contracts
+//! (docs/log-format.md): fields may be added, never renamed or removed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Map, Value};
+use vigie_eval::engine::RunTally;
+use vigie_eval::metrics::Reducer;
+use vigie_log::{LogFooter, LogHeader, LogReader, RunStatus, SampleRecord};
+
+use crate::cmd_eval::final_records;
+use crate::{Outcome, UsageError};
+
+#[derive(clap::Args)]
+pub(crate) struct ShowArgs {
+    /// The log
+    log: PathBuf,
+    /// List every sample record
+    #[arg(long)]
+    samples: bool,
+    /// List only the records that ended in an error
+    #[arg(long)]
+    failed: bool,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ExportArgs {
+    /// The log
+    log: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: ExportFormat,
+    /// Write to this file instead of stdout
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// A log's header and results: its footer, or for a run without one
+/// (running, or killed), results computed from the records written so far.
+pub(crate) struct LoadedLog {
+    pub(crate) header: LogHeader,
+    pub(crate) footer: LogFooter,
+    pub(crate) finished: bool,
+}
+
+pub(crate) fn load(path: &Path, records: Option<&[SampleRecord]>) -> Result<LoadedLog> {
+    let mut reader = LogReader::open(path)?;
+    let header = reader.header()?;
+    if let Some(footer) = reader.footer()? {
+        return Ok(LoadedLog { header, footer, finished: true });
+    }
+    let owned;
+    let records = match records {
+        Some(records) => records,
+        None => {
+            owned = reader.samples()?.collect::<Result<Vec<_>, _>>()?;
+            &owned
+        }
+    };
+    let footer = tally_footer(&header, records, RunStatus::Started, None);
+    Ok(LoadedLog { header, footer, finished: false })
+}
+
+/// Results recomputed from records, as a footer.
+pub(crate) fn tally_footer(header: &LogHeader, records: &[SampleRecord], status: RunStatus, error: Option<String>) -> LogFooter {
+    let mut tally = RunTally::new(&header.scorers, header.planned_records);
+    for record in records {
+        tally.add(record);
+    }
+    let reducer = Reducer::parse(&header.settings.epochs_reducer).unwrap_or(Reducer::Mean);
+    LogFooter {
+        status,
+        finished_at: String::new(),
+        duration_s: 0.0,
+        samples: tally.counts(),
+        metrics: tally.metrics(reducer, header.settings.seed),
+        usage: tally.usage(),
+        retries: tally.retries(),
+        error,
+    }
+}
+
+fn read_records(path: &Path) -> Result<Vec<SampleRecord>> {
+    let mut reader = LogReader::open(path)?;
+    let records = reader.samples()?.collect::<Result<Vec<_>, _>>()?;
+    Ok(final_records(records))
+}
+
+pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
+    let dir = dir.unwrap_or_else(crate::env::log_dir);
+    let entries = std::fs::read_dir(&dir).map_err(|e| UsageError(format!("cannot read the log folder {}: {e}", dir.display())))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == vigie_log::LOG_EXTENSION))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        eprintln!("no logs in {}", dir.display());
+        return Ok(Outcome::Success);
+    }
+    let mut rows = vec![["started".to_string(), "task".into(), "model".into(), "status".into(), "done".into(), "result".into(), "log".into()]];
+    for path in &paths {
+        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        match load(path, None) {
+            Ok(log) => {
+                let s = log.footer.samples;
+                rows.push([
+                    log.header.started_at.clone(),
+                    log.header.task.name.clone(),
+                    log.header.model.name.clone(),
+                    crate::render::status_word(log.finished.then_some(log.footer.status)).to_string(),
+                    format!("{}/{}{}", s.completed, s.total, if s.errors > 0 { format!(" ({} err)", s.errors) } else { String::new() }),
+                    headline(&log.header, &log.footer),
+                    name,
+                ]);
+            }
+            Err(e) => rows.push([String::new(), String::new(), String::new(), "unreadable".into(), String::new(), format!("{e:#}"), name]),
+        }
+    }
+    print!("{}", columns(&rows));
+    Ok(Outcome::Success)
+}
+
+/// The first scorer's main metric, `includes/accuracy 0.840`.
+fn headline(header: &LogHeader, footer: &LogFooter) -> String {
+    let Some(scorer) = header.scorers.first() else { return String::new() };
+    ["accuracy", "mean"]
+        .iter()
+        .find_map(|m| footer.metrics.get(&format!("{}/{m}", scorer.name)).map(|v| format!("{}/{m} {v:.3}", scorer.name)))
+        .unwrap_or_default()
+}
+
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row.iter().enumerate().map(|(i, cell)| if i + 1 == N { cell.clone() } else { format!("{cell:<w$}", w = widths[i]) }).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The summary object of `vigie log show --json`.
+pub(crate) fn summary_json(path: &Path, log: &LoadedLog) -> Value {
+    let h = &log.header;
+    let f = &log.footer;
+    json!({
+        "log": path.display().to_string(),
+        "format_version": h.format_version,
+        "run_id": h.run_id,
+        "status": if log.finished { f.status.as_str() } else { "started" },
+        "task": {"name": h.task.name, "source": h.task.source, "source_sha256": h.task.source_sha256, "dataset": h.task.dataset, "dataset_sha256": h.task.dataset_sha256},
+        "model": h.model.name,
+        "judge_model": h.judge_model.as_ref().map(|j| j.name.clone()),
+        "started_at": h.started_at,
+        "finished_at": if log.finished { Value::String(f.finished_at.clone()) } else { Value::Null },
+        "samples": {"total": f.samples.total, "completed": f.samples.completed, "errors": f.samples.errors},
+        "metrics": f.metrics,
+        "usage": f.usage,
+        "retries": f.retries,
+        "error": f.error,
+    })
+}
+
+/// One exported record: `vigie log export --format jsonl` prints one per line.
+pub(crate) fn record_json(record: &SampleRecord) -> Value {
+    let scores: Map<String, Value> = record.scores.iter().map(|(k, s)| (k.clone(), json!(s.value))).collect();
+    let answers: Map<String, Value> = record.scores.iter().map(|(k, s)| (k.clone(), json!(s.answer))).collect();
+    json!({
+        "id": record.id,
+        "epoch": record.epoch,
+        "input": record.input,
+        "target": record.target,
+        "choices": record.choices,
+        "output": record.output,
+        "scores": scores,
+        "answers": answers,
+        "error": record.error,
+        "usage": record.usage,
+        "retries": record.retries,
+        "cache_hits": record.cache_hits,
+        "time_s": record.time_s,
+        "metadata": record.metadata,
+        "messages": record.messages,
+    })
+}
+
+pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
+    let want_records = args.samples || args.failed;
+    let records = if want_records { Some(read_records(&args.log)?) } else { None };
+    let log = load(&args.log, records.as_deref())?;
+    let chosen: Vec<&SampleRecord> = records.iter().flatten().filter(|r| !args.failed || r.error.is_some()).collect();
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let mut summary = summary_json(&args.log, &log);
+        if want_records {
+            summary["records"] = Value::Array(chosen.iter().map(|r| record_json(r)).collect());
+        }
+        writeln!(stdout, "{summary}")?;
+        return Ok(Outcome::Success);
+    }
+    let mut footer = log.footer.clone();
+    if !log.finished {
+        footer.status = RunStatus::Started;
+    }
+    write!(stdout, "{}", crate::render::results(&log.header, &footer, &args.log.display().to_string()))?;
+    if !log.finished {
+        writeln!(stdout, "\n(no footer: the run is still going, or was stopped; `vigie eval --resume {}` carries on)", args.log.display())?;
+    }
+    if want_records {
+        writeln!(stdout)?;
+        for record in chosen {
+            let scores: Vec<String> = record.scores.iter().map(|(k, s)| format!("{k}={}", trim_number(s.value))).collect();
+            let status = match &record.error {
+                Some(e) => format!("error[{}]: {}", e.kind, one_line(&e.message, 100)),
+                None => scores.join(" "),
+            };
+            writeln!(stdout, "{} #{}  {}  | {}", record.id, record.epoch, status, one_line(&record.output, 60))?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn trim_number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn one_line(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &flat[..i]),
+        None => flat,
+    }
+}
+
+pub(crate) fn export(args: ExportArgs) -> Result<Outcome> {
+    let mut reader = LogReader::open(&args.log)?;
+    let header = reader.header()?;
+    drop(reader);
+    let records = read_records(&args.log)?;
+    let mut sink: Box<dyn Write> = match &args.out {
+        Some(path) => {
+            if path.exists() {
+                bail!(UsageError(format!("{} exists; choose another --out", path.display())));
+            }
+            Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?))
+        }
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match args.format {
+        ExportFormat::Jsonl => {
+            for record in &records {
+                serde_json::to_writer(&mut sink, &record_json(record))?;
+                sink.write_all(b"\n")?;
+            }
+        }
+        ExportFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut sink);
+            let mut head: Vec<String> = ["id", "epoch", "input", "target", "output", "error", "input_tokens", "output_tokens", "total_tokens", "retries", "time_s"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            head.extend(header.scorers.iter().map(|s| format!("score:{}", s.name)));
+            writer.write_record(&head)?;
+            for r in &records {
+                let mut row = vec![
+                    r.id.clone(),
+                    r.epoch.to_string(),
+                    r.input.clone(),
+                    r.target.join(" | "),
+                    r.output.clone(),
+                    r.error.as_ref().map_or_else(String::new, |e| format!("{}: {}", e.kind, e.message)),
+                    r.usage.input_tokens.to_string(),
+                    r.usage.output_tokens.to_string(),
+                    r.usage.total_tokens.to_string(),
+                    r.retries.to_string(),
+                    format!("{:.4}", r.time_s),
+                ];
+                row.extend(header.scorers.iter().map(|s| r.scores.get(&s.name).map_or_else(String::new, |v| v.value.to_string())));
+                writer.write_record(&row)?;
+            }
+            writer.flush()?;
+        }
+    }
+    drop(sink);
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,133 @@
+//! `vigie score LOG --scorer ...`: score a finished log again with other
+//! scorers, without calling the evaluated model; writes a new log.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use vigie_core::ModelApi;
+use vigie_eval::scorer::{ScoreInput, Scorer, ScorerKind};
+use vigie_eval::Templates;
+use vigie_log::{LogReader, LogWriter, ModelRef, RunStatus, SampleError, SampleRecord, ScorerRef};
+use vigie_providers::{ProviderOptions, RetryPolicy};
+
+use crate::cmd_eval::final_records;
+use crate::{Outcome, UsageError};
+
+#[derive(clap::Args)]
+pub(crate) struct ScoreArgs {
+    /// The log to score
+    log: PathBuf,
+    /// A scorer: a name (includes, exact, choice, f1, model_graded) or an inline table
+    /// such as 'pattern = { regex = "ANSWER: (\\d+)" }'; repeatable
+    #[arg(long, required = true)]
+    scorer: Vec<String>,
+    /// The judge model for model_graded
+    #[arg(long)]
+    judge_model: Option<String>,
+    /// Base URL of the judge model's API
+    #[arg(long)]
+    judge_base_url: Option<String>,
+    /// Most judge requests in flight
+    #[arg(long, default_value_t = 10)]
+    max_connections: usize,
+    /// Where to write the scored log (default: beside the input, with -scored added)
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
+    let mut reader = LogReader::open(&args.log)?;
+    let mut header = reader.header()?;
+    let old_footer = reader.footer()?;
+    let records = final_records(reader.samples()?.collect::<Result<Vec<_>, _>>()?);
+    drop(reader);
+
+    let scorers: Vec<(Scorer, Templates)> = args.scorer.iter().map(|s| Scorer::from_cli(s).map_err(UsageError)).collect::<Result<_, _>>()?;
+    let needs_judge = scorers.iter().any(|(s, _)| matches!(s.kind, ScorerKind::ModelGraded { .. }));
+    let judge: Option<Arc<dyn ModelApi>> = match (&args.judge_model, needs_judge) {
+        (Some(name), true) => {
+            let options = ProviderOptions {
+                base_url: args.judge_base_url.clone(),
+                api_key: None,
+                max_connections: args.max_connections.max(1),
+                timeout: Duration::from_secs(120),
+                retry: RetryPolicy { max_retries: 6, base: Duration::from_secs(1), max_delay: Duration::from_secs(60) },
+                cache: None,
+            };
+            let (model, _) = vigie_providers::resolve(name, &options).map_err(|e| UsageError(e.to_string()))?;
+            header.judge_model = Some(ModelRef { name: name.clone(), base_url: vigie_providers::base_url_for(name, args.judge_base_url.as_deref()) });
+            Some(model)
+        }
+        (None, true) => bail!(UsageError("a model_graded scorer needs --judge-model".into())),
+        _ => None,
+    };
+
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = args.log.file_stem().map_or_else(|| "log".into(), |s| s.to_string_lossy().into_owned());
+        args.log.with_file_name(format!("{stem}-scored.{}", vigie_log::LOG_EXTENSION))
+    });
+    if out.exists() {
+        bail!(UsageError(format!("{} exists; choose another --out", out.display())));
+    }
+    for (scorer, _) in &scorers {
+        let reference = ScorerRef { name: scorer.name.clone(), metrics: scorer.metrics.iter().map(|m| m.name().to_string()).collect() };
+        match header.scorers.iter_mut().find(|s| s.name == scorer.name) {
+            Some(existing) => *existing = reference,
+            None => header.scorers.push(reference),
+        }
+    }
+
+    let scorers = Arc::new(scorers);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rescored: Vec<SampleRecord> = runtime.block_on(async {
+        let limit = Arc::new(tokio::sync::Semaphore::new(args.max_connections.max(1)));
+        let mut jobs = tokio::task::JoinSet::new();
+        for (position, record) in records.into_iter().enumerate() {
+            let (scorers, judge, limit) = (scorers.clone(), judge.clone(), limit.clone());
+            jobs.spawn(async move {
+                let _permit = limit.acquire_owned().await.expect("never closed");
+                (position, rescore(record, &scorers, judge.as_deref()).await)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(joined) = jobs.join_next().await {
+            done.push(joined.expect("scoring does not panic"));
+        }
+        done.sort_by_key(|(position, _)| *position);
+        done.into_iter().map(|(_, record)| record).collect()
+    });
+
+    let mut writer = LogWriter::create(&out, &header).with_context(|| format!("cannot write {}", out.display()))?;
+    for record in &rescored {
+        writer.append_sample(record)?;
+    }
+    let status = old_footer.as_ref().map_or(RunStatus::Started, |f| f.status);
+    let mut footer = crate::cmd_log::tally_footer(&header, &rescored, status, old_footer.as_ref().and_then(|f| f.error.clone()));
+    footer.finished_at = vigie_eval::engine::now_rfc3339();
+    writer.finish(&footer)?;
+    println!("{}", crate::render::results(&header, &footer, &out.display().to_string()));
+    Ok(if footer.samples.errors > 0 { Outcome::Failed } else { Outcome::Success })
+}
+
+async fn rescore(mut record: SampleRecord, scorers: &[(Scorer, Templates)], judge: Option<&dyn ModelApi>) -> SampleRecord {
+    // A record whose generation failed has nothing to score.
+    if record.error.as_ref().is_some_and(|e| e.kind != "scorer") {
+        return record;
+    }
+    record.error = None;
+    for (scorer, templates) in scorers {
+        let input = ScoreInput { input: &record.input, output: &record.output, target: &record.target, choices: &record.choices, metadata: &record.metadata };
+        match scorer.score(input, judge, templates).await {
+            Ok(score) => {
+                record.scores.insert(scorer.name.clone(), score);
+            }
+            Err(e) => {
+                record.scores.remove(&scorer.name);
+                record.error.get_or_insert(SampleError { kind: "scorer".into(), message: format!("scorer `{}`: {e}", scorer.name) });
+            }
+        }
+    }
+    record
+}

@@ -1,0 +1,130 @@
+//! Progress of a run on stderr: a bar on a terminal, a line every ten
+//! seconds otherwise (CI logs), never on stdout.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vigie_eval::engine::Observer;
+use vigie_log::SampleRecord;
+use vigie_providers::ProviderStats;
+
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+const MESSAGE_EVERY_MS: u64 = 100;
+
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+    stats: Vec<Arc<ProviderStats>>,
+    started: Instant,
+    tokens: AtomicU64,
+    errors: AtomicU64,
+    done: AtomicU64,
+    planned: AtomicU64,
+    resumed: AtomicU64,
+    last_message_ms: AtomicU64,
+    last_plain: Mutex<Instant>,
+    enabled: bool,
+}
+
+impl Progress {
+    /// `enabled` false shows nothing at all (`--no-progress`).
+    pub(crate) fn new(stats: Vec<Arc<ProviderStats>>, enabled: bool) -> Progress {
+        let terminal = enabled && std::io::stderr().is_terminal();
+        let bar = terminal.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner:.cyan} {pos}/{len} [{bar:28.cyan/blue}] {per_sec} ETA {eta} {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            stats,
+            started: Instant::now(),
+            tokens: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            planned: AtomicU64::new(0),
+            resumed: AtomicU64::new(0),
+            last_message_ms: AtomicU64::new(0),
+            last_plain: Mutex::new(Instant::now()),
+            enabled,
+        }
+    }
+
+    fn retries(&self) -> u64 {
+        self.stats.iter().map(|s| s.retries.load(Ordering::Relaxed)).sum()
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "tokens {} · retries {} · errors {}",
+            human_count(self.tokens.load(Ordering::Relaxed)),
+            self.retries(),
+            self.errors.load(Ordering::Relaxed)
+        )
+    }
+
+    /// Clears the bar before the results are printed.
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn on_start(&self, planned: usize, already_done: usize) {
+        self.planned.store(planned as u64, Ordering::Relaxed);
+        self.resumed.store(already_done as u64, Ordering::Relaxed);
+        self.done.store(already_done as u64, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_length(planned as u64);
+            bar.set_position(already_done as u64);
+            bar.reset_eta();
+            bar.set_message(self.summary());
+        } else if self.enabled && already_done > 0 {
+            eprintln!("resuming: {already_done} of {planned} records already done");
+        }
+    }
+
+    fn on_record(&self, record: &SampleRecord) {
+        self.tokens.fetch_add(record.usage.total_tokens, Ordering::Relaxed);
+        if record.error.is_some() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            let last = self.last_message_ms.load(Ordering::Relaxed);
+            if elapsed_ms >= last + MESSAGE_EVERY_MS {
+                self.last_message_ms.store(elapsed_ms, Ordering::Relaxed);
+                bar.set_message(self.summary());
+            }
+        } else if self.enabled {
+            let mut last = self.last_plain.lock().expect("progress lock");
+            if last.elapsed() >= PLAIN_EVERY {
+                *last = Instant::now();
+                let planned = self.planned.load(Ordering::Relaxed);
+                let new = done - self.resumed.load(Ordering::Relaxed);
+                let rate = new as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+                eprintln!("{done}/{planned} done, {rate:.1}/s, {}", self.summary());
+            }
+        }
+    }
+}
+
+/// 12345 → `12.3k`.
+pub(crate) fn human_count(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.2}M", n as f64 / 1e6),
+    }
+}

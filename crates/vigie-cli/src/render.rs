@@ -1,0 +1,72 @@
+//! Human-readable output: the results table of a run, shared by `vigie eval`,
+//! `vigie log show` and `vigie score`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use vigie_log::{LogFooter, LogHeader, RunStatus};
+
+/// The results of a run as a block of text.
+pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> String {
+    let mut out = String::new();
+    let counts = footer.samples;
+    let _ = writeln!(out, "task     {}", header.task.name);
+    let _ = writeln!(out, "model    {}", header.model.name);
+    if let Some(judge) = &header.judge_model {
+        let _ = writeln!(out, "judge    {}", judge.name);
+    }
+    let _ = writeln!(out, "status   {}", footer.status.as_str());
+    let _ = writeln!(out, "samples  {}/{} completed, {} errors", counts.completed, counts.total, counts.errors);
+    let u = footer.usage;
+    let _ = writeln!(out, "tokens   {} (in {}, out {})", u.total_tokens, u.input_tokens, u.output_tokens);
+    let _ = writeln!(out, "retries  {}", footer.retries);
+    let _ = writeln!(out, "log      {log}");
+    if let Some(error) = &footer.error {
+        let _ = writeln!(out, "stopped  {error}");
+    }
+    out.push('\n');
+    out.push_str(&metrics_table(&header.scorers.iter().map(|s| s.name.clone()).collect::<Vec<_>>(), &footer.metrics));
+    out
+}
+
+/// Metrics grouped by scorer; the interval is shown as one row.
+pub(crate) fn metrics_table(scorers: &[String], metrics: &BTreeMap<String, f64>) -> String {
+    if metrics.is_empty() {
+        return "no scores yet\n".into();
+    }
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for scorer in scorers {
+        let prefix = format!("{scorer}/");
+        let mut first = true;
+        let mut pending_ci = (None, None);
+        for (key, value) in metrics.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+            let metric = &key[prefix.len()..];
+            match metric {
+                "ci95_low" => pending_ci.0 = Some(*value),
+                "ci95_high" => pending_ci.1 = Some(*value),
+                _ => {
+                    rows.push((if first { scorer.clone() } else { String::new() }, metric.to_string(), format!("{value:.3}")));
+                    first = false;
+                }
+            }
+        }
+        if let (Some(low), Some(high)) = pending_ci {
+            rows.push((if first { scorer.clone() } else { String::new() }, "95% CI".into(), format!("[{low:.3}, {high:.3}]")));
+        }
+    }
+    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("scorer".len());
+    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max("metric".len());
+    let mut out = format!("{:<w0$}  {:<w1$}  value\n", "scorer", "metric");
+    for (a, b, c) in rows {
+        let _ = writeln!(out, "{a:<w0$}  {b:<w1$}  {c}");
+    }
+    out
+}
+
+/// A short status word for listings.
+pub(crate) fn status_word(status: Option<RunStatus>) -> &'static str {
+    match status {
+        Some(status) => status.as_str(),
+        None => "incomplete",
+    }
+}

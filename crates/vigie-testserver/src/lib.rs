@@ -1,0 +1,337 @@
+//! A scripted model server on loopback for tests and benchmarks. It speaks
+//! just enough HTTP/1.1 (keep-alive, `Content-Length` bodies) to serve
+//! `POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic),
+//! and it misbehaves on request, at the socket level, which a framework
+//! server would not let it do.
+//!
+//! Directives in any message of a request script the answer to that
+//! conversation:
+//!
+//! | directive | effect |
+//! |---|---|
+//! | `[[reply:TEXT]]` | answer TEXT (default: the server's `reply`) |
+//! | `[[fail:KIND:N]]` | the first N attempts of this conversation fail, then it is answered; N may be `always` |
+//! | `[[delay:MS]]` | wait MS milliseconds before answering |
+//!
+//! KIND is `429` (with `Retry-After`), `500`, `slow` (answers after `slow`,
+//! past a client's timeout), `nonjson` (an HTML page with status 200),
+//! `truncate` (a complete response whose JSON is cut short), `drop` (the
+//! connection closes mid-body) or `hangup` (it closes before any answer).
+//! `GET /stats` returns counters as JSON.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// How the server answers when not told otherwise.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Delay before every answer.
+    pub delay: Duration,
+    /// The default answer text.
+    pub reply: String,
+    /// The `Retry-After` header value sent with 429s.
+    pub retry_after: String,
+    /// How long a `slow` answer takes.
+    pub slow: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { delay: Duration::ZERO, reply: "4".into(), retry_after: "1".into(), slow: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    answered: AtomicU64,
+    faults: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+}
+
+struct State {
+    config: ServerConfig,
+    counters: Counters,
+    attempts: Mutex<HashMap<u64, u32>>,
+}
+
+/// A running server.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    state: Arc<State>,
+}
+
+/// The server's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Model requests received.
+    pub requests: u64,
+    /// Requests answered with a completion.
+    pub answered: u64,
+    /// Requests answered with a scripted fault.
+    pub faults: u64,
+    /// The most model requests in flight at once.
+    pub max_in_flight: u64,
+}
+
+impl TestServer {
+    /// Binds to `127.0.0.1:port` (0 picks a free port) and serves on the current runtime.
+    pub async fn start(port: u16, config: ServerConfig) -> std::io::Result<TestServer> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State { config, counters: Counters::default(), attempts: Mutex::new(HashMap::new()) });
+        let serving = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve_connection(stream, serving.clone()));
+            }
+        });
+        Ok(TestServer { addr, state })
+    }
+
+    /// Starts a server on a runtime of its own in a background thread, for
+    /// synchronous tests; it lives as long as the process.
+    pub fn spawn(config: ServerConfig) -> TestServer {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+            runtime.block_on(async move {
+                let server = TestServer::start(0, config).await.expect("bind loopback");
+                tx.send(TestServer { addr: server.addr, state: server.state.clone() }).expect("the caller waits");
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().expect("the server thread starts")
+    }
+
+    /// The OpenAI-style base URL (`http://127.0.0.1:PORT/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Stats {
+        let c = &self.state.counters;
+        Stats {
+            requests: c.requests.load(Ordering::SeqCst),
+            answered: c.answered.load(Ordering::SeqCst),
+            faults: c.faults.load(Ordering::SeqCst),
+            max_in_flight: c.max_in_flight.load(Ordering::SeqCst),
+        }
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+    close: bool,
+}
+
+/// Reads one request; `None` when the client closed the connection.
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut parsed = httparse::Request::new(&mut headers);
+        if let Ok(httparse::Status::Complete(head_len)) = parsed.parse(buffer) {
+            let method = parsed.method.unwrap_or("").to_string();
+            let path = parsed.path.unwrap_or("").to_string();
+            let mut content_length = 0;
+            let mut close = false;
+            for h in parsed.headers.iter() {
+                if h.name.eq_ignore_ascii_case("content-length") {
+                    content_length = std::str::from_utf8(h.value).ok()?.trim().parse().ok()?;
+                } else if h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                }
+            }
+            while buffer.len() < head_len + content_length {
+                let mut chunk = [0u8; 16384];
+                let n = stream.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            let body = buffer[head_len..head_len + content_length].to_vec();
+            buffer.drain(..head_len + content_length);
+            return Some(Request { method, path, body, close });
+        }
+        let mut chunk = [0u8; 16384];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
+    let mut buffer = Vec::with_capacity(8192);
+    while let Some(request) = read_request(&mut stream, &mut buffer).await {
+        let keep_open = match (request.method.as_str(), request.path.as_str()) {
+            ("POST", "/v1/chat/completions") => answer_model(&mut stream, &state, &request.body, Api::OpenAi).await,
+            ("POST", "/v1/messages") => answer_model(&mut stream, &state, &request.body, Api::Anthropic).await,
+            ("GET", "/stats") => {
+                let c = &state.counters;
+                let body = json!({
+                    "requests": c.requests.load(Ordering::SeqCst),
+                    "answered": c.answered.load(Ordering::SeqCst),
+                    "faults": c.faults.load(Ordering::SeqCst),
+                    "max_in_flight": c.max_in_flight.load(Ordering::SeqCst),
+                });
+                respond(&mut stream, 200, &[], body.to_string().as_bytes()).await
+            }
+            ("GET", "/v1/models") => respond(&mut stream, 200, &[], br#"{"object":"list","data":[{"id":"mock","object":"model"}]}"#).await,
+            _ => respond(&mut stream, 404, &[], br#"{"error":{"message":"no such route"}}"#).await,
+        };
+        if !keep_open || request.close {
+            return;
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Api {
+    OpenAi,
+    Anthropic,
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool {
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        _ => "Error",
+    };
+    let mut head = format!("HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    stream.write_all(&out).await.is_ok()
+}
+
+/// The text of every message in a request, for directives and token counts.
+fn message_texts(request: &Value) -> Vec<String> {
+    let mut texts = Vec::new();
+    if let Some(system) = request.get("system").and_then(Value::as_str) {
+        texts.push(system.to_string());
+    }
+    if let Some(messages) = request.get("messages").and_then(Value::as_array) {
+        for m in messages {
+            if let Some(content) = m.get("content").and_then(Value::as_str) {
+                texts.push(content.to_string());
+            }
+        }
+    }
+    texts
+}
+
+fn directive<'a>(texts: &'a [String], name: &str) -> Option<&'a str> {
+    let open = format!("[[{name}:");
+    texts.iter().rev().find_map(|t| {
+        let start = t.find(&open)? + open.len();
+        let end = t[start..].find("]]")? + start;
+        Some(&t[start..end])
+    })
+}
+
+async fn answer_model(stream: &mut TcpStream, state: &State, body: &[u8], api: Api) -> bool {
+    let counters = &state.counters;
+    counters.requests.fetch_add(1, Ordering::SeqCst);
+    let now = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    counters.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let keep_open = answer_model_inner(stream, state, body, api).await;
+    counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+    keep_open
+}
+
+async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], api: Api) -> bool {
+    let counters = &state.counters;
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return respond(stream, 400, &[], br#"{"error":{"message":"the body is not JSON"}}"#).await;
+    };
+    let texts = message_texts(&request);
+    let mut delay = state.config.delay;
+    if let Some(ms) = directive(&texts, "delay").and_then(|v| v.parse::<u64>().ok()) {
+        delay = Duration::from_millis(ms);
+    }
+
+    if let Some(spec) = directive(&texts, "fail") {
+        let (kind, times) = spec.split_once(':').unwrap_or((spec, "1"));
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        request.get("messages").map(Value::to_string).hash(&mut hasher);
+        let attempt = {
+            let mut attempts = state.attempts.lock().expect("attempts lock");
+            let n = attempts.entry(hasher.finish()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let failing = times == "always" || times.parse::<u32>().is_ok_and(|t| attempt <= t);
+        if failing {
+            counters.faults.fetch_add(1, Ordering::SeqCst);
+            return fault(stream, state, kind).await;
+        }
+    }
+
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let reply = directive(&texts, "reply").unwrap_or(&state.config.reply).to_string();
+    let prompt_tokens = texts.iter().map(|t| t.split_whitespace().count()).sum::<usize>();
+    let completion_tokens = reply.split_whitespace().count().max(1);
+    let model = request.get("model").and_then(Value::as_str).unwrap_or("mock");
+    let answer = match api {
+        Api::OpenAi => json!({
+            "id": "chatcmpl-test", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+        }),
+        Api::Anthropic => json!({
+            "id": "msg-test", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": reply}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens},
+        }),
+    };
+    counters.answered.fetch_add(1, Ordering::SeqCst);
+    respond(stream, 200, &[], answer.to_string().as_bytes()).await
+}
+
+async fn fault(stream: &mut TcpStream, state: &State, kind: &str) -> bool {
+    match kind {
+        "429" => respond(stream, 429, &[("retry-after", &state.config.retry_after)], br#"{"error":{"message":"rate limited (scripted)"}}"#).await,
+        "500" => respond(stream, 500, &[], br#"{"error":{"message":"internal error (scripted)"}}"#).await,
+        "slow" => {
+            tokio::time::sleep(state.config.slow).await;
+            respond(stream, 200, &[], br#"{"choices":[{"message":{"role":"assistant","content":"late"},"finish_reason":"stop"}]}"#).await
+        }
+        "nonjson" => {
+            let page = b"<html><body>502 Bad Gateway (scripted)</body></html>";
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\r\n", page.len());
+            stream.write_all(head.as_bytes()).await.is_ok() && stream.write_all(page).await.is_ok()
+        }
+        "truncate" => respond(stream, 200, &[], br#"{"choices":[{"message":{"role":"assis"#).await,
+        "drop" => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{\"choices\":[{\"mess";
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.flush().await;
+            false
+        }
+        "hangup" => false,
+        _ => respond(stream, 400, &[], br#"{"error":{"message":"unknown scripted fault"}}"#).await,
+    }
+}

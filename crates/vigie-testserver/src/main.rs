@@ -1,0 +1,43 @@
+//! `vigie-testserver`: the scripted loopback model server as a program, for
+//! benchmarks and for trying vigie without a model. Prints
+//! `listening on http://127.0.0.1:PORT/v1` once it accepts connections.
+
+use std::time::Duration;
+
+use vigie_testserver::{ServerConfig, TestServer};
+
+fn main() {
+    let mut port = 0u16;
+    let mut config = ServerConfig::default();
+    let mut threads = 1usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        match flag.as_str() {
+            "--port" => port = value().parse().unwrap_or_else(|_| usage("--port takes a number")),
+            "--delay-ms" => config.delay = Duration::from_millis(value().parse().unwrap_or_else(|_| usage("--delay-ms takes a number"))),
+            "--reply" => config.reply = value(),
+            "--retry-after" => config.retry_after = value(),
+            "--threads" => threads = value().parse().unwrap_or_else(|_| usage("--threads takes a number")),
+            "-h" | "--help" => usage(""),
+            other => usage(&format!("unknown flag {other}")),
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build().expect("a runtime");
+    runtime.block_on(async move {
+        let server = TestServer::start(port, config).await.unwrap_or_else(|e| {
+            eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1)
+        });
+        println!("listening on {}", server.base_url());
+        std::future::pending::<()>().await;
+    });
+}
+
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("error: {problem}");
+    }
+    eprintln!("usage: vigie-testserver [--port N] [--delay-ms MS] [--reply TEXT] [--retry-after SECS] [--threads N]");
+    std::process::exit(if problem.is_empty() { 0 } else { 2 })
+}
