@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use vigie_core::{GenerateConfig, ModelApi, Usage};
 use vigie_log::{LogError, LogFooter, LogWriter, RunStatus, SampleCounts, SampleError, SampleRecord, ScorerRef};
@@ -169,7 +169,7 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
         tally.add(record);
     }
     let samples: Vec<Arc<Sample>> = samples.into_iter().map(Arc::new).collect();
-    let mut pending = (1..=config.epochs)
+    let pending = (1..=config.epochs)
         .flat_map(|epoch| samples.iter().enumerate().map(move |(index, sample)| (epoch, index, sample.clone())))
         .filter(|(epoch, _, sample)| !tally.is_done(*epoch, &sample.id))
         .collect::<Vec<_>>()
@@ -179,28 +179,25 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
 
     let stop_at = config.fail_on_error.map(|f| if f < 1.0 { (f * planned as f64).floor() as usize + 1 } else { f as usize });
     let generate = Arc::new(config.generate.clone());
-    let mut in_flight = JoinSet::new();
+    let jobs: Vec<SampleJob> = pending
+        .map(|(epoch, index, sample)| SampleJob {
+            task: task.clone(),
+            sample,
+            index,
+            epoch,
+            model: model.clone(),
+            judge: judge.clone(),
+            generate: generate.clone(),
+            seed: config.seed,
+        })
+        .collect();
+    // A sample frees its slot the moment it finishes, before its record is
+    // written, so writing the log never delays the next request.
+    let (records_tx, mut records) = mpsc::unbounded_channel::<Result<SampleRecord, String>>();
+    let spawner = tokio::spawn(spawn_jobs(jobs, config.max_in_flight.max(1), records_tx));
     let mut status = RunStatus::Success;
     let mut stop_reason = None;
-    let max_in_flight = config.max_in_flight.max(1);
     loop {
-        while in_flight.len() < max_in_flight {
-            let Some((epoch, index, sample)) = pending.next() else { break };
-            let job = SampleJob {
-                task: task.clone(),
-                sample,
-                index,
-                epoch,
-                model: model.clone(),
-                judge: judge.clone(),
-                generate: generate.clone(),
-                seed: config.seed,
-            };
-            in_flight.spawn(job.run());
-        }
-        if in_flight.is_empty() {
-            break;
-        }
         tokio::select! {
             biased;
             changed = cancel.changed() => {
@@ -210,13 +207,14 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
                     break;
                 }
             }
-            joined = in_flight.join_next() => {
-                let record = match joined.expect("the set is not empty") {
-                    Ok(record) => record,
+            received = records.recv() => {
+                let record = match received {
+                    None => break,
+                    Some(Ok(record)) => record,
                     // A panic in a solver or scorer is a bug; stop rather than guess.
-                    Err(e) => {
+                    Some(Err(panic)) => {
                         status = RunStatus::Error;
-                        stop_reason = Some(format!("internal error in a sample task: {e}"));
+                        stop_reason = Some(format!("internal error in a sample task: {panic}"));
                         break;
                     }
                 };
@@ -233,7 +231,8 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
             }
         }
     }
-    in_flight.abort_all();
+    // Dropping the spawner's task set aborts the samples still in flight.
+    spawner.abort();
     let footer = LogFooter {
         status,
         finished_at: now_rfc3339(),
@@ -251,6 +250,36 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
 /// The current time, RFC 3339 in UTC with seconds.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Starts the jobs, at most `max_in_flight` at a time, each sending its
+/// record (or its panic) on `records` when done.
+async fn spawn_jobs(jobs: Vec<SampleJob>, max_in_flight: usize, records: mpsc::UnboundedSender<Result<SampleRecord, String>>) {
+    let slots = Arc::new(Semaphore::new(max_in_flight));
+    let mut running = JoinSet::new();
+    for job in jobs {
+        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let sender = records.clone();
+        running.spawn(async move {
+            let record = job.run().await;
+            drop(slot);
+            let _ = sender.send(Ok(record));
+        });
+        while let Some(done) = running.try_join_next() {
+            report_panic(done, &records);
+        }
+    }
+    while let Some(done) = running.join_next().await {
+        report_panic(done, &records);
+    }
+}
+
+fn report_panic(done: Result<(), tokio::task::JoinError>, records: &mpsc::UnboundedSender<Result<SampleRecord, String>>) {
+    if let Err(e) = done {
+        if e.is_panic() {
+            let _ = records.send(Err(e.to_string()));
+        }
+    }
 }
 
 struct SampleJob {
