@@ -94,7 +94,7 @@ pub(crate) fn run(args: EvalArgs) -> Result<Outcome> {
     if args.max_connections == 0 {
         bail!(UsageError("--max-connections must be at least 1".into()));
     }
-    if !(args.timeout > 0.0) || !(args.retry_base >= 0.0) {
+    if args.timeout.is_nan() || args.timeout <= 0.0 || args.retry_base.is_nan() || args.retry_base < 0.0 {
         bail!(UsageError("--timeout must be positive and --retry-base not negative".into()));
     }
     match &args.resume {
@@ -343,7 +343,7 @@ pub(crate) fn final_records(records: Vec<SampleRecord>) -> Vec<SampleRecord> {
         latest.insert((record.epoch, record.id.clone()), record);
     }
     let mut records: Vec<SampleRecord> = latest.into_values().collect();
-    records.sort_by(|a, b| (a.index, a.epoch).cmp(&(b.index, b.epoch)));
+    records.sort_by_key(|r| (r.index, r.epoch));
     records
 }
 

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a task against a model, or resume a run
-    Eval(cmd_eval::EvalArgs),
+    Eval(Box<cmd_eval::EvalArgs>),
     /// Read logs: list, show, export
     Log {
         #[command(subcommand)]
@@ -71,7 +71,7 @@ pub(crate) enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Eval(args) => cmd_eval::run(args),
+        Command::Eval(args) => cmd_eval::run(*args),
         Command::Log { command: LogCommand::List { dir } } => cmd_log::list(dir),
         Command::Log { command: LogCommand::Show(args) } => cmd_log::show(args),
         Command::Log { command: LogCommand::Export(args) } => cmd_log::export(args),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use vigie_eval::engine::Observer;
 use vigie_log::SampleRecord;
 use vigie_providers::ProviderStats;
@@ -35,8 +35,11 @@ impl Progress {
         let bar = terminal.then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{spinner:.cyan} {pos}/{len} [{bar:28.cyan/blue}] {per_sec} ETA {eta} {msg}")
+                ProgressStyle::with_template("{spinner:.cyan} {pos}/{len} [{bar:28.cyan/blue}] {rate} ETA {eta} {msg}")
                     .expect("a valid template")
+                    .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1}/s", state.per_sec());
+                    })
                     .progress_chars("=> "),
             );
             bar.enable_steady_tick(Duration::from_millis(200));

@@ -16,7 +16,7 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
         let _ = writeln!(out, "judge    {}", judge.name);
     }
     let _ = writeln!(out, "status   {}", footer.status.as_str());
-    let _ = writeln!(out, "samples  {}/{} completed, {} errors", counts.completed, counts.total, counts.errors);
+    let _ = writeln!(out, "samples  {}/{} completed, {} failed", counts.completed, counts.total, counts.errors);
     let u = footer.usage;
     let _ = writeln!(out, "tokens   {} (in {}, out {})", u.total_tokens, u.input_tokens, u.output_tokens);
     let _ = writeln!(out, "retries  {}", footer.retries);

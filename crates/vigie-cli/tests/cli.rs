@@ -309,15 +309,15 @@ fn the_cache_makes_an_identical_rerun_free() {
     ws.dataset("arith.jsonl", &[("What is 2+2?", "4"), ("What is 3+3?", "6"), ("What is 1+1?", "2")]);
     let server = server();
     let url = server.base_url();
-    assert!(ws.vigie(&eval_args(&url, "arith.toml", &["--cache"])).status.code() == Some(0));
+    assert!(ws.vigie(&eval_args(&url, "arith.toml", &["--cache", "--log-dir", "first"])).status.success());
     assert_eq!(server.stats().requests, 3);
-    assert!(ws.vigie(&eval_args(&url, "arith.toml", &["--cache"])).status.code() == Some(0));
+    assert!(ws.vigie(&eval_args(&url, "arith.toml", &["--cache", "--log-dir", "second"])).status.success());
     assert_eq!(server.stats().requests, 3, "no request the second time");
-    let logs = ws.logs();
-    assert_eq!(logs.len(), 2);
-    let records = ws.records(&logs[1]);
-    assert!(records.iter().all(|r| r["cache_hits"] == 1));
-    assert_eq!(ws.summary(&logs[0])["metrics"], ws.summary(&logs[1])["metrics"]);
+    let log = |dir: &str| std::fs::read_dir(ws.path().join(dir)).unwrap().next().unwrap().unwrap().path();
+    let (first, second) = (log("first"), log("second"));
+    assert!(ws.records(&first).iter().all(|r| r["cache_hits"] == 0));
+    assert!(ws.records(&second).iter().all(|r| r["cache_hits"] == 1));
+    assert_eq!(ws.summary(&first)["metrics"], ws.summary(&second)["metrics"]);
     // A changed generation setting is a different request.
     assert!(ws.vigie(&eval_args(&url, "arith.toml", &["--cache", "-M", "temperature=0.5"])).status.success());
     assert_eq!(server.stats().requests, 6);
@@ -518,4 +518,73 @@ fn csv_export_and_log_list() {
     assert_eq!(words[0], ["started", "task", "model", "status", "done", "result", "log"]);
     assert_eq!(words[1][1..6], ["arith", "openai/mock", "success", "2/2", "includes/accuracy"]);
     assert_eq!(words[1][6], "0.500");
+}
+
+/// The text a person reads after a run, and the sample listing, as snapshots.
+#[test]
+fn results_and_sample_listing_snapshots() {
+    let ws = Workspace::new();
+    ws.write("arith.toml", &ARITH_TASK.replace("[[scorer]]\nincludes = {}\n", "[[scorer]]\nincludes = {}\n\n[[scorer]]\nf1 = {}\n"));
+    ws.dataset("arith.jsonl", &[("What is 2+2?", "4"), ("What is 3+3?", "6"), ("What is 1+3?", "4"), ("What is 2+2? [[fail:500:always]]", "4")]);
+    let server = server();
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(&url, "arith.toml", &["--max-retries", "1", "--seed", "3"]));
+    assert_eq!(out.status.code(), Some(1));
+    let filters = vec![(r"logs/[0-9T:-]+_arith_[0-9a-f]{8}\.vlog", "[LOG]")];
+    insta::with_settings!({ filters => filters.clone() }, {
+        insta::assert_snapshot!("eval_results", text(&out.stdout));
+    });
+    let log = ws.only_log();
+    let relative = format!("logs/{}", log.file_name().unwrap().to_str().unwrap());
+    let show = ws.vigie(&["log", "show", &relative, "--samples"]);
+    insta::with_settings!({ filters => filters }, {
+        insta::assert_snapshot!("log_show_samples", text(&show.stdout));
+    });
+}
+
+/// Every solver shapes the conversation as documented.
+#[test]
+fn solver_chain_builds_the_conversation() {
+    let ws = Workspace::new();
+    ws.write(
+        "chain.toml",
+        r#"name = "chain"
+[dataset]
+path = "data.csv"
+input = "question"
+target = "answer"
+[[solver]]
+system_message = "You are terse. Topic: {{ topic }}."
+[[solver]]
+prompt_template = "Q: {{ prompt }}"
+[[solver]]
+chain_of_thought = {}
+[[solver]]
+generate = { max_tokens = 5 }
+[[solver]]
+self_critique = {}
+[[solver]]
+multi_turn = { turns = ["Are you sure about {{ output }}?", "Final answer only."] }
+[[scorer]]
+exact = {}
+"#,
+    );
+    ws.write("data.csv", "question,answer,topic\nWhat is 2+2?,4,sums\n");
+    let server = server();
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(&url, "chain.toml", &[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record = &ws.records(&ws.only_log())[0];
+    let roles: Vec<&str> = record["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user", "assistant"]);
+    let content = |i: usize| record["messages"][i]["content"].as_str().unwrap().to_string();
+    assert_eq!(content(0), "You are terse. Topic: sums.");
+    assert!(content(1).starts_with("Q: What is 2+2?\n\nReason about the question step by step"), "{}", content(1));
+    assert!(content(3).contains("Your earlier answer was:\n4") && content(3).contains("A reviewer commented:\n4"), "{}", content(3));
+    assert_eq!(content(5), "Are you sure about 4?");
+    assert_eq!(content(7), "Final answer only.");
+    assert_eq!(record["scores"]["exact"], 1.0);
+    assert_eq!(record["metadata"]["topic"], "sums");
+    // generate, critique, revision, two turns.
+    assert_eq!(server.stats().requests, 5);
 }

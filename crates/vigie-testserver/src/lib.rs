@@ -41,16 +41,19 @@ pub struct ServerConfig {
     pub retry_after: String,
     /// How long a `slow` answer takes.
     pub slow: Duration,
+    /// Answer "What is A+B?" with the sum instead of `reply` (for demos).
+    pub solve_sums: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { delay: Duration::ZERO, reply: "4".into(), retry_after: "1".into(), slow: Duration::from_secs(5) }
+        ServerConfig { delay: Duration::ZERO, reply: "4".into(), retry_after: "1".into(), slow: Duration::from_secs(5), solve_sums: false }
     }
 }
 
 #[derive(Default)]
 struct Counters {
+    connections: AtomicU64,
     requests: AtomicU64,
     answered: AtomicU64,
     faults: AtomicU64,
@@ -74,6 +77,8 @@ pub struct TestServer {
 /// The server's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
+    /// TCP connections accepted.
+    pub connections: u64,
     /// Model requests received.
     pub requests: u64,
     /// Requests answered with a completion.
@@ -94,6 +99,7 @@ impl TestServer {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
+                serving.counters.connections.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(serve_connection(stream, serving.clone()));
             }
         });
@@ -124,6 +130,7 @@ impl TestServer {
     pub fn stats(&self) -> Stats {
         let c = &self.state.counters;
         Stats {
+            connections: c.connections.load(Ordering::SeqCst),
             requests: c.requests.load(Ordering::SeqCst),
             answered: c.answered.load(Ordering::SeqCst),
             faults: c.faults.load(Ordering::SeqCst),
@@ -186,6 +193,7 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
             ("GET", "/stats") => {
                 let c = &state.counters;
                 let body = json!({
+                    "connections": c.connections.load(Ordering::SeqCst),
                     "requests": c.requests.load(Ordering::SeqCst),
                     "answered": c.answered.load(Ordering::SeqCst),
                     "faults": c.faults.load(Ordering::SeqCst),
@@ -225,6 +233,14 @@ async fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], 
     stream.write_all(&out).await.is_ok()
 }
 
+/// The sum in "What is A+B?", as text.
+fn solve_sum(text: &str) -> Option<String> {
+    let rest = &text[text.find("What is ")? + "What is ".len()..];
+    let expression: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '+' || *c == ' ').collect();
+    let (a, b) = expression.split_once('+')?;
+    Some((a.trim().parse::<i64>().ok()? + b.trim().parse::<i64>().ok()?).to_string())
+}
+
 /// Sleeps for `delay` with sub-millisecond precision. Tokio's timer rounds
 /// up to whole milliseconds, which would add about 5% to a 20 ms benchmark
 /// delay; a thread that waits on a channel with a timeout wakes within
@@ -233,11 +249,12 @@ async fn precise_sleep(delay: Duration) {
     use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
     use std::sync::OnceLock;
     use std::time::Instant;
-    static TIMER: OnceLock<Mutex<Sender<(Instant, tokio::sync::oneshot::Sender<()>)>>> = OnceLock::new();
+    type Wake = (Instant, tokio::sync::oneshot::Sender<()>);
+    static TIMER: OnceLock<Mutex<Sender<Wake>>> = OnceLock::new();
     let timer = TIMER.get_or_init(|| {
-        let (tx, rx) = channel::<(Instant, tokio::sync::oneshot::Sender<()>)>();
+        let (tx, rx) = channel::<Wake>();
         std::thread::spawn(move || {
-            let mut pending: Vec<(Instant, tokio::sync::oneshot::Sender<()>)> = Vec::new();
+            let mut pending: Vec<Wake> = Vec::new();
             loop {
                 let now = Instant::now();
                 let mut i = 0;
@@ -336,7 +353,8 @@ async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], 
     if !delay.is_zero() {
         precise_sleep(delay).await;
     }
-    let reply = directive(&texts, "reply").unwrap_or(&state.config.reply).to_string();
+    let sum = if state.config.solve_sums { texts.last().and_then(|t| solve_sum(t)) } else { None };
+    let reply = directive(&texts, "reply").map(str::to_string).or(sum).unwrap_or_else(|| state.config.reply.clone());
     let prompt_tokens = texts.iter().map(|t| t.split_whitespace().count()).sum::<usize>();
     let completion_tokens = reply.split_whitespace().count().max(1);
     let model = request.get("model").and_then(Value::as_str).unwrap_or("mock");

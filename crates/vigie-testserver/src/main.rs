@@ -18,6 +18,7 @@ fn main() {
             "--delay-ms" => config.delay = Duration::from_millis(value().parse().unwrap_or_else(|_| usage("--delay-ms takes a number"))),
             "--reply" => config.reply = value(),
             "--retry-after" => config.retry_after = value(),
+            "--solve-sums" => config.solve_sums = true,
             "--threads" => threads = value().parse().unwrap_or_else(|_| usage("--threads takes a number")),
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown flag {other}")),
@@ -38,6 +39,6 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!("usage: vigie-testserver [--port N] [--delay-ms MS] [--reply TEXT] [--retry-after SECS] [--threads N]");
+    eprintln!("usage: vigie-testserver [--port N] [--delay-ms MS] [--reply TEXT] [--retry-after SECS] [--solve-sums] [--threads N]");
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

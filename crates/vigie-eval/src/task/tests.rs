@@ -32,7 +32,7 @@ fn check(source: &str) -> Result<Task, TaskError> {
 }
 
 fn error(source: &str) -> String {
-    check(source).err().expect("the task must be refused").to_string()
+    check(source).expect_err("the task must be refused").to_string()
 }
 
 #[test]
