@@ -117,9 +117,11 @@ def main():
                 results.append(("vigie", c, vigie_run(work, base_url, args.samples, c)))
     finally:
         server.terminate()
+        _, _, server_usage = os.wait4(server.pid, 0)
 
     n = args.samples
-    print(f"\n{n} samples, server delay {args.delay_ms} ms")
+    server_cpu = server_usage.ru_utime + server_usage.ru_stime
+    print(f"\n{n} samples, server delay {args.delay_ms} ms; the test server used {server_cpu:.2f} s of CPU over the whole benchmark")
     print(f"{'harness':8} {'conn':>5} {'wall s':>8} {'ideal s':>8} {'wall/ideal':>10} {'CPU s':>7} {'CPU ms/sample':>13} {'peak MB':>8} {'log B/sample':>12} {'read s':>7} {'header s':>8} {'start s':>7}")
     for name, c, r in results:
         ideal = n * args.delay_ms / 1000 / c

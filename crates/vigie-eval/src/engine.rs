@@ -66,6 +66,8 @@ pub struct RunTally {
     scorers: Vec<(String, Vec<Metric>)>,
     scorer_index: HashMap<String, usize>,
     latest: HashMap<(u32, String), Latest>,
+    /// Kept as records come, so checking `--fail-on-error` after each record stays O(1).
+    errors: usize,
     table: ScoreTable,
     planned: usize,
 }
@@ -85,13 +87,19 @@ impl RunTally {
             .map(|s| (s.name.clone(), s.metrics.iter().filter_map(|m| Metric::parse(m).ok()).collect()))
             .collect();
         let scorer_index = scorers.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect();
-        RunTally { scorers, scorer_index, latest: HashMap::new(), table: ScoreTable::new(), planned }
+        RunTally { scorers, scorer_index, latest: HashMap::new(), errors: 0, table: ScoreTable::new(), planned }
     }
 
     /// Counts a record.
     pub fn add(&mut self, record: &SampleRecord) {
         let errored = record.error.is_some();
-        self.latest.insert((record.epoch, record.id.clone()), Latest { errored, usage: record.usage, retries: record.retries });
+        let previous = self.latest.insert((record.epoch, record.id.clone()), Latest { errored, usage: record.usage, retries: record.retries });
+        if previous.is_some_and(|p| p.errored) {
+            self.errors -= 1;
+        }
+        if errored {
+            self.errors += 1;
+        }
         if !errored {
             for (name, score) in &record.scores {
                 if let Some(&i) = self.scorer_index.get(name) {
@@ -111,7 +119,7 @@ impl RunTally {
         SampleCounts {
             total: self.planned,
             completed: self.latest.len(),
-            errors: self.latest.values().filter(|l| l.errored).count(),
+            errors: self.errors,
         }
     }
 

@@ -18,6 +18,8 @@ pub struct HttpModel {
     pub(crate) name: String,
     pub(crate) model_id: String,
     pub(crate) endpoint: String,
+    /// `endpoint`, parsed once: parsing it for every request showed in profiles.
+    pub(crate) url: reqwest::Url,
     pub(crate) api_key: Option<String>,
     pub(crate) protocol: Protocol,
     pub(crate) client: reqwest::Client,
@@ -51,7 +53,7 @@ impl HttpModel {
     }
 
     async fn send(&self, body: &[u8]) -> Result<ModelOutput, ModelError> {
-        let mut request = self.client.post(&self.endpoint).header("content-type", "application/json").body(body.to_vec());
+        let mut request = self.client.post(self.url.clone()).header("content-type", "application/json").body(body.to_vec());
         request = match (self.protocol, &self.api_key) {
             (Protocol::OpenAiChat, Some(key)) => request.bearer_auth(key),
             (Protocol::AnthropicMessages, Some(key)) => request.header("x-api-key", key),

@@ -83,6 +83,14 @@ pub enum ProviderError {
         /// The env var to set.
         env: &'static str,
     },
+    /// The base URL is not a URL.
+    #[error("bad base URL `{base}`: {reason}")]
+    BadBaseUrl {
+        /// The base URL given.
+        base: String,
+        /// Why it does not parse.
+        reason: String,
+    },
     /// The HTTP client could not be built.
     #[error("cannot start the HTTP client: {0}")]
     Client(String),
@@ -149,10 +157,13 @@ pub fn resolve(name: &str, options: &ProviderOptions) -> Result<(Arc<HttpModel>,
         .build()
         .map_err(|e| ProviderError::Client(e.to_string()))?;
     let stats = Arc::new(ProviderStats::default());
+    let endpoint = format!("{base}{}", info.protocol.path());
+    let url = reqwest::Url::parse(&endpoint).map_err(|e| ProviderError::BadBaseUrl { base: base.clone(), reason: e.to_string() })?;
     let model = HttpModel {
         name: name.to_string(),
         model_id: model_id.to_string(),
-        endpoint: format!("{base}{}", info.protocol.path()),
+        endpoint,
+        url,
         api_key,
         protocol: info.protocol,
         client,
