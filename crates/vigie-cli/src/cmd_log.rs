@@ -27,6 +27,12 @@ pub(crate) struct ShowArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     json: bool,
+    /// Show this one sample in full (read without decoding the rest of the log)
+    #[arg(long, value_name = "ID", conflicts_with_all = ["samples", "failed"])]
+    sample_id: Option<String>,
+    /// The epoch of --sample-id
+    #[arg(long, default_value_t = 1, requires = "sample_id")]
+    epoch: u32,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -199,6 +205,9 @@ pub(crate) fn record_json(record: &SampleRecord) -> Value {
 }
 
 pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
+    if let Some(id) = &args.sample_id {
+        return show_sample(&args.log, id, args.epoch, args.json);
+    }
     let want_records = args.samples || args.failed;
     let records = if want_records { Some(read_records(&args.log)?) } else { None };
     let log = load(&args.log, records.as_deref())?;
@@ -230,6 +239,32 @@ pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
             };
             writeln!(stdout, "{} #{}  {}  | {}", record.id, record.epoch, status, one_line(&record.output, 60))?;
         }
+    }
+    Ok(Outcome::Success)
+}
+
+fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> {
+    let mut reader = LogReader::open(log)?;
+    let Some(record) = reader.sample(id, epoch)? else {
+        bail!(UsageError(format!("{}: no record for sample `{id}`, epoch {epoch}", log.display())));
+    };
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", record_json(&record))?;
+        return Ok(Outcome::Success);
+    }
+    writeln!(stdout, "sample   {} (epoch {})", record.id, record.epoch)?;
+    writeln!(stdout, "target   {}", record.target.join(" | "))?;
+    for (name, score) in &record.scores {
+        writeln!(stdout, "score    {name} = {}{}", trim_number(score.value), score.answer.as_ref().map_or_else(String::new, |a| format!(" (answer: {a})")))?;
+    }
+    if let Some(error) = &record.error {
+        writeln!(stdout, "error    [{}] {}", error.kind, error.message)?;
+    }
+    let u = record.usage;
+    writeln!(stdout, "tokens   {} (in {}, out {}); retries {}; {:.3}s", u.total_tokens, u.input_tokens, u.output_tokens, record.retries, record.time_s)?;
+    for message in &record.messages {
+        writeln!(stdout, "\n[{}]\n{}", message.role.as_str(), message.content)?;
     }
     Ok(Outcome::Success)
 }

@@ -185,6 +185,14 @@ fn a_persistent_failure_is_recorded_and_the_run_goes_on() {
     let records = ws.records(&log);
     assert_eq!(records[1]["error"]["kind"], "server");
     assert!(records[1]["error"]["message"].as_str().unwrap().contains("HTTP 500: internal error (scripted) (after 2 retries)"));
+    let one = ws.vigie(&["log", "show", log.to_str().unwrap(), "--sample-id", "s2", "--json"]);
+    let one: Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(one["error"]["kind"], "server");
+    let one = ws.vigie(&["log", "show", log.to_str().unwrap(), "--sample-id", "s3"]);
+    assert!(text(&one.stdout).contains("score    includes = 1 (answer: 4)"), "{}", text(&one.stdout));
+    assert!(text(&one.stdout).contains("[user]\nWhat is 1+3?"), "{}", text(&one.stdout));
+    let none = ws.vigie(&["log", "show", log.to_str().unwrap(), "--sample-id", "s9"]);
+    assert_eq!(none.status.code(), Some(2));
     let failed = ws.vigie(&["log", "show", log.to_str().unwrap(), "--failed"]);
     let listing = text(&failed.stdout);
     assert!(listing.contains("s2 #1  error[server]") && !listing.contains("s1 #1"), "{listing}");

@@ -318,29 +318,39 @@ impl LogReader {
         }
     }
 
-    /// Finds one sample record by id and epoch, skipping over the other
-    /// frames without decompressing them.
+    /// Finds the record that counts for a sample's epoch (the last one with
+    /// that key), skipping over frames without decompressing them.
     pub fn sample(&mut self, id: &str, epoch: u32) -> Result<Option<SampleRecord>, LogError> {
         let mut wanted = Vec::with_capacity(4 + id.len());
         wanted.extend_from_slice(&epoch.to_le_bytes());
         wanted.extend_from_slice(id.as_bytes());
         self.seek(PREAMBLE_LEN)?;
+        let mut last = None;
         loop {
             let offset = self.position;
-            let Some(head) = self.read_head()? else { return Ok(None) };
+            if offset + FRAME_HEADER_LEN as u64 > self.len {
+                break; // the end, or a torn frame head
+            }
+            let Some(head) = self.read_head()? else { break };
+            if offset + (FRAME_HEADER_LEN + head.body_len()) as u64 > self.len {
+                break; // a torn final frame
+            }
             if head.kind == FrameKind::Sample && head.key_len == wanted.len() {
                 let mut key = vec![0u8; head.key_len];
                 self.read_exact(&mut key, offset)?;
                 if key == wanted {
-                    let mut payload = vec![0u8; head.payload_len];
-                    self.read_exact(&mut payload, offset)?;
-                    key.extend_from_slice(&payload);
-                    return self.decode(&head, &key, offset).map(Some);
+                    last = Some(offset);
                 }
                 self.skip(head.payload_len as u64)?;
             } else {
                 self.skip(head.body_len() as u64)?;
             }
+        }
+        let Some(offset) = last else { return Ok(None) };
+        self.seek(offset)?;
+        match self.next_frame()? {
+            Frame::Complete { offset, head, body, .. } => self.decode(&head, &body, offset).map(Some),
+            _ => Err(corrupt(&self.path, offset, "the frame changed while it was read")),
         }
     }
 

@@ -112,6 +112,14 @@ fn one_sample_is_found_by_id_and_epoch() {
     assert_eq!(reader.sample("s1", 2).unwrap(), Some(record("s1", 2)));
     assert_eq!(reader.sample("s2", 1).unwrap(), Some(record("s2", 1)));
     assert_eq!(reader.sample("s3", 1).unwrap(), None);
+    // A later record for the same key (a retry after resuming) is the one found.
+    let mut retried = record("s2", 1);
+    retried.output = "retried".into();
+    let mut writer = LogWriter::reopen(&path).unwrap().writer;
+    writer.append_sample(&retried).unwrap();
+    drop(writer);
+    let mut reader = LogReader::open(&path).unwrap();
+    assert_eq!(reader.sample("s2", 1).unwrap().unwrap().output, "retried");
     assert_eq!(reader.footer().unwrap(), None, "an unfinished log has no footer");
 }
 
