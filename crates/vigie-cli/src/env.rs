@@ -7,6 +7,14 @@ pub(crate) const VIGIE_HOME: &str = "VIGIE_HOME";
 /// Where `vigie eval` writes logs (default: `./logs`).
 pub(crate) const VIGIE_LOG_DIR: &str = "VIGIE_LOG_DIR";
 
+/// The Python interpreter `vigie model pull` runs pip with (default: `python3`).
+pub(crate) const VIGIE_PYTHON: &str = "VIGIE_PYTHON";
+
+/// The Python interpreter for pip.
+pub(crate) fn python() -> String {
+    var(VIGIE_PYTHON).unwrap_or_else(|| "python3".to_string())
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }

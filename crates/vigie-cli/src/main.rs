@@ -5,6 +5,7 @@
 
 mod cmd_eval;
 mod cmd_log;
+mod cmd_model;
 mod cmd_score;
 mod env;
 mod progress;
@@ -31,6 +32,11 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: LogCommand,
+    },
+    /// Fetch and list local models
+    Model {
+        #[command(subcommand)]
+        command: cmd_model::ModelCommand,
     },
     /// Re-score a finished log with other scorers, without calling the evaluated model
     Score(cmd_score::ScoreArgs),
@@ -76,6 +82,7 @@ fn main() -> ExitCode {
         Command::Log { command: LogCommand::Show(args) } => cmd_log::show(args),
         Command::Log { command: LogCommand::Export(args) } => cmd_log::export(args),
         Command::Score(args) => cmd_score::run(args),
+        Command::Model { command } => cmd_model::run(command),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

