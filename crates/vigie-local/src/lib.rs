@@ -14,6 +14,7 @@
 //! ```
 
 mod pull;
+pub mod tokenizer;
 
 pub use pull::{pull, verify, PullError, PullSource, PullStep};
 
