@@ -13,6 +13,7 @@
 //! assert!(path.ends_with("SmolLM2-135M-Instruct.Q4_1.gguf"));
 //! ```
 
+pub mod llama;
 mod pull;
 pub mod tokenizer;
 
