@@ -208,6 +208,9 @@ impl LlamaModel {
             let v = layer.wv.forward(&h)?.reshape((t, c.n_kv_heads, head_dim))?.transpose(0, 1)?.contiguous()?;
             let q = rope(&q, &cos, &sin)?;
             let k = rope(&k, &cos, &sin)?;
+            // llama.cpp keeps keys and values in f16 and multiplies in f16;
+            // rounding the same way keeps greedy decoding on its path.
+            let (q, k, v) = (round_f16(&q)?, round_f16(&k)?, round_f16(&v)?);
             let (k, v) = match slot.take() {
                 Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?),
                 None => (k, v),
@@ -220,7 +223,7 @@ impl LlamaModel {
                 Some(mask) => scores.reshape((c.n_kv_heads, rep, t, start + t))?.broadcast_add(mask)?.reshape((c.n_kv_heads, rep * t, start + t))?,
                 None => scores,
             };
-            let attended = softmax_last(&scores)?.matmul(&v)?; // [kv, rep*t, hd]
+            let attended = round_f16(&softmax_last(&scores)?)?.matmul(&v)?; // [kv, rep*t, hd]
             let attended = attended.reshape((c.n_heads, t, head_dim))?.transpose(0, 1)?.reshape((t, c.dim))?;
             x = (x + layer.wo.forward(&attended)?)?;
             let h = rms_norm(&x, &layer.ffn_norm, c.rms_eps)?;
@@ -231,6 +234,10 @@ impl LlamaModel {
         let x = rms_norm(&x, &self.norm, c.rms_eps)?;
         Ok(self.output.forward(&x)?.to_dtype(DType::F32)?)
     }
+}
+
+fn round_f16(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.to_dtype(DType::F16)?.to_dtype(DType::F32)
 }
 
 /// Rotary embedding, interleaved pairs (llama.cpp's GGUF layout): `x` is

@@ -1,0 +1,18 @@
+//! Top logits at chosen prompt positions, to compare with llama.cpp:
+//! `cargo run --release -p vigie-local --example logits -- MODEL.gguf "prompt" POS...`.
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let model = vigie_local::llama::LlamaModel::load(std::path::Path::new(&args[1])).unwrap();
+    let prompt = model.tokenizer.encode(&args[2], true);
+    let mut cache = model.new_cache();
+    let logits = model.forward(&prompt, &mut cache).unwrap();
+    for pos in &args[3..] {
+        let pos: usize = if pos == "last" { prompt.len() - 1 } else { pos.parse().unwrap() };
+        let row: Vec<f32> = logits.get(pos).unwrap().to_vec1().unwrap();
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        order.sort_by(|a, b| row[*b].total_cmp(&row[*a]));
+        let top: Vec<(usize, f32)> = order[..4].iter().map(|&i| (i, (row[i] * 1000.0).round() / 1000.0)).collect();
+        println!("{pos} {top:?}");
+    }
+}
