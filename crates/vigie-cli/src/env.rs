@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-/// Where vigie keeps its cache and models (default: `$XDG_CACHE_HOME/vigie`, else `~/.cache/vigie`).
-pub(crate) const VIGIE_HOME: &str = "VIGIE_HOME";
 /// Where `vigie eval` writes logs (default: `./logs`).
 pub(crate) const VIGIE_LOG_DIR: &str = "VIGIE_LOG_DIR";
 
@@ -19,18 +17,11 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// vigie's home folder.
+/// vigie's home folder, for models and the response cache: `VIGIE_HOME`,
+/// else `$XDG_CACHE_HOME/vigie`, else `~/.cache/vigie` (the rule lives in
+/// vigie-local, which needs it too).
 pub(crate) fn home() -> PathBuf {
-    if let Some(home) = var(VIGIE_HOME) {
-        return PathBuf::from(home);
-    }
-    if let Some(cache) = var("XDG_CACHE_HOME") {
-        return PathBuf::from(cache).join("vigie");
-    }
-    match var("HOME") {
-        Some(home) => PathBuf::from(home).join(".cache").join("vigie"),
-        None => PathBuf::from(".vigie"),
-    }
+    vigie_local::default_home()
 }
 
 /// The response cache folder.

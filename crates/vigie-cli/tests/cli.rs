@@ -645,9 +645,8 @@ fn the_embedded_model_answers_offline_by_default() {
     let ws = Workspace::new();
     ws.write("arith.toml", &ARITH_TASK.replace("[[solver]]\ngenerate = {}", "[[solver]]\ngenerate = { max_tokens = 8 }"));
     ws.dataset("arith.jsonl", &[("What is the capital of France?", "Paris"), ("What is 2+2?", "4")]);
-    // Where `scripts/test` pulled it: vigie's own rule for its home folder.
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let home = var("VIGIE_HOME").map(PathBuf::from).or_else(|| var("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("vigie"))).unwrap_or_else(|| PathBuf::from(var("HOME").unwrap()).join(".cache/vigie"));
+    // Where `scripts/test` pulled it.
+    let home = vigie_local::default_home();
     let out = ws.command(&["eval", "arith.toml", "--no-progress"]).env("VIGIE_HOME", &home).env("HTTPS_PROXY", "http://127.0.0.1:9").output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let log = ws.only_log();

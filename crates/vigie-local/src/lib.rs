@@ -61,6 +61,22 @@ pub fn known_model(name: &str) -> Option<&'static KnownModel> {
     KNOWN_MODELS.iter().find(|m| m.name == name)
 }
 
+/// vigie's home folder, where models (and the response cache) are kept:
+/// `$VIGIE_HOME`, else `$XDG_CACHE_HOME/vigie`, else `~/.cache/vigie`.
+pub fn default_home() -> PathBuf {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(home) = var("VIGIE_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(cache) = var("XDG_CACHE_HOME") {
+        return PathBuf::from(cache).join("vigie");
+    }
+    match var("HOME") {
+        Some(home) => PathBuf::from(home).join(".cache").join("vigie"),
+        None => PathBuf::from(".vigie"),
+    }
+}
+
 /// Where a known model lives under vigie's home folder.
 pub fn model_path(home: &Path, model: &KnownModel) -> PathBuf {
     home.join("models").join(model.name).join(model.file_name)

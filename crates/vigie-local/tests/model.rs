@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 fn model_path() -> PathBuf {
-    // Where `scripts/test` pulled it: vigie's own rule for its home folder.
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let home = var("VIGIE_HOME").map(PathBuf::from).or_else(|| var("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("vigie"))).unwrap_or_else(|| PathBuf::from(var("HOME").unwrap()).join(".cache/vigie"));
+    // Where `scripts/test` pulled it.
+    let home = vigie_local::default_home();
     let path = vigie_local::model_path(&home, vigie_local::known_model("smollm2").unwrap());
     assert!(path.is_file(), "{} is missing: run `vigie model pull smollm2` (scripts/test does) before the tests", path.display());
     path
