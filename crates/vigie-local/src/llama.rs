@@ -89,13 +89,56 @@ pub struct LlamaModel {
     pub tokenizer: Tokenizer,
     /// Its chat template, if the file has one.
     pub chat_template: Option<String>,
-    embed: Tensor,
+    embed: Embedding,
     layers: Vec<Layer>,
     norm: Tensor,
     output: QMatMul,
     cos: Tensor,
     sin: Tensor,
     device: Device,
+}
+
+/// The token embedding table. A Q8_0 table stays quantized and only the rows
+/// of the tokens at hand are dequantized (to f32, exactly as llama.cpp's
+/// `get_rows` does): a dense f32 copy would add 113 MB for this model.
+enum Embedding {
+    Q8_0 { table: Arc<QTensor>, dim: usize, rows: usize },
+    Dense(Tensor),
+}
+
+const Q8_0_BLOCK: usize = 32;
+const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
+
+impl Embedding {
+    fn new(table: Arc<QTensor>, dim: usize, device: &Device) -> candle_core::Result<Embedding> {
+        if table.dtype() == candle_core::quantized::GgmlDType::Q8_0 && dim.is_multiple_of(Q8_0_BLOCK) {
+            let rows = table.shape().dims()[0];
+            return Ok(Embedding::Q8_0 { table, dim, rows });
+        }
+        Ok(Embedding::Dense(table.dequantize(device)?))
+    }
+
+    fn lookup(&self, tokens: &[u32], device: &Device) -> Result<Tensor, ModelError> {
+        match self {
+            Embedding::Dense(table) => Ok(table.index_select(&Tensor::new(tokens, device)?, 0)?),
+            Embedding::Q8_0 { table, dim, rows } => {
+                let bytes = table.data()?;
+                let row_bytes = dim / Q8_0_BLOCK * Q8_0_BLOCK_BYTES;
+                let mut out = Vec::with_capacity(tokens.len() * dim);
+                for &token in tokens {
+                    let token = token as usize;
+                    if token >= *rows {
+                        return Err(ModelError::Candle(candle_core::Error::Msg(format!("token id {token} is outside the vocabulary of {rows}"))));
+                    }
+                    for block in bytes[token * row_bytes..(token + 1) * row_bytes].chunks_exact(Q8_0_BLOCK_BYTES) {
+                        let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                        out.extend(block[2..].iter().map(|&q| scale * f32::from(q as i8)));
+                    }
+                }
+                Ok(Tensor::from_vec(out, (tokens.len(), *dim), device)?)
+            }
+        }
+    }
 }
 
 /// The keys and values of one sequence so far.
@@ -148,7 +191,7 @@ impl LlamaModel {
             content.tensor(&mut file, name, &device).map_err(|e| unsupported(format!("tensor `{name}`: {e}")))
         };
         let embed_q = Arc::new(tensor("token_embd.weight")?);
-        let embed = embed_q.dequantize(&device)?;
+        let embed = Embedding::new(embed_q.clone(), config.dim, &device)?;
         let output = match tensor("output.weight") {
             Ok(t) => QMatMul::from_qtensor(t)?,
             // Tied embeddings: the output projection is the embedding matrix.
@@ -191,8 +234,7 @@ impl LlamaModel {
         let c = &self.config;
         let head_dim = c.dim / c.n_heads;
         let rep = c.n_heads / c.n_kv_heads;
-        let ids = Tensor::new(tokens, &self.device)?;
-        let mut x = self.embed.index_select(&ids, 0)?; // [t, dim]
+        let mut x = self.embed.lookup(tokens, &self.device)?; // [t, dim]
         let cos = self.cos.narrow(0, start, t)?;
         let sin = self.sin.narrow(0, start, t)?;
         let mask = (t > 1).then(|| {
