@@ -340,7 +340,7 @@ fn execute(header: LogHeader, path: &Path, run: Run, stats: Vec<Arc<ProviderStat
 fn new_run_id() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    vigie_core::hex(&bytes)
 }
 
 /// Records of a log that count: the last one of each (sample, epoch), in run order.

@@ -28,10 +28,5 @@ pub use task::{Task, TaskError};
 /// Hex SHA-256 of some bytes: how logs identify task files and datasets.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    vigie_core::hex(&sha2::Sha256::digest(bytes))
 }

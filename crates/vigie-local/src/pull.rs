@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
+use vigie_core::hex;
 
 use crate::{model_path, KnownModel};
 
@@ -116,9 +117,6 @@ fn hash_file(path: &Path) -> Result<(String, u64), PullError> {
     Ok((hex(&hasher.finalize()), size))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Checks that a pulled model file is intact.
 pub fn verify(path: &Path, model: &KnownModel) -> Result<(), PullError> {

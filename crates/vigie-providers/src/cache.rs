@@ -32,7 +32,7 @@ impl ResponseCache {
         hasher.update(endpoint.as_bytes());
         hasher.update(b"\n");
         hasher.update(body);
-        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        vigie_core::hex(&hasher.finalize())
     }
 
     fn path(&self, key: &str) -> PathBuf {
