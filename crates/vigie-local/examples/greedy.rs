@@ -13,8 +13,7 @@ fn main() {
     let mut out = Vec::new();
     let started = std::time::Instant::now();
     for _ in 0..n {
-        let last = logits.get(logits.dim(0).unwrap() - 1).unwrap();
-        let next = last.argmax(0).unwrap().to_scalar::<u32>().unwrap();
+        let next = vigie_local::llama::argmax(&logits);
         out.push(next);
         logits = model.forward(&[next], &mut cache).unwrap();
     }

@@ -5,11 +5,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let model = vigie_local::llama::LlamaModel::load(std::path::Path::new(&args[1])).unwrap();
     let prompt = model.tokenizer.encode(&args[2], true);
+    eprintln!("{prompt:?}");
     let mut cache = model.new_cache();
-    let logits = model.forward(&prompt, &mut cache).unwrap();
+    let logits = model.forward_all(&prompt, &mut cache).unwrap();
+    let vocab = model.config.vocab;
     for pos in &args[3..] {
         let pos: usize = if pos == "last" { prompt.len() - 1 } else { pos.parse().unwrap() };
-        let row: Vec<f32> = logits.get(pos).unwrap().to_vec1().unwrap();
+        let row = &logits[pos * vocab..(pos + 1) * vocab];
         let mut order: Vec<usize> = (0..row.len()).collect();
         order.sort_by(|a, b| row[*b].total_cmp(&row[*a]));
         let top: Vec<(usize, f32)> = order[..4].iter().map(|&i| (i, (row[i] * 1000.0).round() / 1000.0)).collect();

@@ -13,12 +13,14 @@
 //! assert!(path.ends_with("SmolLM2-135M-Instruct.Q4_1.gguf"));
 //! ```
 
+pub mod gguf;
+pub mod kernels;
 pub mod llama;
 mod provider;
 mod pull;
 pub mod tokenizer;
 
-pub use provider::{LocalModel, DEFAULT_MAX_TOKENS};
+pub use provider::{Job, LocalModel, Prompt, SamplingParams, DEFAULT_MAX_TOKENS, MAX_BATCH};
 pub use pull::{pull, verify, PullError, PullSource, PullStep};
 
 use std::path::{Path, PathBuf};

@@ -1,26 +1,30 @@
-//! The llama architecture on candle's quantized kernels: GGUF weights stay
-//! quantized (Q4_1 here) and are multiplied in place; one [`KvCache`] per
-//! sequence.
+//! The llama architecture, run on vigie's own kernels: GGUF weights stay
+//! quantized in memory and are multiplied in place ([`crate::kernels`]),
+//! several sequences go through each step together (one pass over the
+//! weights serves them all), and the matrix products are split across the
+//! CPU's cores. Each sequence keeps its keys and values in a [`KvCache`].
+//!
+//! The arithmetic follows llama.cpp's CPU path where it decides the result:
+//! activations quantized per block before each product, keys, values and
+//! attention weights rounded to f16, RMS norm summed in f64, RoPE angles
+//! built by repeated multiplication.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use candle_core::quantized::{gguf_file, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor, D};
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+use rayon::prelude::*;
 
+use crate::gguf::{GgufError, GgufFile, TensorInfo, TensorType, Value};
+use crate::kernels::{self, BlockQ8, QK};
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
 /// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file could not be read or is not GGUF.
+    #[error(transparent)]
+    File(#[from] GgufError),
     /// The GGUF content is not a model vigie can run.
     #[error("{path}: {reason}")]
     Unsupported {
@@ -37,9 +41,14 @@ pub enum ModelError {
         /// Why.
         source: TokenizerError,
     },
-    /// A tensor operation failed.
-    #[error("inference: {0}")]
-    Candle(#[from] candle_core::Error),
+    /// A token id outside the vocabulary.
+    #[error("token id {token} is outside the vocabulary of {vocab}")]
+    TokenId {
+        /// The id.
+        token: u32,
+        /// Vocabulary size.
+        vocab: usize,
+    },
     /// The prompt does not fit.
     #[error("the prompt has {tokens} tokens and the model's context holds {context}")]
     ContextLength {
@@ -64,21 +73,87 @@ pub struct LlamaConfig {
     /// Context length the model was trained for.
     pub context_length: usize,
     /// RMS-norm epsilon.
-    pub rms_eps: f64,
+    pub rms_eps: f32,
     /// RoPE frequency base.
     pub rope_base: f32,
+    /// Vocabulary size (rows of the output projection).
+    pub vocab: usize,
+}
+
+impl LlamaConfig {
+    fn head_dim(&self) -> usize {
+        self.dim / self.n_heads
+    }
+
+    fn kv_dim(&self) -> usize {
+        self.n_kv_heads * self.head_dim()
+    }
+}
+
+/// A weight matrix of `rows` outputs by `cols` inputs, quantized rows in the
+/// file's bytes or dense f32 rows.
+struct Matrix {
+    rows: usize,
+    cols: usize,
+    data: MatrixData,
+}
+
+enum MatrixData {
+    /// Q4_1 or Q8_0 rows: `start` of the first row in the file's bytes.
+    Quantized { kind: TensorType, start: usize, row_bytes: usize },
+    /// Any float type, converted at load.
+    Dense(Vec<f32>),
+}
+
+impl Matrix {
+    fn from_tensor(file: &GgufFile, name: &str, info: &TensorInfo) -> Result<Matrix, String> {
+        let [cols, rows] = info.dims[..] else {
+            return Err(format!("tensor `{name}` is not a matrix"));
+        };
+        let data = match info.kind {
+            TensorType::Q4_1 | TensorType::Q8_0 if cols.is_multiple_of(QK) => {
+                MatrixData::Quantized { kind: info.kind, start: info.start, row_bytes: info.len / rows }
+            }
+            TensorType::F32 | TensorType::F16 => MatrixData::Dense(floats(file, name, info)?),
+            other => return Err(format!("tensor `{name}` has type {other:?}; vigie runs F32, F16, Q4_1 and Q8_0 weights")),
+        };
+        Ok(Matrix { rows, cols, data })
+    }
+
+    /// `y = W·x` for one output row `o` and one activation row.
+    #[inline]
+    fn dot(&self, bytes: &[u8], o: usize, x: &[f32], q: &[BlockQ8]) -> f32 {
+        match &self.data {
+            MatrixData::Quantized { kind, start, row_bytes } => {
+                let row = &bytes[start + o * row_bytes..start + (o + 1) * row_bytes];
+                match kind {
+                    TensorType::Q4_1 => kernels::dot_q4_1(row, q),
+                    _ => kernels::dot_q8_0(row, q),
+                }
+            }
+            MatrixData::Dense(w) => w[o * self.cols..(o + 1) * self.cols].iter().zip(x).map(|(a, b)| a * b).sum(),
+        }
+    }
+}
+
+fn floats(file: &GgufFile, name: &str, info: &TensorInfo) -> Result<Vec<f32>, String> {
+    let bytes = file.data(info);
+    match info.kind {
+        TensorType::F32 => Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
+        TensorType::F16 => Ok(bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()),
+        other => Err(format!("tensor `{name}` has type {other:?} where floats were expected")),
+    }
 }
 
 struct Layer {
-    attn_norm: Tensor,
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
-    ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    attn_norm: Vec<f32>,
+    /// Query, key and value projections, multiplied as one.
+    qkv: [Matrix; 3],
+    wo: Matrix,
+    ffn_norm: Vec<f32>,
+    /// Gate and up projections, multiplied as one.
+    gate_up: [Matrix; 2],
+    down: Matrix,
 }
 
 /// A loaded llama-family model.
@@ -89,207 +164,401 @@ pub struct LlamaModel {
     pub tokenizer: Tokenizer,
     /// Its chat template, if the file has one.
     pub chat_template: Option<String>,
-    embed: Embedding,
+    file: GgufFile,
+    embed: Matrix,
     layers: Vec<Layer>,
-    norm: Tensor,
-    output: QMatMul,
-    cos: Tensor,
-    sin: Tensor,
-    device: Device,
+    norm: Vec<f32>,
+    output: Matrix,
 }
 
-/// The token embedding table. A Q8_0 table stays quantized and only the rows
-/// of the tokens at hand are dequantized (to f32, exactly as llama.cpp's
-/// `get_rows` does): a dense f32 copy would add 113 MB for this model.
-enum Embedding {
-    Q8_0 { table: Arc<QTensor>, dim: usize, rows: usize },
-    Dense(Tensor),
-}
-
-const Q8_0_BLOCK: usize = 32;
-const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
-
-impl Embedding {
-    fn new(table: Arc<QTensor>, dim: usize, device: &Device) -> candle_core::Result<Embedding> {
-        if table.dtype() == candle_core::quantized::GgmlDType::Q8_0 && dim.is_multiple_of(Q8_0_BLOCK) {
-            let rows = table.shape().dims()[0];
-            return Ok(Embedding::Q8_0 { table, dim, rows });
-        }
-        Ok(Embedding::Dense(table.dequantize(device)?))
-    }
-
-    fn lookup(&self, tokens: &[u32], device: &Device) -> Result<Tensor, ModelError> {
-        match self {
-            Embedding::Dense(table) => Ok(table.index_select(&Tensor::new(tokens, device)?, 0)?),
-            Embedding::Q8_0 { table, dim, rows } => {
-                let bytes = table.data()?;
-                let row_bytes = dim / Q8_0_BLOCK * Q8_0_BLOCK_BYTES;
-                let mut out = Vec::with_capacity(tokens.len() * dim);
-                for &token in tokens {
-                    let token = token as usize;
-                    if token >= *rows {
-                        return Err(ModelError::Candle(candle_core::Error::Msg(format!("token id {token} is outside the vocabulary of {rows}"))));
-                    }
-                    for block in bytes[token * row_bytes..(token + 1) * row_bytes].chunks_exact(Q8_0_BLOCK_BYTES) {
-                        let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
-                        out.extend(block[2..].iter().map(|&q| scale * f32::from(q as i8)));
-                    }
-                }
-                Ok(Tensor::from_vec(out, (tokens.len(), *dim), device)?)
-            }
-        }
-    }
-}
-
-/// The keys and values of one sequence so far.
+/// The keys and values of one sequence so far, rounded to f16 as
+/// llama.cpp's cache holds them: per layer, `[position][kv head][head dim]`.
+#[derive(Clone)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    keys: Vec<Vec<f16>>,
+    values: Vec<Vec<f16>>,
     /// Tokens cached.
     pub len: usize,
 }
 
-fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
-    let mean_square = x.sqr()?.mean_keepdim(D::Minus1)?;
-    x.broadcast_div(&(mean_square + eps)?.sqrt()?)?.broadcast_mul(weight)
-}
-
-fn softmax_last(x: &Tensor) -> candle_core::Result<Tensor> {
-    let max = x.max_keepdim(D::Minus1)?;
-    let e = x.broadcast_sub(&max)?.exp()?;
-    let sum = e.sum_keepdim(D::Minus1)?;
-    e.broadcast_div(&sum)
+/// One sequence's share of a batched step.
+pub struct Step<'a> {
+    /// The sequence's cache; the tokens are appended to it.
+    pub cache: &'a mut KvCache,
+    /// New tokens.
+    pub tokens: &'a [u32],
+    /// Logits at every new position (true) or only the last (false).
+    pub all_logits: bool,
 }
 
 impl LlamaModel {
     /// Loads a GGUF file of the llama architecture.
     pub fn load(path: &Path) -> Result<LlamaModel, ModelError> {
-        let shown = path.display().to_string();
+        let file = GgufFile::open(path)?;
+        let shown = file.path.clone();
         let unsupported = |reason: String| ModelError::Unsupported { path: shown.clone(), reason };
-        let mut file = std::fs::File::open(path).map_err(|source| ModelError::Io { path: shown.clone(), source })?;
-        let content = gguf_file::Content::read(&mut file).map_err(|e| unsupported(format!("not a GGUF file: {e}")))?;
-        let arch = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
+        let arch = file.metadata.get("general.architecture").and_then(Value::as_str).unwrap_or_default();
         if arch != "llama" {
             return Err(unsupported(format!("architecture `{arch}` (vigie runs `llama`)")));
         }
         let get_u32 = |key: &str| -> Result<usize, ModelError> {
-            content.metadata.get(key).and_then(|v| v.to_u32().ok()).map(|v| v as usize).ok_or_else(|| unsupported(format!("metadata `{key}` missing")))
+            file.metadata.get(key).and_then(Value::as_u32).map(|v| v as usize).ok_or_else(|| unsupported(format!("metadata `{key}` missing")))
         };
-        let get_f32 = |key: &str, default: f32| content.metadata.get(key).and_then(|v| v.to_f32().ok()).unwrap_or(default);
+        let get_f32 = |key: &str, default: f32| file.metadata.get(key).and_then(Value::as_f32).unwrap_or(default);
+        let tokenizer = Tokenizer::from_gguf(&file).map_err(|source| ModelError::Tokenizer { path: shown.clone(), source })?;
+        let tensor = |name: &str| file.tensor(name).ok_or_else(|| unsupported(format!("tensor `{name}` missing")));
+        let matrix = |name: &str| Matrix::from_tensor(&file, name, tensor(name)?).map_err(unsupported);
+        let vector = |name: &str| floats(&file, name, tensor(name)?).map_err(unsupported);
+        let embed = matrix("token_embd.weight")?;
         let config = LlamaConfig {
             n_layers: get_u32("llama.block_count")?,
             dim: get_u32("llama.embedding_length")?,
             n_heads: get_u32("llama.attention.head_count")?,
             n_kv_heads: get_u32("llama.attention.head_count_kv").or_else(|_| get_u32("llama.attention.head_count"))?,
             context_length: get_u32("llama.context_length")?,
-            rms_eps: f64::from(get_f32("llama.attention.layer_norm_rms_epsilon", 1e-5)),
+            rms_eps: get_f32("llama.attention.layer_norm_rms_epsilon", 1e-5),
             rope_base: get_f32("llama.rope.freq_base", 10_000.0),
+            vocab: embed.rows,
         };
-        let tokenizer = Tokenizer::from_gguf(&content).map_err(|source| ModelError::Tokenizer { path: shown.clone(), source })?;
-        let chat_template = content.metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok()).cloned();
-        let device = Device::Cpu;
-        let mut tensor = |name: &str| -> Result<QTensor, ModelError> {
-            content.tensor(&mut file, name, &device).map_err(|e| unsupported(format!("tensor `{name}`: {e}")))
-        };
-        let embed_q = Arc::new(tensor("token_embd.weight")?);
-        let embed = Embedding::new(embed_q.clone(), config.dim, &device)?;
-        let output = match tensor("output.weight") {
-            Ok(t) => QMatMul::from_qtensor(t)?,
+        if config.n_heads == 0 || config.n_kv_heads == 0 || !config.dim.is_multiple_of(config.n_heads) || !config.n_heads.is_multiple_of(config.n_kv_heads) {
+            return Err(unsupported(format!("{} heads and {} key/value heads do not divide a width of {}", config.n_heads, config.n_kv_heads, config.dim)));
+        }
+        let output = match file.tensor("output.weight") {
+            Some(_) => matrix("output.weight")?,
             // Tied embeddings: the output projection is the embedding matrix.
-            Err(_) => QMatMul::from_arc(embed_q.clone())?,
+            None => matrix("token_embd.weight")?,
         };
-        let norm = tensor("output_norm.weight")?.dequantize(&device)?;
         let mut layers = Vec::with_capacity(config.n_layers);
         for i in 0..config.n_layers {
-            let mut q = |part: &str| -> Result<QMatMul, ModelError> { Ok(QMatMul::from_qtensor(tensor(&format!("blk.{i}.{part}.weight"))?)?) };
-            let (wq, wk, wv, wo) = (q("attn_q")?, q("attn_k")?, q("attn_v")?, q("attn_output")?);
-            let (gate, up, down) = (q("ffn_gate")?, q("ffn_up")?, q("ffn_down")?);
-            let attn_norm = tensor(&format!("blk.{i}.attn_norm.weight"))?.dequantize(&device)?;
-            let ffn_norm = tensor(&format!("blk.{i}.ffn_norm.weight"))?.dequantize(&device)?;
-            layers.push(Layer { attn_norm, wq, wk, wv, wo, ffn_norm, gate, up, down });
+            let m = |part: &str| matrix(&format!("blk.{i}.{part}.weight"));
+            let layer = Layer {
+                attn_norm: vector(&format!("blk.{i}.attn_norm.weight"))?,
+                qkv: [m("attn_q")?, m("attn_k")?, m("attn_v")?],
+                wo: m("attn_output")?,
+                ffn_norm: vector(&format!("blk.{i}.ffn_norm.weight"))?,
+                gate_up: [m("ffn_gate")?, m("ffn_up")?],
+                down: m("ffn_down")?,
+            };
+            let kv = config.kv_dim();
+            let shapes_fit = layer.qkv[0].rows == config.dim
+                && layer.qkv[1].rows == kv
+                && layer.qkv[2].rows == kv
+                && layer.qkv.iter().chain(&layer.gate_up).all(|w| w.cols == config.dim)
+                && layer.wo.cols == config.dim
+                && layer.down.cols == layer.gate_up[0].rows
+                && layer.down.rows == config.dim;
+            if !shapes_fit {
+                return Err(unsupported(format!("block {i}: weight shapes do not fit the metadata")));
+            }
+            layers.push(layer);
         }
-        let head_dim = config.dim / config.n_heads;
-        let inv_freq: Vec<f32> = (0..head_dim / 2).map(|i| 1.0 / config.rope_base.powf(2.0 * i as f32 / head_dim as f32)).collect();
-        let positions = config.context_length;
-        let mut angles = Vec::with_capacity(positions * head_dim / 2);
-        for p in 0..positions {
-            angles.extend(inv_freq.iter().map(|f| p as f32 * f));
-        }
-        let angles = Tensor::from_vec(angles, (positions, head_dim / 2, 1), &device)?;
-        Ok(LlamaModel { cos: angles.cos()?, sin: angles.sin()?, config, tokenizer, chat_template, embed, layers, norm, output, device })
+        let chat_template = file.metadata.get("tokenizer.chat_template").and_then(Value::as_str).map(str::to_string);
+        let norm = vector("output_norm.weight")?;
+        Ok(LlamaModel { config, tokenizer, chat_template, embed, layers, norm, output, file })
     }
 
     /// An empty cache for a new sequence.
     pub fn new_cache(&self) -> KvCache {
-        KvCache { layers: (0..self.config.n_layers).map(|_| None).collect(), len: 0 }
+        KvCache { keys: vec![Vec::new(); self.config.n_layers], values: vec![Vec::new(); self.config.n_layers], len: 0 }
     }
 
-    /// Runs `tokens` (appended to what `cache` holds) and returns the logits
-    /// at every new position, shape `[tokens, vocab]`.
-    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor, ModelError> {
-        let t = tokens.len();
-        let start = cache.len;
-        if start + t > self.config.context_length {
-            return Err(ModelError::ContextLength { tokens: start + t, context: self.config.context_length });
-        }
+    /// Runs `tokens` after what `cache` holds; the logits at the last position.
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
+        let mut out = self.forward_batch(&mut [Step { cache, tokens, all_logits: false }])?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Runs `tokens` after what `cache` holds; the logits at every new
+    /// position, `tokens.len() × vocab` values.
+    pub fn forward_all(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
+        let mut out = self.forward_batch(&mut [Step { cache, tokens, all_logits: true }])?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// One step for several sequences at once. Returns, per step, the logits
+    /// it asked for (`vocab` values per position). Nothing is appended to any
+    /// cache unless the whole step succeeds.
+    pub fn forward_batch(&self, steps: &mut [Step<'_>]) -> Result<Vec<Vec<f32>>, ModelError> {
+        // On a pool thread, the many small parallel products of a step are
+        // plain fork-joins instead of a cross-thread hand-off each.
+        rayon::scope(|_| self.forward_in_pool(steps))
+    }
+
+    fn forward_in_pool(&self, steps: &mut [Step<'_>]) -> Result<Vec<Vec<f32>>, ModelError> {
         let c = &self.config;
-        let head_dim = c.dim / c.n_heads;
-        let rep = c.n_heads / c.n_kv_heads;
-        let mut x = self.embed.lookup(tokens, &self.device)?; // [t, dim]
-        let cos = self.cos.narrow(0, start, t)?;
-        let sin = self.sin.narrow(0, start, t)?;
-        let mask = (t > 1).then(|| {
-            let total = start + t;
-            let values: Vec<f32> = (0..t).flat_map(|i| (0..total).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 })).collect();
-            Tensor::from_vec(values, (t, total), &self.device)
-        });
-        let mask = mask.transpose()?;
-        for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            let h = rms_norm(&x, &layer.attn_norm, c.rms_eps)?;
-            let q = layer.wq.forward(&h)?.reshape((t, c.n_heads, head_dim))?.transpose(0, 1)?.contiguous()?;
-            let k = layer.wk.forward(&h)?.reshape((t, c.n_kv_heads, head_dim))?.transpose(0, 1)?.contiguous()?;
-            let v = layer.wv.forward(&h)?.reshape((t, c.n_kv_heads, head_dim))?.transpose(0, 1)?.contiguous()?;
-            let q = rope(&q, &cos, &sin)?;
-            let k = rope(&k, &cos, &sin)?;
-            // llama.cpp keeps keys and values in f16 and multiplies in f16;
-            // rounding the same way keeps greedy decoding on its path.
-            let (q, k, v) = (round_f16(&q)?, round_f16(&k)?, round_f16(&v)?);
-            let (k, v) = match slot.take() {
-                Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?),
-                None => (k, v),
-            };
-            *slot = Some((k.clone(), v.clone()));
-            // Grouped-query attention: the `rep` query heads of a key/value head attend together.
-            let q = q.reshape((c.n_kv_heads, rep * t, head_dim))?;
-            let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?; // [kv, rep*t, total]
-            let scores = match &mask {
-                Some(mask) => scores.reshape((c.n_kv_heads, rep, t, start + t))?.broadcast_add(mask)?.reshape((c.n_kv_heads, rep * t, start + t))?,
-                None => scores,
-            };
-            let attended = round_f16(&softmax_last(&scores)?)?.matmul(&v)?; // [kv, rep*t, hd]
-            let attended = attended.reshape((c.n_heads, t, head_dim))?.transpose(0, 1)?.reshape((t, c.dim))?;
-            x = (x + layer.wo.forward(&attended)?)?;
-            let h = rms_norm(&x, &layer.ffn_norm, c.rms_eps)?;
-            let ffn = (layer.gate.forward(&h)?.silu()? * layer.up.forward(&h)?)?;
-            x = (x + layer.down.forward(&ffn)?)?;
+        let (dim, hd, kv_dim) = (c.dim, c.head_dim(), c.kv_dim());
+        for step in steps.iter() {
+            let needed = step.cache.len + step.tokens.len();
+            if needed > c.context_length {
+                return Err(ModelError::ContextLength { tokens: needed, context: c.context_length });
+            }
+            if let Some(&token) = step.tokens.iter().find(|&&t| t as usize >= c.vocab) {
+                return Err(ModelError::TokenId { token, vocab: c.vocab });
+            }
         }
-        cache.len += t;
-        let x = rms_norm(&x, &self.norm, c.rms_eps)?;
-        Ok(self.output.forward(&x)?.to_dtype(DType::F32)?)
+        // Row r of the batch: which step, and its position in that sequence.
+        let rows: Vec<(usize, usize)> = steps.iter().enumerate().flat_map(|(s, step)| (0..step.tokens.len()).map(move |i| (s, step.cache.len + i))).collect();
+        let n = rows.len();
+        if n == 0 {
+            return Ok(steps.iter().map(|_| Vec::new()).collect());
+        }
+        let tokens: Vec<u32> = steps.iter().flat_map(|s| s.tokens.iter().copied()).collect();
+        let mut x = self.embed_rows(&tokens);
+        let rope = rope_table(rows.iter().map(|r| r.1), hd, c.rope_base);
+        let mut h = vec![0.0f32; n * dim];
+        for (l, layer) in self.layers.iter().enumerate() {
+            rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut h);
+            let qkv = self.matmul(&layer.qkv, &h, n);
+            let width = dim + 2 * kv_dim;
+            // Rotate queries and keys, round to f16, append keys and values.
+            let mut q = vec![0.0f32; n * dim];
+            for r in 0..n {
+                let row = &qkv[r * width..(r + 1) * width];
+                q[r * dim..(r + 1) * dim].copy_from_slice(&row[..dim]);
+                apply_rope(&mut q[r * dim..(r + 1) * dim], &rope[r], hd);
+            }
+            let mut first = 0;
+            for step in steps.iter_mut() {
+                let t = step.tokens.len();
+                for r in first..first + t {
+                    let row = &qkv[r * width..(r + 1) * width];
+                    let mut k = row[dim..dim + kv_dim].to_vec();
+                    apply_rope(&mut k, &rope[r], hd);
+                    step.cache.keys[l].extend(k.iter().map(|&v| f16::from_f32(v)));
+                    step.cache.values[l].extend(row[dim + kv_dim..].iter().map(|&v| f16::from_f32(v)));
+                }
+                first += t;
+            }
+            let attended = self.attention(l, steps, &rows, &q);
+            let projected = self.matmul(std::slice::from_ref(&layer.wo), &attended, n);
+            x.iter_mut().zip(&projected).for_each(|(a, b)| *a += b);
+            rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut h);
+            let gate_up = self.matmul(&layer.gate_up, &h, n);
+            let ff = layer.gate_up[0].rows;
+            let mut act = vec![0.0f32; n * ff];
+            for r in 0..n {
+                let row = &gate_up[r * 2 * ff..(r + 1) * 2 * ff];
+                for (i, out) in act[r * ff..(r + 1) * ff].iter_mut().enumerate() {
+                    let g = row[i];
+                    *out = g / (1.0 + kernels::exp_approx(-g)) * row[ff + i];
+                }
+            }
+            let down = self.matmul(std::slice::from_ref(&layer.down), &act, n);
+            x.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
+        }
+        // Logits only where asked: the last position of each step, or all.
+        let mut wanted = Vec::new();
+        let mut first = 0;
+        for step in steps.iter() {
+            let t = step.tokens.len();
+            if step.all_logits {
+                wanted.extend(first..first + t);
+            } else if t > 0 {
+                wanted.push(first + t - 1);
+            }
+            first += t;
+        }
+        let picked: Vec<f32> = wanted.iter().flat_map(|&r| x[r * dim..(r + 1) * dim].iter().copied()).collect();
+        let mut normed = vec![0.0f32; picked.len()];
+        rms_norm(&picked, &self.norm, c.rms_eps, &mut normed);
+        let logits = self.matmul(std::slice::from_ref(&self.output), &normed, wanted.len());
+        let mut out = Vec::with_capacity(steps.len());
+        let mut at = 0;
+        for step in steps.iter_mut() {
+            let t = step.tokens.len();
+            step.cache.len += t;
+            let k = if step.all_logits { t } else { usize::from(t > 0) };
+            out.push(logits[at * c.vocab..(at + k) * c.vocab].to_vec());
+            at += k;
+        }
+        Ok(out)
+    }
+
+    fn embed_rows(&self, tokens: &[u32]) -> Vec<f32> {
+        let dim = self.config.dim;
+        let mut out = Vec::with_capacity(tokens.len() * dim);
+        for &token in tokens {
+            let t = token as usize;
+            match &self.embed.data {
+                MatrixData::Dense(w) => out.extend_from_slice(&w[t * dim..(t + 1) * dim]),
+                MatrixData::Quantized { kind, start, row_bytes } => {
+                    let row = &self.file.bytes[start + t * row_bytes..start + (t + 1) * row_bytes];
+                    kernels::dequantize_row(*kind == TensorType::Q4_1, row, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// `x` is `n` rows of `cols`; the result is `n` rows of the matrices'
+    /// outputs side by side. The activations are quantized once for all.
+    fn matmul(&self, mats: &[Matrix], x: &[f32], n: usize) -> Vec<f32> {
+        let cols = mats[0].cols;
+        let blocks = cols / QK;
+        let mut q = vec![BlockQ8::default(); if cols.is_multiple_of(QK) { n * blocks } else { 0 }];
+        if !q.is_empty() {
+            for (row, out) in x.chunks_exact(cols).zip(q.chunks_exact_mut(blocks)) {
+                kernels::quantize_q8(row, out);
+            }
+        }
+        let total: usize = mats.iter().map(|m| m.rows).sum();
+        // Output-major, so each task writes one contiguous run.
+        let mut out_t = vec![0.0f32; total * n];
+        const ROWS_PER_TASK: usize = 32;
+        let bytes = &self.file.bytes;
+        out_t.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, chunk)| {
+            for (k, cells) in chunk.chunks_exact_mut(n).enumerate() {
+                let mut o = task * ROWS_PER_TASK + k;
+                let mut m = &mats[0];
+                for candidate in mats {
+                    m = candidate;
+                    if o < m.rows {
+                        break;
+                    }
+                    o -= m.rows;
+                }
+                for (r, cell) in cells.iter_mut().enumerate() {
+                    let xr = &x[r * cols..(r + 1) * cols];
+                    let qr = if q.is_empty() { &[][..] } else { &q[r * blocks..(r + 1) * blocks] };
+                    *cell = m.dot(bytes, o, xr, qr);
+                }
+            }
+        });
+        if n == 1 {
+            return out_t;
+        }
+        let mut out = vec![0.0f32; total * n];
+        for (o, cells) in out_t.chunks_exact(n).enumerate() {
+            for (r, v) in cells.iter().enumerate() {
+                out[r * total + o] = *v;
+            }
+        }
+        out
+    }
+
+    /// Causal attention of each row's query over its own sequence's cache.
+    ///
+    /// Sums run as llama.cpp's f16 matrix products do (16 lanes, each
+    /// taking every 16th term, then a fixed reduction tree) and the softmax
+    /// uses its exponential: attention is where near-ties are decided.
+    fn attention(&self, layer: usize, steps: &[Step<'_>], rows: &[(usize, usize)], q: &[f32]) -> Vec<f32> {
+        let c = &self.config;
+        let (dim, hd, kv_dim) = (c.dim, c.head_dim(), c.kv_dim());
+        let rep = c.n_heads / c.n_kv_heads;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut out = vec![0.0f32; rows.len() * dim];
+        out.par_chunks_mut(dim).zip(rows.par_iter()).enumerate().for_each(|(r, (out_row, &(s, pos)))| {
+            let keys = &steps[s].cache.keys[layer];
+            let values = &steps[s].cache.values[layer];
+            let span = pos + 1;
+            let mut weights = vec![0.0f32; span];
+            let mut kf = vec![0.0f32; span * hd];
+            let mut vf = vec![0.0f32; span * hd];
+            let mut qh = vec![0.0f32; hd];
+            let mut acc = vec![0.0f32; 16 * hd];
+            for g in 0..c.n_kv_heads {
+                for j in 0..span {
+                    let at = j * kv_dim + g * hd;
+                    keys[at..at + hd].convert_to_f32_slice(&mut kf[j * hd..(j + 1) * hd]);
+                    values[at..at + hd].convert_to_f32_slice(&mut vf[j * hd..(j + 1) * hd]);
+                }
+                for head in g * rep..(g + 1) * rep {
+                    // The query is rounded to f16, as for llama.cpp's f16 product.
+                    for (dst, &v) in qh.iter_mut().zip(&q[r * dim + head * hd..r * dim + (head + 1) * hd]) {
+                        *dst = f16::from_f32(v).to_f32();
+                    }
+                    for (w, k) in weights.iter_mut().zip(kf.chunks_exact(hd)) {
+                        let mut lanes = [0.0f32; 16];
+                        for (kc, qc) in k.chunks_exact(16).zip(qh.chunks_exact(16)) {
+                            for l in 0..16 {
+                                lanes[l] += kc[l] * qc[l];
+                            }
+                        }
+                        *w = reduce16(lanes) * scale;
+                    }
+                    let max = weights.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    weights.iter_mut().for_each(|w| *w = kernels::exp_approx(*w - max));
+                    let sum: f64 = weights
+                        .chunks(16)
+                        .map(|chunk| {
+                            let mut lanes = [0.0f32; 16];
+                            lanes[..chunk.len()].copy_from_slice(chunk);
+                            f64::from(reduce16(lanes))
+                        })
+                        .sum();
+                    let inv = (1.0 / sum) as f32;
+                    // Lane `j % 16` of every output takes position j's term.
+                    acc.fill(0.0);
+                    for (j, (w, v)) in weights.iter().zip(vf.chunks_exact(hd)).enumerate() {
+                        let w = f16::from_f32(w * inv).to_f32();
+                        let lane = &mut acc[(j % 16) * hd..(j % 16 + 1) * hd];
+                        lane.iter_mut().zip(v).for_each(|(a, v)| *a += w * v);
+                    }
+                    for (d, dst) in out_row[head * hd..(head + 1) * hd].iter_mut().enumerate() {
+                        *dst = reduce16(std::array::from_fn(|l| acc[l * hd + d]));
+                    }
+                }
+            }
+        });
+        out
     }
 }
 
-fn round_f16(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.to_dtype(DType::F16)?.to_dtype(DType::F32)
+/// RMS norm of each row of `x` times `weight`, into `out`.
+fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let dim = weight.len();
+    for (row, dst) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
+        let sum: f64 = row.iter().map(|&v| f64::from(v * v)).sum();
+        let mean = (sum / dim as f64) as f32;
+        let scale = 1.0 / (mean + eps).sqrt();
+        for ((d, &v), &w) in dst.iter_mut().zip(row).zip(weight) {
+            *d = (v * scale) * w;
+        }
+    }
 }
 
-/// Rotary embedding, interleaved pairs (llama.cpp's GGUF layout): `x` is
-/// `[heads, t, head_dim]`, `cos`/`sin` are `[t, head_dim/2, 1]`.
-fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
-    let (heads, t, head_dim) = x.dims3()?;
-    let pairs = x.reshape((heads, t, head_dim / 2, 2))?;
-    let x0 = pairs.narrow(3, 0, 1)?;
-    let x1 = pairs.narrow(3, 1, 1)?;
-    let r0 = (x0.broadcast_mul(cos)? - x1.broadcast_mul(sin)?)?;
-    let r1 = (x0.broadcast_mul(sin)? + x1.broadcast_mul(cos)?)?;
-    Tensor::cat(&[&r0, &r1], 3)?.reshape((heads, t, head_dim))
+/// `(cos, sin)` per rotated pair for each position.
+fn rope_table(positions: impl Iterator<Item = usize>, head_dim: usize, base: f32) -> Vec<Vec<(f32, f32)>> {
+    let theta_scale = base.powf(-2.0 / head_dim as f32);
+    positions
+        .map(|p| {
+            let mut theta = p as f32;
+            (0..head_dim / 2)
+                .map(|_| {
+                    let pair = (theta.cos(), theta.sin());
+                    theta *= theta_scale;
+                    pair
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Rotates adjacent pairs of every head of `x` (GGUF's llama layout).
+fn apply_rope(x: &mut [f32], table: &[(f32, f32)], head_dim: usize) {
+    for head in x.chunks_exact_mut(head_dim) {
+        for (pair, &(cos, sin)) in head.chunks_exact_mut(2).zip(table) {
+            let (x0, x1) = (pair[0], pair[1]);
+            pair[0] = x0 * cos - x1 * sin;
+            pair[1] = x0 * sin + x1 * cos;
+        }
+    }
+}
+
+/// The id of the largest logit (the first, on ties): greedy decoding.
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// The sum of 16 lanes in the order GCC reduces an AVX-512 register.
+fn reduce16(l: [f32; 16]) -> f32 {
+    let t8: [f32; 8] = std::array::from_fn(|i| l[i + 8] + l[i]);
+    let t4: [f32; 4] = std::array::from_fn(|i| t8[i + 4] + t8[i]);
+    (t4[0] + t4[2]) + (t4[1] + t4[3])
 }

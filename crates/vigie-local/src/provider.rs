@@ -1,6 +1,9 @@
 //! The embedded model as a [`ModelApi`]: requests go to a thread of its own
-//! that owns the model, so inference never blocks the async runtime. The
-//! chat template from the GGUF file turns messages into a prompt.
+//! that owns the model, so inference never blocks the async runtime. That
+//! thread decodes every request in flight together, one batched step at a
+//! time (continuous batching: a request joins at the next step and leaves
+//! when done). The chat template from the GGUF file turns messages into a
+//! prompt. It also scores continuations by log-likelihood.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -8,20 +11,90 @@ use std::sync::mpsc;
 use rand::{Rng, SeedableRng};
 use vigie_core::{BoxFuture, GenerateRequest, ModelApi, ModelError, ModelErrorKind, ModelOutput, Usage};
 
-use crate::llama::{LlamaModel, ModelError as LlamaError};
+use crate::llama::{KvCache, LlamaModel, ModelError as LlamaError, Step};
 
 /// Tokens generated when a request sets no `max_tokens`.
 pub const DEFAULT_MAX_TOKENS: u32 = 512;
 
-struct Job {
-    request: GenerateRequest,
-    reply: tokio::sync::oneshot::Sender<Result<ModelOutput, ModelError>>,
+/// What a caller asks of the worker.
+pub enum Job {
+    /// Generate a continuation.
+    Generate {
+        /// The prompt.
+        prompt: Prompt,
+        /// How to sample.
+        params: SamplingParams,
+        /// Receives each piece of text as it is decoded, if streaming.
+        stream: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+        /// Receives the result.
+        reply: tokio::sync::oneshot::Sender<Result<ModelOutput, ModelError>>,
+    },
+    /// Log-likelihood of each continuation after a prompt.
+    Score {
+        /// The context.
+        prompt: Prompt,
+        /// The candidate continuations.
+        continuations: Vec<String>,
+        /// Receives one sum of log-probabilities per continuation.
+        reply: tokio::sync::oneshot::Sender<Result<Vec<f64>, ModelError>>,
+    },
 }
 
-/// A local GGUF model served from a worker thread.
+/// A prompt: chat messages (rendered with the model's chat template) or raw text.
+#[derive(Debug, Clone)]
+pub enum Prompt {
+    /// Messages, rendered with the chat template and the assistant's turn opened.
+    Chat(Vec<vigie_core::ChatMessage>),
+    /// Text given to the model as is.
+    Text(String),
+}
+
+/// Sampling settings of one request.
+#[derive(Debug, Clone, Default)]
+pub struct SamplingParams {
+    /// 0 (or absent) for greedy.
+    pub temperature: Option<f64>,
+    /// Nucleus mass.
+    pub top_p: Option<f64>,
+    /// Top-k.
+    pub top_k: Option<u32>,
+    /// Most new tokens ([`DEFAULT_MAX_TOKENS`] when absent).
+    pub max_tokens: Option<u32>,
+    /// Seed of the sampler.
+    pub seed: Option<u64>,
+    /// Stop sequences.
+    pub stop: Vec<String>,
+    /// Added to the logits of the given token ids before sampling.
+    pub logit_bias: Vec<(u32, f32)>,
+    /// Keep going past the end-of-turn token (for fixed-length benchmarks).
+    pub ignore_eos: bool,
+}
+
+impl SamplingParams {
+    /// The settings a [`GenerateRequest`] carries.
+    pub fn from_config(config: &vigie_core::GenerateConfig) -> SamplingParams {
+        SamplingParams {
+            temperature: config.temperature,
+            top_p: config.top_p,
+            top_k: config.top_k,
+            max_tokens: config.max_tokens,
+            seed: config.seed,
+            stop: config.stop.clone(),
+            ..SamplingParams::default()
+        }
+    }
+}
+
+/// Sequences decoded together at most; more requests wait their turn.
+pub const MAX_BATCH: usize = 16;
+
+/// A local GGUF model served from a worker thread that decodes all
+/// concurrent requests together (continuous batching).
 pub struct LocalModel {
     name: String,
     jobs: mpsc::Sender<Job>,
+    /// The model's context length.
+    pub context_length: usize,
 }
 
 impl LocalModel {
@@ -31,18 +104,31 @@ impl LocalModel {
         let template = model.chat_template.clone().unwrap_or_else(|| CHATML.to_string());
         let mut env = minijinja::Environment::new();
         env.add_template_owned("chat", template).map_err(|e| LlamaError::Unsupported { path: path.display().to_string(), reason: format!("chat template: {e}") })?;
+        let context_length = model.config.context_length;
         let (jobs, receiver) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("vigie-local-model".into())
-            .spawn(move || {
-                for job in receiver {
-                    let result = generate(&model, &env, &job.request);
-                    let _ = job.reply.send(result);
-                }
-            })
-            .map_err(|source| LlamaError::Io { path: path.display().to_string(), source })?;
-        Ok(LocalModel { name: name.to_string(), jobs })
+            .spawn(move || Worker { model: &model, env: &env }.run(receiver))
+            .map_err(|source| LlamaError::File(crate::gguf::GgufError::Io { path: path.display().to_string(), source }))?;
+        Ok(LocalModel { name: name.to_string(), jobs, context_length })
     }
+
+    /// Hands a job to the worker.
+    pub fn submit(&self, job: Job) -> Result<(), ModelError> {
+        self.jobs.send(job).map_err(|_| stopped())
+    }
+
+    /// The log-likelihood of each continuation after the prompt (sum of the
+    /// log-probabilities of its tokens), as multiple-choice scoring needs.
+    pub async fn loglikelihood(&self, prompt: Prompt, continuations: Vec<String>) -> Result<Vec<f64>, ModelError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.submit(Job::Score { prompt, continuations, reply })?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> ModelError {
+    ModelError::new(ModelErrorKind::Fatal, "the local model's worker thread has stopped")
 }
 
 /// ChatML, for GGUF files that carry no template.
@@ -56,10 +142,9 @@ impl ModelApi for LocalModel {
     fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, Result<ModelOutput, ModelError>> {
         Box::pin(async move {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            self.jobs
-                .send(Job { request: request.clone(), reply })
-                .map_err(|_| ModelError::new(ModelErrorKind::Fatal, "the local model's worker thread has stopped"))?;
-            answer.await.map_err(|_| ModelError::new(ModelErrorKind::Fatal, "the local model's worker thread has stopped"))?
+            let job = Job::Generate { prompt: Prompt::Chat(request.messages.clone()), params: SamplingParams::from_config(&request.config), stream: None, reply };
+            self.submit(job)?;
+            answer.await.map_err(|_| stopped())?
         })
     }
 }
@@ -68,57 +153,220 @@ fn fatal(e: impl std::fmt::Display) -> ModelError {
     ModelError::new(ModelErrorKind::Fatal, e.to_string())
 }
 
-/// Renders the chat, then decodes until the end-of-turn token, a stop
-/// sequence or `max_tokens`. Greedy unless `temperature` is above 0.
-fn generate(model: &LlamaModel, env: &minijinja::Environment<'_>, request: &GenerateRequest) -> Result<ModelOutput, ModelError> {
-    let messages: Vec<minijinja::Value> = request
-        .messages
-        .iter()
-        .map(|m| minijinja::context! { role => m.role.as_str(), content => m.content.clone() })
-        .collect();
-    let prompt = env
-        .get_template("chat")
-        .and_then(|t| t.render(minijinja::context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" }))
-        .map_err(fatal)?;
-    let tokenizer = &model.tokenizer;
-    let prompt_ids = tokenizer.encode(&prompt, true);
-    let config = &request.config;
-    let max_tokens = config.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS) as usize;
-    let context = model.config.context_length;
-    if prompt_ids.len() + 1 > context {
-        return Err(ModelError::new(
-            ModelErrorKind::ContextLength,
-            format!("the prompt has {} tokens and the model's context holds {context}", prompt_ids.len()),
-        ));
+/// One request being decoded.
+struct Sequence {
+    cache: KvCache,
+    /// Tokens to run at the next step: the prompt, then each sampled token.
+    pending: Vec<u32>,
+    prompt_tokens: usize,
+    generated: Vec<u32>,
+    text: Vec<u8>,
+    /// Bytes of `text` already streamed.
+    streamed: usize,
+    params: SamplingParams,
+    rng: rand_chacha::ChaCha8Rng,
+    stream: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    reply: tokio::sync::oneshot::Sender<Result<ModelOutput, ModelError>>,
+}
+
+struct Worker<'m> {
+    model: &'m LlamaModel,
+    env: &'m minijinja::Environment<'m>,
+}
+
+impl Worker<'_> {
+    /// Takes jobs while any are waiting, runs one step for every active
+    /// sequence together, answers the finished ones, and repeats.
+    fn run(&self, jobs: mpsc::Receiver<Job>) {
+        let mut active: Vec<Sequence> = Vec::new();
+        loop {
+            if active.is_empty() {
+                match jobs.recv() {
+                    Ok(job) => self.accept(job, &mut active),
+                    Err(_) => return,
+                }
+            }
+            while active.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => self.accept(job, &mut active),
+                    Err(_) => break,
+                }
+            }
+            if active.is_empty() {
+                continue;
+            }
+            let result = {
+                let mut steps: Vec<Step<'_>> = active.iter_mut().map(|s| Step { cache: &mut s.cache, tokens: &s.pending, all_logits: false }).collect();
+                self.model.forward_batch(&mut steps)
+            };
+            let logits = match result {
+                Ok(logits) => logits,
+                Err(e) => {
+                    for sequence in active.drain(..) {
+                        let _ = sequence.reply.send(Err(fatal(&e)));
+                    }
+                    continue;
+                }
+            };
+            let mut still = Vec::with_capacity(active.len());
+            for (mut sequence, mut logits) in active.drain(..).zip(logits) {
+                match self.advance(&mut sequence, &mut logits) {
+                    Some(stop_reason) => self.finish(sequence, stop_reason),
+                    None => still.push(sequence),
+                }
+            }
+            active = still;
+        }
     }
-    let end_of_turn: Vec<u32> = [tokenizer.eos, tokenizer.token_id("<|im_end|>"), tokenizer.token_id("<|endoftext|>")].into_iter().flatten().collect();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed.unwrap_or(0));
-    let mut cache = model.new_cache();
-    let mut logits = model.forward(&prompt_ids, &mut cache).map_err(fatal)?;
-    let mut generated: Vec<u32> = Vec::new();
-    let mut text_bytes: Vec<u8> = Vec::new();
-    let mut stop_reason = "length";
-    while generated.len() < max_tokens {
-        let last: Vec<f32> = logits.get(logits.dim(0).map_err(fatal)? - 1).and_then(|row| row.to_vec1()).map_err(fatal)?;
-        let next = sample(&last, config.temperature.unwrap_or(0.0), config.top_p, config.top_k, &mut rng);
-        if end_of_turn.contains(&next) {
-            stop_reason = "stop";
-            break;
+
+    fn render(&self, prompt: &Prompt) -> Result<String, ModelError> {
+        match prompt {
+            Prompt::Text(text) => Ok(text.clone()),
+            Prompt::Chat(messages) => {
+                let messages: Vec<minijinja::Value> = messages.iter().map(|m| minijinja::context! { role => m.role.as_str(), content => m.content.clone() }).collect();
+                self.env
+                    .get_template("chat")
+                    .and_then(|t| t.render(minijinja::context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" }))
+                    .map_err(fatal)
+            }
         }
-        generated.push(next);
-        text_bytes.extend(tokenizer.token_bytes(next));
-        if let Some(cut) = stop_at(&text_bytes, &config.stop) {
-            text_bytes.truncate(cut);
-            stop_reason = "stop";
-            break;
-        }
-        if cache.len + 1 > context {
-            break;
-        }
-        logits = model.forward(&[next], &mut cache).map_err(fatal)?;
     }
-    let usage = Usage { input_tokens: prompt_ids.len() as u64, output_tokens: generated.len() as u64, total_tokens: (prompt_ids.len() + generated.len()) as u64 };
-    Ok(ModelOutput { text: String::from_utf8_lossy(&text_bytes).into_owned(), stop_reason: stop_reason.into(), usage, retries: 0, cached: false })
+
+    fn accept(&self, job: Job, active: &mut Vec<Sequence>) {
+        match job {
+            Job::Generate { prompt, params, stream, reply } => {
+                let prompt_ids = match self.render(&prompt) {
+                    Ok(text) => self.model.tokenizer.encode(&text, true),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return;
+                    }
+                };
+                let context = self.model.config.context_length;
+                if prompt_ids.is_empty() || prompt_ids.len() + 1 > context {
+                    let _ = reply.send(Err(ModelError::new(
+                        ModelErrorKind::ContextLength,
+                        format!("the prompt has {} tokens and the model's context holds {context}", prompt_ids.len()),
+                    )));
+                    return;
+                }
+                let rng = rand_chacha::ChaCha8Rng::seed_from_u64(params.seed.unwrap_or(0));
+                active.push(Sequence {
+                    cache: self.model.new_cache(),
+                    prompt_tokens: prompt_ids.len(),
+                    pending: prompt_ids,
+                    generated: Vec::new(),
+                    text: Vec::new(),
+                    streamed: 0,
+                    params,
+                    rng,
+                    stream,
+                    reply,
+                });
+            }
+            Job::Score { prompt, continuations, reply } => {
+                let _ = reply.send(self.score(&prompt, &continuations));
+            }
+        }
+    }
+
+    /// Samples the next token; `Some(reason)` when the sequence is done.
+    fn advance(&self, s: &mut Sequence, logits: &mut [f32]) -> Option<&'static str> {
+        let tokenizer = &self.model.tokenizer;
+        for &(token, bias) in &s.params.logit_bias {
+            if let Some(l) = logits.get_mut(token as usize) {
+                *l += bias;
+            }
+        }
+        let end_of_turn = [tokenizer.eos, tokenizer.token_id("<|im_end|>"), tokenizer.token_id("<|endoftext|>")];
+        if s.params.ignore_eos {
+            for token in end_of_turn.into_iter().flatten() {
+                logits[token as usize] = f32::NEG_INFINITY;
+            }
+        }
+        let next = sample(logits, s.params.temperature.unwrap_or(0.0), s.params.top_p, s.params.top_k, &mut s.rng);
+        if end_of_turn.contains(&Some(next)) {
+            return Some("stop");
+        }
+        s.generated.push(next);
+        s.text.extend(tokenizer.token_bytes(next));
+        if let Some(cut) = stop_at(&s.text, &s.params.stop) {
+            s.text.truncate(cut);
+            return Some("stop");
+        }
+        self.stream_ready(s, false);
+        if s.generated.len() >= s.params.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS) as usize || s.cache.len + 1 > self.model.config.context_length {
+            return Some("length");
+        }
+        s.pending = vec![next];
+        None
+    }
+
+    /// Sends the text decoded since the last piece: whole UTF-8 characters
+    /// only, and nothing a stop sequence might still claim.
+    fn stream_ready(&self, s: &mut Sequence, last: bool) {
+        let Some(stream) = &s.stream else { return };
+        let hold = if last { 0 } else { s.params.stop.iter().map(|x| x.len().saturating_sub(1)).max().unwrap_or(0) };
+        let mut end = s.text.len().saturating_sub(hold).max(s.streamed);
+        while end > s.streamed && std::str::from_utf8(&s.text[s.streamed..end]).is_err() && !last {
+            end -= 1;
+        }
+        if end > s.streamed {
+            let _ = stream.send(String::from_utf8_lossy(&s.text[s.streamed..end]).into_owned());
+            s.streamed = end;
+        }
+    }
+
+    fn finish(&self, mut s: Sequence, stop_reason: &str) {
+        self.stream_ready(&mut s, true);
+        let usage = Usage { input_tokens: s.prompt_tokens as u64, output_tokens: s.generated.len() as u64, total_tokens: (s.prompt_tokens + s.generated.len()) as u64 };
+        let output = ModelOutput { text: String::from_utf8_lossy(&s.text).into_owned(), stop_reason: stop_reason.into(), usage, retries: 0, cached: false };
+        let _ = s.reply.send(Ok(output));
+    }
+
+    /// Sum of log-probabilities of each continuation's tokens after the
+    /// prompt. The prompt is run once; each continuation extends a copy of
+    /// its cache. Prompt and continuation are tokenized apart, as
+    /// lm-evaluation-harness does.
+    fn score(&self, prompt: &Prompt, continuations: &[String]) -> Result<Vec<f64>, ModelError> {
+        let text = self.render(prompt)?;
+        let tokenizer = &self.model.tokenizer;
+        let context_ids = tokenizer.encode(&text, true);
+        if context_ids.is_empty() {
+            return Err(ModelError::new(ModelErrorKind::Fatal, "the scoring prompt is empty"));
+        }
+        let (last, head) = context_ids.split_last().expect("not empty");
+        let mut cache = self.model.new_cache();
+        if !head.is_empty() {
+            self.model.forward(head, &mut cache).map_err(|e| context_error(&e))?;
+        }
+        let vocab = self.model.config.vocab;
+        let mut out = Vec::with_capacity(continuations.len());
+        for continuation in continuations {
+            let ids = tokenizer.encode(continuation, false);
+            let mut tokens = vec![*last];
+            tokens.extend(&ids[..ids.len().saturating_sub(1)]);
+            let mut copy = cache.clone();
+            let logits = self.model.forward_all(&tokens, &mut copy).map_err(|e| context_error(&e))?;
+            let total: f64 = ids.iter().enumerate().map(|(i, &id)| log_softmax_at(&logits[i * vocab..(i + 1) * vocab], id as usize)).sum();
+            out.push(total);
+        }
+        Ok(out)
+    }
+}
+
+fn context_error(e: &LlamaError) -> ModelError {
+    match e {
+        LlamaError::ContextLength { .. } => ModelError::new(ModelErrorKind::ContextLength, e.to_string()),
+        _ => fatal(e),
+    }
+}
+
+/// `log softmax(logits)[index]`, computed in f64.
+fn log_softmax_at(logits: &[f32], index: usize) -> f64 {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+    let sum: f64 = logits.iter().map(|&v| (v as f64 - max).exp()).sum();
+    logits[index] as f64 - max - sum.ln()
 }
 
 /// Where the first stop sequence starts in the text so far, if one appeared.
@@ -130,7 +378,7 @@ fn stop_at(text: &[u8], stops: &[String]) -> Option<usize> {
 /// tempered distribution restricted by top-k and top-p.
 fn sample(logits: &[f32], temperature: f64, top_p: Option<f64>, top_k: Option<u32>, rng: &mut impl Rng) -> u32 {
     if temperature <= 0.0 {
-        return logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as u32);
+        return crate::llama::argmax(logits);
     }
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));

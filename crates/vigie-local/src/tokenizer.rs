@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::quantized::gguf_file;
+use crate::gguf::{GgufFile, Value};
 use fancy_regex::Regex;
 
 /// Why a tokenizer could not be built.
@@ -45,7 +45,7 @@ pub struct Tokenizer {
     pub add_bos: bool,
 }
 
-fn meta<'a>(content: &'a gguf_file::Content, key: &str) -> Result<&'a gguf_file::Value, TokenizerError> {
+fn meta<'a>(content: &'a GgufFile, key: &str) -> Result<&'a Value, TokenizerError> {
     content.metadata.get(key).ok_or_else(|| TokenizerError::Metadata { key: key.into(), reason: "missing".into() })
 }
 
@@ -53,8 +53,8 @@ fn bad(key: &str, e: impl std::fmt::Display) -> TokenizerError {
     TokenizerError::Metadata { key: key.into(), reason: e.to_string() }
 }
 
-fn meta_u32(content: &gguf_file::Content, key: &str) -> Option<u32> {
-    content.metadata.get(key).and_then(|v| v.to_u32().ok().or_else(|| v.to_i32().ok().map(|i| i as u32)))
+fn meta_u32(content: &GgufFile, key: &str) -> Option<u32> {
+    content.metadata.get(key).and_then(Value::as_u32)
 }
 
 /// GPT-2's map from bytes to printable characters, so that every byte
@@ -79,12 +79,12 @@ const GPT2_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{
 
 impl Tokenizer {
     /// Builds the tokenizer described by a GGUF file's metadata.
-    pub fn from_gguf(content: &gguf_file::Content) -> Result<Tokenizer, TokenizerError> {
-        let model = meta(content, "tokenizer.ggml.model")?.to_string().map_err(|e| bad("tokenizer.ggml.model", e))?;
+    pub fn from_gguf(content: &GgufFile) -> Result<Tokenizer, TokenizerError> {
+        let model = meta(content, "tokenizer.ggml.model")?.as_str().ok_or_else(|| bad("tokenizer.ggml.model", "not a string"))?;
         if model != "gpt2" {
             return Err(TokenizerError::Unsupported(format!("tokenizer.ggml.model = `{model}` (vigie implements `gpt2` byte-level BPE)")));
         }
-        let pre_name = content.metadata.get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).cloned().unwrap_or_else(|| "default".into());
+        let pre_name = content.metadata.get("tokenizer.ggml.pre").and_then(Value::as_str).unwrap_or("default").to_string();
         let patterns: Vec<&str> = match pre_name.as_str() {
             // llama.cpp's STARCODER family: digits one by one, then GPT-2.
             "smollm" | "starcoder" | "refact" | "codeshell" => vec![r"\p{N}", GPT2_PATTERN],
@@ -95,14 +95,14 @@ impl Tokenizer {
 
         let key = "tokenizer.ggml.tokens";
         let tokens: Vec<String> = meta(content, key)?
-            .to_vec()
-            .map_err(|e| bad(key, e))?
+            .as_array()
+            .ok_or_else(|| bad(key, "not an array"))?
             .iter()
-            .map(|v| v.to_string().cloned().map_err(|e| bad(key, e)))
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(key, "an entry is not a string")))
             .collect::<Result<_, _>>()?;
         let ids: HashMap<String, u32> = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
         let types: Vec<i32> = match content.metadata.get("tokenizer.ggml.token_type") {
-            Some(v) => v.to_vec().map_err(|e| bad("tokenizer.ggml.token_type", e))?.iter().map(|t| t.to_i32().unwrap_or(1)).collect(),
+            Some(v) => v.as_array().ok_or_else(|| bad("tokenizer.ggml.token_type", "not an array"))?.iter().map(|t| t.as_u32().map_or(1, |t| t as i32)).collect(),
             None => vec![1; tokens.len()],
         };
         // Control (3) and user-defined (4) tokens are matched in raw text.
@@ -112,8 +112,8 @@ impl Tokenizer {
 
         let key = "tokenizer.ggml.merges";
         let mut merges = HashMap::new();
-        for (rank, merge) in meta(content, key)?.to_vec().map_err(|e| bad(key, e))?.iter().enumerate() {
-            let merge = merge.to_string().map_err(|e| bad(key, e))?;
+        for (rank, merge) in meta(content, key)?.as_array().ok_or_else(|| bad(key, "not an array"))?.iter().enumerate() {
+            let merge = merge.as_str().ok_or_else(|| bad(key, format!("merge {rank} is not a string")))?;
             let (left, right) = merge.split_once(' ').ok_or_else(|| bad(key, format!("merge {rank} `{merge}` has no space")))?;
             let (Some(&l), Some(&r), Some(&m)) = (ids.get(left), ids.get(right), ids.get(&format!("{left}{right}"))) else {
                 continue; // a merge whose result is not a token can never apply
@@ -122,7 +122,7 @@ impl Tokenizer {
         }
         let byte_char = byte_chars();
         let char_byte = byte_char.iter().enumerate().map(|(b, c)| (*c, b as u8)).collect();
-        let add_bos = content.metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
+        let add_bos = content.metadata.get("tokenizer.ggml.add_bos_token").and_then(Value::as_bool).unwrap_or(false);
         Ok(Tokenizer {
             tokens,
             ids,

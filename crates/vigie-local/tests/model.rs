@@ -17,8 +17,7 @@ fn model_path() -> PathBuf {
 
 #[test]
 fn token_ids_equal_llama_cpp_on_the_committed_corpus() {
-    let mut file = std::fs::File::open(model_path()).unwrap();
-    let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
+    let content = vigie_local::gguf::GgufFile::open(&model_path()).unwrap();
     let tokenizer = vigie_local::tokenizer::Tokenizer::from_gguf(&content).unwrap();
     assert_eq!(tokenizer.vocab_size(), 49_152);
     assert_eq!((tokenizer.bos, tokenizer.eos, tokenizer.add_bos), (Some(1), Some(2), false));
@@ -62,8 +61,7 @@ fn greedy_continuations_follow_llama_cpp() {
         let mut logits = model.forward(&prompt, &mut cache).unwrap();
         let mut got = Vec::new();
         for _ in 0..expected.len() {
-            let last = logits.get(logits.dim(0).unwrap() - 1).unwrap();
-            let next = last.argmax(0).unwrap().to_scalar::<u32>().unwrap();
+            let next = vigie_local::llama::argmax(&logits);
             got.push(next);
             logits = model.forward(&[next], &mut cache).unwrap();
         }
@@ -74,11 +72,71 @@ fn greedy_continuations_follow_llama_cpp() {
         min_prefix = min_prefix.min(same_prefix);
         report.push(format!("{same_prefix:>2}/32 same  {:?}", model.tokenizer.decode(&got)));
     }
-    // FIXME(issue 3): the target is 9 of 10. Today 3 of 10 are equal for all
-    // 32 tokens and every one agrees for at least its first 4: llama.cpp's
-    // logits differ from ours by about 0.15 (of ~23) from the first position,
-    // which flips near-ties later on. This asserts today's agreement so that
-    // it cannot silently get worse.
-    assert!(equal >= 3, "only {equal} of 10 continuations equal llama.cpp's:\n{}", report.join("\n"));
-    assert!(min_prefix >= 4, "a continuation differs from llama.cpp's within its first 4 tokens:\n{}", report.join("\n"));
+    // FIXME(issue 3): the target is 9 of 10. The per-token arithmetic is
+    // llama.cpp's to the bit (logits equal at the first positions of every
+    // prompt), but somewhere in attention over a longer context a last-bit
+    // difference remains; it flips a near-tie after 7 to 32 tokens. This
+    // asserts today's agreement so that it cannot silently get worse.
+    assert!(equal >= 4, "only {equal} of 10 continuations equal llama.cpp's:\n{}", report.join("\n"));
+    assert!(min_prefix >= 7, "a continuation differs from llama.cpp's within its first 7 tokens:\n{}", report.join("\n"));
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn chat(text: &str) -> vigie_local::Prompt {
+    vigie_local::Prompt::Chat(vec![vigie_core::ChatMessage::user(text)])
+}
+
+async fn generate(model: &vigie_local::LocalModel, prompt: vigie_local::Prompt, params: vigie_local::SamplingParams) -> vigie_core::ModelOutput {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    model.submit(vigie_local::Job::Generate { prompt, params, stream: None, reply }).unwrap();
+    answer.await.unwrap().unwrap()
+}
+
+#[test]
+fn concurrent_requests_decode_together_and_answer_as_they_would_alone() {
+    let model = std::sync::Arc::new(vigie_local::LocalModel::load("local/smollm2", &model_path()).unwrap());
+    let prompts: [&'static str; 4] = ["What is the capital of France?", "Name three primary colours.", "What is 12 times 7?", "Why is the sky blue?"];
+    let params = vigie_local::SamplingParams { max_tokens: Some(12), ..Default::default() };
+    runtime().block_on(async {
+        let mut alone = Vec::new();
+        for p in prompts {
+            alone.push(generate(&model, chat(p), params.clone()).await.text);
+        }
+        let tasks: Vec<_> = prompts
+            .into_iter()
+            .map(|p| {
+                let (model, params) = (model.clone(), params.clone());
+                tokio::spawn(async move { generate(&model, chat(p), params).await.text })
+            })
+            .collect();
+        let mut together = Vec::new();
+        for task in tasks {
+            together.push(task.await.unwrap());
+        }
+        assert_eq!(together, alone, "a batched step gives each sequence what it gets alone");
+    });
+}
+
+#[test]
+fn logit_bias_ignore_eos_and_loglikelihood() {
+    let model = vigie_local::LocalModel::load("local/smollm2", &model_path()).unwrap();
+    runtime().block_on(async {
+        // ignore_eos: exactly max_tokens, even where the model would stop.
+        let params = vigie_local::SamplingParams { max_tokens: Some(20), ignore_eos: true, ..Default::default() };
+        let out = generate(&model, chat("Say yes."), params).await;
+        assert_eq!((out.usage.output_tokens, out.stop_reason.as_str()), (20, "length"));
+        // logit_bias: a large bias on one token makes greedy decoding pick it.
+        let target = 9690; // a token id the model would not choose here
+        let params = vigie_local::SamplingParams { max_tokens: Some(3), logit_bias: vec![(target, 100.0)], ..Default::default() };
+        let out = generate(&model, chat("What is the capital of France?"), params).await;
+        assert_eq!(out.usage.output_tokens, 3);
+        let plain = generate(&model, chat("What is the capital of France?"), vigie_local::SamplingParams { max_tokens: Some(3), ..Default::default() }).await;
+        assert_ne!(out.text, plain.text);
+        // Log-likelihood: the right answer is the likelier continuation.
+        let scores = model.loglikelihood(chat("What is the capital of France?"), vec!["The capital of France is Paris.".into(), "The capital of France is Berlin.".into()]).await.unwrap();
+        assert!(scores[0] > scores[1] && scores[0] < 0.0, "{scores:?}");
+    });
 }
