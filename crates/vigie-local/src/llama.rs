@@ -417,10 +417,19 @@ impl LlamaModel {
                     }
                     o -= m.rows;
                 }
-                for (r, cell) in cells.iter_mut().enumerate() {
-                    let xr = &x[r * cols..(r + 1) * cols];
-                    let qr = if q.is_empty() { &[][..] } else { &q[r * blocks..(r + 1) * blocks] };
-                    *cell = m.dot(bytes, o, xr, qr);
+                let act = |r: usize| if q.is_empty() { &[][..] } else { &q[r * blocks..(r + 1) * blocks] };
+                let mut r = 0;
+                // Four activation rows per pass over a Q4_1 weight row.
+                if let MatrixData::Quantized { kind: TensorType::Q4_1, start, row_bytes } = &m.data {
+                    let row = &bytes[start + o * row_bytes..start + (o + 1) * row_bytes];
+                    while r + 4 <= n {
+                        let four = kernels::dot_q4_1_x4(row, [act(r), act(r + 1), act(r + 2), act(r + 3)]);
+                        cells[r..r + 4].copy_from_slice(&four);
+                        r += 4;
+                    }
+                }
+                for (r, cell) in cells.iter_mut().enumerate().skip(r) {
+                    *cell = m.dot(bytes, o, &x[r * cols..(r + 1) * cols], act(r));
                 }
             }
         });
