@@ -207,6 +207,25 @@ pub fn dot_q4_1_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
     }
 }
 
+/// Four dot products of one Q8_0 row with four activation rows at once: each
+/// result equals [`dot_q8_0`]'s bit for bit.
+#[inline]
+pub fn dot_q8_0_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
+    for act in acts {
+        assert_eq!(row.len(), act.len() * Q8_0_BYTES);
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+    // SAFETY: as in `dot_q8_0`.
+    #[allow(unsafe_code)]
+    unsafe {
+        avx2::dot_q8_0_x4(row, acts)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+    {
+        acts.map(|act| dot_q8_0_portable(row, act))
+    }
+}
+
 #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
 #[allow(unsafe_code)]
 mod avx2 {
@@ -267,6 +286,26 @@ mod avx2 {
             }
         }
         std::array::from_fn(|r| hsum(acc[r]) + summs[r])
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn dot_q8_0_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for (b, block) in row.chunks_exact(Q8_0_BYTES).enumerate() {
+            let d0 = f16_at(block, 0);
+            // SAFETY: `block` has 34 bytes, the values are its last 32.
+            let qx = unsafe { _mm256_loadu_si256(block.as_ptr().add(2).cast()) };
+            let ax = _mm256_sign_epi8(qx, qx);
+            for r in 0..4 {
+                let a = &acts[r][b];
+                // SAFETY: `a.qs` has 32 bytes.
+                let qy = unsafe { _mm256_loadu_si256(a.qs.as_ptr().cast()) };
+                let products = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, qx)));
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a.d), _mm256_cvtepi32_ps(products), acc[r]);
+            }
+        }
+        std::array::from_fn(|r| hsum(acc[r]))
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -341,8 +380,10 @@ mod tests {
                 })
                 .collect();
             let four = dot_q4_1_x4(&q4, [&act, &others[0], &others[1], &others[2]]);
-            for (got, act) in four.iter().zip([&act, &others[0], &others[1], &others[2]]) {
+            let four8 = dot_q8_0_x4(&q8, [&act, &others[0], &others[1], &others[2]]);
+            for ((got, got8), act) in four.iter().zip(&four8).zip([&act, &others[0], &others[1], &others[2]]) {
                 assert_eq!(got.to_bits(), dot_q4_1_portable(&q4, act).to_bits());
+                assert_eq!(got8.to_bits(), dot_q8_0_portable(&q8, act).to_bits());
             }
         }
     }

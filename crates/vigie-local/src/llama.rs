@@ -419,12 +419,12 @@ impl LlamaModel {
                 }
                 let act = |r: usize| if q.is_empty() { &[][..] } else { &q[r * blocks..(r + 1) * blocks] };
                 let mut r = 0;
-                // Four activation rows per pass over a Q4_1 weight row.
-                if let MatrixData::Quantized { kind: TensorType::Q4_1, start, row_bytes } = &m.data {
+                // Four activation rows per pass over a quantized weight row.
+                if let MatrixData::Quantized { kind, start, row_bytes } = &m.data {
                     let row = &bytes[start + o * row_bytes..start + (o + 1) * row_bytes];
+                    let four = if *kind == TensorType::Q4_1 { kernels::dot_q4_1_x4 } else { kernels::dot_q8_0_x4 };
                     while r + 4 <= n {
-                        let four = kernels::dot_q4_1_x4(row, [act(r), act(r + 1), act(r + 2), act(r + 3)]);
-                        cells[r..r + 4].copy_from_slice(&four);
+                        cells[r..r + 4].copy_from_slice(&four(row, [act(r), act(r + 1), act(r + 2), act(r + 3)]));
                         r += 4;
                     }
                 }
