@@ -7,6 +7,7 @@ mod cmd_eval;
 mod cmd_log;
 mod cmd_model;
 mod cmd_score;
+mod cmd_serve;
 mod env;
 mod progress;
 mod render;
@@ -40,6 +41,8 @@ enum Command {
     },
     /// Re-score a finished log with other scorers, without calling the evaluated model
     Score(cmd_score::ScoreArgs),
+    /// Serve a local model over an OpenAI-compatible HTTP API
+    Serve(cmd_serve::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Log { command: LogCommand::Export(args) } => cmd_log::export(args),
         Command::Score(args) => cmd_score::run(args),
         Command::Model { command } => cmd_model::run(command),
+        Command::Serve(args) => cmd_serve::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -272,6 +272,10 @@ impl Worker<'_> {
 
     /// Samples the next token; `Some(reason)` when the sequence is done.
     fn advance(&self, s: &mut Sequence, logits: &mut [f32]) -> Option<&'static str> {
+        // Nobody is waiting any more (a client hung up): stop decoding.
+        if s.reply.is_closed() || s.stream.as_ref().is_some_and(|t| t.is_closed()) {
+            return Some("cancelled");
+        }
         let tokenizer = &self.model.tokenizer;
         for &(token, bias) in &s.params.logit_bias {
             if let Some(l) = logits.get_mut(token as usize) {
