@@ -1,5 +1,6 @@
 //! `vigie serve`: a `local/` model behind an OpenAI-compatible HTTP API
-//! (`/v1/models`, `/v1/chat/completions`, `/v1/completions`, with streaming),
+//! (`/v1/models`, `/v1/chat/completions` and `/v1/completions` with
+//! streaming, and the Responses API's `/v1/responses` without tools),
 //! so other tools (the `openai` client, Inspect, promptfoo) can use the
 //! embedded model. Every request goes to the model's batching worker, so
 //! concurrent requests are decoded together.
@@ -74,6 +75,8 @@ fn router(served: Arc<Served>) -> Router {
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/completions", post(completions))
+        .route("/v1/responses", post(responses))
+        .fallback(unknown_route)
         .with_state(served)
 }
 
@@ -81,6 +84,10 @@ fn router(served: Arc<Served>) -> Router {
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let kind = if status == StatusCode::NOT_FOUND { "not_found_error" } else { "invalid_request_error" };
     (status, axum::Json(json!({ "error": { "message": message.into(), "type": kind, "param": null, "code": null } }))).into_response()
+}
+
+async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    error(StatusCode::NOT_FOUND, format!("no route for {method} {} (this server answers GET /v1/models and POST /v1/chat/completions, /v1/completions and /v1/responses)", uri.path()))
 }
 
 async fn models(State(served): State<Arc<Served>>) -> Response {
@@ -205,7 +212,8 @@ fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, Response> {
                 None => String::new(),
                 Some(Content::Text(text)) => text,
                 Some(Content::Parts(parts)) => {
-                    if let Some(part) = parts.iter().find(|p| p.kind != "text") {
+                    // Chat parts say `text`; Responses parts `input_text` / `output_text`.
+                    if let Some(part) = parts.iter().find(|p| !matches!(p.kind.as_str(), "text" | "input_text" | "output_text")) {
                         return Err(error(StatusCode::BAD_REQUEST, format!("messages[{i}].content: parts of type `{}` are not supported (text only)", part.kind)));
                     }
                     parts.into_iter().filter_map(|p| p.text).collect::<Vec<_>>().join("\n")
@@ -265,6 +273,104 @@ async fn completions(State(served): State<Arc<Served>>, body: Bytes) -> Response
     };
     let include_usage = request.sampling.stream_options.as_ref().is_some_and(|o| o.include_usage);
     respond(&served, Endpoint::Completion, Prompt::Text(prompt), params, request.sampling.stream, include_usage).await
+}
+
+/// A Responses API request (what Inspect's `openai/` provider sends by default).
+#[derive(Deserialize)]
+struct ResponsesRequest {
+    input: ResponsesInput,
+    instructions: Option<String>,
+    max_output_tokens: Option<u32>,
+    #[serde(flatten)]
+    sampling: Sampling,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ResponsesInput {
+    Text(String),
+    Items(Vec<ResponsesItem>),
+}
+
+#[derive(Deserialize)]
+struct ResponsesItem {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    role: Option<String>,
+    content: Option<Content>,
+}
+
+/// The Responses API, without tools or streaming: input messages in, one
+/// assistant message out.
+async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Response {
+    let request: ResponsesRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    if request.sampling.stream {
+        return error(StatusCode::BAD_REQUEST, "stream: streaming is offered on /v1/chat/completions, not on /v1/responses");
+    }
+    let mut params = match request.sampling.params(&served, None) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    params.max_tokens = request.max_output_tokens.or(params.max_tokens);
+    let mut input = Vec::new();
+    if let Some(instructions) = request.instructions {
+        input.push(InMessage { role: "system".into(), content: Some(Content::Text(instructions)) });
+    }
+    match request.input {
+        ResponsesInput::Text(text) => input.push(InMessage { role: "user".into(), content: Some(Content::Text(text)) }),
+        ResponsesInput::Items(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                let kind = item.kind.as_deref().unwrap_or("message");
+                let (Some(role), "message") = (item.role, kind) else {
+                    return error(StatusCode::BAD_REQUEST, format!("input[{i}]: items of type `{kind}` are not supported (messages only)"));
+                };
+                input.push(InMessage { role, content: item.content });
+            }
+        }
+    }
+    let prompt = match messages(input) {
+        Ok(m) if !m.is_empty() => Prompt::Chat(m),
+        Ok(_) => return error(StatusCode::BAD_REQUEST, "input: at least one message is needed"),
+        Err(e) => return e,
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if let Err(e) = served.model.submit(Job::Generate { prompt, params, stream: None, reply }) {
+        return model_error(e);
+    }
+    let output = match answer.await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => return model_error(e),
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"),
+    };
+    let number = served.next_id.fetch_add(1, Ordering::Relaxed);
+    let complete = output.stop_reason != "length";
+    axum::Json(json!({
+        "id": format!("resp_{number}"),
+        "object": "response",
+        "created_at": unix_now(),
+        "status": if complete { "completed" } else { "incomplete" },
+        "incomplete_details": if complete { Value::Null } else { json!({ "reason": "max_output_tokens" }) },
+        "error": null,
+        "model": served.id,
+        "output": [{
+            "type": "message", "id": format!("msg_{number}"), "status": "completed", "role": "assistant",
+            "content": [{ "type": "output_text", "text": output.text, "annotations": [] }],
+        }],
+        "parallel_tool_calls": false,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": output.usage.input_tokens,
+            "input_tokens_details": { "cached_tokens": 0 },
+            "output_tokens": output.usage.output_tokens,
+            "output_tokens_details": { "reasoning_tokens": 0 },
+            "total_tokens": output.usage.total_tokens,
+        },
+    }))
+    .into_response()
 }
 
 #[derive(Clone, Copy)]

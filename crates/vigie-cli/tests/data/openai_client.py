@@ -35,6 +35,11 @@ assert len([p for p in pieces if p]) > 1, "streamed in several pieces"
 assert usage and usage.completion_tokens == answer.usage.completion_tokens, usage
 assert finish == answer.choices[0].finish_reason
 
+# The Responses API (what Inspect's openai provider uses by default).
+response = client.responses.create(model="smollm2", input="What is the capital of France?", max_output_tokens=12)
+assert response.output_text == text, (response.output_text, text)
+assert response.usage.output_tokens == answer.usage.completion_tokens, response.usage
+
 # Plain-text completions.
 done = client.completions.create(model="smollm2", prompt="The capital of France is", max_tokens=6)
 assert done.choices[0].text and done.usage.completion_tokens <= 6, done
