@@ -80,13 +80,26 @@ fn router(served: Arc<Served>) -> Router {
         .with_state(served)
 }
 
-/// An error in OpenAI's shape.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    let kind = if status == StatusCode::NOT_FOUND { "not_found_error" } else { "invalid_request_error" };
-    (status, axum::Json(json!({ "error": { "message": message.into(), "type": kind, "param": null, "code": null } }))).into_response()
+/// An error answered in OpenAI's shape.
+struct ApiError {
+    status: StatusCode,
+    message: String,
 }
 
-async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let kind = if self.status == StatusCode::NOT_FOUND { "not_found_error" } else { "invalid_request_error" };
+        (self.status, axum::Json(json!({ "error": { "message": self.message, "type": kind, "param": null, "code": null } }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError { status, message: message.into() }
+}
+
+type Answer = Result<Response, ApiError>;
+
+async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     error(StatusCode::NOT_FOUND, format!("no route for {method} {} (this server answers GET /v1/models and POST /v1/chat/completions, /v1/completions and /v1/responses)", uri.path()))
 }
 
@@ -132,7 +145,7 @@ struct StreamOptions {
 impl Sampling {
     /// Checks the request against what is served and turns it into the
     /// worker's settings; the error is the response to send.
-    fn params(&self, served: &Served, default_max_tokens: Option<u32>) -> Result<SamplingParams, Response> {
+    fn params(&self, served: &Served, default_max_tokens: Option<u32>) -> Result<SamplingParams, ApiError> {
         if let Some(model) = &self.model {
             let short = served.id.strip_prefix("local/").unwrap_or(&served.id);
             if model != &served.id && model != short {
@@ -193,11 +206,11 @@ struct Part {
     text: Option<String>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("the request body: {e}")))
 }
 
-fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, Response> {
+fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, ApiError> {
     input
         .into_iter()
         .enumerate()
@@ -224,19 +237,13 @@ fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, Response> {
         .collect()
 }
 
-async fn chat_completions(State(served): State<Arc<Served>>, body: Bytes) -> Response {
-    let request: ChatRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    let params = match request.sampling.params(&served, None) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
+async fn chat_completions(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
+    let request: ChatRequest = parse(&body)?;
+    let params = request.sampling.params(&served, None)?;
     let prompt = match messages(request.messages) {
         Ok(m) if !m.is_empty() => Prompt::Chat(m),
-        Ok(_) => return error(StatusCode::BAD_REQUEST, "messages: at least one message is needed"),
-        Err(e) => return e,
+        Ok(_) => return Err(error(StatusCode::BAD_REQUEST, "messages: at least one message is needed")),
+        Err(e) => return Err(e),
     };
     let include_usage = request.sampling.stream_options.as_ref().is_some_and(|o| o.include_usage);
     respond(&served, Endpoint::Chat, prompt, params, request.sampling.stream, include_usage).await
@@ -256,20 +263,14 @@ enum PromptField {
     Many(Vec<String>),
 }
 
-async fn completions(State(served): State<Arc<Served>>, body: Bytes) -> Response {
-    let request: CompletionRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
+async fn completions(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
+    let request: CompletionRequest = parse(&body)?;
     // OpenAI's legacy endpoint defaults to 16 new tokens.
-    let params = match request.sampling.params(&served, Some(16)) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
+    let params = request.sampling.params(&served, Some(16))?;
     let prompt = match request.prompt {
         PromptField::One(text) => text,
         PromptField::Many(mut list) if list.len() == 1 => list.remove(0),
-        PromptField::Many(_) => return error(StatusCode::BAD_REQUEST, "prompt: one prompt per request is supported"),
+        PromptField::Many(_) => return Err(error(StatusCode::BAD_REQUEST, "prompt: one prompt per request is supported")),
     };
     let include_usage = request.sampling.stream_options.as_ref().is_some_and(|o| o.include_usage);
     respond(&served, Endpoint::Completion, Prompt::Text(prompt), params, request.sampling.stream, include_usage).await
@@ -302,18 +303,12 @@ struct ResponsesItem {
 
 /// The Responses API, without tools or streaming: input messages in, one
 /// assistant message out.
-async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Response {
-    let request: ResponsesRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
+async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
+    let request: ResponsesRequest = parse(&body)?;
     if request.sampling.stream {
-        return error(StatusCode::BAD_REQUEST, "stream: streaming is offered on /v1/chat/completions, not on /v1/responses");
+        return Err(error(StatusCode::BAD_REQUEST, "stream: streaming is offered on /v1/chat/completions, not on /v1/responses"));
     }
-    let mut params = match request.sampling.params(&served, None) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
+    let mut params = request.sampling.params(&served, None)?;
     params.max_tokens = request.max_output_tokens.or(params.max_tokens);
     let mut input = Vec::new();
     if let Some(instructions) = request.instructions {
@@ -325,7 +320,7 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Response {
             for (i, item) in items.into_iter().enumerate() {
                 let kind = item.kind.as_deref().unwrap_or("message");
                 let (Some(role), "message") = (item.role, kind) else {
-                    return error(StatusCode::BAD_REQUEST, format!("input[{i}]: items of type `{kind}` are not supported (messages only)"));
+                    return Err(error(StatusCode::BAD_REQUEST, format!("input[{i}]: items of type `{kind}` are not supported (messages only)")));
                 };
                 input.push(InMessage { role, content: item.content });
             }
@@ -333,21 +328,15 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Response {
     }
     let prompt = match messages(input) {
         Ok(m) if !m.is_empty() => Prompt::Chat(m),
-        Ok(_) => return error(StatusCode::BAD_REQUEST, "input: at least one message is needed"),
-        Err(e) => return e,
+        Ok(_) => return Err(error(StatusCode::BAD_REQUEST, "input: at least one message is needed")),
+        Err(e) => return Err(e),
     };
     let (reply, answer) = tokio::sync::oneshot::channel();
-    if let Err(e) = served.model.submit(Job::Generate { prompt, params, stream: None, reply }) {
-        return model_error(e);
-    }
-    let output = match answer.await {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => return model_error(e),
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"),
-    };
+    served.model.submit(Job::Generate { prompt, params, stream: None, reply }).map_err(model_error)?;
+    let output = answer.await.map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"))?.map_err(model_error)?;
     let number = served.next_id.fetch_add(1, Ordering::Relaxed);
     let complete = output.stop_reason != "length";
-    axum::Json(json!({
+    Ok(axum::Json(json!({
         "id": format!("resp_{number}"),
         "object": "response",
         "created_at": unix_now(),
@@ -370,7 +359,7 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Response {
             "total_tokens": output.usage.total_tokens,
         },
     }))
-    .into_response()
+    .into_response())
 }
 
 #[derive(Clone, Copy)]
@@ -387,14 +376,14 @@ fn usage_json(output: &ModelOutput) -> Value {
     json!({ "prompt_tokens": output.usage.input_tokens, "completion_tokens": output.usage.output_tokens, "total_tokens": output.usage.total_tokens })
 }
 
-fn model_error(e: vigie_core::ModelError) -> Response {
+fn model_error(e: vigie_core::ModelError) -> ApiError {
     let status = if e.kind == ModelErrorKind::ContextLength { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
     error(status, e.message)
 }
 
 /// Runs the job; answers with one JSON document, or with server-sent events
 /// when `stream` is set.
-async fn respond(served: &Served, endpoint: Endpoint, prompt: Prompt, params: SamplingParams, stream: bool, include_usage: bool) -> Response {
+async fn respond(served: &Served, endpoint: Endpoint, prompt: Prompt, params: SamplingParams, stream: bool, include_usage: bool) -> Answer {
     let number = served.next_id.fetch_add(1, Ordering::Relaxed);
     let (id, object, chunk_object) = match endpoint {
         Endpoint::Chat => (format!("chatcmpl-{number}"), "chat.completion", "chat.completion.chunk"),
@@ -404,32 +393,22 @@ async fn respond(served: &Served, endpoint: Endpoint, prompt: Prompt, params: Sa
     let (reply, answer) = tokio::sync::oneshot::channel();
     let (pieces_tx, mut pieces) = tokio::sync::mpsc::unbounded_channel();
     let job = Job::Generate { prompt, params, stream: stream.then_some(pieces_tx), reply };
-    if let Err(e) = served.model.submit(job) {
-        return model_error(e);
-    }
+    served.model.submit(job).map_err(model_error)?;
     if !stream {
-        return match answer.await {
-            Ok(Ok(output)) => {
-                let choice = match endpoint {
-                    Endpoint::Chat => json!({ "index": 0, "message": { "role": "assistant", "content": output.text }, "finish_reason": output.stop_reason, "logprobs": null }),
-                    Endpoint::Completion => json!({ "index": 0, "text": output.text, "finish_reason": output.stop_reason, "logprobs": null }),
-                };
-                axum::Json(json!({ "id": id, "object": object, "created": created, "model": served.id, "choices": [choice], "usage": usage_json(&output) })).into_response()
-            }
-            Ok(Err(e)) => model_error(e),
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"),
+        let output = answer.await.map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"))?.map_err(model_error)?;
+        let choice = match endpoint {
+            Endpoint::Chat => json!({ "index": 0, "message": { "role": "assistant", "content": output.text }, "finish_reason": output.stop_reason, "logprobs": null }),
+            Endpoint::Completion => json!({ "index": 0, "text": output.text, "finish_reason": output.stop_reason, "logprobs": null }),
         };
+        return Ok(axum::Json(json!({ "id": id, "object": object, "created": created, "model": served.id, "choices": [choice], "usage": usage_json(&output) })).into_response());
     }
     // Wait for the first piece (or the end) before answering, so that a
     // request the model refuses (context length) still gets a JSON error.
     let first = pieces.recv().await;
     let mut answer = Some(answer);
     let early = if first.is_none() {
-        match answer.take().expect("not taken yet").await {
-            Ok(Ok(output)) => Some(output),
-            Ok(Err(e)) => return model_error(e),
-            Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"),
-        }
+        let output = answer.take().expect("not taken yet").await;
+        Some(output.map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"))?.map_err(model_error)?)
     } else {
         None
     };
@@ -483,7 +462,7 @@ async fn respond(served: &Served, endpoint: Endpoint, prompt: Prompt, params: Sa
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from_stream(body))
-        .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "cannot build the response"))
+        .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "cannot build the response"))
 }
 
 fn sse(value: &Value) -> Bytes {

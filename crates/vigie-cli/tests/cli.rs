@@ -659,3 +659,56 @@ fn the_embedded_model_answers_offline_by_default() {
     assert!(records[1]["usage"]["output_tokens"].as_u64().unwrap() <= 8);
     assert!(records[0]["usage"]["input_tokens"].as_u64().unwrap() > 20, "the chat template's system message is counted");
 }
+
+const LIKELIHOOD_TASK: &str = r#"name = "mc-likelihood"
+[dataset]
+path = "mc.jsonl"
+input = "question"
+choices = "options"
+target = "answer"
+[[solver]]
+multiple_choice = { method = "loglikelihood" }
+[[scorer]]
+choice = {}
+"#;
+
+#[test]
+fn multiple_choice_by_likelihood_on_the_embedded_model() {
+    let ws = Workspace::new();
+    ws.write("mc.toml", LIKELIHOOD_TASK);
+    let rows = [
+        serde_json::json!({"question": "What is the capital of France?", "options": ["Berlin", "Paris", "Madrid"], "answer": 1}),
+        serde_json::json!({"question": "What colour is the sky on a clear day?", "options": ["Blue", "Green", "Purple"], "answer": 0}),
+    ];
+    ws.write("mc.jsonl", &rows.iter().map(|r| format!("{r}\n")).collect::<String>());
+    let home = vigie_local::default_home();
+    let out = ws.command(&["eval", "mc.toml", "--no-progress"]).env("VIGIE_HOME", &home).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let records = ws.records(&ws.only_log());
+    for r in &records {
+        let output = r["output"].as_str().unwrap();
+        // Every choice's log-likelihood is on record, then the answer.
+        assert!(output.starts_with("log-likelihoods: A) -") && output.contains(", C) -"), "{output}");
+        let answer = output.rsplit("ANSWER: ").next().unwrap();
+        let scores: Vec<f64> = output.lines().next().unwrap()["log-likelihoods: ".len()..].split(", ").map(|p| p[3..].parse().unwrap()).collect();
+        let best = scores.iter().enumerate().fold(0, |b, (i, s)| if *s > scores[b] { i } else { b });
+        assert_eq!(answer, ["A", "B", "C"][best], "the answer is the likeliest choice: {output}");
+        assert_eq!(r["scores"]["choice"], if answer == r["target"][0] { 1.0 } else { 0.0 });
+    }
+    assert_eq!(records[0]["output"].as_str().unwrap().rsplit("ANSWER: ").next(), Some("B"), "Paris is the likeliest capital of France");
+}
+
+#[test]
+fn likelihood_scoring_on_a_model_without_log_likelihoods_is_a_clear_sample_error() {
+    let ws = Workspace::new();
+    ws.write("mc.toml", LIKELIHOOD_TASK);
+    ws.write("mc.jsonl", &format!("{}\n", serde_json::json!({"question": "Q", "options": ["a", "b"], "answer": 0})));
+    let server = server();
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(&url, "mc.toml", &[]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let records = ws.records(&ws.only_log());
+    let message = records[0]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("does not give log-likelihoods") && message.contains("method = \"generate\""), "{message}");
+    assert_eq!(server.stats().requests, 0, "nothing was sent to the model");
+}

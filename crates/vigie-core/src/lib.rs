@@ -278,6 +278,19 @@ pub trait ModelApi: Send + Sync {
     /// Answers one request. Implementations that retry record the attempts in
     /// [`ModelOutput::retries`] or [`ModelError::retries`].
     fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, Result<ModelOutput, ModelError>>;
+
+    /// The log-likelihood of each continuation as the model's reply to
+    /// `messages` (the sum of its tokens' log-probabilities), for scoring
+    /// multiple choice by likelihood. Models that cannot tell say so.
+    fn loglikelihood<'a>(&'a self, messages: &'a [ChatMessage], continuations: &'a [String]) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
+        let _ = (messages, continuations);
+        Box::pin(async move {
+            Err(ModelError::new(
+                ModelErrorKind::Fatal,
+                format!("{} does not give log-likelihoods of continuations (local/ models do); use method = \"generate\"", self.name()),
+            ))
+        })
+    }
 }
 
 #[cfg(test)]

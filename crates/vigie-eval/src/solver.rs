@@ -47,7 +47,21 @@ pub(crate) struct MultipleChoiceSpec {
     #[serde(default)]
     cot: bool,
     #[serde(default)]
+    method: ChoiceMethod,
+    #[serde(default)]
     generate: GenerateConfig,
+}
+
+/// How a multiple-choice answer is obtained.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ChoiceMethod {
+    /// The model writes `ANSWER: X`.
+    #[default]
+    Generate,
+    /// The choice whose text is the likeliest reply (lm-evaluation-harness's
+    /// way); needs a model that gives log-likelihoods (`local/`).
+    Loglikelihood,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +92,10 @@ const MULTIPLE_CHOICE_TEMPLATE: &str = "Answer the following multiple choice que
 Reply with a line of the form 'ANSWER: $LETTER' (without quotes), where LETTER is one of {{ letters }}.\n\n\
 {{ question }}\n\n{{ choices }}";
 
+/// For `method = "loglikelihood"`: the question alone; each choice's text is
+/// then scored as the reply.
+const MULTIPLE_CHOICE_LIKELIHOOD_TEMPLATE: &str = "{{ question }}";
+
 const MULTIPLE_CHOICE_COT_TEMPLATE: &str = "Answer the following multiple choice question. \
 Think it through step by step first, then end with a line of the form 'ANSWER: $LETTER' (without quotes), \
 where LETTER is one of {{ letters }}.\n\n{{ question }}\n\n{{ choices }}";
@@ -105,7 +123,7 @@ enum SolverKind {
     PromptTemplate { template: String },
     UserMessage { template: String },
     Generate { config: GenerateConfig },
-    MultipleChoice { template: String, shuffle: bool, config: GenerateConfig },
+    MultipleChoice { template: String, shuffle: bool, method: ChoiceMethod, config: GenerateConfig },
     ChainOfThought { template: String },
     SelfCritique { critique: String, completion: String },
     MultiTurn { turns: Vec<String>, config: GenerateConfig },
@@ -230,10 +248,18 @@ impl Solver {
             SolverSpec::UserMessage(t) => SolverKind::UserMessage { template: add("user", t)? },
             SolverSpec::Generate(config) => SolverKind::Generate { config: config.clone() },
             SolverSpec::MultipleChoice(mc) => {
-                let default = if mc.cot { MULTIPLE_CHOICE_COT_TEMPLATE } else { MULTIPLE_CHOICE_TEMPLATE };
+                if mc.cot && mc.method == ChoiceMethod::Loglikelihood {
+                    return Err("field `cot`: chain of thought needs method = \"generate\" (a likelihood is read, nothing is written)".into());
+                }
+                let default = match (mc.method, mc.cot) {
+                    (ChoiceMethod::Loglikelihood, _) => MULTIPLE_CHOICE_LIKELIHOOD_TEMPLATE,
+                    (ChoiceMethod::Generate, true) => MULTIPLE_CHOICE_COT_TEMPLATE,
+                    (ChoiceMethod::Generate, false) => MULTIPLE_CHOICE_TEMPLATE,
+                };
                 SolverKind::MultipleChoice {
                     template: add("template", mc.template.as_deref().unwrap_or(default))?,
                     shuffle: mc.shuffle,
+                    method: mc.method,
                     config: mc.generate.clone(),
                 }
             }
@@ -300,7 +326,7 @@ impl Solver {
                 state.messages.push(ChatMessage::user(text));
             }
             SolverKind::Generate { config } => generate(state, ctx, config).await?,
-            SolverKind::MultipleChoice { template, shuffle, config } => {
+            SolverKind::MultipleChoice { template, shuffle, method, config } => {
                 if *shuffle {
                     shuffle_choices(state, ctx.seed);
                 }
@@ -312,7 +338,10 @@ impl Solver {
                 context["choices"] = Value::String(format_choices(&state.choices));
                 let text = render(template, &context)?;
                 state.last_user_mut().content = text;
-                generate(state, ctx, config).await?;
+                match method {
+                    ChoiceMethod::Generate => generate(state, ctx, config).await?,
+                    ChoiceMethod::Loglikelihood => choose_by_likelihood(state, ctx).await?,
+                }
             }
             SolverKind::ChainOfThought { template } => {
                 let text = render(template, &state.context(&[]))?;
@@ -368,6 +397,21 @@ async fn generate(state: &mut TaskState<'_>, ctx: &SolveContext<'_>, over: &Gene
 
 /// Shuffles the presented choices with a permutation fixed by the run seed
 /// and the sample id, and remaps the target letters to follow.
+/// Scores each choice's text as the reply and answers with the likeliest
+/// (the first, on a tie). The output lists every log-likelihood, then the
+/// `ANSWER: X` line the `choice` scorer reads.
+async fn choose_by_likelihood(state: &mut TaskState<'_>, ctx: &SolveContext<'_>) -> Result<(), SolveError> {
+    if state.choices.is_empty() {
+        return Err(SolveError { kind: "template".into(), message: "method = \"loglikelihood\" needs the sample's choices".into() });
+    }
+    let scores = ctx.model.loglikelihood(&state.messages, &state.choices).await?;
+    let best = scores.iter().enumerate().fold(0, |best, (i, s)| if *s > scores[best] { i } else { best });
+    let listing: Vec<String> = scores.iter().enumerate().map(|(i, s)| format!("{}) {s:.4}", letter(i))).collect();
+    state.output = format!("log-likelihoods: {}\nANSWER: {}", listing.join(", "), letter(best));
+    state.messages.push(ChatMessage::assistant(state.output.clone()));
+    Ok(())
+}
+
 fn shuffle_choices(state: &mut TaskState<'_>, seed: u64) {
     let n = state.choices.len();
     let order = crate::rng::permutation(seed, &format!("choices/{}", state.sample.id), n);

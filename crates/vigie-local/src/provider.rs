@@ -147,6 +147,10 @@ impl ModelApi for LocalModel {
             answer.await.map_err(|_| stopped())?
         })
     }
+
+    fn loglikelihood<'a>(&'a self, messages: &'a [vigie_core::ChatMessage], continuations: &'a [String]) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
+        Box::pin(LocalModel::loglikelihood(self, Prompt::Chat(messages.to_vec()), continuations.to_vec()))
+    }
 }
 
 fn fatal(e: impl std::fmt::Display) -> ModelError {

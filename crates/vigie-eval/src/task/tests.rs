@@ -156,3 +156,15 @@ choice = {}
     let e = error(&source.replace("choices = \"options\"\n", "").replace("target = \"answer\"", "target = \"q\""));
     assert!(e.contains("a `choice` scorer needs `dataset.choices`"), "{e}");
 }
+
+#[test]
+fn likelihood_multiple_choice_cannot_also_reason() {
+    let mc = |solver: &str| format!("name = \"t\"\n[dataset]\npath = \"mc.jsonl\"\ninput = \"q\"\nchoices = \"options\"\ntarget = \"answer\"\n[[solver]]\nmultiple_choice = {solver}\n[[scorer]]\nchoice = {{}}\n");
+    if let Err(e) = check(&mc("{ method = \"loglikelihood\" }")) {
+        panic!("{e}");
+    }
+    let err = error(&mc("{ method = \"loglikelihood\", cot = true }"));
+    assert!(err.contains("chain of thought needs method = \"generate\""), "{err}");
+    let err = error(&mc("{ method = \"likelihood\" }"));
+    assert!(err.contains("method") && err.contains("loglikelihood"), "{err}");
+}
