@@ -447,9 +447,13 @@ impl LlamaModel {
 
     /// Causal attention of each row's query over its own sequence's cache.
     ///
-    /// Sums run as llama.cpp's f16 matrix products do (16 lanes, each
-    /// taking every 16th term, then a fixed reduction tree) and the softmax
-    /// uses its exponential: attention is where near-ties are decided.
+    /// The sums follow llama.cpp's f16 products exactly, because attention
+    /// is where last-bit differences turn into different tokens: with two
+    /// or more new tokens it uses tinyBLAS (16 lanes, each taking every 16th
+    /// term), with one its vector dot product (four 16-lane accumulators per
+    /// 64 terms); both end in AVX-512's reduction tree. Softmax uses its
+    /// exponential, and the key/value length is padded to 256 as its cache
+    /// pads it (the padding only adds zeros).
     fn attention(&self, layer: usize, steps: &[Step<'_>], rows: &[(usize, usize)], q: &[f32]) -> Vec<f32> {
         let c = &self.config;
         let (dim, hd, kv_dim) = (c.dim, c.head_dim(), c.kv_dim());
@@ -459,12 +463,15 @@ impl LlamaModel {
         out.par_chunks_mut(dim).zip(rows.par_iter()).enumerate().for_each(|(r, (out_row, &(s, pos)))| {
             let keys = &steps[s].cache.keys[layer];
             let values = &steps[s].cache.values[layer];
+            let single = steps[s].tokens.len() == 1;
             let span = pos + 1;
             let mut weights = vec![0.0f32; span];
             let mut kf = vec![0.0f32; span * hd];
             let mut vf = vec![0.0f32; span * hd];
             let mut qh = vec![0.0f32; hd];
-            let mut acc = vec![0.0f32; 16 * hd];
+            // [accumulator][lane][output]: four accumulators for the vector
+            // dot product, one for tinyBLAS.
+            let mut acc = vec![0.0f32; 4 * 16 * hd];
             for g in 0..c.n_kv_heads {
                 for j in 0..span {
                     let at = j * kv_dim + g * hd;
@@ -477,13 +484,14 @@ impl LlamaModel {
                         *dst = f16::from_f32(v).to_f32();
                     }
                     for (w, k) in weights.iter_mut().zip(kf.chunks_exact(hd)) {
-                        let mut lanes = [0.0f32; 16];
-                        for (kc, qc) in k.chunks_exact(16).zip(qh.chunks_exact(16)) {
+                        let mut lanes = [[0.0f32; 16]; 4];
+                        for (i, (kc, qc)) in k.chunks_exact(16).zip(qh.chunks_exact(16)).enumerate() {
+                            let a = if single { i % 4 } else { 0 };
                             for l in 0..16 {
-                                lanes[l] += kc[l] * qc[l];
+                                lanes[a][l] += kc[l] * qc[l];
                             }
                         }
-                        *w = reduce16(lanes) * scale;
+                        *w = reduce_accumulators(&lanes, single) * scale;
                     }
                     let max = weights.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
                     weights.iter_mut().for_each(|w| *w = kernels::exp_approx(*w - max));
@@ -496,21 +504,31 @@ impl LlamaModel {
                         })
                         .sum();
                     let inv = (1.0 / sum) as f32;
-                    // Lane `j % 16` of every output takes position j's term.
                     acc.fill(0.0);
                     for (j, (w, v)) in weights.iter().zip(vf.chunks_exact(hd)).enumerate() {
                         let w = f16::from_f32(w * inv).to_f32();
-                        let lane = &mut acc[(j % 16) * hd..(j % 16 + 1) * hd];
-                        lane.iter_mut().zip(v).for_each(|(a, v)| *a += w * v);
+                        let a = if single { (j % 64) / 16 } else { 0 };
+                        let at = (a * 16 + j % 16) * hd;
+                        acc[at..at + hd].iter_mut().zip(v).for_each(|(a, v)| *a += w * v);
                     }
                     for (d, dst) in out_row[head * hd..(head + 1) * hd].iter_mut().enumerate() {
-                        *dst = reduce16(std::array::from_fn(|l| acc[l * hd + d]));
+                        let lanes: [[f32; 16]; 4] = std::array::from_fn(|a| std::array::from_fn(|l| acc[(a * 16 + l) * hd + d]));
+                        *dst = reduce_accumulators(&lanes, single);
                     }
                 }
             }
         });
         out
     }
+}
+
+/// The dot product's result from its accumulators: ggml's vector dot
+/// product folds four (0+2, 1+3, then the two), tinyBLAS has one.
+fn reduce_accumulators(lanes: &[[f32; 16]; 4], four: bool) -> f32 {
+    if !four {
+        return reduce16(lanes[0]);
+    }
+    reduce16(std::array::from_fn(|l| (lanes[0][l] + lanes[2][l]) + (lanes[1][l] + lanes[3][l])))
 }
 
 /// RMS norm of each row of `x` times `weight`, into `out`.
@@ -548,8 +566,10 @@ fn apply_rope(x: &mut [f32], table: &[(f32, f32)], head_dim: usize) {
     for head in x.chunks_exact_mut(head_dim) {
         for (pair, &(cos, sin)) in head.chunks_exact_mut(2).zip(table) {
             let (x0, x1) = (pair[0], pair[1]);
-            pair[0] = x0 * cos - x1 * sin;
-            pair[1] = x0 * sin + x1 * cos;
+            // Fused as the C compiler fuses llama.cpp's `x0*cos - x1*sin`:
+            // one rounding fewer, and the bits that decide f16 rounding later.
+            pair[0] = x0.mul_add(cos, -(x1 * sin));
+            pair[1] = x0.mul_add(sin, x1 * cos);
         }
     }
 }
