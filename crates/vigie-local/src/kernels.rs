@@ -158,14 +158,14 @@ pub fn dot_q8_0_portable(row: &[u8], act: &[BlockQ8]) -> f32 {
 #[inline]
 pub fn dot_q4_1(row: &[u8], act: &[BlockQ8]) -> f32 {
     assert_eq!(row.len(), act.len() * Q4_1_BYTES);
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-    // SAFETY: this build targets AVX2 and FMA (the `cfg` above), so every
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
+    // SAFETY: this build targets AVX2, FMA and F16C (the `cfg` above), so every
     // CPU it runs on has them.
     #[allow(unsafe_code)]
     unsafe {
         avx2::dot_q4_1(row, act)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c")))]
     {
         dot_q4_1_portable(row, act)
     }
@@ -175,14 +175,14 @@ pub fn dot_q4_1(row: &[u8], act: &[BlockQ8]) -> f32 {
 #[inline]
 pub fn dot_q8_0(row: &[u8], act: &[BlockQ8]) -> f32 {
     assert_eq!(row.len(), act.len() * Q8_0_BYTES);
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-    // SAFETY: this build targets AVX2 and FMA (the `cfg` above), so every
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
+    // SAFETY: this build targets AVX2, FMA and F16C (the `cfg` above), so every
     // CPU it runs on has them.
     #[allow(unsafe_code)]
     unsafe {
         avx2::dot_q8_0(row, act)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c")))]
     {
         dot_q8_0_portable(row, act)
     }
@@ -195,13 +195,13 @@ pub fn dot_q4_1_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
     for act in acts {
         assert_eq!(row.len(), act.len() * Q4_1_BYTES);
     }
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
     // SAFETY: as in `dot_q4_1`.
     #[allow(unsafe_code)]
     unsafe {
         avx2::dot_q4_1_x4(row, acts)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c")))]
     {
         acts.map(|act| dot_q4_1_portable(row, act))
     }
@@ -214,26 +214,36 @@ pub fn dot_q8_0_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
     for act in acts {
         assert_eq!(row.len(), act.len() * Q8_0_BYTES);
     }
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
     // SAFETY: as in `dot_q8_0`.
     #[allow(unsafe_code)]
     unsafe {
         avx2::dot_q8_0_x4(row, acts)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c")))]
     {
         acts.map(|act| dot_q8_0_portable(row, act))
     }
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
 #[allow(unsafe_code)]
 mod avx2 {
     //! The AVX2 kernels. Every load reads inside a slice whose length the
     //! caller asserted (`row.len() == act.len() * block bytes`).
     use std::arch::x86_64::*;
 
-    use super::{f16_at, BlockQ8, Q4_1_BYTES, Q8_0_BYTES};
+    use super::{BlockQ8, Q4_1_BYTES, Q8_0_BYTES};
+
+    /// Two f16 at the start of `block` (Q4_1's scale and minimum) as f32,
+    /// converted in one instruction.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn two_f16(block: &[u8]) -> (f32, f32) {
+        let bits = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+        let v = _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32));
+        (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
+    }
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -244,15 +254,15 @@ mod avx2 {
         super::hsum8(lanes)
     }
 
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) fn dot_q4_1(row: &[u8], act: &[BlockQ8]) -> f32 {
         let ones = _mm256_set1_epi16(1);
         let low = _mm256_set1_epi8(0x0F);
         let mut acc = _mm256_setzero_ps();
         let mut summs = 0.0f32;
         for (block, a) in row.chunks_exact(Q4_1_BYTES).zip(act) {
-            let d0 = f16_at(block, 0);
-            summs += f16_at(block, 2) * a.s;
+            let (d0, m) = two_f16(block);
+            summs += m * a.s;
             let d0d1 = _mm256_set1_ps(d0 * a.d);
             // SAFETY: `block` has 20 bytes, the nibbles are its last 16;
             // `a.qs` has 32 bytes.
@@ -264,15 +274,14 @@ mod avx2 {
         hsum(acc) + summs
     }
 
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) fn dot_q4_1_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
         let ones = _mm256_set1_epi16(1);
         let low = _mm256_set1_epi8(0x0F);
         let mut acc = [_mm256_setzero_ps(); 4];
         let mut summs = [0.0f32; 4];
         for (b, block) in row.chunks_exact(Q4_1_BYTES).enumerate() {
-            let d0 = f16_at(block, 0);
-            let m = f16_at(block, 2);
+            let (d0, m) = two_f16(block);
             // SAFETY: `block` has 20 bytes, the nibbles are its last 16.
             let packed = unsafe { _mm_loadu_si128(block.as_ptr().add(4).cast()) };
             let qx = _mm256_and_si256(low, _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
@@ -288,12 +297,12 @@ mod avx2 {
         std::array::from_fn(|r| hsum(acc[r]) + summs[r])
     }
 
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) fn dot_q8_0_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
         let ones = _mm256_set1_epi16(1);
         let mut acc = [_mm256_setzero_ps(); 4];
         for (b, block) in row.chunks_exact(Q8_0_BYTES).enumerate() {
-            let d0 = f16_at(block, 0);
+            let d0 = two_f16(block).0;
             // SAFETY: `block` has 34 bytes, the values are its last 32.
             let qx = unsafe { _mm256_loadu_si256(block.as_ptr().add(2).cast()) };
             let ax = _mm256_sign_epi8(qx, qx);
@@ -308,12 +317,12 @@ mod avx2 {
         std::array::from_fn(|r| hsum(acc[r]))
     }
 
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) fn dot_q8_0(row: &[u8], act: &[BlockQ8]) -> f32 {
         let ones = _mm256_set1_epi16(1);
         let mut acc = _mm256_setzero_ps();
         for (block, a) in row.chunks_exact(Q8_0_BYTES).zip(act) {
-            let d = _mm256_set1_ps(f16_at(block, 0) * a.d);
+            let d = _mm256_set1_ps(two_f16(block).0 * a.d);
             // SAFETY: `block` has 34 bytes, the values are its last 32; `a.qs` has 32.
             let (qx, qy) = unsafe { (_mm256_loadu_si256(block.as_ptr().add(2).cast()), _mm256_loadu_si256(a.qs.as_ptr().cast())) };
             let ax = _mm256_sign_epi8(qx, qx);

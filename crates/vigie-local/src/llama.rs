@@ -404,11 +404,13 @@ impl LlamaModel {
         let total: usize = mats.iter().map(|m| m.rows).sum();
         // Output-major, so each task writes one contiguous run.
         let mut out_t = vec![0.0f32; total * n];
-        const ROWS_PER_TASK: usize = 32;
+        // A few tasks per thread: enough to balance, few enough that
+        // splitting costs nothing next to the products.
+        let rows_per_task = total.div_ceil(4 * rayon::current_num_threads()).max(16);
         let bytes = &self.file.bytes;
-        out_t.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, chunk)| {
+        out_t.par_chunks_mut(rows_per_task * n).enumerate().for_each(|(task, chunk)| {
             for (k, cells) in chunk.chunks_exact_mut(n).enumerate() {
-                let mut o = task * ROWS_PER_TASK + k;
+                let mut o = task * rows_per_task + k;
                 let mut m = &mats[0];
                 for candidate in mats {
                     m = candidate;
@@ -504,16 +506,31 @@ impl LlamaModel {
                         })
                         .sum();
                     let inv = (1.0 / sum) as f32;
-                    acc.fill(0.0);
+                    // Only the accumulators that positions reach are used.
+                    let used = if single { span.div_ceil(16).min(4) } else { 1 };
+                    acc[..used * 16 * hd].fill(0.0);
                     for (j, (w, v)) in weights.iter().zip(vf.chunks_exact(hd)).enumerate() {
                         let w = f16::from_f32(w * inv).to_f32();
                         let a = if single { (j % 64) / 16 } else { 0 };
                         let at = (a * 16 + j % 16) * hd;
                         acc[at..at + hd].iter_mut().zip(v).for_each(|(a, v)| *a += w * v);
                     }
+                    // The same folds as `reduce_accumulators`, for all outputs at once.
+                    if single && used > 1 {
+                        let block = 16 * hd;
+                        for i in 0..block {
+                            let at = |a: usize| if a < used { acc[a * block + i] } else { 0.0 };
+                            let folded = (acc[i] + at(2)) + (at(1) + at(3));
+                            acc[i] = folded;
+                        }
+                    }
+                    for half in [8, 4] {
+                        for i in 0..half * hd {
+                            acc[i] += acc[half * hd + i];
+                        }
+                    }
                     for (d, dst) in out_row[head * hd..(head + 1) * hd].iter_mut().enumerate() {
-                        let lanes: [[f32; 16]; 4] = std::array::from_fn(|a| std::array::from_fn(|l| acc[(a * 16 + l) * hd + d]));
-                        *dst = reduce_accumulators(&lanes, single);
+                        *dst = (acc[d] + acc[2 * hd + d]) + (acc[hd + d] + acc[3 * hd + d]);
                     }
                 }
             }
