@@ -462,7 +462,12 @@ impl LlamaModel {
         let rep = c.n_heads / c.n_kv_heads;
         let scale = 1.0 / (hd as f32).sqrt();
         let mut out = vec![0.0f32; rows.len() * dim];
-        out.par_chunks_mut(dim).zip(rows.par_iter()).enumerate().for_each(|(r, (out_row, &(s, pos)))| {
+        // One task per (row, key/value head): its query heads' outputs are
+        // contiguous, and a one-token step still spreads over the cores.
+        let groups = c.n_kv_heads;
+        out.par_chunks_mut(rep * hd).enumerate().for_each(|(task, group_out)| {
+            let (r, g) = (task / groups, task % groups);
+            let (s, pos) = rows[r];
             let keys = &steps[s].cache.keys[layer];
             let values = &steps[s].cache.values[layer];
             let single = steps[s].tokens.len() == 1;
@@ -474,64 +479,63 @@ impl LlamaModel {
             // [accumulator][lane][output]: four accumulators for the vector
             // dot product, one for tinyBLAS.
             let mut acc = vec![0.0f32; 4 * 16 * hd];
-            for g in 0..c.n_kv_heads {
-                for j in 0..span {
-                    let at = j * kv_dim + g * hd;
-                    keys[at..at + hd].convert_to_f32_slice(&mut kf[j * hd..(j + 1) * hd]);
-                    values[at..at + hd].convert_to_f32_slice(&mut vf[j * hd..(j + 1) * hd]);
+            for j in 0..span {
+                let at = j * kv_dim + g * hd;
+                keys[at..at + hd].convert_to_f32_slice(&mut kf[j * hd..(j + 1) * hd]);
+                values[at..at + hd].convert_to_f32_slice(&mut vf[j * hd..(j + 1) * hd]);
+            }
+            for head in g * rep..(g + 1) * rep {
+                // The query is rounded to f16, as for llama.cpp's f16 product.
+                for (dst, &v) in qh.iter_mut().zip(&q[r * dim + head * hd..r * dim + (head + 1) * hd]) {
+                    *dst = f16::from_f32(v).to_f32();
                 }
-                for head in g * rep..(g + 1) * rep {
-                    // The query is rounded to f16, as for llama.cpp's f16 product.
-                    for (dst, &v) in qh.iter_mut().zip(&q[r * dim + head * hd..r * dim + (head + 1) * hd]) {
-                        *dst = f16::from_f32(v).to_f32();
-                    }
-                    for (w, k) in weights.iter_mut().zip(kf.chunks_exact(hd)) {
-                        let mut lanes = [[0.0f32; 16]; 4];
-                        for (i, (kc, qc)) in k.chunks_exact(16).zip(qh.chunks_exact(16)).enumerate() {
-                            let a = if single { i % 4 } else { 0 };
-                            for l in 0..16 {
-                                lanes[a][l] += kc[l] * qc[l];
-                            }
-                        }
-                        *w = reduce_accumulators(&lanes, single) * scale;
-                    }
-                    let max = weights.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                    weights.iter_mut().for_each(|w| *w = kernels::exp_approx(*w - max));
-                    let sum: f64 = weights
-                        .chunks(16)
-                        .map(|chunk| {
-                            let mut lanes = [0.0f32; 16];
-                            lanes[..chunk.len()].copy_from_slice(chunk);
-                            f64::from(reduce16(lanes))
-                        })
-                        .sum();
-                    let inv = (1.0 / sum) as f32;
-                    // Only the accumulators that positions reach are used.
-                    let used = if single { span.div_ceil(16).min(4) } else { 1 };
-                    acc[..used * 16 * hd].fill(0.0);
-                    for (j, (w, v)) in weights.iter().zip(vf.chunks_exact(hd)).enumerate() {
-                        let w = f16::from_f32(w * inv).to_f32();
-                        let a = if single { (j % 64) / 16 } else { 0 };
-                        let at = (a * 16 + j % 16) * hd;
-                        acc[at..at + hd].iter_mut().zip(v).for_each(|(a, v)| *a += w * v);
-                    }
-                    // The same folds as `reduce_accumulators`, for all outputs at once.
-                    if single && used > 1 {
-                        let block = 16 * hd;
-                        for i in 0..block {
-                            let at = |a: usize| if a < used { acc[a * block + i] } else { 0.0 };
-                            let folded = (acc[i] + at(2)) + (at(1) + at(3));
-                            acc[i] = folded;
+                for (w, k) in weights.iter_mut().zip(kf.chunks_exact(hd)) {
+                    let mut lanes = [[0.0f32; 16]; 4];
+                    for (i, (kc, qc)) in k.chunks_exact(16).zip(qh.chunks_exact(16)).enumerate() {
+                        let a = if single { i % 4 } else { 0 };
+                        for l in 0..16 {
+                            lanes[a][l] += kc[l] * qc[l];
                         }
                     }
-                    for half in [8, 4] {
-                        for i in 0..half * hd {
-                            acc[i] += acc[half * hd + i];
-                        }
+                    *w = reduce_accumulators(&lanes, single) * scale;
+                }
+                let max = weights.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                weights.iter_mut().for_each(|w| *w = kernels::exp_approx(*w - max));
+                let sum: f64 = weights
+                    .chunks(16)
+                    .map(|chunk| {
+                        let mut lanes = [0.0f32; 16];
+                        lanes[..chunk.len()].copy_from_slice(chunk);
+                        f64::from(reduce16(lanes))
+                    })
+                    .sum();
+                let inv = (1.0 / sum) as f32;
+                // Only the accumulators that positions reach are used.
+                let used = if single { span.div_ceil(16).min(4) } else { 1 };
+                acc[..used * 16 * hd].fill(0.0);
+                for (j, (w, v)) in weights.iter().zip(vf.chunks_exact(hd)).enumerate() {
+                    let w = f16::from_f32(w * inv).to_f32();
+                    let a = if single { (j % 64) / 16 } else { 0 };
+                    let at = (a * 16 + j % 16) * hd;
+                    acc[at..at + hd].iter_mut().zip(v).for_each(|(a, v)| *a += w * v);
+                }
+                // The same folds as `reduce_accumulators`, for all outputs at once.
+                if single && used > 1 {
+                    let block = 16 * hd;
+                    for i in 0..block {
+                        let at = |a: usize| if a < used { acc[a * block + i] } else { 0.0 };
+                        let folded = (acc[i] + at(2)) + (at(1) + at(3));
+                        acc[i] = folded;
                     }
-                    for (d, dst) in out_row[head * hd..(head + 1) * hd].iter_mut().enumerate() {
-                        *dst = (acc[d] + acc[2 * hd + d]) + (acc[hd + d] + acc[3 * hd + d]);
+                }
+                for half in [8, 4] {
+                    for i in 0..half * hd {
+                        acc[i] += acc[half * hd + i];
                     }
+                }
+                let local = head - g * rep;
+                for (d, dst) in group_out[local * hd..(local + 1) * hd].iter_mut().enumerate() {
+                    *dst = (acc[d] + acc[2 * hd + d]) + (acc[hd + d] + acc[3 * hd + d]);
                 }
             }
         });
