@@ -108,7 +108,11 @@ impl LocalModel {
         let (jobs, receiver) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("vigie-local-model".into())
-            .spawn(move || Worker { model: &model, env: &env }.run(receiver))
+            .spawn(move || {
+                let tokenizer = &model.tokenizer;
+                let end_of_turn = [tokenizer.eos, tokenizer.token_id("<|im_end|>"), tokenizer.token_id("<|endoftext|>")].into_iter().flatten().collect();
+                Worker { model: &model, env: &env, end_of_turn }.run(receiver)
+            })
             .map_err(|source| LlamaError::File(crate::gguf::GgufError::Io { path: path.display().to_string(), source }))?;
         Ok(LocalModel { name: name.to_string(), jobs, context_length })
     }
@@ -176,6 +180,8 @@ struct Sequence {
 struct Worker<'m> {
     model: &'m LlamaModel,
     env: &'m minijinja::Environment<'m>,
+    /// Tokens that end the assistant's turn.
+    end_of_turn: Vec<u32>,
 }
 
 impl Worker<'_> {
@@ -286,14 +292,13 @@ impl Worker<'_> {
                 *l += bias;
             }
         }
-        let end_of_turn = [tokenizer.eos, tokenizer.token_id("<|im_end|>"), tokenizer.token_id("<|endoftext|>")];
         if s.params.ignore_eos {
-            for token in end_of_turn.into_iter().flatten() {
+            for &token in &self.end_of_turn {
                 logits[token as usize] = f32::NEG_INFINITY;
             }
         }
         let next = sample(logits, s.params.temperature.unwrap_or(0.0), s.params.top_p, s.params.top_k, &mut s.rng);
-        if end_of_turn.contains(&Some(next)) {
+        if self.end_of_turn.contains(&next) {
             return Some("stop");
         }
         s.generated.push(next);
