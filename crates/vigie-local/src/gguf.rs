@@ -112,6 +112,23 @@ impl TensorType {
         }
     }
 
+    /// ggml's name of the type (`Q4_K`), for messages.
+    pub fn name(self) -> String {
+        match self {
+            TensorType::F32 => "F32".into(),
+            TensorType::F16 => "F16".into(),
+            TensorType::Q4_1 => "Q4_1".into(),
+            TensorType::Q8_0 => "Q8_0".into(),
+            TensorType::Other(id) => {
+                const NAMES: [&str; 31] = [
+                    "F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K",
+                    "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16",
+                ];
+                NAMES.get(id as usize).map_or_else(|| format!("ggml type {id}"), |n| (*n).to_string())
+            }
+        }
+    }
+
     /// Bytes taken by `elements` values, if the type is known.
     pub fn bytes_for(self, elements: usize) -> Option<usize> {
         match self {
@@ -353,6 +370,14 @@ pub(crate) mod tests {
         let w = file.tensor("w").unwrap();
         assert_eq!((w.dims.as_slice(), w.kind, w.len), ([2usize, 3].as_slice(), TensorType::F32, 24));
         assert_eq!(&file.data(w)[4..8], &2.0f32.to_le_bytes());
+    }
+
+    #[test]
+    fn tensor_types_are_named_as_ggml_names_them() {
+        assert_eq!(TensorType::from_ggml(12).name(), "Q4_K");
+        assert_eq!(TensorType::from_ggml(2).name(), "Q4_0");
+        assert_eq!(TensorType::from_ggml(3).name(), "Q4_1");
+        assert_eq!(TensorType::from_ggml(99).name(), "ggml type 99");
     }
 
     #[test]

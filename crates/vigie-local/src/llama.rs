@@ -115,7 +115,7 @@ impl Matrix {
                 MatrixData::Quantized { kind: info.kind, start: info.start, row_bytes: info.len / rows }
             }
             TensorType::F32 | TensorType::F16 => MatrixData::Dense(floats(file, name, info)?),
-            other => return Err(format!("tensor `{name}` has type {other:?}; vigie runs F32, F16, Q4_1 and Q8_0 weights")),
+            other => return Err(format!("tensor `{name}` has type {}; vigie runs F32, F16, Q4_1 and Q8_0 weights", other.name())),
         };
         Ok(Matrix { rows, cols, data })
     }
@@ -141,7 +141,7 @@ fn floats(file: &GgufFile, name: &str, info: &TensorInfo) -> Result<Vec<f32>, St
     match info.kind {
         TensorType::F32 => Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
         TensorType::F16 => Ok(bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()),
-        other => Err(format!("tensor `{name}` has type {other:?} where floats were expected")),
+        other => Err(format!("tensor `{name}` has type {} where floats were expected", other.name())),
     }
 }
 
