@@ -462,34 +462,43 @@ impl LlamaModel {
         let rep = c.n_heads / c.n_kv_heads;
         let scale = 1.0 / (hd as f32).sqrt();
         let mut out = vec![0.0f32; rows.len() * dim];
+        // Each sequence's keys and values as f32, converted once per layer
+        // (the rows of a prompt all read the same cache).
+        let cached: Vec<(Vec<f32>, Vec<f32>)> = steps
+            .iter()
+            .map(|step| {
+                let convert = |half: &[f16]| {
+                    let mut f = vec![0.0f32; half.len()];
+                    half.convert_to_f32_slice(&mut f);
+                    f
+                };
+                (convert(&step.cache.keys[layer]), convert(&step.cache.values[layer]))
+            })
+            .collect();
         // One task per (row, key/value head): its query heads' outputs are
         // contiguous, and a one-token step still spreads over the cores.
         let groups = c.n_kv_heads;
         out.par_chunks_mut(rep * hd).enumerate().for_each(|(task, group_out)| {
             let (r, g) = (task / groups, task % groups);
             let (s, pos) = rows[r];
-            let keys = &steps[s].cache.keys[layer];
-            let values = &steps[s].cache.values[layer];
+            let (keys, values) = &cached[s];
+            // Position j's vector for this key/value head.
+            let key = |j: usize| &keys[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
+            let value = |j: usize| &values[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
             let single = steps[s].tokens.len() == 1;
             let span = pos + 1;
             let mut weights = vec![0.0f32; span];
-            let mut kf = vec![0.0f32; span * hd];
-            let mut vf = vec![0.0f32; span * hd];
             let mut qh = vec![0.0f32; hd];
             // [accumulator][lane][output]: four accumulators for the vector
             // dot product, one for tinyBLAS.
             let mut acc = vec![0.0f32; 4 * 16 * hd];
-            for j in 0..span {
-                let at = j * kv_dim + g * hd;
-                keys[at..at + hd].convert_to_f32_slice(&mut kf[j * hd..(j + 1) * hd]);
-                values[at..at + hd].convert_to_f32_slice(&mut vf[j * hd..(j + 1) * hd]);
-            }
             for head in g * rep..(g + 1) * rep {
                 // The query is rounded to f16, as for llama.cpp's f16 product.
                 for (dst, &v) in qh.iter_mut().zip(&q[r * dim + head * hd..r * dim + (head + 1) * hd]) {
                     *dst = f16::from_f32(v).to_f32();
                 }
-                for (w, k) in weights.iter_mut().zip(kf.chunks_exact(hd)) {
+                for (j, w) in weights.iter_mut().enumerate() {
+                    let k = key(j);
                     let mut lanes = [[0.0f32; 16]; 4];
                     for (i, (kc, qc)) in k.chunks_exact(16).zip(qh.chunks_exact(16)).enumerate() {
                         let a = if single { i % 4 } else { 0 };
@@ -513,7 +522,8 @@ impl LlamaModel {
                 // Only the accumulators that positions reach are used.
                 let used = if single { span.div_ceil(16).min(4) } else { 1 };
                 acc[..used * 16 * hd].fill(0.0);
-                for (j, (w, v)) in weights.iter().zip(vf.chunks_exact(hd)).enumerate() {
+                for (j, w) in weights.iter().enumerate() {
+                    let v = value(j);
                     let w = f16::from_f32(w * inv).to_f32();
                     let a = if single { (j % 64) / 16 } else { 0 };
                     let at = (a * 16 + j % 16) * hd;
