@@ -225,6 +225,8 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             dataset,
             dataset_sha256: task.dataset_sha256.clone(),
             dataset_samples: task.samples.len(),
+            risk_areas: task.risk_areas.clone(),
+            group_by: task.group_by.clone(),
         },
         model: model_ref,
         judge_model: judge_ref,

@@ -81,7 +81,7 @@ pub(crate) fn load(path: &Path, records: Option<&[SampleRecord]>) -> Result<Load
 
 /// Results recomputed from records, as a footer.
 pub(crate) fn tally_footer(header: &LogHeader, records: &[SampleRecord], status: RunStatus, error: Option<String>) -> LogFooter {
-    let mut tally = RunTally::new(&header.scorers, header.planned_records);
+    let mut tally = RunTally::new(&header.scorers, header.planned_records, header.task.group_by.as_deref());
     for record in records {
         tally.add(record);
     }
@@ -92,6 +92,7 @@ pub(crate) fn tally_footer(header: &LogHeader, records: &[SampleRecord], status:
         duration_s: 0.0,
         samples: tally.counts(),
         metrics: tally.metrics(reducer, header.settings.seed),
+        groups: tally.groups(reducer, header.settings.seed),
         usage: tally.usage(),
         retries: tally.retries(),
         error,

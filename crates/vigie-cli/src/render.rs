@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use vigie_log::{LogFooter, LogHeader, RunStatus};
+use vigie_log::{GroupMetrics, LogFooter, LogHeader, RunStatus};
 
 /// The results of a run as a block of text.
 pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> String {
@@ -25,7 +25,42 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
         let _ = writeln!(out, "stopped  {error}");
     }
     out.push('\n');
-    out.push_str(&metrics_table(&header.scorers.iter().map(|s| s.name.clone()).collect::<Vec<_>>(), &footer.metrics));
+    let scorers: Vec<String> = header.scorers.iter().map(|s| s.name.clone()).collect();
+    out.push_str(&metrics_table(&scorers, &footer.metrics));
+    if let (Some(field), false) = (&header.task.group_by, footer.groups.is_empty()) {
+        out.push('\n');
+        out.push_str(&groups_table(field, &scorers, &footer.groups));
+    }
+    out
+}
+
+/// One row per group: its sample count and, per scorer, the headline value
+/// (accuracy, else mean) with its 95% interval.
+pub(crate) fn groups_table(field: &str, scorers: &[String], groups: &[GroupMetrics]) -> String {
+    let mut header = vec![format!("by {field}"), "n".to_string()];
+    for scorer in scorers {
+        header.push(scorer.clone());
+        header.push("95% CI".to_string());
+    }
+    let mut rows = vec![header];
+    for group in groups {
+        let mut row = vec![group.group.clone(), group.samples.to_string()];
+        for scorer in scorers {
+            let get = |metric: &str| group.metrics.get(&format!("{scorer}/{metric}")).copied();
+            row.push(get("accuracy").or_else(|| get("mean")).map_or("-".into(), |v| format!("{v:.3}")));
+            row.push(match (get("ci95_low"), get("ci95_high")) {
+                (Some(low), Some(high)) => format!("[{low:.3}, {high:.3}]"),
+                _ => "-".into(),
+            });
+        }
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
     out
 }
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use vigie_core::{GenerateConfig, ModelApi, Usage};
-use vigie_log::{LogError, LogFooter, LogWriter, RunStatus, SampleCounts, SampleError, SampleRecord, ScorerRef};
+use vigie_log::{GroupMetrics, LogError, LogFooter, LogWriter, RunStatus, SampleCounts, SampleError, SampleRecord, ScorerRef};
 
 use crate::metrics::{Metric, Reducer, ScoreTable};
 use crate::scorer::ScoreInput;
@@ -69,6 +69,9 @@ pub struct RunTally {
     /// Kept as records come, so checking `--fail-on-error` after each record stays O(1).
     errors: usize,
     table: ScoreTable,
+    /// The metadata field that splits the scores into groups, and each group's table.
+    group_by: Option<String>,
+    groups: BTreeMap<String, ScoreTable>,
     planned: usize,
 }
 
@@ -80,14 +83,24 @@ struct Latest {
 }
 
 impl RunTally {
-    /// An empty tally for these scorers (as the log header lists them).
-    pub fn new(scorers: &[ScorerRef], planned: usize) -> RunTally {
+    /// An empty tally for these scorers (as the log header lists them),
+    /// splitting the scores by the metadata field `group_by` when given.
+    pub fn new(scorers: &[ScorerRef], planned: usize, group_by: Option<&str>) -> RunTally {
         let scorers: Vec<(String, Vec<Metric>)> = scorers
             .iter()
             .map(|s| (s.name.clone(), s.metrics.iter().filter_map(|m| Metric::parse(m).ok()).collect()))
             .collect();
         let scorer_index = scorers.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect();
-        RunTally { scorers, scorer_index, latest: HashMap::new(), errors: 0, table: ScoreTable::new(), planned }
+        RunTally {
+            scorers,
+            scorer_index,
+            latest: HashMap::new(),
+            errors: 0,
+            table: ScoreTable::new(),
+            group_by: group_by.map(str::to_string),
+            groups: BTreeMap::new(),
+            planned,
+        }
     }
 
     /// Counts a record.
@@ -101,9 +114,16 @@ impl RunTally {
             self.errors += 1;
         }
         if !errored {
+            let mut group = self.group_by.as_deref().map(|field| {
+                let key = group_value(record.metadata.get(field));
+                self.groups.entry(key).or_default()
+            });
             for (name, score) in &record.scores {
                 if let Some(&i) = self.scorer_index.get(name) {
                     self.table.add(record.index, record.epoch, i, score.value);
+                    if let Some(table) = group.as_deref_mut() {
+                        table.add(record.index, record.epoch, i, score.value);
+                    }
                 }
             }
         }
@@ -141,6 +161,28 @@ impl RunTally {
     pub fn metrics(&self, reducer: Reducer, seed: u64) -> BTreeMap<String, f64> {
         self.table.metrics(&self.scorers, reducer, seed)
     }
+
+    /// The metrics of each group, in the order of the group values; empty
+    /// without `group_by`.
+    pub fn groups(&self, reducer: Reducer, seed: u64) -> Vec<GroupMetrics> {
+        self.groups
+            .iter()
+            .map(|(group, table)| GroupMetrics {
+                group: group.clone(),
+                samples: table.samples(),
+                metrics: table.metrics(&self.scorers, reducer, seed),
+            })
+            .collect()
+    }
+}
+
+/// A metadata value as a group name: strings as they are, other values as JSON.
+fn group_value(value: Option<&serde_json::Value>) -> String {
+    match value {
+        None | Some(serde_json::Value::Null) => "(none)".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// The scorers of a task as the log header records them.
@@ -172,7 +214,7 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
     let Run { task, samples, config, model, judge, mut writer, existing } = run;
     let started = Instant::now();
     let planned = samples.len() * config.epochs as usize;
-    let mut tally = RunTally::new(&scorer_refs(&task), planned);
+    let mut tally = RunTally::new(&scorer_refs(&task), planned, task.group_by.as_deref());
     for record in &existing {
         tally.add(record);
     }
@@ -247,6 +289,7 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
         duration_s: started.elapsed().as_secs_f64(),
         samples: tally.counts(),
         metrics: tally.metrics(config.reducer, config.seed),
+        groups: tally.groups(config.reducer, config.seed),
         usage: tally.usage(),
         retries: tally.retries(),
         error: stop_reason,

@@ -15,6 +15,7 @@
 pub mod dataset;
 pub mod engine;
 pub mod metrics;
+pub mod refusal;
 pub mod rng;
 pub mod scorer;
 pub mod solver;

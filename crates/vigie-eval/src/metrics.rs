@@ -203,6 +203,11 @@ impl ScoreTable {
         self.by_sample.entry(sample_index).or_default().entry(scorer).or_default().push((epoch, value));
     }
 
+    /// Samples with at least one score.
+    pub fn samples(&self) -> usize {
+        self.by_sample.len()
+    }
+
     /// The reduced per-sample values of one scorer, in sample order.
     pub fn reduced(&self, scorer: usize, reducer: Reducer) -> Vec<f64> {
         self.by_sample

@@ -97,6 +97,8 @@ pub struct Task {
     pub epochs_reducer: Option<Reducer>,
     /// A judge model named by the task, unless the command line says otherwise.
     pub judge_model: Option<String>,
+    /// The metadata field whose values split the metrics into groups.
+    pub group_by: Option<String>,
     /// The solver chain.
     pub solvers: Vec<Solver>,
     /// The scorers, in task order; names are unique.
@@ -138,6 +140,8 @@ struct TaskSpec {
     epochs_reducer: Option<Spanned<String>>,
     #[serde(default)]
     judge_model: Option<String>,
+    #[serde(default)]
+    group_by: Option<Spanned<String>>,
     #[serde(default, rename = "solver")]
     solvers: Vec<Spanned<crate::solver::SolverSpec>>,
     #[serde(default, rename = "scorer")]
@@ -227,6 +231,12 @@ pub fn compile(
         return Err(err_at(ds.path.span(), format!("field `dataset.path`: the dataset `{dataset_label}` has no samples")));
     }
 
+    if let Some(field) = &spec.group_by {
+        if !samples.iter().any(|s| s.metadata.contains_key(field.get_ref())) {
+            return Err(err_at(field.span(), format!("field `group_by`: no sample of `{dataset_label}` has the metadata field `{}`", field.get_ref())));
+        }
+    }
+
     // Epochs and reducer.
     let epochs = match &spec.epochs {
         Some(e) if *e.get_ref() == 0 => return Err(err_at(e.span(), "field `epochs`: must be at least 1".into())),
@@ -297,6 +307,7 @@ pub fn compile(
         epochs,
         epochs_reducer,
         judge_model: spec.judge_model,
+        group_by: spec.group_by.map(Spanned::into_inner),
         solvers,
         scorers,
         templates,

@@ -57,6 +57,13 @@ pub struct TaskRef {
     pub dataset_sha256: String,
     /// Samples in the dataset before `--limit` and `--sample-id`.
     pub dataset_samples: usize,
+    /// Ids of the risk areas (vigie's taxonomy) the task gives evidence for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risk_areas: Vec<String>,
+    /// The metadata field whose values split the metrics into groups
+    /// (a category), when the task asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<String>,
 }
 
 /// A model as the run addressed it. Never holds a key.
@@ -183,6 +190,10 @@ pub struct LogFooter {
     pub samples: SampleCounts,
     /// `"<scorer>/<metric>"` to value.
     pub metrics: BTreeMap<String, f64>,
+    /// The same metrics per value of the task's `group_by` field, in the
+    /// order of the values; empty when the task has no `group_by`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupMetrics>,
     /// Tokens used by the evaluated model over the whole run.
     pub usage: Usage,
     /// Request retries over the whole run.
@@ -190,6 +201,17 @@ pub struct LogFooter {
     /// Why the run stopped, when it did not succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The metrics of the samples that share one value of the `group_by` field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupMetrics {
+    /// The field's value (`(none)` for samples without it).
+    pub group: String,
+    /// Samples scored in the group.
+    pub samples: usize,
+    /// `"<scorer>/<metric>"` to value, as in the footer's `metrics`.
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// Counts of sample records.
