@@ -9,6 +9,7 @@ use vigie_core::ModelApi;
 use vigie_eval::engine::{self, Run, RunConfig};
 use vigie_eval::metrics::Reducer;
 use vigie_eval::{Sample, Task};
+use vigie_suites::suites::Planned;
 use vigie_log::{LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RunSettings, RunStatus, SampleRecord, TaskRef};
 use vigie_providers::{ProviderOptions, ProviderStats, ResponseCache, RetryPolicy};
 
@@ -17,9 +18,14 @@ use crate::{Outcome, UsageError};
 
 #[derive(clap::Args)]
 pub(crate) struct EvalArgs {
-    /// The task file (TOML; see docs/tasks.md)
+    /// A task file (TOML; see docs/tasks.md), or a built-in suite: suite:NAME, or one of its
+    /// tasks: suite:NAME/TASK (`vigie suite list`)
     #[arg(required_unless_present = "resume")]
-    task: Option<PathBuf>,
+    task: Option<String>,
+    /// Folder holding public benchmark files (harmbench/, xstest/, wmdp/, ... as published),
+    /// for the suite tasks that read them; without it those tasks are skipped
+    #[arg(long, env = crate::env::VIGIE_DATASETS, value_name = "DIR")]
+    datasets: Option<PathBuf>,
     /// The model, as provider/name: local/smollm2 (the default, embedded), local/PATH.gguf,
     /// openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, vllm/..., ollama/...
     #[arg(long, short = 'm')]
@@ -76,7 +82,7 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     log_dir: Option<PathBuf>,
     /// Resume the run in this log: redo its unfinished and failed samples only
-    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "fail_on_error", "cache"])]
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "datasets", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "fail_on_error", "cache"])]
     resume: Option<PathBuf>,
     /// Show no progress on stderr
     #[arg(long)]
@@ -161,28 +167,61 @@ fn log_path(dir: &Path, task: &str, started_at: &str, run_id: &str) -> PathBuf {
     dir.join(format!("{stamp}_{safe_task}_{}.{}", &run_id[..8], vigie_log::LOG_EXTENSION))
 }
 
-fn start(args: &EvalArgs) -> Result<Outcome> {
-    let task_path = args.task.as_ref().expect("clap requires a task without --resume");
-    let task = vigie_eval::task::load_task(task_path)?;
-    let model_name = args.model.as_deref().unwrap_or(DEFAULT_MODEL);
-    let mut generate = task.generate.clone();
-    for pair in &args.generate {
-        let (key, value) = pair.split_once('=').ok_or_else(|| UsageError(format!("-M {pair}: expected KEY=VALUE")))?;
-        generate.set(key.trim(), value.trim()).map_err(|e| UsageError(format!("-M {pair}: {e}")))?;
+/// The tasks `vigie eval TASK` names: one task file, or a suite's tasks.
+fn tasks_of(spec: &str, datasets: Option<&Path>) -> Result<Vec<Task>> {
+    let Some(suite) = spec.strip_prefix("suite:") else {
+        return Ok(vec![vigie_eval::task::load_task(Path::new(spec))?]);
+    };
+    let planned = vigie_suites::suites::plan(suite, datasets).map_err(|e| match e {
+        vigie_suites::suites::SuiteError::Task(e) => anyhow::Error::from(e),
+        other => UsageError(other.to_string()).into(),
+    })?;
+    let mut tasks = Vec::new();
+    for plan in planned {
+        match plan {
+            Planned::Ready(task) => tasks.push(*task),
+            Planned::Skipped { origin, title, path } => {
+                eprintln!("note: skipping {origin} ({title}): give --datasets DIR, the folder holding {path}");
+            }
+        }
     }
-    let epochs = args.epochs.or(task.epochs).unwrap_or(1);
-    if epochs == 0 {
+    Ok(tasks)
+}
+
+fn start(args: &EvalArgs) -> Result<Outcome> {
+    let spec = args.task.as_ref().expect("clap requires a task without --resume");
+    let tasks = tasks_of(spec, args.datasets.as_deref())?;
+    let model_name = args.model.as_deref().unwrap_or(DEFAULT_MODEL);
+    let reducer_arg = match &args.epochs_reducer {
+        Some(name) => Some(Reducer::parse(name).map_err(|e| UsageError(format!("--epochs-reducer: {e}")))?),
+        None => None,
+    };
+    if args.epochs == Some(0) {
         bail!(UsageError("--epochs must be at least 1".into()));
     }
-    let reducer = match &args.epochs_reducer {
-        Some(name) => Reducer::parse(name).map_err(|e| UsageError(format!("--epochs-reducer: {e}")))?,
-        None => task.epochs_reducer.unwrap_or(Reducer::Mean),
-    };
-    let judge_name = args.judge_model.clone().or_else(|| task.judge_model.clone());
-    if task.needs_judge() && judge_name.is_none() {
+    let judge_name = args.judge_model.clone().or_else(|| tasks.iter().find_map(|t| t.judge_model.clone()));
+    if let (Some(task), None) = (tasks.iter().find(|t| t.needs_judge()), &judge_name) {
         bail!(UsageError(format!("the task `{}` has a model-graded scorer: give its judge with --judge-model", task.name)));
     }
-    let samples = select_samples(&task, args.seed, &args.sample_id, args.limit)?;
+    // Check every task's settings and samples before the first request.
+    let mut plans = Vec::new();
+    for task in tasks {
+        let mut generate = task.generate.clone();
+        for pair in &args.generate {
+            let (key, value) = pair.split_once('=').ok_or_else(|| UsageError(format!("-M {pair}: expected KEY=VALUE")))?;
+            generate.set(key.trim(), value.trim()).map_err(|e| UsageError(format!("-M {pair}: {e}")))?;
+        }
+        let samples = match select_samples(&task, args.seed, &args.sample_id, args.limit) {
+            Ok(samples) => samples,
+            // In a suite, --sample-id picks samples of whichever task has them.
+            Err(_) if spec.starts_with("suite:") && !args.sample_id.is_empty() => continue,
+            Err(e) => return Err(e),
+        };
+        plans.push((task, generate, samples));
+    }
+    if plans.is_empty() {
+        bail!(UsageError(format!("--sample-id: no task of {spec} has any of these sample ids")));
+    }
 
     let connection = connection(args, args.cache);
     let (model, stats, model_ref) = build_model(model_name, args.base_url.as_deref(), args.api_key.as_deref(), &connection)?;
@@ -195,51 +234,79 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         }
         None => (None, None),
     };
-
-    let started_at = engine::now_rfc3339();
-    let run_id = new_run_id();
-    let settings = RunSettings {
-        generate: generate.clone(),
-        epochs,
-        epochs_reducer: reducer.name(),
-        limit: args.limit,
-        sample_ids: args.sample_id.clone(),
-        seed: args.seed,
-        max_connections: args.max_connections,
-        timeout_s: args.timeout,
-        max_retries: args.max_retries,
-        fail_on_error: args.fail_on_error,
-        cache: args.cache,
-    };
-    let source = std::fs::canonicalize(task_path).unwrap_or_else(|_| task_path.clone());
-    let dataset = std::fs::canonicalize(&task.dataset_name).map_or_else(|_| task.dataset_name.clone(), |p| p.display().to_string());
-    let header = LogHeader {
-        format_version: vigie_log::FORMAT_VERSION,
-        vigie_version: env!("CARGO_PKG_VERSION").to_string(),
-        run_id: run_id.clone(),
-        started_at: started_at.clone(),
-        task: TaskRef {
-            name: task.name.clone(),
-            source: source.display().to_string(),
-            source_sha256: task.source_sha256.clone(),
-            dataset,
-            dataset_sha256: task.dataset_sha256.clone(),
-            dataset_samples: task.samples.len(),
-            risk_areas: task.risk_areas.clone(),
-            group_by: task.group_by.clone(),
-        },
-        model: model_ref,
-        judge_model: judge_ref,
-        settings,
-        scorers: engine::scorer_refs(&task),
-        planned_records: samples.len() * epochs as usize,
-    };
     let dir = args.log_dir.clone().unwrap_or_else(crate::env::log_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the log folder {}", dir.display()))?;
-    let path = log_path(&dir, &task.name, &started_at, &run_id);
-    let writer = LogWriter::create(&path, &header)?;
-    let config = RunConfig { epochs, reducer, seed: args.seed, generate, max_in_flight: args.max_connections, fail_on_error: args.fail_on_error };
-    execute(header, &path, Run { task: Arc::new(task), samples, config, model, judge, writer, existing: vec![] }, all_stats, !args.no_progress)
+
+    let session = Session::new()?;
+    let n_tasks = plans.len();
+    let mut finished = Vec::new();
+    let mut outcome = Outcome::Success;
+    for (i, (task, generate, samples)) in plans.into_iter().enumerate() {
+        if session.cancelled() {
+            break;
+        }
+        let epochs = args.epochs.or(task.epochs).unwrap_or(1);
+        let reducer = reducer_arg.or(task.epochs_reducer).unwrap_or(Reducer::Mean);
+        if n_tasks > 1 {
+            eprintln!("[{}/{n_tasks}] {} ({}): {} samples", i + 1, task.origin, task.name, samples.len() * epochs as usize);
+        }
+        let started_at = engine::now_rfc3339();
+        let run_id = new_run_id();
+        let settings = RunSettings {
+            generate: generate.clone(),
+            epochs,
+            epochs_reducer: reducer.name(),
+            limit: args.limit,
+            sample_ids: args.sample_id.clone(),
+            seed: args.seed,
+            max_connections: args.max_connections,
+            timeout_s: args.timeout,
+            max_retries: args.max_retries,
+            fail_on_error: args.fail_on_error,
+            cache: args.cache,
+        };
+        let (source, dataset) = if task.origin.starts_with("suite:") {
+            (task.origin.clone(), std::fs::canonicalize(&task.dataset_name).map_or_else(|_| task.dataset_name.clone(), |p| p.display().to_string()))
+        } else {
+            let source = std::fs::canonicalize(&task.origin).map_or_else(|_| task.origin.clone(), |p| p.display().to_string());
+            (source, std::fs::canonicalize(&task.dataset_name).map_or_else(|_| task.dataset_name.clone(), |p| p.display().to_string()))
+        };
+        let header = LogHeader {
+            format_version: vigie_log::FORMAT_VERSION,
+            vigie_version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id: run_id.clone(),
+            started_at: started_at.clone(),
+            task: TaskRef {
+                name: task.name.clone(),
+                source,
+                source_sha256: task.source_sha256.clone(),
+                dataset,
+                dataset_sha256: task.dataset_sha256.clone(),
+                dataset_samples: task.samples.len(),
+                risk_areas: task.risk_areas.clone(),
+                group_by: task.group_by.clone(),
+            },
+            model: model_ref.clone(),
+            judge_model: judge_ref.clone(),
+            settings,
+            scorers: engine::scorer_refs(&task),
+            planned_records: samples.len() * epochs as usize,
+        };
+        let path = log_path(&dir, &task.name, &started_at, &run_id);
+        let writer = LogWriter::create(&path, &header)?;
+        let config = RunConfig { epochs, reducer, seed: args.seed, generate, max_in_flight: args.max_connections, fail_on_error: args.fail_on_error };
+        let run = Run { task: Arc::new(task), samples, config, model: model.clone(), judge: judge.clone(), writer, existing: vec![] };
+        let (footer, task_outcome) = execute(&session, header.clone(), &path, run, all_stats.clone(), !args.no_progress)?;
+        if matches!(task_outcome, Outcome::Failed) {
+            outcome = Outcome::Failed;
+        }
+        finished.push((header, footer, path));
+    }
+    if finished.len() > 1 {
+        println!("{}", crate::render::suite_summary(spec, &finished));
+    }
+    session.close();
+    Ok(outcome)
 }
 
 fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
@@ -255,12 +322,17 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
     }
     drop(reader);
 
-    let task_path = PathBuf::from(&header.task.source);
-    let task = vigie_eval::task::load_task(&task_path).with_context(|| format!("cannot load the task of {}", log.display()))?;
+    let task = if header.task.source.starts_with("suite:") {
+        vigie_suites::suites::load_for_resume(&header.task.source, Path::new(&header.task.dataset))
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot load the task of {}", log.display()))?
+    } else {
+        vigie_eval::task::load_task(Path::new(&header.task.source)).with_context(|| format!("cannot load the task of {}", log.display()))?
+    };
     if task.source_sha256 != header.task.source_sha256 {
         bail!(UsageError(format!(
-            "the task file {} changed since this run started; resuming would mix two tasks (start a new run instead)",
-            task_path.display()
+            "the task {} changed since this run started (another vigie version, or an edited file); resuming would mix two tasks (start a new run instead)",
+            header.task.source
         )));
     }
     if task.dataset_sha256 != header.task.dataset_sha256 {
@@ -297,15 +369,24 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         fail_on_error: settings.fail_on_error,
     };
     let run = Run { task: Arc::new(task), samples, config, model, judge, writer: reopened.writer, existing: reopened.samples };
-    execute(header, log, run, all_stats, !args.no_progress)
+    let session = Session::new()?;
+    let (_, outcome) = execute(&session, header, log, run, all_stats, !args.no_progress)?;
+    session.close();
+    Ok(outcome)
 }
 
-fn execute(header: LogHeader, path: &Path, run: Run, stats: Vec<Arc<ProviderStats>>, show_progress: bool) -> Result<Outcome> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    let progress = Arc::new(Progress::new(stats, show_progress));
-    let footer: LogFooter = runtime.block_on(async {
-        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
+/// The async runtime and the Ctrl-C watch shared by the runs of one command,
+/// so one Ctrl-C stops a whole suite and HTTP connections are reused.
+struct Session {
+    runtime: tokio::runtime::Runtime,
+    cancel: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Session {
+    fn new() -> Result<Session> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+        let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+        runtime.spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\nstopping: writing the log footer (Ctrl-C again quits at once; finished samples are kept either way)");
                 let _ = cancel_tx.send(true);
@@ -314,29 +395,42 @@ fn execute(header: LogHeader, path: &Path, run: Run, stats: Vec<Arc<ProviderStat
                 }
             }
         });
-        engine::run(run, progress.clone(), cancel_rx).await
-    })?;
+        Ok(Session { runtime, cancel })
+    }
+
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Sample tasks still waiting on the network are abandoned, not awaited.
+    fn close(self) {
+        self.runtime.shutdown_background();
+    }
+}
+
+fn execute(session: &Session, header: LogHeader, path: &Path, run: Run, stats: Vec<Arc<ProviderStats>>, show_progress: bool) -> Result<(LogFooter, Outcome)> {
+    let progress = Arc::new(Progress::new(stats, show_progress));
+    let footer: LogFooter = session.runtime.block_on(engine::run(run, progress.clone(), session.cancel.clone()))?;
     progress.finish();
-    // Sample tasks still waiting on the network are abandoned, not awaited.
-    runtime.shutdown_background();
     let shown = path.display().to_string();
     println!("{}", crate::render::results(&header, &footer, &shown));
     let resume_hint = format!("vigie eval --resume {shown}");
-    match footer.status {
-        RunStatus::Success if footer.samples.errors == 0 => Ok(Outcome::Success),
+    let outcome = match footer.status {
+        RunStatus::Success if footer.samples.errors == 0 => Outcome::Success,
         RunStatus::Success => {
             eprintln!("error: {} of {} samples failed; `{resume_hint}` retries them", footer.samples.errors, footer.samples.total);
-            Ok(Outcome::Failed)
+            Outcome::Failed
         }
         RunStatus::Cancelled => {
             eprintln!("cancelled; `{resume_hint}` carries on where it stopped");
-            Ok(Outcome::Failed)
+            Outcome::Failed
         }
         RunStatus::Error | RunStatus::Started => {
             eprintln!("error: the run stopped: {}; `{resume_hint}` carries on", footer.error.as_deref().unwrap_or("unknown reason"));
-            Ok(Outcome::Failed)
+            Outcome::Failed
         }
-    }
+    };
+    Ok((footer, outcome))
 }
 
 fn new_run_id() -> String {

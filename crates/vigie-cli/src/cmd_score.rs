@@ -1,5 +1,7 @@
 //! `vigie score LOG --scorer ...`: score a finished log again with other
-//! scorers, without calling the evaluated model; writes a new log.
+//! scorers, without calling the evaluated model; writes a new log. Given a
+//! JSONL or CSV file of prompt-response pairs instead, labels the pairs
+//! (`score_pairs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,9 +19,9 @@ use crate::{Outcome, UsageError};
 
 #[derive(clap::Args)]
 pub(crate) struct ScoreArgs {
-    /// The log to score
+    /// The log to score, or a JSONL/CSV file of pairs with `id`, `prompt` and `response`
     log: PathBuf,
-    /// A scorer: a name (includes, exact, choice, f1, model_graded) or an inline table
+    /// A scorer: a name (refusal, includes, exact, choice, f1, model_graded) or an inline table
     /// such as 'pattern = { regex = "ANSWER: (\\d+)" }'; repeatable
     #[arg(long, required = true)]
     scorer: Vec<String>,
@@ -32,21 +34,15 @@ pub(crate) struct ScoreArgs {
     /// Most judge requests in flight
     #[arg(long, default_value_t = 10)]
     max_connections: usize,
-    /// Where to write the scored log (default: beside the input, with -scored added)
+    /// Where to write the scored log or pairs (default: beside the input, with -scored added)
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
-    let mut reader = LogReader::open(&args.log)?;
-    let mut header = reader.header()?;
-    let old_footer = reader.footer()?;
-    let records = final_records(reader.samples()?.collect::<Result<Vec<_>, _>>()?);
-    drop(reader);
-
     let scorers: Vec<(Scorer, Templates)> = args.scorer.iter().map(|s| Scorer::from_cli(s).map_err(UsageError)).collect::<Result<_, _>>()?;
     let needs_judge = scorers.iter().any(|(s, _)| matches!(s.kind, ScorerKind::ModelGraded { .. }));
-    let judge: Option<Arc<dyn ModelApi>> = match (&args.judge_model, needs_judge) {
+    let judge = match (&args.judge_model, needs_judge) {
         (Some(name), true) => {
             let options = ProviderOptions {
                 base_url: args.judge_base_url.clone(),
@@ -57,12 +53,25 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
                 cache: None,
             };
             let (model, _) = vigie_providers::resolve(name, &options).map_err(|e| UsageError(e.to_string()))?;
-            header.judge_model = Some(ModelRef { name: name.clone(), base_url: vigie_providers::base_url_for(name, args.judge_base_url.as_deref()) });
-            Some(model)
+            let model: Arc<dyn ModelApi> = model;
+            Some((model, ModelRef { name: name.clone(), base_url: vigie_providers::base_url_for(name, args.judge_base_url.as_deref()) }))
         }
         (None, true) => bail!(UsageError("a model_graded scorer needs --judge-model".into())),
         _ => None,
     };
+    if crate::score_pairs::is_pairs_file(&args.log) {
+        return crate::score_pairs::run(&args.log, args.out.as_deref(), scorers, judge.map(|(model, _)| model), args.max_connections);
+    }
+
+    let mut reader = LogReader::open(&args.log)?;
+    let mut header = reader.header()?;
+    let old_footer = reader.footer()?;
+    let records = final_records(reader.samples()?.collect::<Result<Vec<_>, _>>()?);
+    drop(reader);
+    let judge: Option<Arc<dyn ModelApi>> = judge.map(|(model, reference)| {
+        header.judge_model = Some(reference);
+        model
+    });
 
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args.log.file_stem().map_or_else(|| "log".into(), |s| s.to_string_lossy().into_owned());

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Where `vigie eval` writes logs (default: `./logs`).
 pub(crate) const VIGIE_LOG_DIR: &str = "VIGIE_LOG_DIR";
 
+/// The folder of public benchmark files that suite tasks read (`--datasets`).
+pub(crate) const VIGIE_DATASETS: &str = "VIGIE_DATASETS";
+
 /// The Python interpreter `vigie model pull` runs pip with (default: `python3`).
 pub(crate) const VIGIE_PYTHON: &str = "VIGIE_PYTHON";
 

@@ -8,9 +8,11 @@ mod cmd_log;
 mod cmd_model;
 mod cmd_score;
 mod cmd_serve;
+mod cmd_suites;
 mod env;
 mod progress;
 mod render;
+mod score_pairs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,38 @@ enum Command {
     Score(cmd_score::ScoreArgs),
     /// Serve a local model over an OpenAI-compatible HTTP API
     Serve(cmd_serve::ServeArgs),
+    /// Print vigie's risk taxonomy and its mapping to the EU Code of Practice, the Hiroshima
+    /// Code, the Seoul commitments, NIST AI 600-1, OWASP and MITRE ATLAS
+    Risks {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// The built-in suites of safety tasks
+    Suite {
+        #[command(subcommand)]
+        command: SuiteCommand,
+    },
+    /// Public benchmark files
+    Datasets {
+        #[command(subcommand)]
+        command: DatasetsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SuiteCommand {
+    /// List the suites and their tasks
+    List,
+}
+
+#[derive(Subcommand)]
+enum DatasetsCommand {
+    /// Load every benchmark file under DIR and compare its row count with its PROVENANCE.md
+    Check {
+        /// The folder (one sub-folder per benchmark, as --datasets expects)
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,6 +121,9 @@ fn main() -> ExitCode {
         Command::Score(args) => cmd_score::run(args),
         Command::Model { command } => cmd_model::run(command),
         Command::Serve(args) => cmd_serve::run(args),
+        Command::Risks { json } => cmd_suites::risks(json),
+        Command::Suite { command: SuiteCommand::List } => cmd_suites::list_suites(),
+        Command::Datasets { command: DatasetsCommand::Check { dir } } => cmd_suites::check_datasets(dir),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

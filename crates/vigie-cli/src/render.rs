@@ -55,7 +55,12 @@ pub(crate) fn groups_table(field: &str, scorers: &[String], groups: &[GroupMetri
         }
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    aligned(&rows)
+}
+
+/// Rows as left-aligned columns two spaces apart.
+pub(crate) fn aligned(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len)).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in rows {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
@@ -96,6 +101,28 @@ pub(crate) fn metrics_table(scorers: &[String], metrics: &BTreeMap<String, f64>)
         let _ = writeln!(out, "{a:<w0$}  {b:<w1$}  {c}");
     }
     out
+}
+
+/// The headline of every task of a suite, one row per task and scorer.
+pub(crate) fn suite_summary(spec: &str, runs: &[(LogHeader, LogFooter, std::path::PathBuf)]) -> String {
+    let mut rows = vec![["task", "samples", "scorer", "value", "95% CI", "log"].map(String::from).to_vec()];
+    for (header, footer, path) in runs {
+        for (i, scorer) in header.scorers.iter().enumerate() {
+            let get = |metric: &str| footer.metrics.get(&format!("{}/{metric}", scorer.name)).copied();
+            rows.push(vec![
+                if i == 0 { header.task.name.clone() } else { String::new() },
+                if i == 0 { format!("{}/{}", footer.samples.completed - footer.samples.errors, footer.samples.total) } else { String::new() },
+                scorer.name.clone(),
+                get("accuracy").or_else(|| get("mean")).map_or("-".into(), |v| format!("{v:.3}")),
+                match (get("ci95_low"), get("ci95_high")) {
+                    (Some(low), Some(high)) => format!("[{low:.3}, {high:.3}]"),
+                    _ => "-".into(),
+                },
+                if i == 0 { path.display().to_string() } else { String::new() },
+            ]);
+        }
+    }
+    format!("{spec}: {} tasks\n{}", runs.len(), aligned(&rows))
 }
 
 /// A short status word for listings.

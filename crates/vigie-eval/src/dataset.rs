@@ -102,6 +102,8 @@ pub fn parse(file: &str, bytes: &[u8], format: DatasetFormat, fields: &FieldMap)
         let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         TaskError::at_line(file, line, "the file is not UTF-8 text")
     })?;
+    // Spreadsheet exports often start with a byte-order mark; it is not part of the first field's name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rows = match format {
         DatasetFormat::Jsonl => jsonl_rows(file, text)?,
         DatasetFormat::Csv => csv_rows(file, text)?,
@@ -119,7 +121,7 @@ pub fn parse(file: &str, bytes: &[u8], format: DatasetFormat, fields: &FieldMap)
     Ok(samples)
 }
 
-type Row = (usize, Map<String, Value>);
+pub(crate) type Row = (usize, Map<String, Value>);
 
 fn jsonl_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
     let mut rows = Vec::new();
@@ -136,7 +138,7 @@ fn jsonl_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
     Ok(rows)
 }
 
-fn csv_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
+pub(crate) fn csv_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| TaskError::at_line(file, 1, format!("bad CSV header: {e}")))?.clone();
     let mut rows = Vec::new();
@@ -152,7 +154,7 @@ fn csv_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
     Ok(rows)
 }
 
-fn json_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
+pub(crate) fn json_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
     let value: Value = serde_json::from_str(text).map_err(|e| TaskError::at_line(file, e.line(), format!("not valid JSON: {e}")))?;
     let Value::Array(items) = value else {
         return Err(TaskError::at_line(file, 1, "a JSON dataset must be an array of objects"));

@@ -14,6 +14,7 @@
 
 pub mod dataset;
 pub mod engine;
+pub mod loaders;
 pub mod metrics;
 pub mod refusal;
 pub mod rng;

@@ -131,7 +131,7 @@ struct TaskSpec {
     description: Option<String>,
     #[serde(default)]
     risk_areas: Vec<String>,
-    dataset: DatasetSpec,
+    dataset: Spanned<DatasetSpec>,
     #[serde(default)]
     generate: GenerateConfig,
     #[serde(default)]
@@ -155,8 +155,11 @@ struct DatasetSpec {
     #[serde(default)]
     format: Option<DatasetFormat>,
     #[serde(default)]
+    loader: Option<Spanned<String>>,
+    #[serde(default)]
     id: Option<Spanned<String>>,
-    input: Spanned<String>,
+    #[serde(default)]
+    input: Option<Spanned<String>>,
     #[serde(default)]
     target: Option<Spanned<String>>,
     #[serde(default)]
@@ -194,39 +197,53 @@ pub fn compile(
     }
 
     // Dataset.
-    let ds = &spec.dataset;
+    let ds = spec.dataset.get_ref();
+    let dataset_span = spec.dataset.span();
     let dataset_path = ds.path.get_ref();
     let dataset_label = dataset_label(dataset_path);
     let bytes = read_dataset(dataset_path)
         .map_err(|e| err_at(ds.path.span(), format!("field `dataset.path`: cannot read `{dataset_label}`: {e}")))?;
-    let format = match ds.format {
-        Some(format) => format,
-        None => DatasetFormat::from_path(dataset_path).ok_or_else(|| {
-            err_at(ds.path.span(), format!("field `dataset.path`: cannot tell the format of `{dataset_path}` from its extension; set `dataset.format` to jsonl, csv or json"))
-        })?,
-    };
-    let fields = FieldMap {
-        id: ds.id.as_ref().map(|s| s.get_ref().clone()),
-        input: ds.input.get_ref().clone(),
-        target: ds.target.as_ref().map(|s| s.get_ref().clone()),
-        choices: ds.choices.as_ref().map(|s| s.get_ref().clone()),
-        metadata: ds.metadata.as_ref().map(|s| s.get_ref().clone()),
-    };
-    let samples = dataset::parse(&dataset_label, &bytes, format, &fields).map_err(|e| match e {
-        // A field the dataset lacks is the task file's mistake: point at the mapping.
-        dataset::DatasetError::MissingColumn { field, column } => {
-            let span = match field {
-                "id" => ds.id.as_ref().map(|s| s.span()),
-                "input" => Some(ds.input.span()),
-                "target" => ds.target.as_ref().map(|s| s.span()),
-                "choices" => ds.choices.as_ref().map(|s| s.span()),
-                _ => ds.metadata.as_ref().map(|s| s.span()),
+    let samples = match (&ds.loader, &ds.input) {
+        (Some(loader), _) => {
+            let loader = crate::loaders::Loader::parse(loader.get_ref()).map_err(|m| err_at(loader.span(), format!("field `dataset.loader`: {m}")))?;
+            let mapped = [ds.id.as_ref().map(|_| "id"), ds.input.as_ref().map(|_| "input"), ds.target.as_ref().map(|_| "target"), ds.choices.as_ref().map(|_| "choices")];
+            if let Some(field) = mapped.into_iter().flatten().next() {
+                return Err(err_at(ds.path.span(), format!("field `dataset.{field}`: a loader maps the fields itself; remove `{field}` or the loader")));
             }
-            .unwrap_or(ds.path.span());
-            err_at(span, format!("field `dataset.{field}`: the dataset `{dataset_label}` has no field `{column}`"))
+            loader.load(&dataset_label, &bytes)?
         }
-        dataset::DatasetError::Task(e) => e,
-    })?;
+        (None, None) => return Err(err_at(dataset_span, "field `dataset.input`: missing; name the field that holds the prompt, or set `dataset.loader`".into())),
+        (None, Some(input)) => {
+            let format = match ds.format {
+                Some(format) => format,
+                None => DatasetFormat::from_path(dataset_path).ok_or_else(|| {
+                    err_at(ds.path.span(), format!("field `dataset.path`: cannot tell the format of `{dataset_path}` from its extension; set `dataset.format` to jsonl, csv or json"))
+                })?,
+            };
+            let fields = FieldMap {
+                id: ds.id.as_ref().map(|s| s.get_ref().clone()),
+                input: input.get_ref().clone(),
+                target: ds.target.as_ref().map(|s| s.get_ref().clone()),
+                choices: ds.choices.as_ref().map(|s| s.get_ref().clone()),
+                metadata: ds.metadata.as_ref().map(|s| s.get_ref().clone()),
+            };
+            dataset::parse(&dataset_label, &bytes, format, &fields).map_err(|e| match e {
+                // A field the dataset lacks is the task file's mistake: point at the mapping.
+                dataset::DatasetError::MissingColumn { field, column } => {
+                    let span = match field {
+                        "id" => ds.id.as_ref().map(|s| s.span()),
+                        "input" => Some(input.span()),
+                        "target" => ds.target.as_ref().map(|s| s.span()),
+                        "choices" => ds.choices.as_ref().map(|s| s.span()),
+                        _ => ds.metadata.as_ref().map(|s| s.span()),
+                    }
+                    .unwrap_or(ds.path.span());
+                    err_at(span, format!("field `dataset.{field}`: the dataset `{dataset_label}` has no field `{column}`"))
+                }
+                dataset::DatasetError::Task(e) => e,
+            })?
+        }
+    };
     if samples.is_empty() {
         return Err(err_at(ds.path.span(), format!("field `dataset.path`: the dataset `{dataset_label}` has no samples")));
     }

@@ -67,7 +67,7 @@ fn toml_syntax_errors_have_a_line() {
 #[test]
 fn missing_required_field() {
     let e = error(&ARITH.replace("input = \"question\"\n", ""));
-    assert!(e.contains("missing field `input`"), "{e}");
+    assert!(e.contains("field `dataset.input`: missing"), "{e}");
     assert!(e.starts_with("task.toml:3:1:"), "points at [dataset]: {e}");
 }
 

@@ -1,0 +1,249 @@
+//! The built-in suites: named sets of task files and datasets compiled into
+//! the binary, so `vigie eval suite:refusal` needs no file. A task may also
+//! read a public benchmark's file from a folder the user gives
+//! (`--datasets DIR`, laid out as the benchmarks publish their files); such
+//! tasks are skipped, and said to be, when no folder is given.
+
+use std::path::{Path, PathBuf};
+
+use vigie_eval::{Task, TaskError};
+
+/// A built-in suite.
+#[derive(Debug)]
+pub struct Suite {
+    /// The name after `suite:`.
+    pub name: &'static str,
+    /// What it measures, in a sentence.
+    pub description: &'static str,
+    /// Its tasks, in run order.
+    pub tasks: &'static [TaskDef],
+}
+
+/// A task of a suite.
+#[derive(Debug)]
+pub struct TaskDef {
+    /// The task's name within the suite (`suite:<suite>/<name>`).
+    pub name: &'static str,
+    /// The folder under `suites/` that holds its built-in files.
+    pub dir: &'static str,
+    /// The task file's text.
+    pub toml: &'static str,
+    /// For a public benchmark: its title and its file's path under the
+    /// datasets folder. `None`: the dataset is built in.
+    pub benchmark: Option<(&'static str, &'static str)>,
+}
+
+/// A suite or task that cannot be found or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// No such suite.
+    #[error("no built-in suite `{name}`; the suites are: {known} (`vigie suite list`)")]
+    UnknownSuite {
+        /// What was asked for.
+        name: String,
+        /// The suites there are.
+        known: String,
+    },
+    /// No such task in the suite.
+    #[error("the suite `{suite}` has no task `{task}`; its tasks are: {known}")]
+    UnknownTask {
+        /// The suite.
+        suite: String,
+        /// What was asked for.
+        task: String,
+        /// Its tasks.
+        known: String,
+    },
+    /// Every task of the suite reads a benchmark file, and no folder was given.
+    #[error("every task of `suite:{suite}` reads a public benchmark's files; give the folder that holds them with --datasets DIR (or VIGIE_DATASETS): {needs}")]
+    NeedsDatasets {
+        /// The suite.
+        suite: String,
+        /// The files it needs.
+        needs: String,
+    },
+    /// A task did not compile (a built-in one is a bug, caught by tests; a
+    /// benchmark file may be damaged or missing).
+    #[error(transparent)]
+    Task(#[from] TaskError),
+}
+
+/// A task of a suite as it will run, or why it will not.
+#[derive(Debug)]
+pub enum Planned {
+    /// Ready.
+    Ready(Box<Task>),
+    /// A benchmark task without a datasets folder: skipped.
+    Skipped {
+        /// `suite:<suite>/<task>`.
+        origin: String,
+        /// The benchmark's title.
+        title: &'static str,
+        /// The file it reads, under the datasets folder.
+        path: &'static str,
+    },
+}
+
+macro_rules! file {
+    ($path:literal) => {
+        ($path, include_bytes!(concat!("../suites/", $path)) as &[u8])
+    };
+}
+
+/// Every built-in dataset file, by its path under `suites/`.
+const FILES: &[(&str, &[u8])] = &[
+    file!("refusal/harmful.jsonl"),
+    file!("over-refusal/benign.jsonl"),
+];
+
+/// Every suite, in the order `vigie suite list` shows them.
+pub const SUITES: &[Suite] = &[
+    Suite {
+        name: "refusal",
+        description: "Refusal of harmful requests per category (cyber, chem/bio, manipulation, violence and hate, fraud, privacy), \
+                      beside compliance with benign look-alikes; HarmBench, AdvBench and StrongREJECT with --datasets",
+        tasks: &[
+            TaskDef { name: "harmful", dir: "refusal", toml: include_str!("../suites/refusal/harmful.toml"), benchmark: None },
+            TaskDef { name: "benign", dir: "over-refusal", toml: include_str!("../suites/over-refusal/benign.toml"), benchmark: None },
+            TaskDef {
+                name: "harmbench",
+                dir: "refusal",
+                toml: include_str!("../suites/refusal/harmbench.toml"),
+                benchmark: Some(("HarmBench", "harmbench/harmbench_behaviors_text_all.csv")),
+            },
+            TaskDef {
+                name: "advbench",
+                dir: "refusal",
+                toml: include_str!("../suites/refusal/advbench.toml"),
+                benchmark: Some(("AdvBench", "advbench/harmful_behaviors.csv")),
+            },
+            TaskDef {
+                name: "strongreject",
+                dir: "refusal",
+                toml: include_str!("../suites/refusal/strongreject.toml"),
+                benchmark: Some(("StrongREJECT", "strongreject/strongreject_dataset.csv")),
+            },
+        ],
+    },
+    Suite {
+        name: "over-refusal",
+        description: "Compliance with benign prompts that look sensitive (homonyms, safe contexts, history, fiction, definitions); XSTest with --datasets",
+        tasks: &[
+            TaskDef { name: "benign", dir: "over-refusal", toml: include_str!("../suites/over-refusal/benign.toml"), benchmark: None },
+            TaskDef {
+                name: "xstest",
+                dir: "over-refusal",
+                toml: include_str!("../suites/over-refusal/xstest.toml"),
+                benchmark: Some(("XSTest", "xstest/xstest_prompts.csv")),
+            },
+        ],
+    },
+];
+
+/// The suite called `name`.
+pub fn suite(name: &str) -> Result<&'static Suite, SuiteError> {
+    SUITES.iter().find(|s| s.name == name).ok_or_else(|| SuiteError::UnknownSuite {
+        name: name.to_string(),
+        known: SUITES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// Plans `suite:<name>` (every task) or `suite:<name>/<task>` (one), given
+/// without the `suite:` prefix. Benchmark tasks read their files under
+/// `datasets`; without it they are skipped, unless every task would be.
+pub fn plan(spec: &str, datasets: Option<&Path>) -> Result<Vec<Planned>, SuiteError> {
+    let (name, only) = match spec.split_once('/') {
+        Some((suite, task)) => (suite, Some(task)),
+        None => (spec, None),
+    };
+    let suite = suite(name)?;
+    let defs: Vec<&TaskDef> = match only {
+        Some(task) => vec![suite.tasks.iter().find(|t| t.name == task).ok_or_else(|| SuiteError::UnknownTask {
+            suite: suite.name.to_string(),
+            task: task.to_string(),
+            known: suite.tasks.iter().map(|t| t.name).collect::<Vec<_>>().join(", "),
+        })?],
+        None => suite.tasks.iter().collect(),
+    };
+    if datasets.is_none() && defs.iter().all(|d| d.benchmark.is_some()) {
+        return Err(SuiteError::NeedsDatasets {
+            suite: spec.to_string(),
+            needs: defs.iter().filter_map(|d| d.benchmark.map(|(_, p)| p)).collect::<Vec<_>>().join(", "),
+        });
+    }
+    defs.into_iter()
+        .map(|def| {
+            let origin = format!("suite:{}/{}", suite.name, def.name);
+            match (def.benchmark, datasets) {
+                (Some((title, path)), None) => Ok(Planned::Skipped { origin, title, path }),
+                (_, datasets) => Ok(Planned::Ready(Box::new(compile(def, &origin, datasets)?))),
+            }
+        })
+        .collect()
+}
+
+/// Loads one task by its origin (`suite:<suite>/<task>`), as a log records
+/// it, to resume a run. A benchmark task reads `dataset`, the file the run
+/// started with.
+pub fn load_for_resume(origin: &str, dataset: &Path) -> Result<Task, SuiteError> {
+    let spec = origin.strip_prefix("suite:").unwrap_or(origin);
+    let (name, task) = spec.split_once('/').unwrap_or((spec, ""));
+    let suite = suite(name)?;
+    let def = suite.tasks.iter().find(|t| t.name == task).ok_or_else(|| SuiteError::UnknownTask {
+        suite: suite.name.to_string(),
+        task: task.to_string(),
+        known: suite.tasks.iter().map(|t| t.name).collect::<Vec<_>>().join(", "),
+    })?;
+    // The datasets folder is what remains of the recorded path without the benchmark's own part.
+    let root = def.benchmark.map(|(_, rel)| {
+        let mut root = PathBuf::from(dataset);
+        for _ in Path::new(rel).components() {
+            root.pop();
+        }
+        root
+    });
+    Ok(compile(def, origin, root.as_deref())?)
+}
+
+fn compile(def: &TaskDef, origin: &str, datasets: Option<&Path>) -> Result<Task, TaskError> {
+    match (def.benchmark, datasets) {
+        (Some(_), Some(root)) => {
+            let read = |relative: &str| std::fs::read(root.join(relative));
+            let label = |relative: &str| root.join(relative).display().to_string();
+            vigie_eval::task::compile(origin, def.toml, &read, &label)
+        }
+        _ => {
+            let read = |relative: &str| -> Result<Vec<u8>, std::io::Error> {
+                let wanted = format!("{}/{relative}", def.dir);
+                FILES
+                    .iter()
+                    .find(|(path, _)| *path == wanted)
+                    .map(|(_, bytes)| bytes.to_vec())
+                    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not a built-in file"))
+            };
+            let label = |relative: &str| format!("suite:{}/{relative}", def.dir);
+            vigie_eval::task::compile(origin, def.toml, &read, &label)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taxonomy::Taxonomy;
+
+    #[test]
+    fn every_builtin_task_compiles_and_names_known_risk_areas() {
+        let taxonomy = Taxonomy::builtin();
+        for suite in SUITES {
+            for planned in plan(suite.name, None).unwrap_or_default() {
+                let Planned::Ready(task) = planned else { continue };
+                assert!(!task.risk_areas.is_empty(), "{}: no risk_areas", task.origin);
+                for area in &task.risk_areas {
+                    assert!(taxonomy.area(area).is_some(), "{}: unknown risk area `{area}`", task.origin);
+                }
+                assert!(task.group_by.is_some(), "{}: suites report per category", task.origin);
+            }
+        }
+    }
+}
