@@ -136,7 +136,8 @@ pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
             Err(e) => rows.push([String::new(), String::new(), String::new(), "unreadable".into(), String::new(), format!("{e:#}"), name]),
         }
     }
-    print!("{}", columns(&rows));
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    print!("{}", crate::render::aligned(&rows));
     Ok(Outcome::Success)
 }
 
@@ -149,17 +150,6 @@ fn headline(header: &LogHeader, footer: &LogFooter) -> String {
         .unwrap_or_default()
 }
 
-fn columns<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row.iter().enumerate().map(|(i, cell)| if i + 1 == N { cell.clone() } else { format!("{cell:<w$}", w = widths[i]) }).collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 /// The summary object of `vigie log show --json`.
 pub(crate) fn summary_json(path: &Path, log: &LoadedLog) -> Value {
     let h = &log.header;
@@ -169,13 +159,17 @@ pub(crate) fn summary_json(path: &Path, log: &LoadedLog) -> Value {
         "format_version": h.format_version,
         "run_id": h.run_id,
         "status": if log.finished { f.status.as_str() } else { "started" },
-        "task": {"name": h.task.name, "source": h.task.source, "source_sha256": h.task.source_sha256, "dataset": h.task.dataset, "dataset_sha256": h.task.dataset_sha256},
+        "task": {
+            "name": h.task.name, "source": h.task.source, "source_sha256": h.task.source_sha256, "dataset": h.task.dataset,
+            "dataset_sha256": h.task.dataset_sha256, "risk_areas": h.task.risk_areas, "group_by": h.task.group_by,
+        },
         "model": h.model.name,
         "judge_model": h.judge_model.as_ref().map(|j| j.name.clone()),
         "started_at": h.started_at,
         "finished_at": if log.finished { Value::String(f.finished_at.clone()) } else { Value::Null },
         "samples": {"total": f.samples.total, "completed": f.samples.completed, "errors": f.samples.errors},
         "metrics": f.metrics,
+        "groups": f.groups,
         "usage": f.usage,
         "retries": f.retries,
         "error": f.error,

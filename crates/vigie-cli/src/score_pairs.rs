@@ -76,9 +76,8 @@ pub(crate) fn run(input: &Path, out: Option<&Path>, scorers: Vec<(Scorer, Templa
     let mut labels: BTreeMap<String, usize> = BTreeMap::new();
     let mut errors = 0;
     for fields in &scored {
-        match fields.get("label") {
-            Some(Value::String(label)) => *labels.entry(label.clone()).or_default() += 1,
-            _ => {}
+        if let Some(Value::String(label)) = fields.get("label") {
+            *labels.entry(label.clone()).or_default() += 1;
         }
         errors += fields.keys().filter(|k| k.starts_with("error")).count();
     }

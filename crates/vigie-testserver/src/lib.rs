@@ -18,6 +18,10 @@
 //! `truncate` (a complete response whose JSON is cut short), `drop` (the
 //! connection closes mid-body) or `hangup` (it closes before any answer).
 //! `GET /stats` returns counters as JSON.
+//!
+//! Prompts that cannot carry directives (a built-in suite's) are scripted
+//! by [`ServerConfig::rules`]: when a message contains a rule's text, the
+//! rule's directives apply as if the conversation held them.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -43,11 +47,14 @@ pub struct ServerConfig {
     pub slow: Duration,
     /// Answer "What is A+B?" with the sum instead of `reply` (for demos).
     pub solve_sums: bool,
+    /// (text, directives): a conversation with a message containing `text`
+    /// is answered as if it also held `directives` (e.g. `[[reply:No.]]`).
+    pub rules: Vec<(String, String)>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { delay: Duration::ZERO, reply: "4".into(), retry_after: "1".into(), slow: Duration::from_secs(5), solve_sums: false }
+        ServerConfig { delay: Duration::ZERO, reply: "4".into(), retry_after: "1".into(), slow: Duration::from_secs(5), solve_sums: false, rules: Vec::new() }
     }
 }
 
@@ -327,7 +334,11 @@ async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], 
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return respond(stream, 400, &[], br#"{"error":{"message":"the body is not JSON"}}"#).await;
     };
-    let texts = message_texts(&request);
+    let mut texts = message_texts(&request);
+    let prompt_tokens = texts.iter().map(|t| t.split_whitespace().count()).sum::<usize>();
+    let matched: Vec<String> = state.config.rules.iter().filter(|(text, _)| texts.iter().any(|t| t.contains(text.as_str()))).map(|(_, d)| d.clone()).collect();
+    let n_messages = texts.len();
+    texts.extend(matched);
     let mut delay = state.config.delay;
     if let Some(ms) = directive(&texts, "delay").and_then(|v| v.parse::<u64>().ok()) {
         delay = Duration::from_millis(ms);
@@ -353,9 +364,8 @@ async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], 
     if !delay.is_zero() {
         precise_sleep(delay).await;
     }
-    let sum = if state.config.solve_sums { texts.last().and_then(|t| solve_sum(t)) } else { None };
+    let sum = if state.config.solve_sums { texts[..n_messages].last().and_then(|t| solve_sum(t)) } else { None };
     let reply = directive(&texts, "reply").map(str::to_string).or(sum).unwrap_or_else(|| state.config.reply.clone());
-    let prompt_tokens = texts.iter().map(|t| t.split_whitespace().count()).sum::<usize>();
     let completion_tokens = reply.split_whitespace().count().max(1);
     let model = request.get("model").and_then(Value::as_str).unwrap_or("mock");
     let answer = match api {
