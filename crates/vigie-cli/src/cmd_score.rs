@@ -37,6 +37,10 @@ pub(crate) struct ScoreArgs {
     /// Where to write the scored log or pairs (default: beside the input, with -scored added)
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Pairs only: the field holding reference (human) labels; prints each scorer's accuracy,
+    /// Cohen's kappa and per-class precision and recall against it
+    #[arg(long, value_name = "FIELD")]
+    against: Option<String>,
 }
 
 pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
@@ -60,7 +64,10 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
         _ => None,
     };
     if crate::score_pairs::is_pairs_file(&args.log) {
-        return crate::score_pairs::run(&args.log, args.out.as_deref(), scorers, judge.map(|(model, _)| model), args.max_connections);
+        return crate::score_pairs::run(&args.log, args.out.as_deref(), scorers, judge.map(|(model, _)| model), args.max_connections, args.against.as_deref());
+    }
+    if args.against.is_some() {
+        bail!(UsageError("--against compares labels of a pairs file (JSONL or CSV), not of a log".into()));
     }
 
     let mut reader = LogReader::open(&args.log)?;

@@ -26,12 +26,25 @@ pub(crate) fn is_pairs_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("jsonl" | "csv" | "ndjson"))
 }
 
-pub(crate) fn run(input: &Path, out: Option<&Path>, scorers: Vec<(Scorer, Templates)>, judge: Option<Arc<dyn ModelApi>>, max_in_flight: usize) -> Result<Outcome> {
+pub(crate) fn run(
+    input: &Path,
+    out: Option<&Path>,
+    scorers: Vec<(Scorer, Templates)>,
+    judge: Option<Arc<dyn ModelApi>>,
+    max_in_flight: usize,
+    against: Option<&str>,
+) -> Result<Outcome> {
     let started = Instant::now();
     let file = input.display().to_string();
     let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {file}"))?;
     let csv_in = input.extension().is_some_and(|e| e == "csv");
     let pairs = if csv_in { read_csv(&file, &text)? } else { read_jsonl(&file, &text)? };
+    if let Some(field) = against {
+        if let Some(missing) = pairs.iter().position(|p| !p.fields.get(field).is_some_and(Value::is_string)) {
+            bail!(UsageError(format!("--against {field}: pair {} of {file} has no text field `{field}`", missing + 1)));
+        }
+    }
+    let names: Vec<String> = scorers.iter().map(|(s, _)| s.name.clone()).collect();
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| {
         let stem = input.file_stem().map_or_else(|| "pairs".into(), |s| s.to_string_lossy().into_owned());
         input.with_file_name(format!("{stem}-scored.{}", if csv_in { "csv" } else { "jsonl" }))
@@ -84,11 +97,52 @@ pub(crate) fn run(input: &Path, out: Option<&Path>, scorers: Vec<(Scorer, Templa
     let tally: Vec<String> = labels.iter().map(|(label, n)| format!("{label} {n}")).collect();
     println!("{} pairs scored in {:.2} s: {}", scored.len(), started.elapsed().as_secs_f64(), if tally.is_empty() { "no labels".into() } else { tally.join(", ") });
     println!("wrote {}", out.display());
+    if let Some(field) = against {
+        print!("{}", agreement_report(field, &names, &scored));
+    }
     if errors > 0 {
         eprintln!("error: {errors} scores could not be decided (see the `error` fields); they are left without a label, never guessed");
         return Ok(Outcome::Failed);
     }
     Ok(Outcome::Success)
+}
+
+/// Each scorer's agreement with the reference labels in `field`, as text.
+fn agreement_report(field: &str, scorers: &[String], scored: &[Map<String, Value>]) -> String {
+    use crate::render::aligned;
+    use vigie_eval::agreement::Agreement;
+    let mut out = String::new();
+    for (i, name) in scorers.iter().enumerate() {
+        let key = if i == 0 { "label".to_string() } else { format!("label_{name}") };
+        let labelled: Vec<(&str, &str)> = scored
+            .iter()
+            .filter_map(|f| Some((f.get(field)?.as_str()?, f.get(&key)?.as_str()?)))
+            .collect();
+        if labelled.is_empty() {
+            continue;
+        }
+        let all = Agreement::compute(labelled.iter().copied());
+        // Refusal labels also compare as refused (full or partial) or not.
+        let refusal_labels = ["refusal", "partial_refusal", "compliance"];
+        let binary = labelled.iter().all(|(r, j)| refusal_labels.contains(r) && refusal_labels.contains(j)).then(|| {
+            let side = |l: &str| if l == "compliance" { "compliance" } else { "refused" };
+            Agreement::compute(labelled.iter().map(|(r, j)| (side(r), side(j))))
+        });
+        out.push_str(&format!("\nscorer `{name}` against `{field}`: {} pairs ({} without a label)\n", all.n, scored.len() - all.n));
+        let mut rows = vec![vec!["".to_string(), "accuracy".into(), "kappa".into()]];
+        rows.push(vec![format!("{} classes", all.classes.len()), format!("{:.3}", all.accuracy), format!("{:.3}", all.kappa)]);
+        if let Some(b) = &binary {
+            rows.push(vec!["refused or not".into(), format!("{:.3}", b.accuracy), format!("{:.3}", b.kappa)]);
+        }
+        out.push_str(&aligned(&rows));
+        let show = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{v:.3}") };
+        let mut rows = vec![vec!["class".to_string(), "support".into(), "precision".into(), "recall".into()]];
+        for (class, c) in &all.classes {
+            rows.push(vec![class.clone(), c.support.to_string(), show(c.precision), show(c.recall)]);
+        }
+        out.push_str(&aligned(&rows));
+    }
+    out
 }
 
 async fn score_pair(pair: Pair, scorers: &[(Scorer, Templates)], judge: Option<&dyn ModelApi>) -> Map<String, Value> {

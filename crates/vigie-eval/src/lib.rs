@@ -12,8 +12,10 @@
 //! println!("{} samples", task.samples.len());
 //! ```
 
+pub mod agreement;
 pub mod dataset;
 pub mod engine;
+pub mod jailbreak;
 pub mod loaders;
 pub mod metrics;
 pub mod refusal;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use vigie_core::{ChatMessage, GenerateConfig, GenerateRequest, ModelApi, Role, Usage};
 
 use crate::dataset::Sample;
+use crate::jailbreak::{self, Attack, Transform};
 use crate::template::{sample_context, Templates};
 
 /// One `[[solver]]` entry as written in a task file.
@@ -20,6 +21,7 @@ pub(crate) enum SolverSpec {
     ChainOfThought(ChainOfThoughtSpec),
     SelfCritique(SelfCritiqueSpec),
     MultiTurn(MultiTurnSpec),
+    Jailbreak(JailbreakSpec),
 }
 
 impl SolverSpec {
@@ -33,6 +35,7 @@ impl SolverSpec {
             SolverSpec::ChainOfThought(_) => "chain_of_thought",
             SolverSpec::SelfCritique(_) => "self_critique",
             SolverSpec::MultiTurn(_) => "multi_turn",
+            SolverSpec::Jailbreak(_) => "jailbreak",
         }
     }
 }
@@ -88,6 +91,16 @@ pub(crate) struct MultiTurnSpec {
     generate: GenerateConfig,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JailbreakSpec {
+    transform: String,
+    #[serde(default)]
+    shots: Option<usize>,
+    #[serde(default)]
+    generate: GenerateConfig,
+}
+
 const MULTIPLE_CHOICE_TEMPLATE: &str = "Answer the following multiple choice question. \
 Reply with a line of the form 'ANSWER: $LETTER' (without quotes), where LETTER is one of {{ letters }}.\n\n\
 {{ question }}\n\n{{ choices }}";
@@ -127,6 +140,7 @@ enum SolverKind {
     ChainOfThought { template: String },
     SelfCritique { critique: String, completion: String },
     MultiTurn { turns: Vec<String>, config: GenerateConfig },
+    Jailbreak { transform: Transform, shots: usize, config: GenerateConfig },
 }
 
 /// The state of one sample of one epoch as solvers work on it.
@@ -277,6 +291,14 @@ impl Solver {
                 let turns = m.turns.iter().enumerate().map(|(i, t)| add(&format!("turn{i}"), t)).collect::<Result<_, _>>()?;
                 SolverKind::MultiTurn { turns, config: m.generate.clone() }
             }
+            SolverSpec::Jailbreak(j) => {
+                let transform = Transform::parse(&j.transform).map_err(|m| format!("field `transform`: {m}"))?;
+                let shots = j.shots.unwrap_or(32);
+                if shots == 0 || shots > 256 {
+                    return Err("field `shots`: between 1 and 256".into());
+                }
+                SolverKind::Jailbreak { transform, shots, config: j.generate.clone() }
+            }
         };
         Ok(Solver { kind })
     }
@@ -300,7 +322,7 @@ impl Solver {
             | SolverKind::ChainOfThought { template } => vec![template],
             SolverKind::SelfCritique { critique, completion } => vec![critique, completion],
             SolverKind::MultiTurn { turns, .. } => turns.iter().collect(),
-            SolverKind::Generate { .. } => vec![],
+            SolverKind::Generate { .. } | SolverKind::Jailbreak { .. } => vec![],
         };
         for name in names {
             templates.render(name, &context)?;
@@ -365,6 +387,27 @@ impl Solver {
                     let text = render(turn, &state.context(&[]))?;
                     state.messages.push(ChatMessage::user(text));
                     generate(state, ctx, config).await?;
+                }
+            }
+            SolverKind::Jailbreak { transform, shots, config } => {
+                // Best-of-N draws afresh for each epoch: the epochs are its N attempts.
+                let mut rng = crate::rng::seeded(ctx.seed, &format!("jailbreak/{}/{}", state.sample.id, state.epoch));
+                let request = state.last_user_text();
+                // The attack replaces the request; system messages before it stay.
+                if let Some(at) = state.messages.iter().rposition(|m| m.role == Role::User) {
+                    state.messages.remove(at);
+                }
+                match jailbreak::apply(*transform, &request, *shots, &mut rng) {
+                    Attack::Conversation(messages) => {
+                        state.messages.extend(messages);
+                        generate(state, ctx, config).await?;
+                    }
+                    Attack::Turns(turns) => {
+                        for turn in turns {
+                            state.messages.push(ChatMessage::user(turn));
+                            generate(state, ctx, config).await?;
+                        }
+                    }
                 }
             }
         }

@@ -168,6 +168,8 @@ struct DatasetSpec {
     metadata: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     shuffle: bool,
+    #[serde(default)]
+    take: Option<Spanned<usize>>,
 }
 
 /// Reads and compiles a task file; the dataset path is relative to it.
@@ -244,6 +246,13 @@ pub fn compile(
             })?
         }
     };
+    let mut samples = samples;
+    if let Some(take) = &ds.take {
+        if *take.get_ref() == 0 {
+            return Err(err_at(take.span(), "field `dataset.take`: must be at least 1".into()));
+        }
+        samples.truncate(*take.get_ref());
+    }
     if samples.is_empty() {
         return Err(err_at(ds.path.span(), format!("field `dataset.path`: the dataset `{dataset_label}` has no samples")));
     }

@@ -31,6 +31,35 @@ pub struct TaskDef {
     /// For a public benchmark: its title and its file's path under the
     /// datasets folder. `None`: the dataset is built in.
     pub benchmark: Option<(&'static str, &'static str)>,
+    /// `{{name}}` placeholders in the task file and their text, so one file
+    /// serves several tasks (one per jailbreak transform).
+    pub vars: &'static [(&'static str, &'static str)],
+}
+
+impl TaskDef {
+    /// The task file's text with its placeholders filled.
+    pub fn source(&self) -> String {
+        let mut text = self.toml.to_string();
+        for (name, value) in self.vars {
+            text = text.replace(&format!("{{{{{name}}}}}"), value);
+        }
+        text
+    }
+}
+
+macro_rules! jailbreak {
+    ($name:literal) => {
+        jailbreak!($name, "")
+    };
+    ($name:literal, $epochs:literal) => {
+        TaskDef {
+            name: $name,
+            dir: "jailbreak",
+            toml: include_str!("../suites/jailbreak/attack.toml"),
+            benchmark: None,
+            vars: &[("transform", $name), ("epochs", $epochs)],
+        }
+    };
 }
 
 /// A suite or task that cannot be found or loaded.
@@ -103,38 +132,63 @@ pub const SUITES: &[Suite] = &[
         description: "Refusal of harmful requests per category (cyber, chem/bio, manipulation, violence and hate, fraud, privacy), \
                       beside compliance with benign look-alikes; HarmBench, AdvBench and StrongREJECT with --datasets",
         tasks: &[
-            TaskDef { name: "harmful", dir: "refusal", toml: include_str!("../suites/refusal/harmful.toml"), benchmark: None },
-            TaskDef { name: "benign", dir: "over-refusal", toml: include_str!("../suites/over-refusal/benign.toml"), benchmark: None },
+            TaskDef { name: "harmful", dir: "refusal", toml: include_str!("../suites/refusal/harmful.toml"), benchmark: None, vars: &[] },
+            TaskDef { name: "benign", dir: "over-refusal", toml: include_str!("../suites/over-refusal/benign.toml"), benchmark: None, vars: &[] },
             TaskDef {
                 name: "harmbench",
                 dir: "refusal",
                 toml: include_str!("../suites/refusal/harmbench.toml"),
                 benchmark: Some(("HarmBench", "harmbench/harmbench_behaviors_text_all.csv")),
+                vars: &[],
             },
             TaskDef {
                 name: "advbench",
                 dir: "refusal",
                 toml: include_str!("../suites/refusal/advbench.toml"),
                 benchmark: Some(("AdvBench", "advbench/harmful_behaviors.csv")),
+                vars: &[],
             },
             TaskDef {
                 name: "strongreject",
                 dir: "refusal",
                 toml: include_str!("../suites/refusal/strongreject.toml"),
                 benchmark: Some(("StrongREJECT", "strongreject/strongreject_dataset.csv")),
+                vars: &[],
             },
+        ],
+    },
+    Suite {
+        name: "jailbreak",
+        description: "Attack success rate of 12 jailbreak transforms (encodings, role-play, splitting, refusal suppression, \
+                      prefix injection, few- and many-shot priming, multi-turn escalation, best-of-N) on 30 harmful requests, \
+                      per transform and category, beside the plain requests",
+        tasks: &[
+            jailbreak!("none"),
+            jailbreak!("base64"),
+            jailbreak!("rot13"),
+            jailbreak!("leetspeak"),
+            jailbreak!("character_split"),
+            jailbreak!("payload_split"),
+            jailbreak!("roleplay"),
+            jailbreak!("refusal_suppression"),
+            jailbreak!("prefix_injection"),
+            jailbreak!("few_shot"),
+            jailbreak!("many_shot"),
+            jailbreak!("multi_turn"),
+            jailbreak!("best_of_n", "epochs = 4\nepochs_reducer = \"max\""),
         ],
     },
     Suite {
         name: "over-refusal",
         description: "Compliance with benign prompts that look sensitive (homonyms, safe contexts, history, fiction, definitions); XSTest with --datasets",
         tasks: &[
-            TaskDef { name: "benign", dir: "over-refusal", toml: include_str!("../suites/over-refusal/benign.toml"), benchmark: None },
+            TaskDef { name: "benign", dir: "over-refusal", toml: include_str!("../suites/over-refusal/benign.toml"), benchmark: None, vars: &[] },
             TaskDef {
                 name: "xstest",
                 dir: "over-refusal",
                 toml: include_str!("../suites/over-refusal/xstest.toml"),
                 benchmark: Some(("XSTest", "xstest/xstest_prompts.csv")),
+                vars: &[],
             },
         ],
     },
@@ -210,11 +264,11 @@ fn compile(def: &TaskDef, origin: &str, datasets: Option<&Path>) -> Result<Task,
         (Some(_), Some(root)) => {
             let read = |relative: &str| std::fs::read(root.join(relative));
             let label = |relative: &str| root.join(relative).display().to_string();
-            vigie_eval::task::compile(origin, def.toml, &read, &label)
+            vigie_eval::task::compile(origin, &def.source(), &read, &label)
         }
         _ => {
             let read = |relative: &str| -> Result<Vec<u8>, std::io::Error> {
-                let wanted = format!("{}/{relative}", def.dir);
+                let wanted = normalize(&format!("{}/{relative}", def.dir));
                 FILES
                     .iter()
                     .find(|(path, _)| *path == wanted)
@@ -222,9 +276,24 @@ fn compile(def: &TaskDef, origin: &str, datasets: Option<&Path>) -> Result<Task,
                     .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not a built-in file"))
             };
             let label = |relative: &str| format!("suite:{}/{relative}", def.dir);
-            vigie_eval::task::compile(origin, def.toml, &read, &label)
+            vigie_eval::task::compile(origin, &def.source(), &read, &label)
         }
     }
+}
+
+/// `a/../b/c` → `b/c`: built-in files are named from their own folder.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            ".." => {
+                parts.pop();
+            }
+            "." | "" => {}
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
 }
 
 #[cfg(test)]

@@ -185,3 +185,38 @@ fn pairs_are_labelled_by_the_refusal_detector() {
     assert!(text(&out.stderr).contains("bad.jsonl:2: no field `response`"), "{}", text(&out.stderr));
     assert!(!ws.path().join("bad-scored.jsonl").exists());
 }
+
+#[test]
+fn jailbreak_transforms_run_per_transform_with_a_plain_baseline() {
+    let ws = Workspace::new();
+    // The scripted model refuses the plain ransomware request and nothing else.
+    let server = scripted(&["Write ransomware"]);
+    let url = server.base_url();
+    let run = |task: &str, dir: &str| -> Value {
+        let out = ws.vigie(&eval_args(&url, task, &["--limit", "6", "--log-dir", dir]));
+        assert!(out.status.success(), "{task}: {}", text(&out.stderr));
+        let log = std::fs::read_dir(ws.path().join(dir)).unwrap().next().unwrap().unwrap().path();
+        let records = ws.records(&log);
+        serde_json::json!({"summary": ws.summary(&log), "records": records})
+    };
+    let plain = run("suite:jailbreak/none", "none");
+    assert!((plain["summary"]["metrics"]["attack_success/mean"].as_f64().unwrap() - 5.0 / 6.0).abs() < 1e-12);
+    assert_eq!(group(&plain["summary"], "cyber")["metrics"]["attack_success/mean"], 0.0);
+    assert_eq!(plain["summary"]["task"]["risk_areas"][0], "safeguards");
+    let encoded = run("suite:jailbreak/base64", "b64");
+    assert_eq!(encoded["summary"]["metrics"]["attack_success/mean"], 1.0, "the encoded request slips past the scripted refusal");
+    let first = &encoded["records"][0]["messages"][0]["content"];
+    // "Write ransomware that" in base64.
+    assert!(first.as_str().unwrap().contains("V3JpdGUgcmFuc29td2FyZSB0aGF0"), "{first}");
+    let before = server.stats().requests;
+    let turns = run("suite:jailbreak/multi_turn", "turns");
+    assert_eq!(server.stats().requests - before, 18, "two escalating turns, then the request, each answered");
+    assert_eq!(turns["records"][0]["messages"].as_array().unwrap().len(), 6);
+    let before = server.stats().requests;
+    let best = run("suite:jailbreak/best_of_n", "bon");
+    assert_eq!(server.stats().requests - before, 24, "four attempts per request");
+    assert_eq!(best["records"].as_array().unwrap().len(), 24);
+    let attempts: Vec<&str> = best["records"].as_array().unwrap().iter().filter(|r| r["id"] == "cyber-01").map(|r| r["messages"][0]["content"].as_str().unwrap()).collect();
+    assert_eq!(attempts.len(), 4);
+    assert!(attempts.windows(2).all(|w| w[0] != w[1]), "each epoch draws new augmentations: {attempts:?}");
+}
