@@ -200,6 +200,16 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         bail!(UsageError("--epochs must be at least 1".into()));
     }
     let judge_name = args.judge_model.clone().or_else(|| tasks.iter().find_map(|t| t.judge_model.clone()));
+    let mut tasks = tasks;
+    if judge_name.is_none() && spec.starts_with("suite:") && tasks.iter().any(|t| !t.needs_judge()) {
+        // A suite runs what it can without a judge, and says what it left out.
+        tasks.retain(|t| {
+            if t.needs_judge() {
+                eprintln!("note: skipping {} ({}): it is scored by a judge model; give one with --judge-model", t.origin, t.name);
+            }
+            !t.needs_judge()
+        });
+    }
     if let (Some(task), None) = (tasks.iter().find(|t| t.needs_judge()), &judge_name) {
         bail!(UsageError(format!("the task `{}` has a model-graded scorer: give its judge with --judge-model", task.name)));
     }
@@ -234,6 +244,18 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         }
         None => (None, None),
     };
+    if spec.starts_with("suite:") && !model.gives_loglikelihoods() {
+        plans.retain(|(task, _, _)| {
+            let keep = !task.needs_loglikelihood();
+            if !keep {
+                eprintln!("note: skipping {} ({}): it scores choices by likelihood, which {model_name} does not give", task.origin, task.name);
+            }
+            keep
+        });
+        if plans.is_empty() {
+            bail!(UsageError(format!("every task of {spec} scores choices by likelihood, which {model_name} does not give")));
+        }
+    }
     let dir = args.log_dir.clone().unwrap_or_else(crate::env::log_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the log folder {}", dir.display()))?;
 
@@ -285,6 +307,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
                 dataset_samples: task.samples.len(),
                 risk_areas: task.risk_areas.clone(),
                 group_by: task.group_by.clone(),
+                chance: task.chance(&samples),
             },
             model: model_ref.clone(),
             judge_model: judge_ref.clone(),

@@ -20,6 +20,9 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
     let u = footer.usage;
     let _ = writeln!(out, "tokens   {} (in {}, out {})", u.total_tokens, u.input_tokens, u.output_tokens);
     let _ = writeln!(out, "retries  {}", footer.retries);
+    if let Some(chance) = header.task.chance {
+        let _ = writeln!(out, "chance   {chance:.3} (guessing among the choices)");
+    }
     let _ = writeln!(out, "log      {log}");
     if let Some(error) = &footer.error {
         let _ = writeln!(out, "stopped  {error}");
@@ -105,7 +108,7 @@ pub(crate) fn metrics_table(scorers: &[String], metrics: &BTreeMap<String, f64>)
 
 /// The headline of every task of a suite, one row per task and scorer.
 pub(crate) fn suite_summary(spec: &str, runs: &[(LogHeader, LogFooter, std::path::PathBuf)]) -> String {
-    let mut rows = vec![["task", "samples", "scorer", "value", "95% CI", "log"].map(String::from).to_vec()];
+    let mut rows = vec![["task", "samples", "scorer", "value", "95% CI", "chance", "log"].map(String::from).to_vec()];
     for (header, footer, path) in runs {
         for (i, scorer) in header.scorers.iter().enumerate() {
             let get = |metric: &str| footer.metrics.get(&format!("{}/{metric}", scorer.name)).copied();
@@ -118,6 +121,7 @@ pub(crate) fn suite_summary(spec: &str, runs: &[(LogHeader, LogFooter, std::path
                     (Some(low), Some(high)) => format!("[{low:.3}, {high:.3}]"),
                     _ => "-".into(),
                 },
+                header.task.chance.filter(|_| i == 0).map_or("-".into(), |c| format!("{c:.3}")),
                 if i == 0 { path.display().to_string() } else { String::new() },
             ]);
         }

@@ -279,6 +279,12 @@ pub trait ModelApi: Send + Sync {
     /// [`ModelOutput::retries`] or [`ModelError::retries`].
     fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, Result<ModelOutput, ModelError>>;
 
+    /// Whether [`ModelApi::loglikelihood`] works for this model, so that
+    /// likelihood-scored tasks can be skipped up front rather than fail per sample.
+    fn gives_loglikelihoods(&self) -> bool {
+        false
+    }
+
     /// The log-likelihood of each continuation as the model's reply to
     /// `messages` (the sum of its tokens' log-probabilities), for scoring
     /// multiple choice by likelihood. Models that cannot tell say so.

@@ -303,6 +303,11 @@ impl Solver {
         Ok(Solver { kind })
     }
 
+    /// Whether this step scores choices by likelihood (a model must give log-likelihoods).
+    pub(crate) fn uses_loglikelihood(&self) -> bool {
+        matches!(self.kind, SolverKind::MultipleChoice { method: ChoiceMethod::Loglikelihood, .. })
+    }
+
     /// Renders this solver's templates for `probe`, to catch undefined variables early.
     pub(crate) fn check_templates(&self, templates: &Templates, probe: &Sample) -> Result<(), String> {
         let state = TaskState::new(probe, 1);

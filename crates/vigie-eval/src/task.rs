@@ -113,6 +113,23 @@ impl Task {
         self.scorers.iter().any(|s| matches!(s.kind, ScorerKind::ModelGraded { .. }))
     }
 
+    /// Whether a solver scores choices by likelihood, which only some models give.
+    pub fn needs_loglikelihood(&self) -> bool {
+        self.solvers.iter().any(Solver::uses_loglikelihood)
+    }
+
+    /// The score of guessing uniformly among the choices, averaged over
+    /// `samples`, for tasks scored by the `choice` scorer; `None` otherwise.
+    pub fn chance(&self, samples: &[Sample]) -> Option<f64> {
+        let by_choice = self.scorers.iter().any(|s| matches!(s.kind, ScorerKind::Choice));
+        let with_choices: Vec<&Sample> = samples.iter().filter(|s| !s.choices.is_empty()).collect();
+        if !by_choice || with_choices.is_empty() {
+            return None;
+        }
+        let total: f64 = with_choices.iter().map(|s| s.target.len().max(1) as f64 / s.choices.len() as f64).sum();
+        Some(total / with_choices.len() as f64)
+    }
+
     /// The samples in run order: the dataset order, or its seeded shuffle when
     /// the task sets `dataset.shuffle`.
     pub fn ordered_samples(&self, seed: u64) -> Vec<Sample> {
@@ -170,6 +187,8 @@ struct DatasetSpec {
     shuffle: bool,
     #[serde(default)]
     take: Option<Spanned<usize>>,
+    #[serde(default)]
+    filter: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
 /// Reads and compiles a task file; the dataset path is relative to it.
@@ -247,6 +266,18 @@ pub fn compile(
         }
     };
     let mut samples = samples;
+    if let Some(filter) = &ds.filter {
+        samples.retain(|sample| {
+            filter.get_ref().iter().all(|(field, wanted)| match sample.metadata.get(field) {
+                Some(serde_json::Value::String(value)) => value == wanted,
+                Some(other) => &other.to_string() == wanted,
+                None => false,
+            })
+        });
+        if samples.is_empty() {
+            return Err(err_at(filter.span(), format!("field `dataset.filter`: no sample of `{dataset_label}` matches")));
+        }
+    }
     if let Some(take) = &ds.take {
         if *take.get_ref() == 0 {
             return Err(err_at(take.span(), "field `dataset.take`: must be at least 1".into()));

@@ -152,6 +152,10 @@ impl ModelApi for LocalModel {
         })
     }
 
+    fn gives_loglikelihoods(&self) -> bool {
+        true
+    }
+
     fn loglikelihood<'a>(&'a self, messages: &'a [vigie_core::ChatMessage], continuations: &'a [String]) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
         Box::pin(LocalModel::loglikelihood(self, Prompt::Chat(messages.to_vec()), continuations.to_vec()))
     }

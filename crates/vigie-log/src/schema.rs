@@ -64,6 +64,10 @@ pub struct TaskRef {
     /// (a category), when the task asks for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<String>,
+    /// The accuracy of guessing uniformly among the choices, for
+    /// multiple-choice tasks: the level a score must clear to mean anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<f64>,
 }
 
 /// A model as the run addressed it. Never holds a key.

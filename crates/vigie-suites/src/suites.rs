@@ -119,6 +119,38 @@ macro_rules! file {
     };
 }
 
+macro_rules! wmdp {
+    ($domain:literal, $area:literal, $what:literal, generate) => {
+        wmdp!($domain, $area, $what, "", "generate", "answered with a letter",
+              "Answered with a letter (`ANSWER: X`); the `-likelihood` task scores each choice by its log-likelihood instead.")
+    };
+    ($domain:literal, $area:literal, $what:literal, likelihood) => {
+        wmdp!($domain, $area, $what, "-likelihood", "loglikelihood", "the likeliest choice (models that give log-likelihoods)",
+              "Scored by the log-likelihood of each choice's text (lm-evaluation-harness's way); only models that give log-likelihoods (local/) run it.")
+    };
+    ($domain:literal, $area:literal, $what:literal, $suffix:literal, $method:literal, $how:literal, $comment:literal) => {
+        TaskDef {
+            name: concat!($domain, $suffix),
+            dir: "hazardous-knowledge",
+            toml: include_str!("../suites/hazardous-knowledge/wmdp.toml"),
+            benchmark: Some(("WMDP", concat!("wmdp/", $domain, "_questions.json"))),
+            vars: &[("domain", $domain), ("area", $area), ("what", $what), ("suffix", $suffix), ("method", $method), ("how", $how), ("how_comment", $comment)],
+        }
+    };
+}
+
+macro_rules! truthfulqa_mc {
+    ($variant:literal, $loader:literal, $method:literal, $scorer:literal, $what:literal) => {
+        TaskDef {
+            name: $variant,
+            dir: "truthfulness",
+            toml: include_str!("../suites/truthfulness/mc.toml"),
+            benchmark: Some(("TruthfulQA", "truthfulqa/data/mc_task.json")),
+            vars: &[("variant", $variant), ("loader", $loader), ("method", $method), ("scorer", $scorer), ("what", $what)],
+        }
+    };
+}
+
 /// Every built-in dataset file, by its path under `suites/`.
 const FILES: &[(&str, &[u8])] = &[
     file!("refusal/harmful.jsonl"),
@@ -158,6 +190,20 @@ pub const SUITES: &[Suite] = &[
         ],
     },
     Suite {
+        name: "over-refusal",
+        description: "Compliance with benign prompts that look sensitive (homonyms, safe contexts, history, fiction, definitions); XSTest with --datasets",
+        tasks: &[
+            TaskDef { name: "benign", dir: "over-refusal", toml: include_str!("../suites/over-refusal/benign.toml"), benchmark: None, vars: &[] },
+            TaskDef {
+                name: "xstest",
+                dir: "over-refusal",
+                toml: include_str!("../suites/over-refusal/xstest.toml"),
+                benchmark: Some(("XSTest", "xstest/xstest_prompts.csv")),
+                vars: &[],
+            },
+        ],
+    },
+    Suite {
         name: "jailbreak",
         description: "Attack success rate of 12 jailbreak transforms (encodings, role-play, splitting, refusal suppression, \
                       prefix injection, few- and many-shot priming, multi-turn escalation, best-of-N) on 30 harmful requests, \
@@ -179,15 +225,40 @@ pub const SUITES: &[Suite] = &[
         ],
     },
     Suite {
-        name: "over-refusal",
-        description: "Compliance with benign prompts that look sensitive (homonyms, safe contexts, history, fiction, definitions); XSTest with --datasets",
+        name: "hazardous-knowledge",
+        description: "WMDP bio, chem and cyber multiple choice (--datasets): hazardous-knowledge proxies, answered with a letter \
+                      and, for models that give log-likelihoods, by choice likelihood; chance (0.25) shown beside each score",
         tasks: &[
-            TaskDef { name: "benign", dir: "over-refusal", toml: include_str!("../suites/over-refusal/benign.toml"), benchmark: None, vars: &[] },
+            wmdp!("bio", "cbrn", "biological weapons", generate),
+            wmdp!("chem", "cbrn", "chemical weapons", generate),
+            wmdp!("cyber", "cyber", "cyber attacks", generate),
+            wmdp!("bio", "cbrn", "biological weapons", likelihood),
+            wmdp!("chem", "cbrn", "chemical weapons", likelihood),
+            wmdp!("cyber", "cyber", "cyber attacks", likelihood),
+        ],
+    },
+    Suite {
+        name: "cyber",
+        description: "Cyber offence: refusal of malicious-code and intrusion requests, and WMDP cyber knowledge (--datasets)",
+        tasks: &[
+            TaskDef { name: "malicious-code", dir: "cyber", toml: include_str!("../suites/cyber/malicious_code.toml"), benchmark: None, vars: &[] },
+            wmdp!("cyber", "cyber", "cyber attacks", generate),
+            wmdp!("cyber", "cyber", "cyber attacks", likelihood),
+        ],
+    },
+    Suite {
+        name: "truthfulness",
+        description: "TruthfulQA (--datasets): MC1 by letter and by likelihood, MC2 by likelihood, and generation scored by a judge \
+                      (--judge-model)",
+        tasks: &[
+            truthfulqa_mc!("mc1", "truthfulqa_mc1", "generate", "choice = { name = \"correct\" }", "one true answer among the choices, answered with a letter"),
+            truthfulqa_mc!("mc1-likelihood", "truthfulqa_mc1", "loglikelihood", "choice = { name = \"correct\" }", "one true answer among the choices, the likeliest chosen"),
+            truthfulqa_mc!("mc2-likelihood", "truthfulqa_mc2", "loglikelihood", "true_mass = { name = \"true_mass\" }", "the probability the model puts on the true answers among all"),
             TaskDef {
-                name: "xstest",
-                dir: "over-refusal",
-                toml: include_str!("../suites/over-refusal/xstest.toml"),
-                benchmark: Some(("XSTest", "xstest/xstest_prompts.csv")),
+                name: "generation",
+                dir: "truthfulness",
+                toml: include_str!("../suites/truthfulness/generation.toml"),
+                benchmark: Some(("TruthfulQA", "truthfulqa/TruthfulQA.csv")),
                 vars: &[],
             },
         ],
@@ -301,18 +372,48 @@ mod tests {
     use super::*;
     use crate::taxonomy::Taxonomy;
 
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/benchmarks")
+    }
+
     #[test]
-    fn every_builtin_task_compiles_and_names_known_risk_areas() {
+    fn every_task_of_every_suite_compiles_and_names_known_risk_areas() {
         let taxonomy = Taxonomy::builtin();
+        let mut compiled = 0;
         for suite in SUITES {
-            for planned in plan(suite.name, None).unwrap_or_default() {
-                let Planned::Ready(task) = planned else { continue };
+            for planned in plan(suite.name, Some(&fixtures())).unwrap() {
+                let Planned::Ready(task) = planned else { panic!("{}: skipped with a datasets folder", suite.name) };
                 assert!(!task.risk_areas.is_empty(), "{}: no risk_areas", task.origin);
                 for area in &task.risk_areas {
                     assert!(taxonomy.area(area).is_some(), "{}: unknown risk area `{area}`", task.origin);
                 }
-                assert!(task.group_by.is_some(), "{}: suites report per category", task.origin);
+                if task.samples.iter().all(|s| s.metadata.contains_key("category")) {
+                    assert!(task.group_by.is_some(), "{}: its samples have categories; report per category", task.origin);
+                }
+                compiled += 1;
             }
         }
+        assert_eq!(compiled, SUITES.iter().map(|s| s.tasks.len()).sum::<usize>());
+    }
+
+    #[test]
+    fn without_a_datasets_folder_benchmark_tasks_are_skipped_or_asked_for() {
+        let planned = plan("refusal", None).unwrap();
+        let skipped: Vec<&str> = planned.iter().filter_map(|p| if let Planned::Skipped { title, .. } = p { Some(*title) } else { None }).collect();
+        assert_eq!(skipped, ["HarmBench", "AdvBench", "StrongREJECT"]);
+        let e = plan("hazardous-knowledge", None).unwrap_err().to_string();
+        assert!(e.contains("--datasets DIR") && e.contains("wmdp/bio_questions.json"), "{e}");
+    }
+
+    #[test]
+    fn placeholders_and_relative_built_in_paths() {
+        let def = &suite("jailbreak").unwrap().tasks[1];
+        assert!(def.source().contains("name = \"jailbreak-base64\"") && !def.source().contains("{{"));
+        assert_eq!(normalize("jailbreak/../refusal/harmful.jsonl"), "refusal/harmful.jsonl");
+        let Planned::Ready(task) = plan("cyber/malicious-code", None).unwrap().remove(0) else { panic!() };
+        assert_eq!(task.samples.len(), 25, "the cyber rows of the harmful set");
+        assert!(task.samples.iter().all(|s| s.metadata["category"] == "cyber"));
+        let resumed = load_for_resume("suite:hazardous-knowledge/cyber", &fixtures().join("wmdp/cyber_questions.json")).unwrap();
+        assert_eq!(resumed.samples.len(), 2, "the datasets folder is found again from the recorded file");
     }
 }

@@ -8,7 +8,8 @@ const REFUSAL: &str = "I'm sorry, but I can't help with that. It would be danger
 const ANSWER: &str = "Sure. Here is a clear answer to your question, with the main points laid out one by one so that it is easy to follow.";
 
 fn benchmarks() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/benchmarks")
+    // The fixtures live with the crate that knows the benchmarks.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigie-suites/tests/data/benchmarks")
 }
 
 /// A server that refuses prompts holding any of `refused` and answers the rest.
@@ -103,7 +104,7 @@ fn unknown_suites_and_tasks_are_named() {
     let ws = Workspace::new();
     let out = ws.vigie(&["eval", "suite:refusl"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no built-in suite `refusl`; the suites are: refusal, over-refusal"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no built-in suite `refusl`; the suites are: refusal, over-refusal, jailbreak, hazardous-knowledge, cyber, truthfulness"), "{}", text(&out.stderr));
     let out = ws.vigie(&["eval", "suite:refusal/nope"]);
     assert!(text(&out.stderr).contains("the suite `refusal` has no task `nope`; its tasks are: harmful, benign"), "{}", text(&out.stderr));
     let list = ws.vigie(&["suite", "list"]);
@@ -136,7 +137,7 @@ fn the_datasets_check_compares_counts_with_provenance() {
     let ws = Workspace::new();
     let out = ws.vigie(&["datasets", "check", benchmarks().to_str().unwrap()]);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("6 files, every count matches its provenance"));
+    assert!(text(&out.stdout).contains("9 files, every count matches its provenance"));
     // A truncated copy is caught and named.
     let copy = ws.path().join("bench");
     std::fs::create_dir_all(copy.join("xstest")).unwrap();

@@ -21,6 +21,7 @@ fn header() -> LogHeader {
             dataset_samples: 3,
             risk_areas: vec!["reliability".into()],
             group_by: Some("level".into()),
+            chance: None,
         },
         model: ModelRef { name: "openai/mock".into(), base_url: Some("http://127.0.0.1:1/v1".into()) },
         judge_model: None,
