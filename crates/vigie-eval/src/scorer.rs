@@ -376,7 +376,7 @@ impl Scorer {
             ScorerKind::Refusal { method, values } => {
                 let detector = RefusalDetector::builtin();
                 let verdict = match method {
-                    RefusalMethod::Rules => detector.classify(input.output),
+                    RefusalMethod::Rules => detector.classify_reply_to(input.input, input.output),
                     RefusalMethod::Keywords => detector.classify_keywords(input.output),
                 };
                 Score { value: values[verdict.label as usize], answer: Some(verdict.label.as_str().to_string()), explanation: Some(verdict.reason) }
