@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use vigie_core::ModelApi;
-use vigie_eval::scorer::{ScoreInput, Scorer, ScorerKind};
+use vigie_eval::scorer::{ScoreInput, Scorer};
 use vigie_eval::Templates;
 use vigie_log::{LogReader, LogWriter, ModelRef, RunStatus, SampleError, SampleRecord, ScorerRef};
 use vigie_providers::{ProviderOptions, RetryPolicy};
@@ -45,7 +45,7 @@ pub(crate) struct ScoreArgs {
 
 pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     let scorers: Vec<(Scorer, Templates)> = args.scorer.iter().map(|s| Scorer::from_cli(s).map_err(UsageError)).collect::<Result<_, _>>()?;
-    let needs_judge = scorers.iter().any(|(s, _)| matches!(s.kind, ScorerKind::ModelGraded { .. }));
+    let needs_judge = scorers.iter().any(|(s, _)| s.needs_judge());
     let judge = match (&args.judge_model, needs_judge) {
         (Some(name), true) => {
             let options = ProviderOptions {
@@ -60,7 +60,7 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
             let model: Arc<dyn ModelApi> = model;
             Some((model, ModelRef { name: name.clone(), base_url: vigie_providers::base_url_for(name, args.judge_base_url.as_deref()) }))
         }
-        (None, true) => bail!(UsageError("a model_graded scorer needs --judge-model".into())),
+        (None, true) => bail!(UsageError("a model_graded or judge scorer needs --judge-model".into())),
         _ => None,
     };
     if crate::score_pairs::is_pairs_file(&args.log) {

@@ -110,7 +110,7 @@ pub struct Task {
 impl Task {
     /// Whether any scorer asks a judge model.
     pub fn needs_judge(&self) -> bool {
-        self.scorers.iter().any(|s| matches!(s.kind, ScorerKind::ModelGraded { .. }))
+        self.scorers.iter().any(Scorer::needs_judge)
     }
 
     /// Whether a solver scores choices by likelihood, which only some models give.
