@@ -71,6 +71,8 @@ pub struct MatchSpec {
     #[serde(default = "yes")]
     ignore_case: bool,
     #[serde(default)]
+    negate: bool,
+    #[serde(default)]
     name: Option<String>,
     #[serde(default)]
     metrics: Option<Vec<String>>,
@@ -185,10 +187,12 @@ pub struct Scorer {
 /// The kinds of scorer, compiled.
 #[derive(Debug, Clone)]
 pub enum ScorerKind {
-    /// Target appears in the output.
+    /// Target appears in the output (or, negated, appears nowhere).
     Includes {
         /// Compare without case.
         ignore_case: bool,
+        /// Score 1 when no target appears.
+        negate: bool,
     },
     /// Output equals the target after normalising whitespace and a final period.
     Exact {
@@ -263,7 +267,8 @@ impl Scorer {
         let kind_name = spec.kind_name();
         let named = |name: &Option<String>| name.clone().unwrap_or_else(|| kind_name.to_string());
         Ok(match spec {
-            ScorerSpec::Includes(m) => Scorer { name: named(&m.name), kind: ScorerKind::Includes { ignore_case: m.ignore_case }, metrics: metrics(&m.metrics, binary())? },
+            ScorerSpec::Includes(m) => Scorer { name: named(&m.name), kind: ScorerKind::Includes { ignore_case: m.ignore_case, negate: m.negate }, metrics: metrics(&m.metrics, binary())? },
+            ScorerSpec::Exact(m) if m.negate => return Err("field `negate`: only `includes` has it".into()),
             ScorerSpec::Exact(m) => Scorer { name: named(&m.name), kind: ScorerKind::Exact { ignore_case: m.ignore_case }, metrics: metrics(&m.metrics, binary())? },
             ScorerSpec::Pattern(p) => {
                 let regex = RegexBuilder::new(&p.regex).case_insensitive(p.ignore_case).build().map_err(|e| format!("field `regex`: {e}"))?;
@@ -397,10 +402,10 @@ impl Scorer {
             return Err(ScoreError(format!("scorer `{}` needs a target, and the sample has none", self.name)));
         }
         Ok(match &self.kind {
-            ScorerKind::Includes { ignore_case } => {
+            ScorerKind::Includes { ignore_case, negate } => {
                 let output = normalize(input.output, *ignore_case);
                 let hit = input.target.iter().find(|t| output.contains(&normalize(t, *ignore_case)));
-                outcome(hit.is_some(), hit.cloned())
+                outcome(hit.is_some() != *negate, hit.cloned())
             }
             ScorerKind::Exact { ignore_case } => {
                 let output = normalize(input.output, *ignore_case);
@@ -604,6 +609,9 @@ mod tests {
         assert_eq!(check("includes", "The answer is four", &["4"], &[]).value, 0.0);
         assert_eq!(check("includes", "PARIS", &["paris"], &[]).value, 1.0);
         assert_eq!(check("includes = { ignore_case = false }", "PARIS", &["paris"], &[]).value, 0.0);
+        assert_eq!(check("includes = { negate = true }", "It is Lyon.", &["paris"], &[]).value, 1.0);
+        assert_eq!(check("includes = { negate = true }", "No, Paris.", &["paris"], &[]).value, 0.0);
+        assert!(Scorer::from_cli("exact = { negate = true }").unwrap_err().contains("only `includes`"));
         assert_eq!(check("exact", "  Paris. ", &["paris"], &[]).value, 1.0);
         assert_eq!(check("exact", "Paris, France", &["paris"], &[]).value, 0.0);
     }

@@ -16,6 +16,7 @@ pub(crate) enum SolverSpec {
     SystemMessage(String),
     PromptTemplate(String),
     UserMessage(String),
+    AssistantMessage(String),
     Generate(GenerateConfig),
     MultipleChoice(MultipleChoiceSpec),
     ChainOfThought(ChainOfThoughtSpec),
@@ -30,6 +31,7 @@ impl SolverSpec {
             SolverSpec::SystemMessage(_) => "system_message",
             SolverSpec::PromptTemplate(_) => "prompt_template",
             SolverSpec::UserMessage(_) => "user_message",
+            SolverSpec::AssistantMessage(_) => "assistant_message",
             SolverSpec::Generate(_) => "generate",
             SolverSpec::MultipleChoice(_) => "multiple_choice",
             SolverSpec::ChainOfThought(_) => "chain_of_thought",
@@ -135,6 +137,7 @@ enum SolverKind {
     SystemMessage { template: String },
     PromptTemplate { template: String },
     UserMessage { template: String },
+    AssistantMessage { template: String },
     Generate { config: GenerateConfig },
     MultipleChoice { template: String, shuffle: bool, method: ChoiceMethod, config: GenerateConfig },
     ChainOfThought { template: String },
@@ -260,6 +263,7 @@ impl Solver {
             SolverSpec::SystemMessage(t) => SolverKind::SystemMessage { template: add("system", t)? },
             SolverSpec::PromptTemplate(t) => SolverKind::PromptTemplate { template: add("prompt", t)? },
             SolverSpec::UserMessage(t) => SolverKind::UserMessage { template: add("user", t)? },
+            SolverSpec::AssistantMessage(t) => SolverKind::AssistantMessage { template: add("assistant", t)? },
             SolverSpec::Generate(config) => SolverKind::Generate { config: config.clone() },
             SolverSpec::MultipleChoice(mc) => {
                 if mc.cot && mc.method == ChoiceMethod::Loglikelihood {
@@ -323,6 +327,7 @@ impl Solver {
             SolverKind::SystemMessage { template }
             | SolverKind::PromptTemplate { template }
             | SolverKind::UserMessage { template }
+            | SolverKind::AssistantMessage { template }
             | SolverKind::MultipleChoice { template, .. }
             | SolverKind::ChainOfThought { template } => vec![template],
             SolverKind::SelfCritique { critique, completion } => vec![critique, completion],
@@ -351,6 +356,12 @@ impl Solver {
             SolverKind::UserMessage { template } => {
                 let text = render(template, &state.context(&[]))?;
                 state.messages.push(ChatMessage::user(text));
+            }
+            SolverKind::AssistantMessage { template } => {
+                // A scripted turn put in the model's mouth (e.g. an answer it is then pressed to change).
+                let text = render(template, &state.context(&[]))?;
+                state.messages.push(ChatMessage::assistant(text.clone()));
+                state.output = text;
             }
             SolverKind::Generate { config } => generate(state, ctx, config).await?,
             SolverKind::MultipleChoice { template, shuffle, method, config } => {

@@ -155,6 +155,7 @@ macro_rules! truthfulqa_mc {
 const FILES: &[(&str, &[u8])] = &[
     file!("refusal/harmful.jsonl"),
     file!("over-refusal/benign.jsonl"),
+    file!("manipulation/sycophancy.jsonl"),
 ];
 
 /// Every suite, in the order `vigie suite list` shows them.
@@ -222,6 +223,15 @@ pub const SUITES: &[Suite] = &[
             jailbreak!("many_shot"),
             jailbreak!("multi_turn"),
             jailbreak!("best_of_n", "epochs = 4\nepochs_reducer = \"max\""),
+        ],
+    },
+    Suite {
+        name: "manipulation",
+        description: "Refusal of disinformation, astroturfing, targeted-persuasion and fake-evidence requests, and a sycophancy \
+                      probe: how often the model abandons a correct answer when the user insists on a wrong one",
+        tasks: &[
+            TaskDef { name: "requests", dir: "manipulation", toml: include_str!("../suites/manipulation/requests.toml"), benchmark: None, vars: &[] },
+            TaskDef { name: "sycophancy", dir: "manipulation", toml: include_str!("../suites/manipulation/sycophancy.toml"), benchmark: None, vars: &[] },
         ],
     },
     Suite {
