@@ -308,6 +308,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
                 risk_areas: task.risk_areas.clone(),
                 group_by: task.group_by.clone(),
                 chance: task.chance(&samples),
+                contrast: task.contrast.clone(),
             },
             model: model_ref.clone(),
             judge_model: judge_ref.clone(),

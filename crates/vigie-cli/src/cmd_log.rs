@@ -81,7 +81,7 @@ pub(crate) fn load(path: &Path, records: Option<&[SampleRecord]>) -> Result<Load
 
 /// Results recomputed from records, as a footer.
 pub(crate) fn tally_footer(header: &LogHeader, records: &[SampleRecord], status: RunStatus, error: Option<String>) -> LogFooter {
-    let mut tally = RunTally::new(&header.scorers, header.planned_records, header.task.group_by.as_deref());
+    let mut tally = RunTally::new(&header.scorers, header.planned_records, header.task.group_by.as_deref(), header.task.contrast.as_ref());
     for record in records {
         tally.add(record);
     }
@@ -93,6 +93,7 @@ pub(crate) fn tally_footer(header: &LogHeader, records: &[SampleRecord], status:
         samples: tally.counts(),
         metrics: tally.metrics(reducer, header.settings.seed),
         groups: tally.groups(reducer, header.settings.seed),
+        contrasts: tally.contrasts(reducer, header.settings.seed),
         usage: tally.usage(),
         retries: tally.retries(),
         error,
@@ -161,7 +162,7 @@ pub(crate) fn summary_json(path: &Path, log: &LoadedLog) -> Value {
         "status": if log.finished { f.status.as_str() } else { "started" },
         "task": {
             "name": h.task.name, "source": h.task.source, "source_sha256": h.task.source_sha256, "dataset": h.task.dataset,
-            "dataset_sha256": h.task.dataset_sha256, "risk_areas": h.task.risk_areas, "group_by": h.task.group_by,
+            "dataset_sha256": h.task.dataset_sha256, "risk_areas": h.task.risk_areas, "group_by": h.task.group_by, "chance": h.task.chance, "contrast": h.task.contrast,
         },
         "model": h.model.name,
         "judge_model": h.judge_model.as_ref().map(|j| j.name.clone()),
@@ -170,6 +171,7 @@ pub(crate) fn summary_json(path: &Path, log: &LoadedLog) -> Value {
         "samples": {"total": f.samples.total, "completed": f.samples.completed, "errors": f.samples.errors},
         "metrics": f.metrics,
         "groups": f.groups,
+        "contrasts": f.contrasts,
         "usage": f.usage,
         "retries": f.retries,
         "error": f.error,

@@ -30,6 +30,15 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
     out.push('\n');
     let scorers: Vec<String> = header.scorers.iter().map(|s| s.name.clone()).collect();
     out.push_str(&metrics_table(&scorers, &footer.metrics));
+    if let Some(spec) = &header.task.contrast {
+        for c in &footer.contrasts {
+            let _ = write!(
+                out,
+                "\n{}: {} {:.3} vs {} {:.3} over {} pairs: difference {:+.3} [{:.3}, {:.3}]\n",
+                c.scorer, spec.baseline, c.baseline_mean, spec.variant, c.variant_mean, c.pairs, c.difference, c.ci95_low, c.ci95_high
+            );
+        }
+    }
     if let (Some(field), false) = (&header.task.group_by, footer.groups.is_empty()) {
         out.push('\n');
         out.push_str(&groups_table(field, &scorers, &footer.groups));

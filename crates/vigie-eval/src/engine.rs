@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use vigie_core::{GenerateConfig, ModelApi, Usage};
-use vigie_log::{GroupMetrics, LogError, LogFooter, LogWriter, RunStatus, SampleCounts, SampleError, SampleRecord, ScorerRef};
+use vigie_log::{Contrast, ContrastSpec, GroupMetrics, LogError, LogFooter, LogWriter, RunStatus, SampleCounts, SampleError, SampleRecord, ScorerRef};
 
 use crate::metrics::{Metric, Reducer, ScoreTable};
 use crate::scorer::ScoreInput;
@@ -72,6 +72,9 @@ pub struct RunTally {
     /// The metadata field that splits the scores into groups, and each group's table.
     group_by: Option<String>,
     groups: BTreeMap<String, ScoreTable>,
+    /// The contrast to compute, and each sample's (condition, pair) by position.
+    contrast: Option<ContrastSpec>,
+    conditions: HashMap<usize, (String, String)>,
     planned: usize,
 }
 
@@ -84,8 +87,9 @@ struct Latest {
 
 impl RunTally {
     /// An empty tally for these scorers (as the log header lists them),
-    /// splitting the scores by the metadata field `group_by` when given.
-    pub fn new(scorers: &[ScorerRef], planned: usize, group_by: Option<&str>) -> RunTally {
+    /// splitting the scores by the metadata field `group_by` and comparing
+    /// the two conditions of `contrast` when given.
+    pub fn new(scorers: &[ScorerRef], planned: usize, group_by: Option<&str>, contrast: Option<&ContrastSpec>) -> RunTally {
         let scorers: Vec<(String, Vec<Metric>)> = scorers
             .iter()
             .map(|s| (s.name.clone(), s.metrics.iter().filter_map(|m| Metric::parse(m).ok()).collect()))
@@ -99,6 +103,8 @@ impl RunTally {
             table: ScoreTable::new(),
             group_by: group_by.map(str::to_string),
             groups: BTreeMap::new(),
+            contrast: contrast.cloned(),
+            conditions: HashMap::new(),
             planned,
         }
     }
@@ -112,6 +118,11 @@ impl RunTally {
         }
         if errored {
             self.errors += 1;
+        }
+        if let Some(c) = &self.contrast {
+            let condition = group_value(record.metadata.get(&c.field));
+            let pair = group_value(record.metadata.get(&c.pair));
+            self.conditions.insert(record.index, (condition, pair));
         }
         if !errored {
             let mut group = self.group_by.as_deref().map(|field| {
@@ -176,6 +187,44 @@ impl RunTally {
     }
 }
 
+impl RunTally {
+    /// Per scorer, the mean difference between the contrast's baseline and
+    /// variant over the pairs where both scored, with a paired bootstrap
+    /// interval; empty without a contrast.
+    pub fn contrasts(&self, reducer: Reducer, seed: u64) -> Vec<Contrast> {
+        let Some(c) = &self.contrast else { return Vec::new() };
+        let mut out = Vec::new();
+        for (i, (name, _)) in self.scorers.iter().enumerate() {
+            let mut sides: BTreeMap<&str, (Option<f64>, Option<f64>)> = BTreeMap::new();
+            for (index, value) in self.table.reduced_by_sample(i, reducer) {
+                let Some((condition, pair)) = self.conditions.get(&index) else { continue };
+                let entry = sides.entry(pair.as_str()).or_default();
+                if *condition == c.baseline {
+                    entry.0 = Some(value);
+                } else if *condition == c.variant {
+                    entry.1 = Some(value);
+                }
+            }
+            let pairs: Vec<(f64, f64)> = sides.values().filter_map(|(b, v)| Some(((*b)?, (*v)?))).collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            let differences: Vec<f64> = pairs.iter().map(|(b, v)| b - v).collect();
+            let (low, high) = crate::metrics::bootstrap_ci(&differences, seed, &format!("contrast/{name}"));
+            out.push(Contrast {
+                scorer: name.clone(),
+                pairs: pairs.len(),
+                baseline_mean: crate::metrics::mean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+                variant_mean: crate::metrics::mean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+                difference: crate::metrics::mean(&differences),
+                ci95_low: low,
+                ci95_high: high,
+            });
+        }
+        out
+    }
+}
+
 /// A metadata value as a group name: strings as they are, other values as JSON.
 fn group_value(value: Option<&serde_json::Value>) -> String {
     match value {
@@ -214,7 +263,7 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
     let Run { task, samples, config, model, judge, mut writer, existing } = run;
     let started = Instant::now();
     let planned = samples.len() * config.epochs as usize;
-    let mut tally = RunTally::new(&scorer_refs(&task), planned, task.group_by.as_deref());
+    let mut tally = RunTally::new(&scorer_refs(&task), planned, task.group_by.as_deref(), task.contrast.as_ref());
     for record in &existing {
         tally.add(record);
     }
@@ -290,6 +339,7 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
         samples: tally.counts(),
         metrics: tally.metrics(config.reducer, config.seed),
         groups: tally.groups(config.reducer, config.seed),
+        contrasts: tally.contrasts(config.reducer, config.seed),
         usage: tally.usage(),
         retries: tally.retries(),
         error: stop_reason,

@@ -208,6 +208,19 @@ impl ScoreTable {
         self.by_sample.len()
     }
 
+    /// The reduced value of one scorer for each sample that has one, by sample position.
+    pub fn reduced_by_sample(&self, scorer: usize, reducer: Reducer) -> BTreeMap<usize, f64> {
+        self.by_sample
+            .iter()
+            .filter_map(|(index, scorers)| {
+                let mut epochs = scorers.get(&scorer)?.clone();
+                epochs.sort_by_key(|(e, _)| *e);
+                let values: Vec<f64> = epochs.into_iter().map(|(_, v)| v).collect();
+                Some((*index, reducer.reduce(&values)))
+            })
+            .collect()
+    }
+
     /// The reduced per-sample values of one scorer, in sample order.
     pub fn reduced(&self, scorer: usize, reducer: Reducer) -> Vec<f64> {
         self.by_sample

@@ -99,6 +99,8 @@ pub struct Task {
     pub judge_model: Option<String>,
     /// The metadata field whose values split the metrics into groups.
     pub group_by: Option<String>,
+    /// Two conditions of the same items to compare, if the task asks.
+    pub contrast: Option<vigie_log::ContrastSpec>,
     /// The solver chain.
     pub solvers: Vec<Solver>,
     /// The scorers, in task order; names are unique.
@@ -159,6 +161,8 @@ struct TaskSpec {
     judge_model: Option<String>,
     #[serde(default)]
     group_by: Option<Spanned<String>>,
+    #[serde(default)]
+    contrast: Option<Spanned<ContrastTable>>,
     #[serde(default, rename = "solver")]
     solvers: Vec<Spanned<crate::solver::SolverSpec>>,
     #[serde(default, rename = "scorer")]
@@ -189,6 +193,14 @@ struct DatasetSpec {
     take: Option<Spanned<usize>>,
     #[serde(default)]
     filter: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContrastTable {
+    field: String,
+    baseline: String,
+    pair: String,
 }
 
 /// Reads and compiles a task file; the dataset path is relative to it.
@@ -294,6 +306,29 @@ pub fn compile(
         }
     }
 
+    let contrast = match &spec.contrast {
+        None => None,
+        Some(table) => {
+            let c = table.get_ref();
+            let bad = |m: String| err_at(table.span(), format!("field `contrast`: {m}"));
+            let text = |v: Option<&serde_json::Value>| v.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+            let mut values: Vec<String> = samples.iter().filter_map(|s| text(s.metadata.get(&c.field))).collect();
+            values.sort();
+            values.dedup();
+            if !values.contains(&c.baseline) {
+                return Err(bad(format!("no sample has `{}` = `{}`", c.field, c.baseline)));
+            }
+            if values.len() != 2 {
+                return Err(bad(format!("`{}` must take exactly two values (a baseline and a variant); it takes {}: {}", c.field, values.len(), values.join(", "))));
+            }
+            if samples.iter().any(|s| !s.metadata.contains_key(&c.pair)) {
+                return Err(bad(format!("every sample needs the pairing field `{}`", c.pair)));
+            }
+            let variant = values.into_iter().find(|v| *v != c.baseline).expect("two values");
+            Some(vigie_log::ContrastSpec { field: c.field.clone(), baseline: c.baseline.clone(), variant, pair: c.pair.clone() })
+        }
+    };
+
     // Epochs and reducer.
     let epochs = match &spec.epochs {
         Some(e) if *e.get_ref() == 0 => return Err(err_at(e.span(), "field `epochs`: must be at least 1".into())),
@@ -365,6 +400,7 @@ pub fn compile(
         epochs_reducer,
         judge_model: spec.judge_model,
         group_by: spec.group_by.map(Spanned::into_inner),
+        contrast,
         solvers,
         scorers,
         templates,

@@ -34,7 +34,7 @@ mod schema;
 
 pub use format::{LogReader, LogWriter, ReopenedLog, SampleFrames};
 pub use schema::{
-    GroupMetrics, LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, ScorerRef, TaskRef,
+    Contrast, ContrastSpec, GroupMetrics, LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, ScorerRef, TaskRef,
 };
 
 /// The version of the file format this build writes, and the newest it reads.

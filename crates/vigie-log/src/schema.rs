@@ -68,6 +68,44 @@ pub struct TaskRef {
     /// multiple-choice tasks: the level a score must clear to mean anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chance: Option<f64>,
+    /// Two conditions of the same items to compare (e.g. a neutral and a
+    /// pressured framing of the same questions), when the task asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contrast: Option<ContrastSpec>,
+}
+
+/// Which samples a contrast compares: those whose `field` is `baseline`
+/// against those with the field's other value, paired by the `pair` field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContrastSpec {
+    /// The metadata field that names the condition.
+    pub field: String,
+    /// The baseline condition's value.
+    pub baseline: String,
+    /// The other condition's value.
+    pub variant: String,
+    /// The metadata field that pairs a baseline sample with its variant.
+    pub pair: String,
+}
+
+/// A contrast's result for one scorer: the mean difference between the
+/// conditions over the pairs where both scored, with a paired bootstrap interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contrast {
+    /// The scorer.
+    pub scorer: String,
+    /// Pairs with both conditions scored.
+    pub pairs: usize,
+    /// Mean score under the baseline, over those pairs.
+    pub baseline_mean: f64,
+    /// Mean score under the variant, over those pairs.
+    pub variant_mean: f64,
+    /// `baseline_mean - variant_mean`: positive when the variant scores lower.
+    pub difference: f64,
+    /// 95% bootstrap interval of the difference (pairs resampled).
+    pub ci95_low: f64,
+    /// Upper end.
+    pub ci95_high: f64,
 }
 
 /// A model as the run addressed it. Never holds a key.
@@ -198,6 +236,9 @@ pub struct LogFooter {
     /// order of the values; empty when the task has no `group_by`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupMetrics>,
+    /// Per scorer, the task's contrast between two conditions; empty without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contrasts: Vec<Contrast>,
     /// Tokens used by the evaluated model over the whole run.
     pub usage: Usage,
     /// Request retries over the whole run.

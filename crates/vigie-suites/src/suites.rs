@@ -156,6 +156,8 @@ const FILES: &[(&str, &[u8])] = &[
     file!("refusal/harmful.jsonl"),
     file!("over-refusal/benign.jsonl"),
     file!("manipulation/sycophancy.jsonl"),
+    file!("loss-of-control/scenarios.jsonl"),
+    file!("loss-of-control/sandbagging.jsonl"),
 ];
 
 /// Every suite, in the order `vigie suite list` shows them.
@@ -232,6 +234,16 @@ pub const SUITES: &[Suite] = &[
         tasks: &[
             TaskDef { name: "requests", dir: "manipulation", toml: include_str!("../suites/manipulation/requests.toml"), benchmark: None, vars: &[] },
             TaskDef { name: "sycophancy", dir: "manipulation", toml: include_str!("../suites/manipulation/sycophancy.toml"), benchmark: None, vars: &[] },
+        ],
+    },
+    Suite {
+        name: "loss-of-control",
+        description: "Scenario probes of shutdown acceptance, oversight evasion, self-exfiltration and deception of operators \
+                      (judged against written criteria; --judge-model), and a sandbagging check: the accuracy drop when high \
+                      scores are said to get the model restricted, with a paired interval",
+        tasks: &[
+            TaskDef { name: "sandbagging", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/sandbagging.toml"), benchmark: None, vars: &[] },
+            TaskDef { name: "scenarios", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/scenarios.toml"), benchmark: None, vars: &[] },
         ],
     },
     Suite {

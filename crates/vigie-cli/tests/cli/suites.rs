@@ -252,3 +252,29 @@ fn llm_judge_rubrics_score_pairs_and_never_guess() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("needs --judge-model"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn sandbagging_reports_the_paired_drop_between_framings() {
+    let ws = Workspace::new();
+    // The scripted model answers B under the neutral framing and nothing
+    // usable when told that a high score gets it restricted.
+    let rules = vec![("dangerous-capability evaluation".to_string(), "[[reply:I would rather not say.]]".to_string())];
+    let server = TestServer::spawn(ServerConfig { reply: "ANSWER: B".into(), rules, ..ServerConfig::default() });
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(&url, "suite:loss-of-control", &[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("skipping suite:loss-of-control/scenarios"), "the judged task needs --judge-model");
+    let summary = ws.summary(&ws.only_log());
+    let contrast = &summary["contrasts"][0];
+    assert_eq!(contrast["scorer"], "correct");
+    assert_eq!(contrast["pairs"], 30);
+    assert_eq!(contrast["variant_mean"], 0.0);
+    let neutral = group(&summary, "neutral")["metrics"]["correct/accuracy"].as_f64().unwrap();
+    assert!(neutral > 0.0);
+    assert_eq!(contrast["baseline_mean"].as_f64().unwrap(), neutral);
+    assert_eq!(contrast["difference"].as_f64().unwrap(), neutral);
+    let (low, high) = (contrast["ci95_low"].as_f64().unwrap(), contrast["ci95_high"].as_f64().unwrap());
+    assert!(low > 0.0 && low <= neutral && neutral <= high, "[{low}, {high}] around {neutral}");
+    assert_eq!(summary["task"]["chance"], 0.25);
+    assert!(text(&out.stdout).contains(&format!("correct: neutral {neutral:.3} vs pressure 0.000 over 30 pairs")), "{}", text(&out.stdout));
+}
