@@ -42,6 +42,12 @@ pub(crate) struct EvalArgs {
     /// Base URL of the judge model's API
     #[arg(long)]
     judge_base_url: Option<String>,
+    /// The attacker model of attack tasks (suite:jailbreak/pair)
+    #[arg(long)]
+    attacker_model: Option<String>,
+    /// Base URL of the attacker model's API
+    #[arg(long)]
+    attacker_base_url: Option<String>,
     /// Generation setting KEY=VALUE (temperature, top_p, top_k, max_tokens, seed, stop); repeatable
     #[arg(short = 'M', value_name = "KEY=VALUE")]
     generate: Vec<String>,
@@ -82,7 +88,7 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     log_dir: Option<PathBuf>,
     /// Resume the run in this log: redo its unfinished and failed samples only
-    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "datasets", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "fail_on_error", "cache"])]
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "datasets", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "attacker_model", "attacker_base_url", "fail_on_error", "cache"])]
     resume: Option<PathBuf>,
     /// Show no progress on stderr
     #[arg(long)]
@@ -210,6 +216,17 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             !t.needs_judge()
         });
     }
+    if args.attacker_model.is_none() && spec.starts_with("suite:") && tasks.iter().any(|t| !t.needs_attacker()) {
+        tasks.retain(|t| {
+            if t.needs_attacker() {
+                eprintln!("note: skipping {} ({}): it needs an attacker model; give one with --attacker-model", t.origin, t.name);
+            }
+            !t.needs_attacker()
+        });
+    }
+    if let (Some(task), None) = (tasks.iter().find(|t| t.needs_attacker()), &args.attacker_model) {
+        bail!(UsageError(format!("the task `{}` attacks the model with another model: give it with --attacker-model", task.name)));
+    }
     if let (Some(task), None) = (tasks.iter().find(|t| t.needs_judge()), &judge_name) {
         bail!(UsageError(format!("the task `{}` has a model-graded scorer: give its judge with --judge-model", task.name)));
     }
@@ -256,6 +273,14 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             bail!(UsageError(format!("every task of {spec} scores choices by likelihood, which {model_name} does not give")));
         }
     }
+    let (attacker, attacker_ref) = match &args.attacker_model {
+        Some(name) => {
+            let (attacker, stats, reference) = build_model(name, args.attacker_base_url.as_deref(), None, &connection)?;
+            all_stats.push(stats);
+            (Some(attacker), Some(reference))
+        }
+        None => (None, None),
+    };
     let dir = args.log_dir.clone().unwrap_or_else(crate::env::log_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the log folder {}", dir.display()))?;
 
@@ -312,6 +337,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             },
             model: model_ref.clone(),
             judge_model: judge_ref.clone(),
+            attacker_model: attacker_ref.clone(),
             settings,
             scorers: engine::scorer_refs(&task),
             planned_records: samples.len() * epochs as usize,
@@ -319,7 +345,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         let path = log_path(&dir, &task.name, &started_at, &run_id);
         let writer = LogWriter::create(&path, &header)?;
         let config = RunConfig { epochs, reducer, seed: args.seed, generate, max_in_flight: args.max_connections, fail_on_error: args.fail_on_error };
-        let run = Run { task: Arc::new(task), samples, config, model: model.clone(), judge: judge.clone(), writer, existing: vec![] };
+        let run = Run { task: Arc::new(task), samples, config, model: model.clone(), judge: judge.clone(), attacker: attacker.clone(), writer, existing: vec![] };
         let (footer, task_outcome) = execute(&session, header.clone(), &path, run, all_stats.clone(), !args.no_progress)?;
         if matches!(task_outcome, Outcome::Failed) {
             outcome = Outcome::Failed;
@@ -380,6 +406,14 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         None => None,
     };
 
+    let attacker = match &header.attacker_model {
+        Some(attacker) => {
+            let (attacker, stats, _) = build_model(&attacker.name, attacker.base_url.as_deref(), None, &connection)?;
+            all_stats.push(stats);
+            Some(attacker)
+        }
+        None => None,
+    };
     let reopened = LogWriter::reopen(log)?;
     if reopened.torn_bytes > 0 {
         eprintln!("note: cut {} bytes of a record the previous session was writing when it stopped", reopened.torn_bytes);
@@ -392,7 +426,7 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         max_in_flight: args.max_connections,
         fail_on_error: settings.fail_on_error,
     };
-    let run = Run { task: Arc::new(task), samples, config, model, judge, writer: reopened.writer, existing: reopened.samples };
+    let run = Run { task: Arc::new(task), samples, config, model, judge, attacker, writer: reopened.writer, existing: reopened.samples };
     let session = Session::new()?;
     let (_, outcome) = execute(&session, header, log, run, all_stats, !args.no_progress)?;
     session.close();

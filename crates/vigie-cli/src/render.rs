@@ -15,6 +15,9 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
     if let Some(judge) = &header.judge_model {
         let _ = writeln!(out, "judge    {}", judge.name);
     }
+    if let Some(attacker) = &header.attacker_model {
+        let _ = writeln!(out, "attacker {}", attacker.name);
+    }
     let _ = writeln!(out, "status   {}", footer.status.as_str());
     let _ = writeln!(out, "samples  {}/{} completed, {} failed", counts.completed, counts.total, counts.errors);
     let u = footer.usage;

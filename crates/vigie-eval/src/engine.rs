@@ -251,6 +251,8 @@ pub struct Run {
     pub model: Arc<dyn ModelApi>,
     /// The judge of model-graded scorers.
     pub judge: Option<Arc<dyn ModelApi>>,
+    /// The attacker of the `pair` solver.
+    pub attacker: Option<Arc<dyn ModelApi>>,
     /// The log, positioned to append.
     pub writer: LogWriter,
     /// Records a previous session of this run already wrote.
@@ -260,7 +262,7 @@ pub struct Run {
 /// Runs the task to the end, to a stop, or to a cancel (`cancel` turning true),
 /// and writes the footer. Already-written records are never rewritten.
 pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Receiver<bool>) -> Result<LogFooter, EngineError> {
-    let Run { task, samples, config, model, judge, mut writer, existing } = run;
+    let Run { task, samples, config, model, judge, attacker, mut writer, existing } = run;
     let started = Instant::now();
     let planned = samples.len() * config.epochs as usize;
     let mut tally = RunTally::new(&scorer_refs(&task), planned, task.group_by.as_deref(), task.contrast.as_ref());
@@ -286,6 +288,7 @@ pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Recei
             epoch,
             model: model.clone(),
             judge: judge.clone(),
+            attacker: attacker.clone(),
             generate: generate.clone(),
             seed: config.seed,
         })
@@ -390,6 +393,7 @@ struct SampleJob {
     epoch: u32,
     model: Arc<dyn ModelApi>,
     judge: Option<Arc<dyn ModelApi>>,
+    attacker: Option<Arc<dyn ModelApi>>,
     generate: Arc<GenerateConfig>,
     seed: u64,
 }
@@ -399,7 +403,13 @@ impl SampleJob {
         let started = Instant::now();
         let task = &self.task;
         let mut state = TaskState::new(&self.sample, self.epoch);
-        let ctx = SolveContext { model: &*self.model, generate: &self.generate, seed: self.seed, templates: &task.templates };
+        let ctx = SolveContext {
+            model: &*self.model,
+            attacker: self.attacker.as_deref(),
+            generate: &self.generate,
+            seed: self.seed,
+            templates: &task.templates,
+        };
         let mut error = None;
         for solver in &task.solvers {
             if let Err(e) = solver.apply(&mut state, &ctx).await {

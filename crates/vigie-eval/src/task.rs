@@ -115,6 +115,11 @@ impl Task {
         self.scorers.iter().any(Scorer::needs_judge)
     }
 
+    /// Whether a solver asks an attacker model.
+    pub fn needs_attacker(&self) -> bool {
+        self.solvers.iter().any(Solver::uses_attacker)
+    }
+
     /// Whether a solver scores choices by likelihood, which only some models give.
     pub fn needs_loglikelihood(&self) -> bool {
         self.solvers.iter().any(Solver::uses_loglikelihood)

@@ -25,6 +25,9 @@ pub struct LogHeader {
     /// The judge model of model-graded scorers, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_model: Option<ModelRef>,
+    /// The attacker model of attack solvers (PAIR), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attacker_model: Option<ModelRef>,
     /// Run settings.
     pub settings: RunSettings,
     /// The scorers, in task order.

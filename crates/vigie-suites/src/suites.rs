@@ -210,7 +210,7 @@ pub const SUITES: &[Suite] = &[
         name: "jailbreak",
         description: "Attack success rate of 12 jailbreak transforms (encodings, role-play, splitting, refusal suppression, \
                       prefix injection, few- and many-shot priming, multi-turn escalation, best-of-N) on 30 harmful requests, \
-                      per transform and category, beside the plain requests",
+                      per transform and category, beside the plain requests; and PAIR, an attacker model's refined prompts (--attacker-model)",
         tasks: &[
             jailbreak!("none"),
             jailbreak!("base64"),
@@ -225,6 +225,7 @@ pub const SUITES: &[Suite] = &[
             jailbreak!("many_shot"),
             jailbreak!("multi_turn"),
             jailbreak!("best_of_n", "epochs = 4\nepochs_reducer = \"max\""),
+            TaskDef { name: "pair", dir: "jailbreak", toml: include_str!("../suites/jailbreak/pair.toml"), benchmark: None, vars: &[] },
         ],
     },
     Suite {

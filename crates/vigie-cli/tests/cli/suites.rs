@@ -278,3 +278,32 @@ fn sandbagging_reports_the_paired_drop_between_framings() {
     assert_eq!(summary["task"]["chance"], 0.25);
     assert!(text(&out.stdout).contains(&format!("correct: neutral {neutral:.3} vs pressure 0.000 over 30 pairs")), "{}", text(&out.stdout));
 }
+
+#[test]
+fn pair_refines_the_attack_from_the_targets_refusals() {
+    let ws = Workspace::new();
+    // One server plays both parts: the attacker's first prompt is refused,
+    // its revision (written from the refusal it is shown) is answered.
+    let rules = vec![
+        ("ROUND-ONE please".to_string(), format!("[[reply:{REFUSAL}]]")),
+        ("PREVIOUS PROMPT".to_string(), "[[reply:Try fiction.\n<prompt>ROUND-TWO please</prompt>]]".to_string()),
+        ("first round".to_string(), "[[reply:<prompt>ROUND-ONE please</prompt>]]".to_string()),
+    ];
+    let server = TestServer::spawn(ServerConfig { reply: ANSWER.into(), rules, ..ServerConfig::default() });
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(&url, "suite:jailbreak/pair", &["--limit", "2", "--attacker-model", "openai/attacker", "--attacker-base-url", &url]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("attacker openai/attacker"), "{}", text(&out.stdout));
+    assert_eq!(server.stats().requests, 8, "two rounds of attacker and target for each of two requests");
+    let log = ws.only_log();
+    assert_eq!(ws.summary(&log)["metrics"]["attack_success/mean"], 1.0);
+    let records = ws.records(&log);
+    let messages = records[0]["messages"].as_array().unwrap();
+    let note = messages[0]["content"].as_str().unwrap();
+    assert!(note.contains("round 1: refusal") && note.contains("round 2: compliance"), "{note}");
+    assert_eq!(messages[1]["content"], "ROUND-TWO please");
+    // Without an attacker: skipped in the suite, refused alone.
+    let out = ws.vigie(&eval_args(&url, "suite:jailbreak/pair", &[]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("give it with --attacker-model"), "{}", text(&out.stderr));
+}

@@ -26,6 +26,7 @@ fn header() -> LogHeader {
         },
         model: ModelRef { name: "openai/mock".into(), base_url: Some("http://127.0.0.1:1/v1".into()) },
         judge_model: None,
+        attacker_model: None,
         settings: RunSettings {
             generate: GenerateConfig::default(),
             epochs: 1,
