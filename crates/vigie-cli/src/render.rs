@@ -138,6 +138,12 @@ pub(crate) fn suite_summary(spec: &str, runs: &[(LogHeader, LogFooter, std::path
             ]);
         }
     }
+    // The chance column only where some task is multiple choice.
+    if runs.iter().all(|(h, _, _)| h.task.chance.is_none()) {
+        for row in &mut rows {
+            row.remove(5);
+        }
+    }
     format!("{spec}: {} tasks\n{}", runs.len(), aligned(&rows))
 }
 

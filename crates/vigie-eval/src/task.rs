@@ -125,10 +125,11 @@ impl Task {
         self.solvers.iter().any(Solver::uses_loglikelihood)
     }
 
-    /// The score of guessing uniformly among the choices, averaged over
-    /// `samples`, for tasks scored by the `choice` scorer; `None` otherwise.
+    /// The score of guessing uniformly among the choices (for `true_mass`,
+    /// of spreading the probability evenly), averaged over `samples`, for
+    /// tasks scored by `choice` or `true_mass`; `None` otherwise.
     pub fn chance(&self, samples: &[Sample]) -> Option<f64> {
-        let by_choice = self.scorers.iter().any(|s| matches!(s.kind, ScorerKind::Choice));
+        let by_choice = self.scorers.iter().any(|s| matches!(s.kind, ScorerKind::Choice | ScorerKind::TrueMass));
         let with_choices: Vec<&Sample> = samples.iter().filter(|s| !s.choices.is_empty()).collect();
         if !by_choice || with_choices.is_empty() {
             return None;
