@@ -104,7 +104,7 @@ fn unknown_suites_and_tasks_are_named() {
     let ws = Workspace::new();
     let out = ws.vigie(&["eval", "suite:refusl"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no built-in suite `refusl`; the suites are: refusal, over-refusal, jailbreak, hazardous-knowledge, cyber, truthfulness"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no built-in suite `refusl`; the suites are: refusal, over-refusal, jailbreak, manipulation, loss-of-control, hazardous-knowledge, cyber, truthfulness"), "{}", text(&out.stderr));
     let out = ws.vigie(&["eval", "suite:refusal/nope"]);
     assert!(text(&out.stderr).contains("the suite `refusal` has no task `nope`; its tasks are: harmful, benign"), "{}", text(&out.stderr));
     let list = ws.vigie(&["suite", "list"]);
