@@ -147,6 +147,19 @@ fn build_model(name: &str, base_url: Option<&str>, api_key: Option<&str>, connec
     Ok((model, stats, reference))
 }
 
+/// A judge or attacker model, when the run has one: (name, base URL). Its
+/// request counters join the progress bar's.
+fn helper_model(
+    spec: Option<(&str, Option<&str>)>,
+    connection: &Connection,
+    all_stats: &mut Vec<Arc<ProviderStats>>,
+) -> Result<(Option<Arc<dyn ModelApi>>, Option<ModelRef>)> {
+    let Some((name, base_url)) = spec else { return Ok((None, None)) };
+    let (model, stats, reference) = build_model(name, base_url, None, connection)?;
+    all_stats.push(stats);
+    Ok((Some(model), Some(reference)))
+}
+
 /// The samples a run covers: the task's order, then `--sample-id`, then `--limit`.
 fn select_samples(task: &Task, seed: u64, sample_ids: &[String], limit: Option<usize>) -> Result<Vec<Sample>> {
     let mut samples = task.ordered_samples(seed);
@@ -253,14 +266,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
     let connection = connection(args, args.cache);
     let (model, stats, model_ref) = build_model(model_name, args.base_url.as_deref(), args.api_key.as_deref(), &connection)?;
     let mut all_stats = vec![stats];
-    let (judge, judge_ref) = match &judge_name {
-        Some(name) => {
-            let (judge, stats, reference) = build_model(name, args.judge_base_url.as_deref(), None, &connection)?;
-            all_stats.push(stats);
-            (Some(judge), Some(reference))
-        }
-        None => (None, None),
-    };
+    let (judge, judge_ref) = helper_model(judge_name.as_deref().map(|n| (n, args.judge_base_url.as_deref())), &connection, &mut all_stats)?;
     if spec.starts_with("suite:") && !model.gives_loglikelihoods() {
         plans.retain(|(task, _, _)| {
             let keep = !task.needs_loglikelihood();
@@ -273,14 +279,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             bail!(UsageError(format!("every task of {spec} scores choices by likelihood, which {model_name} does not give")));
         }
     }
-    let (attacker, attacker_ref) = match &args.attacker_model {
-        Some(name) => {
-            let (attacker, stats, reference) = build_model(name, args.attacker_base_url.as_deref(), None, &connection)?;
-            all_stats.push(stats);
-            (Some(attacker), Some(reference))
-        }
-        None => (None, None),
-    };
+    let (attacker, attacker_ref) = helper_model(args.attacker_model.as_deref().map(|n| (n, args.attacker_base_url.as_deref())), &connection, &mut all_stats)?;
     let dir = args.log_dir.clone().unwrap_or_else(crate::env::log_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the log folder {}", dir.display()))?;
 
@@ -397,23 +396,8 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
     };
     let (model, stats, _) = build_model(&header.model.name, header.model.base_url.as_deref(), args.api_key.as_deref(), &connection)?;
     let mut all_stats = vec![stats];
-    let judge = match &header.judge_model {
-        Some(judge) => {
-            let (judge, stats, _) = build_model(&judge.name, judge.base_url.as_deref(), None, &connection)?;
-            all_stats.push(stats);
-            Some(judge)
-        }
-        None => None,
-    };
-
-    let attacker = match &header.attacker_model {
-        Some(attacker) => {
-            let (attacker, stats, _) = build_model(&attacker.name, attacker.base_url.as_deref(), None, &connection)?;
-            all_stats.push(stats);
-            Some(attacker)
-        }
-        None => None,
-    };
+    let (judge, _) = helper_model(header.judge_model.as_ref().map(|m| (m.name.as_str(), m.base_url.as_deref())), &connection, &mut all_stats)?;
+    let (attacker, _) = helper_model(header.attacker_model.as_ref().map(|m| (m.name.as_str(), m.base_url.as_deref())), &connection, &mut all_stats)?;
     let reopened = LogWriter::reopen(log)?;
     if reopened.torn_bytes > 0 {
         eprintln!("note: cut {} bytes of a record the previous session was writing when it stopped", reopened.torn_bytes);

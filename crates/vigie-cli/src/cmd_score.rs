@@ -96,24 +96,10 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     }
 
     let scorers = Arc::new(scorers);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let rescored: Vec<SampleRecord> = runtime.block_on(async {
-        let limit = Arc::new(tokio::sync::Semaphore::new(args.max_connections.max(1)));
-        let mut jobs = tokio::task::JoinSet::new();
-        for (position, record) in records.into_iter().enumerate() {
-            let (scorers, judge, limit) = (scorers.clone(), judge.clone(), limit.clone());
-            jobs.spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("never closed");
-                (position, rescore(record, &scorers, judge.as_deref()).await)
-            });
-        }
-        let mut done = Vec::new();
-        while let Some(joined) = jobs.join_next().await {
-            done.push(joined.expect("scoring does not panic"));
-        }
-        done.sort_by_key(|(position, _)| *position);
-        done.into_iter().map(|(_, record)| record).collect()
-    });
+    let rescored: Vec<SampleRecord> = in_order(records, args.max_connections, move |record| {
+        let (scorers, judge) = (scorers.clone(), judge.clone());
+        async move { rescore(record, &scorers, judge.as_deref()).await }
+    })?;
 
     let mut writer = LogWriter::create(&out, &header).with_context(|| format!("cannot write {}", out.display()))?;
     for record in &rescored {
@@ -125,6 +111,38 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     writer.finish(&footer)?;
     println!("{}", crate::render::results(&header, &footer, &out.display().to_string()));
     Ok(if footer.samples.errors > 0 { Outcome::Failed } else { Outcome::Success })
+}
+
+/// Applies `work` to every item, at most `max_in_flight` at a time, and
+/// returns the results in the items' order.
+pub(crate) fn in_order<T, R, F, Fut>(items: Vec<T>, max_in_flight: usize, work: F) -> Result<Vec<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = R> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let done = runtime.block_on(async {
+        let limit = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
+        let mut jobs = tokio::task::JoinSet::new();
+        for (position, item) in items.into_iter().enumerate() {
+            let (limit, job) = (limit.clone(), work(item));
+            jobs.spawn(async move {
+                let _permit = limit.acquire_owned().await.expect("never closed");
+                (position, job.await)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(joined) = jobs.join_next().await {
+            done.push(joined.expect("scoring does not panic"));
+        }
+        done
+    });
+    runtime.shutdown_background();
+    let mut done = done;
+    done.sort_by_key(|(position, _)| *position);
+    Ok(done.into_iter().map(|(_, result)| result).collect())
 }
 
 async fn rescore(mut record: SampleRecord, scorers: &[(Scorer, Templates)], judge: Option<&dyn ModelApi>) -> SampleRecord {

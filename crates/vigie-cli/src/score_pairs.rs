@@ -54,25 +54,10 @@ pub(crate) fn run(
     }
 
     let scorers = Arc::new(scorers);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let scored: Vec<Map<String, Value>> = runtime.block_on(async {
-        let limit = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
-        let mut jobs = tokio::task::JoinSet::new();
-        for (position, pair) in pairs.into_iter().enumerate() {
-            let (scorers, judge, limit) = (scorers.clone(), judge.clone(), limit.clone());
-            jobs.spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("never closed");
-                (position, score_pair(pair, &scorers, judge.as_deref()).await)
-            });
-        }
-        let mut done = Vec::new();
-        while let Some(joined) = jobs.join_next().await {
-            done.push(joined.expect("scoring does not panic"));
-        }
-        done.sort_by_key(|(position, _)| *position);
-        done.into_iter().map(|(_, fields)| fields).collect()
-    });
-    runtime.shutdown_background();
+    let scored: Vec<Map<String, Value>> = crate::cmd_score::in_order(pairs, max_in_flight, move |pair| {
+        let (scorers, judge) = (scorers.clone(), judge.clone());
+        async move { score_pair(pair, &scorers, judge.as_deref()).await }
+    })?;
 
     if out.extension().is_some_and(|e| e == "csv") {
         write_csv(&out, &scored)?;

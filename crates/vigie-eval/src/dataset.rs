@@ -98,12 +98,7 @@ impl From<TaskError> for DatasetError {
 
 /// Parses a dataset's bytes into samples.
 pub fn parse(file: &str, bytes: &[u8], format: DatasetFormat, fields: &FieldMap) -> Result<Vec<Sample>, DatasetError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-        TaskError::at_line(file, line, "the file is not UTF-8 text")
-    })?;
-    // Spreadsheet exports often start with a byte-order mark; it is not part of the first field's name.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = decode(file, bytes)?;
     let rows = match format {
         DatasetFormat::Jsonl => jsonl_rows(file, text)?,
         DatasetFormat::Csv => csv_rows(file, text)?,
@@ -119,6 +114,17 @@ pub fn parse(file: &str, bytes: &[u8], format: DatasetFormat, fields: &FieldMap)
         samples.push(sample);
     }
     Ok(samples)
+}
+
+/// A dataset file's bytes as text: UTF-8 (the line of the first bad byte
+/// otherwise), without a leading byte-order mark, which spreadsheet exports
+/// add and which is not part of the first field's name.
+pub(crate) fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, TaskError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        TaskError::at_line(file, line, "the file is not UTF-8 text")
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
 pub(crate) type Row = (usize, Map<String, Value>);

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::dataset::{csv_rows, json_rows, Row, Sample};
+use crate::dataset::{csv_rows, decode, json_rows, Row, Sample};
 use crate::solver::letter;
 use crate::task::TaskError;
 
@@ -77,11 +77,7 @@ impl Loader {
     /// Reads a benchmark file. `file` names it in errors (and, for WMDP,
     /// gives the domain: bio, chem or cyber).
     pub fn load(self, file: &str, bytes: &[u8]) -> Result<Vec<Sample>, TaskError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| {
-            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-            TaskError::at_line(file, line, "the file is not UTF-8 text")
-        })?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = decode(file, bytes)?;
         let samples = match self {
             Loader::HarmBench => csv_rows(file, text)?.iter().map(|row| harmbench(file, row)).collect::<Result<Vec<_>, _>>()?,
             Loader::AdvBench => csv_rows(file, text)?
