@@ -147,13 +147,16 @@ fn build_model(name: &str, base_url: Option<&str>, api_key: Option<&str>, connec
     Ok((model, stats, reference))
 }
 
+/// A judge or attacker model and how the log names it.
+type HelperModel = (Option<Arc<dyn ModelApi>>, Option<ModelRef>);
+
 /// A judge or attacker model, when the run has one: (name, base URL). Its
 /// request counters join the progress bar's.
 fn helper_model(
     spec: Option<(&str, Option<&str>)>,
     connection: &Connection,
     all_stats: &mut Vec<Arc<ProviderStats>>,
-) -> Result<(Option<Arc<dyn ModelApi>>, Option<ModelRef>)> {
+) -> Result<HelperModel> {
     let Some((name, base_url)) = spec else { return Ok((None, None)) };
     let (model, stats, reference) = build_model(name, base_url, None, connection)?;
     all_stats.push(stats);
