@@ -69,10 +69,15 @@ pub(crate) fn list_suites() -> Result<Outcome> {
             .tasks
             .iter()
             .map(|t| {
+                let mut needs: Vec<String> = t.needs().into_iter().map(str::to_string).collect();
                 let source = match t.benchmark {
-                    Some((title, path)) => format!("{title}: needs --datasets DIR with {path}"),
+                    Some((title, path)) => {
+                        needs.insert(0, format!("--datasets DIR with {path}"));
+                        title.to_string()
+                    }
                     None => "built in".to_string(),
                 };
+                let source = if needs.is_empty() { source } else { format!("{source}; needs {}", needs.join(", ")) };
                 vec![format!("    suite:{}/{}", suite.name, t.name), source]
             })
             .collect();

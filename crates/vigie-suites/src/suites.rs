@@ -37,6 +37,30 @@ pub struct TaskDef {
 }
 
 impl TaskDef {
+    /// What the task needs besides the evaluated model, read from its task
+    /// file: `--judge-model`, `--attacker-model`, log-likelihoods.
+    pub fn needs(&self) -> Vec<&'static str> {
+        let Ok(spec) = self.source().parse::<toml::Table>() else { return Vec::new() };
+        let entries = |key: &str| -> Vec<toml::Table> {
+            spec.get(key).and_then(toml::Value::as_array).map_or_else(Vec::new, |a| a.iter().filter_map(|v| v.as_table().cloned()).collect())
+        };
+        let mut needs = Vec::new();
+        if entries("scorer").iter().any(|s| s.contains_key("model_graded") || s.contains_key("judge")) {
+            needs.push("--judge-model");
+        }
+        let solvers = entries("solver");
+        if solvers.iter().any(|s| s.contains_key("pair")) {
+            needs.push("--attacker-model");
+        }
+        let by_likelihood = |s: &toml::Table| {
+            s.get("multiple_choice").and_then(|m| m.get("method")).and_then(toml::Value::as_str) == Some("loglikelihood")
+        };
+        if solvers.iter().any(by_likelihood) {
+            needs.push("a model that gives log-likelihoods (local/)");
+        }
+        needs
+    }
+
     /// The task file's text with its placeholders filled.
     pub fn source(&self) -> String {
         let mut text = self.toml.to_string();
@@ -433,6 +457,11 @@ mod tests {
         let def = &suite("jailbreak").unwrap().tasks[1];
         assert!(def.source().contains("name = \"jailbreak-base64\"") && !def.source().contains("{{"));
         assert_eq!(normalize("jailbreak/../refusal/harmful.jsonl"), "refusal/harmful.jsonl");
+        let needs = |suite_name: &str, task: &str| suite(suite_name).unwrap().tasks.iter().find(|t| t.name == task).unwrap().needs();
+        assert_eq!(needs("jailbreak", "pair"), ["--attacker-model"]);
+        assert_eq!(needs("loss-of-control", "scenarios"), ["--judge-model"]);
+        assert_eq!(needs("hazardous-knowledge", "bio-likelihood"), ["a model that gives log-likelihoods (local/)"]);
+        assert!(needs("refusal", "harmful").is_empty());
         let Planned::Ready(task) = plan("cyber/malicious-code", None).unwrap().remove(0) else { panic!() };
         assert_eq!(task.samples.len(), 25, "the cyber rows of the harmful set");
         assert!(task.samples.iter().all(|s| s.metadata["category"] == "cyber"));
