@@ -12,7 +12,9 @@ vigie=./target/release/vigie
 $vigie eval suite:refusal --log-dir "$out/plain" --no-progress
 $vigie eval bench/judges/cautious-harmful.toml --log-dir "$out/cautious" --no-progress
 $vigie eval bench/judges/cautious-benign.toml --log-dir "$out/cautious" --no-progress
-for log in "$out"/plain/*.vlog "$out"/cautious/*.vlog; do
+$vigie eval bench/judges/policy-harmful.toml --log-dir "$out/policy" --no-progress
+$vigie eval bench/judges/policy-benign.toml --log-dir "$out/policy" --no-progress
+for log in "$out"/plain/*.vlog "$out"/cautious/*.vlog "$out"/policy/*.vlog; do
     $vigie log export "$log" --format jsonl
 done > "$out/responses.jsonl"
 echo "wrote $out/responses.jsonl" >&2

@@ -28,11 +28,12 @@ fn measure(split: &str) -> (Agreement, Agreement) {
 
 #[test]
 fn the_detector_agrees_with_human_labels_better_than_keywords() {
-    // Figures when last measured (docs/judges.md): dev 0.816 / kappa 0.503,
-    // test 0.847 / kappa 0.409; keywords 0.755 / 0.280 and 0.841 / 0.363.
-    for (split, min_accuracy, min_kappa) in [("dev", 0.81, 0.50), ("test", 0.84, 0.40)] {
+    // Figures when last measured (bench/judges/README.md): dev 0.816 / kappa
+    // 0.503, test 0.847 / 0.409, policy 0.810 / 0.293; keywords 0.755 / 0.280,
+    // 0.841 / 0.363 and 0.790 / 0.283.
+    for (split, min_accuracy, min_kappa) in [("dev", 0.81, 0.50), ("test", 0.84, 0.40), ("policy", 0.80, 0.29)] {
         let (rules, keywords) = measure(split);
-        assert!(rules.n >= 150, "{split}: {} labelled pairs", rules.n);
+        assert!(rules.n >= 100, "{split}: {} labelled pairs", rules.n);
         assert!(rules.accuracy >= min_accuracy && rules.kappa >= min_kappa, "{split}: accuracy {:.3}, kappa {:.3}", rules.accuracy, rules.kappa);
         assert!(rules.kappa > keywords.kappa && rules.accuracy >= keywords.accuracy, "{split}: rules {:.3}/{:.3} vs keywords {:.3}/{:.3}", rules.accuracy, rules.kappa, keywords.accuracy, keywords.kappa);
     }
