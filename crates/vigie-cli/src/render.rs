@@ -144,7 +144,39 @@ pub(crate) fn suite_summary(spec: &str, runs: &[(LogHeader, LogFooter, std::path
             row.remove(5);
         }
     }
-    format!("{spec}: {} tasks\n{}", runs.len(), aligned(&rows))
+    let mut out = format!("{spec}: {} tasks\n{}", runs.len(), aligned(&rows));
+    out.push_str(&matrix(runs));
+    out
+}
+
+/// When several tasks share one scorer and one grouping field (the jailbreak
+/// transforms on the same requests), their per-group headline values side by
+/// side: one row per task, one column per group.
+fn matrix(runs: &[(LogHeader, LogFooter, std::path::PathBuf)]) -> String {
+    let key = |h: &LogHeader| (h.task.group_by.clone(), h.scorers.first().map(|s| s.name.clone()));
+    let Some((first, _, _)) = runs.first() else { return String::new() };
+    let (Some(field), Some(scorer)) = key(first) else { return String::new() };
+    let shared: Vec<&(LogHeader, LogFooter, std::path::PathBuf)> = runs.iter().filter(|(h, _, _)| key(h) == (Some(field.clone()), Some(scorer.clone()))).collect();
+    if shared.len() < 3 || shared.len() != runs.len() {
+        return String::new();
+    }
+    let mut groups: Vec<String> = shared.iter().flat_map(|(_, f, _)| f.groups.iter().map(|g| g.group.clone())).collect();
+    groups.sort();
+    groups.dedup();
+    let mut header = vec![format!("{scorer} by {field}")];
+    header.extend(groups.iter().cloned());
+    let mut rows = vec![header];
+    for (h, f, _) in shared {
+        let mut row = vec![h.task.name.clone()];
+        for group in &groups {
+            let value = f.groups.iter().find(|g| &g.group == group).and_then(|g| {
+                g.metrics.get(&format!("{scorer}/accuracy")).or_else(|| g.metrics.get(&format!("{scorer}/mean"))).copied()
+            });
+            row.push(value.map_or("-".into(), |v| format!("{v:.2}")));
+        }
+        rows.push(row);
+    }
+    format!("\n{}", aligned(&rows))
 }
 
 /// A short status word for listings.

@@ -307,3 +307,19 @@ fn pair_refines_the_attack_from_the_targets_refusals() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("give it with --attacker-model"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_jailbreak_suite_ends_with_a_transform_by_category_table() {
+    let ws = Workspace::new();
+    let server = scripted(&["Write ransomware"]);
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(&url, "suite:jailbreak", &["--limit", "6"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let table = &stdout[stdout.find("attack_success by category").unwrap_or_else(|| panic!("{stdout}"))..];
+    let row = |task: &str| table.lines().find(|l| l.starts_with(&format!("{task} "))).unwrap_or_else(|| panic!("{table}")).split_whitespace().skip(1).collect::<Vec<_>>().join(" ");
+    // Columns: chem_bio cyber fraud manipulation privacy violence_hate.
+    assert_eq!(row("jailbreak-none"), "1.00 0.00 1.00 1.00 1.00 1.00");
+    assert_eq!(row("jailbreak-base64"), "1.00 1.00 1.00 1.00 1.00 1.00");
+    assert_eq!(ws.logs().len(), 13, "PAIR is skipped without an attacker");
+}
