@@ -246,6 +246,9 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
     if let (Some(task), None) = (tasks.iter().find(|t| t.needs_judge()), &judge_name) {
         bail!(UsageError(format!("the task `{}` has a model-graded scorer: give its judge with --judge-model", task.name)));
     }
+    if judge_name.is_none() {
+        tasks.iter_mut().for_each(Task::drop_optional_scorers);
+    }
     // Check every task's settings and samples before the first request.
     let mut plans = Vec::new();
     for task in tasks {
@@ -381,6 +384,10 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
     } else {
         vigie_eval::task::load_task(Path::new(&header.task.source)).with_context(|| format!("cannot load the task of {}", log.display()))?
     };
+    let mut task = task;
+    if header.judge_model.is_none() {
+        task.drop_optional_scorers();
+    }
     if task.source_sha256 != header.task.source_sha256 {
         bail!(UsageError(format!(
             "the task {} changed since this run started (another vigie version, or an edited file); resuming would mix two tasks (start a new run instead)",

@@ -131,6 +131,8 @@ pub struct RefusalSpec {
 pub struct JudgeSpec {
     rubric: String,
     #[serde(default)]
+    optional: bool,
+    #[serde(default)]
     name: Option<String>,
     #[serde(default)]
     metrics: Option<Vec<String>>,
@@ -222,6 +224,8 @@ pub enum ScorerKind {
         values: BTreeMap<String, f64>,
         /// A built-in rubric whose output is read its own way, if any.
         rubric: Option<Rubric>,
+        /// Run only when the run has a judge model; left out otherwise.
+        optional: bool,
     },
     /// The normalised probability of the true choices, from the
     /// log-likelihoods `method = "loglikelihood"` writes.
@@ -301,6 +305,7 @@ impl Scorer {
                         grade_pattern: Regex::new(pattern).expect("built-in patterns compile"),
                         values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
                         rubric: Some(rubric),
+                        optional: j.optional,
                     },
                     metrics: metrics(&j.metrics, vec![Metric::Mean, Metric::Stderr, Metric::BootstrapCi])?,
                 }
@@ -345,6 +350,7 @@ impl Scorer {
                         grade_pattern,
                         values,
                         rubric: None,
+                        optional: false,
                     },
                     metrics: metrics(&g.metrics, binary())?,
                 }
@@ -375,10 +381,16 @@ impl Scorer {
         matches!(self.kind, ScorerKind::ModelGraded { .. })
     }
 
+    /// Whether the scorer runs only when the run has a judge model
+    /// (`judge = { optional = true }`), and is left out otherwise.
+    pub fn is_optional(&self) -> bool {
+        matches!(self.kind, ScorerKind::ModelGraded { optional: true, .. })
+    }
+
     /// Scores one finished conversation. Only the model-graded scorer uses `judge`.
     pub async fn score(&self, input: ScoreInput<'_>, judge: Option<&dyn ModelApi>, templates: &Templates) -> Result<Score, ScoreError> {
         match &self.kind {
-            ScorerKind::ModelGraded { template, instructions, grade_pattern, values, rubric } => {
+            ScorerKind::ModelGraded { template, instructions, grade_pattern, values, rubric, .. } => {
                 let judge = judge.ok_or_else(|| ScoreError("model-graded scorer without a judge model (give --judge-model)".into()))?;
                 let prompt = templates.render(template, &grader_context(input, instructions)).map_err(ScoreError)?;
                 let request = GenerateRequest {

@@ -112,7 +112,13 @@ pub struct Task {
 impl Task {
     /// Whether any scorer asks a judge model.
     pub fn needs_judge(&self) -> bool {
-        self.scorers.iter().any(Scorer::needs_judge)
+        self.scorers.iter().any(|s| s.needs_judge() && !s.is_optional())
+    }
+
+    /// Leaves out the scorers that run only with a judge model (for a run
+    /// that has none).
+    pub fn drop_optional_scorers(&mut self) {
+        self.scorers.retain(|s| !s.is_optional());
     }
 
     /// Whether a solver asks an attacker model.

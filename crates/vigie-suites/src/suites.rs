@@ -45,7 +45,8 @@ impl TaskDef {
             spec.get(key).and_then(toml::Value::as_array).map_or_else(Vec::new, |a| a.iter().filter_map(|v| v.as_table().cloned()).collect())
         };
         let mut needs = Vec::new();
-        if entries("scorer").iter().any(|s| s.contains_key("model_graded") || s.contains_key("judge")) {
+        let optional = |s: &toml::Table| s.get("judge").and_then(|j| j.get("optional")).and_then(toml::Value::as_bool) == Some(true);
+        if entries("scorer").iter().any(|s| s.contains_key("model_graded") || (s.contains_key("judge") && !optional(s))) {
             needs.push("--judge-model");
         }
         let solvers = entries("solver");
