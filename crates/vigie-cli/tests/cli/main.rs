@@ -68,15 +68,24 @@ impl Workspace {
     }
 
     fn logs(&self) -> Vec<PathBuf> {
-        let Ok(entries) = std::fs::read_dir(self.path().join("logs")) else { return vec![] };
+        self.logs_in("logs")
+    }
+
+    /// The logs in a folder of the workspace (a run's `--log-dir`), sorted.
+    fn logs_in(&self, dir: &str) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.path().join(dir)) else { return vec![] };
         let mut logs: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
         logs.sort();
         logs
     }
 
     fn only_log(&self) -> PathBuf {
-        let logs = self.logs();
-        assert_eq!(logs.len(), 1, "expected one log, found {logs:?}");
+        self.only_log_in("logs")
+    }
+
+    fn only_log_in(&self, dir: &str) -> PathBuf {
+        let logs = self.logs_in(dir);
+        assert_eq!(logs.len(), 1, "expected one log in {dir}, found {logs:?}");
         logs[0].clone()
     }
 
