@@ -23,7 +23,8 @@ pub(crate) struct EvalArgs {
     #[arg(required_unless_present = "resume")]
     task: Option<String>,
     /// Folder holding public benchmark files (harmbench/, xstest/, wmdp/, ... as published),
-    /// for the suite tasks that read them; without it those tasks are skipped
+    /// for the suite tasks that read them; without it those tasks are skipped (a resumed run
+    /// reads the file its log names instead)
     #[arg(long, env = crate::env::VIGIE_DATASETS, value_name = "DIR")]
     datasets: Option<PathBuf>,
     /// The model, as provider/name: local/smollm2 (the default, embedded), local/PATH.gguf,
@@ -88,7 +89,7 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     log_dir: Option<PathBuf>,
     /// Resume the run in this log: redo its unfinished and failed samples only
-    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "datasets", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "attacker_model", "attacker_base_url", "fail_on_error", "cache"])]
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "attacker_model", "attacker_base_url", "fail_on_error", "cache"])]
     resume: Option<PathBuf>,
     /// Show no progress on stderr
     #[arg(long)]

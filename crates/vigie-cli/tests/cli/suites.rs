@@ -93,7 +93,12 @@ fn a_suite_task_resumes_from_its_log() {
     let log = ws.only_log();
     assert_eq!(ws.summary(&log)["samples"]["errors"], 1);
     let before = server.stats().requests;
-    let out = ws.vigie(&["eval", "--resume", log.to_str().unwrap(), "--no-progress", "--max-retries", "1", "--retry-base", "0.01"]);
+    // A datasets folder set in the environment does not get in the way of a resume.
+    let out = ws
+        .command(&["eval", "--resume", log.to_str().unwrap(), "--no-progress", "--max-retries", "1", "--retry-base", "0.01"])
+        .env("VIGIE_DATASETS", benchmarks())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(server.stats().requests - before, 2, "only the failed sample is asked again (one more failure, then the answer)");
     assert_eq!(ws.summary(&log)["samples"], serde_json::json!({"total": 12, "completed": 12, "errors": 0}));
