@@ -203,10 +203,11 @@ fn tasks_of(spec: &str, datasets: Option<&Path>) -> Result<Vec<Task>> {
     for plan in planned {
         match plan {
             Planned::Ready(task) => tasks.push(*task),
-            Planned::Skipped { origin, title, path } => {
-                eprintln!("note: skipping {origin} ({title}): give --datasets DIR, the folder holding {path}");
-            }
+            Planned::Skipped { origin, title, reason } => eprintln!("note: skipping {origin} ({title}): {reason}"),
         }
+    }
+    if tasks.is_empty() {
+        bail!(UsageError(format!("no task of {spec} can run (see the notes above)")));
     }
     Ok(tasks)
 }

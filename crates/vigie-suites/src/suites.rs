@@ -108,6 +108,16 @@ pub enum SuiteError {
         /// Its tasks.
         known: String,
     },
+    /// The one task asked for reads a benchmark file that the datasets folder lacks.
+    #[error("{origin} reads {path} under the datasets folder {dir}, and it is not there")]
+    MissingBenchmark {
+        /// `suite:<suite>/<task>`.
+        origin: String,
+        /// The file, under the folder.
+        path: String,
+        /// The folder given.
+        dir: String,
+    },
     /// Every task of the suite reads a benchmark file, and no folder was given.
     #[error("every task of `suite:{suite}` reads a public benchmark's files; give the folder that holds them with --datasets DIR (or VIGIE_DATASETS): {needs}")]
     NeedsDatasets {
@@ -127,14 +137,14 @@ pub enum SuiteError {
 pub enum Planned {
     /// Ready.
     Ready(Box<Task>),
-    /// A benchmark task without a datasets folder: skipped.
+    /// A benchmark task whose file is not at hand: skipped.
     Skipped {
         /// `suite:<suite>/<task>`.
         origin: String,
         /// The benchmark's title.
         title: &'static str,
-        /// The file it reads, under the datasets folder.
-        path: &'static str,
+        /// Why, and what would make it run.
+        reason: String,
     },
 }
 
@@ -348,7 +358,15 @@ pub fn plan(spec: &str, datasets: Option<&Path>) -> Result<Vec<Planned>, SuiteEr
         .map(|def| {
             let origin = format!("suite:{}/{}", suite.name, def.name);
             match (def.benchmark, datasets) {
-                (Some((title, path)), None) => Ok(Planned::Skipped { origin, title, path }),
+                (Some((title, path)), None) => {
+                    Ok(Planned::Skipped { origin, title, reason: format!("give --datasets DIR, the folder holding {path}") })
+                }
+                // A folder that holds some benchmarks and not others runs what it has, unless
+                // the missing one is the task asked for.
+                (Some((title, path)), Some(dir)) if !dir.join(path).exists() => match only {
+                    Some(_) => Err(SuiteError::MissingBenchmark { origin, path: path.to_string(), dir: dir.display().to_string() }),
+                    None => Ok(Planned::Skipped { origin, title, reason: format!("{} has no {path}", dir.display()) }),
+                },
                 (_, datasets) => Ok(Planned::Ready(Box::new(compile(def, &origin, datasets)?))),
             }
         })
@@ -451,6 +469,18 @@ mod tests {
         assert_eq!(skipped, ["HarmBench", "AdvBench", "StrongREJECT"]);
         let e = plan("hazardous-knowledge", None).unwrap_err().to_string();
         assert!(e.contains("--datasets DIR") && e.contains("wmdp/bio_questions.json"), "{e}");
+        // A folder with only some benchmarks runs what it has.
+        let partial = tempfile::tempdir().unwrap();
+        std::fs::create_dir(partial.path().join("xstest")).unwrap();
+        std::fs::copy(fixtures().join("xstest/xstest_prompts.csv"), partial.path().join("xstest/xstest_prompts.csv")).unwrap();
+        let planned = plan("over-refusal", Some(partial.path())).unwrap();
+        assert!(planned.iter().all(|p| matches!(p, Planned::Ready(_))), "xstest is there");
+        let planned = plan("refusal", Some(partial.path())).unwrap();
+        let reasons: Vec<&str> = planned.iter().filter_map(|p| if let Planned::Skipped { reason, .. } = p { Some(reason.as_str()) } else { None }).collect();
+        assert_eq!(reasons.len(), 3);
+        assert!(reasons[0].ends_with("has no harmbench/harmbench_behaviors_text_all.csv"), "{reasons:?}");
+        let e = plan("refusal/harmbench", Some(partial.path())).unwrap_err().to_string();
+        assert!(e.contains("suite:refusal/harmbench reads harmbench/harmbench_behaviors_text_all.csv under the datasets folder"), "{e}");
     }
 
     #[test]
