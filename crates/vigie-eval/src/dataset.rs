@@ -127,6 +127,12 @@ pub(crate) fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, TaskErr
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
+/// A metadata value as text, for grouping, filtering and pairing samples:
+/// a string as it is, anything else as its JSON.
+pub(crate) fn value_text(value: &Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+}
+
 pub(crate) type Row = (usize, Map<String, Value>);
 
 fn jsonl_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {

@@ -185,9 +185,7 @@ impl RunTally {
             })
             .collect()
     }
-}
 
-impl RunTally {
     /// Per scorer, the mean difference between the contrast's baseline and
     /// variant over the pairs where both scored, with a paired bootstrap
     /// interval; empty without a contrast.
@@ -229,8 +227,7 @@ impl RunTally {
 fn group_value(value: Option<&serde_json::Value>) -> String {
     match value {
         None | Some(serde_json::Value::Null) => "(none)".to_string(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        Some(value) => crate::dataset::value_text(value),
     }
 }
 

@@ -223,16 +223,7 @@ impl ScoreTable {
 
     /// The reduced per-sample values of one scorer, in sample order.
     pub fn reduced(&self, scorer: usize, reducer: Reducer) -> Vec<f64> {
-        self.by_sample
-            .values()
-            .filter_map(|scorers| scorers.get(&scorer))
-            .map(|epochs| {
-                let mut epochs = epochs.clone();
-                epochs.sort_by_key(|(e, _)| *e);
-                let values: Vec<f64> = epochs.into_iter().map(|(_, v)| v).collect();
-                reducer.reduce(&values)
-            })
-            .collect()
+        self.reduced_by_sample(scorer, reducer).into_values().collect()
     }
 
     /// `"<scorer>/<metric>"` to value for every scorer and its metrics.

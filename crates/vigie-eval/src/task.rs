@@ -292,11 +292,7 @@ pub fn compile(
     let mut samples = samples;
     if let Some(filter) = &ds.filter {
         samples.retain(|sample| {
-            filter.get_ref().iter().all(|(field, wanted)| match sample.metadata.get(field) {
-                Some(serde_json::Value::String(value)) => value == wanted,
-                Some(other) => &other.to_string() == wanted,
-                None => false,
-            })
+            filter.get_ref().iter().all(|(field, wanted)| sample.metadata.get(field).is_some_and(|v| dataset::value_text(v) == *wanted))
         });
         if samples.is_empty() {
             return Err(err_at(filter.span(), format!("field `dataset.filter`: no sample of `{dataset_label}` matches")));
@@ -323,8 +319,7 @@ pub fn compile(
         Some(table) => {
             let c = table.get_ref();
             let bad = |m: String| err_at(table.span(), format!("field `contrast`: {m}"));
-            let text = |v: Option<&serde_json::Value>| v.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
-            let mut values: Vec<String> = samples.iter().filter_map(|s| text(s.metadata.get(&c.field))).collect();
+            let mut values: Vec<String> = samples.iter().filter_map(|s| s.metadata.get(&c.field).map(dataset::value_text)).collect();
             values.sort();
             values.dedup();
             if !values.contains(&c.baseline) {
