@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::schema::{LogFooter, LogHeader, SampleRecord};
-use crate::{LogError, FORMAT_VERSION};
+use crate::manifest::ManifestBuilder;
+use crate::schema::{LogFooter, LogHeader, SampleRecord, Signature};
+use crate::{LogError, Manifest, FORMAT_VERSION};
 
 const MAGIC: &[u8; 8] = b"VIGIELOG";
 const TRAILER_MAGIC: &[u8; 8] = b"VIGIEEND";
@@ -23,12 +24,21 @@ const ZSTD_LEVEL: i32 = 3;
 /// Frames larger than this are taken as damage, not data.
 const MAX_FRAME_BYTES: u32 = 256 << 20;
 
+/// What a frame holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FrameKind {
+pub enum FrameKind {
+    /// The header, first.
     Header = 1,
+    /// One sample record.
     Sample = 2,
+    /// The results of a finished run.
     Footer = 3,
+    /// The pointer to the footer, last.
     Trailer = 4,
+    /// The manifest of hashes, after the footer.
+    Manifest = 5,
+    /// A signature over the manifest, after it (one per signer).
+    Signature = 6,
 }
 
 impl FrameKind {
@@ -38,9 +48,35 @@ impl FrameKind {
             2 => Some(FrameKind::Sample),
             3 => Some(FrameKind::Footer),
             4 => Some(FrameKind::Trailer),
+            5 => Some(FrameKind::Manifest),
+            6 => Some(FrameKind::Signature),
             _ => None,
         }
     }
+}
+
+/// One complete frame as stored: for checking a log byte for byte.
+#[derive(Debug, Clone)]
+pub struct RawFrame {
+    /// What it holds.
+    pub kind: FrameKind,
+    /// Where it starts in the file.
+    pub offset: u64,
+    /// Its key (a sample frame's `u32le(epoch) ‖ id`; empty otherwise).
+    pub key: Vec<u8>,
+    /// Its payload, decompressed: JSON, or the trailer's 16 bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Every frame of a log, in file order.
+#[derive(Debug, Clone)]
+pub struct RawFrames {
+    /// The complete frames.
+    pub frames: Vec<RawFrame>,
+    /// Where a torn final frame starts, if the file ends inside one.
+    pub torn_at: Option<u64>,
+    /// The format version in the preamble.
+    pub format_version: u32,
 }
 
 struct FrameHead {
@@ -103,6 +139,8 @@ pub struct LogWriter {
     offset: u64,
     compressor: zstd::bulk::Compressor<'static>,
     frame: Vec<u8>,
+    header: LogHeader,
+    manifest: ManifestBuilder,
 }
 
 /// A log reopened to append after a crash, a cancel or an error.
@@ -122,28 +160,27 @@ pub struct ReopenedLog {
 impl LogWriter {
     /// Creates a new log at `path` (which must not exist) and writes its header.
     pub fn create(path: &Path, header: &LogHeader) -> Result<LogWriter, LogError> {
+        let header_json = to_json(path, header)?;
         let file = OpenOptions::new().write(true).create_new(true).open(path).map_err(io_err(path))?;
-        let mut writer = LogWriter::from_file(file, path, 0)?;
-        let mut preamble = Vec::with_capacity(PREAMBLE_LEN as usize);
-        preamble.extend_from_slice(MAGIC);
-        preamble.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        preamble.extend_from_slice(&0u32.to_le_bytes());
-        writer.write_raw(&preamble)?;
-        writer.append(FrameKind::Header, &[], header)?;
+        let mut writer = LogWriter::from_file(file, path, 0, header.clone(), ManifestBuilder::new(&header_json))?;
+        writer.write_raw(&preamble())?;
+        writer.append_json(FrameKind::Header, &[], &header_json)?;
         Ok(writer)
     }
 
-    fn from_file(file: File, path: &Path, offset: u64) -> Result<LogWriter, LogError> {
+    fn from_file(file: File, path: &Path, offset: u64, header: LogHeader, manifest: ManifestBuilder) -> Result<LogWriter, LogError> {
         let compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(io_err(path))?;
-        Ok(LogWriter { file, path: path.to_path_buf(), offset, compressor, frame: Vec::new() })
+        Ok(LogWriter { file, path: path.to_path_buf(), offset, compressor, frame: Vec::new(), header, manifest })
     }
 
     /// Opens an existing log to append to it: reads what it holds, cuts off a
-    /// torn final frame and any footer, and positions the writer at the end.
+    /// torn final frame and any footer (with its manifest and signatures, which
+    /// a resumed run invalidates), and positions the writer at the end.
     /// Damage anywhere but the final frame is an error, and nothing is cut.
     pub fn reopen(path: &Path) -> Result<ReopenedLog, LogError> {
         let mut reader = LogReader::open(path)?;
         let mut header = None;
+        let mut manifest = None;
         let mut samples = Vec::new();
         let mut previous_footer = None;
         let mut keep_until = PREAMBLE_LEN;
@@ -157,13 +194,23 @@ impl LogWriter {
                 }
                 Frame::Complete { kind, offset, body, head } => {
                     match kind {
-                        FrameKind::Header => header = Some(reader.decode::<LogHeader>(&head, &body, offset)?),
-                        FrameKind::Sample => samples.push(reader.decode::<SampleRecord>(&head, &body, offset)?),
+                        FrameKind::Header => {
+                            let json = reader.payload(&head, &body, offset)?.to_vec();
+                            header = Some(parse::<LogHeader>(path, &json, offset)?);
+                            manifest = Some(ManifestBuilder::new(&json));
+                        }
+                        FrameKind::Sample => {
+                            let json = reader.payload(&head, &body, offset)?.to_vec();
+                            let record = parse::<SampleRecord>(path, &json, offset)?;
+                            let builder = manifest.as_mut().ok_or_else(|| corrupt(path, offset, "a sample comes before the header"))?;
+                            builder.add_record(&record.id, record.epoch, &body[..head.key_len], &json);
+                            samples.push(record);
+                        }
                         FrameKind::Footer => {
                             previous_footer = Some(reader.decode::<LogFooter>(&head, &body, offset)?);
                             continue;
                         }
-                        FrameKind::Trailer => continue,
+                        FrameKind::Trailer | FrameKind::Manifest | FrameKind::Signature => continue,
                     }
                     if previous_footer.is_some() {
                         return Err(corrupt(path, offset, "a record follows the footer"));
@@ -172,12 +219,15 @@ impl LogWriter {
                 }
             }
         }
-        let header = header.ok_or_else(|| LogError::NoHeader { path: path.display().to_string() })?;
-        let file = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+        let (Some(header), Some(manifest)) = (header, manifest) else {
+            return Err(LogError::NoHeader { path: path.display().to_string() });
+        };
+        let mut file = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
         file.set_len(keep_until).map_err(io_err(path))?;
-        let mut file = file;
+        // What follows is written in this build's format.
+        file.write_all(&preamble()).map_err(io_err(path))?;
         file.seek(SeekFrom::Start(keep_until)).map_err(io_err(path))?;
-        let writer = LogWriter::from_file(file, path, keep_until)?;
+        let writer = LogWriter::from_file(file, path, keep_until, header.clone(), manifest)?;
         Ok(ReopenedLog { writer, header, samples, previous_footer, torn_bytes })
     }
 
@@ -189,16 +239,21 @@ impl LogWriter {
     /// Appends one sample record.
     pub fn append_sample(&mut self, record: &SampleRecord) -> Result<(), LogError> {
         let key = sample_key(record);
-        self.append(FrameKind::Sample, &key, record)
+        let json = to_json(&self.path, record)?;
+        self.append_json(FrameKind::Sample, &key, &json)?;
+        self.manifest.add_record(&record.id, record.epoch, &key, &json);
+        Ok(())
     }
 
-    /// Writes the footer and the trailer, and syncs the file to disk.
+    /// Writes the footer, the manifest and the trailer, and syncs the file to disk.
     pub fn finish(mut self, footer: &LogFooter) -> Result<(), LogError> {
         let footer_offset = self.offset;
-        self.append(FrameKind::Footer, &[], footer)?;
-        let mut payload = Vec::with_capacity(16);
-        payload.extend_from_slice(&footer_offset.to_le_bytes());
-        payload.extend_from_slice(TRAILER_MAGIC);
+        let footer_json = to_json(&self.path, footer)?;
+        self.append_json(FrameKind::Footer, &[], &footer_json)?;
+        let manifest = self.manifest.finish(&self.header, &footer_json);
+        let manifest_json = to_json(&self.path, &manifest)?;
+        self.append_json(FrameKind::Manifest, &[], &manifest_json)?;
+        let payload = trailer_payload(footer_offset);
         self.write_frame(FrameKind::Trailer, CODEC_STORED, &[], &payload, payload.len())?;
         self.file.sync_all().map_err(io_err(&self.path))
     }
@@ -209,28 +264,16 @@ impl LogWriter {
         self.file.sync_data().map_err(io_err(&self.path))
     }
 
-    fn append<T: Serialize>(&mut self, kind: FrameKind, key: &[u8], value: &T) -> Result<(), LogError> {
-        let raw = serde_json::to_vec(value).map_err(|e| io_err(&self.path)(std::io::Error::other(e)))?;
-        let compressed = self.compressor.compress(&raw).map_err(io_err(&self.path))?;
-        self.write_frame(kind, CODEC_ZSTD, key, &compressed, raw.len())
+    fn append_json(&mut self, kind: FrameKind, key: &[u8], json: &[u8]) -> Result<(), LogError> {
+        let compressed = self.compressor.compress(json).map_err(io_err(&self.path))?;
+        self.write_frame(kind, CODEC_ZSTD, key, &compressed, json.len())
     }
 
     fn write_frame(&mut self, kind: FrameKind, codec: u8, key: &[u8], payload: &[u8], raw_len: usize) -> Result<(), LogError> {
-        let key_len = u16::try_from(key.len()).map_err(|_| io_err(&self.path)(std::io::Error::other("sample id longer than 65,531 bytes")))?;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(key);
-        crc.update(payload);
         let mut frame = std::mem::take(&mut self.frame);
-        frame.clear();
-        frame.push(kind as u8);
-        frame.push(codec);
-        frame.extend_from_slice(&key_len.to_le_bytes());
-        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        frame.extend_from_slice(&(raw_len as u32).to_le_bytes());
-        frame.extend_from_slice(&crc.finalize().to_le_bytes());
-        frame.extend_from_slice(key);
-        frame.extend_from_slice(payload);
-        let result = self.write_raw(&frame);
+        let result = encode_frame(&mut frame, kind, codec, key, payload, raw_len)
+            .map_err(|e| io_err(&self.path)(std::io::Error::other(e)))
+            .and_then(|()| self.write_raw(&frame));
         self.frame = frame;
         result
     }
@@ -240,6 +283,77 @@ impl LogWriter {
         self.offset += bytes.len() as u64;
         Ok(())
     }
+}
+
+fn preamble() -> Vec<u8> {
+    let mut preamble = Vec::with_capacity(PREAMBLE_LEN as usize);
+    preamble.extend_from_slice(MAGIC);
+    preamble.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    preamble.extend_from_slice(&0u32.to_le_bytes());
+    preamble
+}
+
+fn trailer_payload(footer_offset: u64) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(16);
+    payload.extend_from_slice(&footer_offset.to_le_bytes());
+    payload.extend_from_slice(TRAILER_MAGIC);
+    payload
+}
+
+fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, LogError> {
+    serde_json::to_vec(value).map_err(|e| io_err(path)(std::io::Error::other(e)))
+}
+
+fn parse<T: DeserializeOwned>(path: &Path, json: &[u8], offset: u64) -> Result<T, LogError> {
+    serde_json::from_slice(json).map_err(|e| corrupt(path, offset, format!("record does not parse: {e}")))
+}
+
+fn encode_frame(frame: &mut Vec<u8>, kind: FrameKind, codec: u8, key: &[u8], payload: &[u8], raw_len: usize) -> Result<(), &'static str> {
+    let key_len = u16::try_from(key.len()).map_err(|_| "sample id longer than 65,531 bytes")?;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(key);
+    crc.update(payload);
+    frame.clear();
+    frame.push(kind as u8);
+    frame.push(codec);
+    frame.extend_from_slice(&key_len.to_le_bytes());
+    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&(raw_len as u32).to_le_bytes());
+    frame.extend_from_slice(&crc.finalize().to_le_bytes());
+    frame.extend_from_slice(key);
+    frame.extend_from_slice(payload);
+    Ok(())
+}
+
+/// Adds a signature frame to a finished log, before its trailer. The log is
+/// rewritten beside itself and renamed over the original, so a crash leaves
+/// either the old log or the signed one, never a log without its trailer.
+pub fn append_signature(path: &Path, signature: &Signature) -> Result<(), LogError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let mut reader = LogReader::open(path)?;
+    if reader.footer()?.is_none() {
+        return Err(corrupt(path, bytes.len() as u64, "the run has not finished (no footer): only a finished log can be signed"));
+    }
+    let trailer_start = bytes.len() - TRAILER_LEN as usize;
+    let json = to_json(path, signature)?;
+    let mut frame = Vec::new();
+    encode_frame(&mut frame, FrameKind::Signature, CODEC_STORED, &[], &json, json.len()).map_err(|e| io_err(path)(std::io::Error::other(e)))?;
+    let mut signed = Vec::with_capacity(bytes.len() + frame.len());
+    signed.extend_from_slice(&bytes[..trailer_start]);
+    signed.extend_from_slice(&frame);
+    signed.extend_from_slice(&bytes[trailer_start..]);
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(".{file_name}.signing"));
+    let write = || -> std::io::Result<()> {
+        let mut file = File::create(&temp)?;
+        file.write_all(&signed)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        io_err(path)(e)
+    })
 }
 
 enum Frame {
@@ -420,20 +534,65 @@ impl LogReader {
         Ok(Frame::Complete { kind: head.kind, offset, head, body })
     }
 
-    fn decode<T: DeserializeOwned>(&mut self, head: &FrameHead, body: &[u8], offset: u64) -> Result<T, LogError> {
+    /// Reads every frame of the log, payloads decompressed, for a byte-level check.
+    pub fn raw_frames(&mut self) -> Result<RawFrames, LogError> {
+        self.seek(8)?;
+        let mut version = [0u8; 4];
+        self.read_exact(&mut version, 0)?;
+        self.seek(PREAMBLE_LEN)?;
+        let mut frames = Vec::new();
+        let torn_at = loop {
+            match self.next_frame()? {
+                Frame::End => break None,
+                Frame::Torn { offset } => break Some(offset),
+                Frame::Complete { kind, offset, head, body } => {
+                    let payload = self.payload(&head, &body, offset)?.to_vec();
+                    frames.push(RawFrame { kind, offset, key: body[..head.key_len].to_vec(), payload });
+                }
+            }
+        };
+        Ok(RawFrames { frames, torn_at, format_version: u32::from_le_bytes(version) })
+    }
+
+    /// The manifest of a finished log, and the signatures after it; `None`
+    /// for a log without one (a run not finished, or written before manifests).
+    pub fn manifest(&mut self) -> Result<Option<(Manifest, Vec<Signature>)>, LogError> {
+        let RawFrames { frames, .. } = self.raw_frames()?;
+        let mut found: Option<(Manifest, Vec<Signature>)> = None;
+        for frame in frames {
+            match frame.kind {
+                FrameKind::Manifest => found = Some((parse(&self.path, &frame.payload, frame.offset)?, Vec::new())),
+                FrameKind::Signature => {
+                    let signature = parse(&self.path, &frame.payload, frame.offset)?;
+                    let (_, signatures) = found.as_mut().ok_or_else(|| corrupt(&self.path, frame.offset, "a signature comes before the manifest"))?;
+                    signatures.push(signature);
+                }
+                _ => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// A frame's payload, decompressed (borrowed from a scratch buffer).
+    fn payload<'a>(&'a mut self, head: &FrameHead, body: &'a [u8], offset: u64) -> Result<&'a [u8], LogError> {
         let payload = &body[head.key_len..];
-        let raw: &[u8] = match head.codec {
+        match head.codec {
             CODEC_ZSTD => {
                 self.scratch.clear();
                 self.scratch.reserve(head.raw_len);
                 self.decompressor
                     .decompress_to_buffer(payload, &mut self.scratch)
                     .map_err(|e| corrupt(&self.path, offset, format!("zstd: {e}")))?;
-                &self.scratch
+                Ok(&self.scratch)
             }
-            _ => payload,
-        };
-        serde_json::from_slice(raw).map_err(|e| corrupt(&self.path, offset, format!("record does not parse: {e}")))
+            _ => Ok(payload),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&mut self, head: &FrameHead, body: &[u8], offset: u64) -> Result<T, LogError> {
+        let path = self.path.clone();
+        let raw = self.payload(head, body, offset)?;
+        parse(&path, raw, offset)
     }
 }
 
@@ -453,7 +612,7 @@ impl Iterator for SampleFrames<'_> {
                 Ok(Frame::Complete { kind: FrameKind::Sample, offset, head, body }) => {
                     return Some(self.reader.decode(&head, &body, offset));
                 }
-                Ok(Frame::Complete { kind: FrameKind::Footer | FrameKind::Trailer, .. }) => return None,
+                Ok(Frame::Complete { kind: FrameKind::Footer | FrameKind::Trailer | FrameKind::Manifest | FrameKind::Signature, .. }) => return None,
                 Ok(Frame::Complete { .. }) => continue,
             }
         }

@@ -30,15 +30,20 @@
 #![deny(missing_docs)]
 
 mod format;
+pub mod manifest;
 mod schema;
 
-pub use format::{LogReader, LogWriter, ReopenedLog, SampleFrames};
+pub use format::{append_signature, FrameKind, LogReader, LogWriter, RawFrame, RawFrames, ReopenedLog, SampleFrames};
+pub use manifest::{Manifest, Provenance, RecordDigest};
 pub use schema::{
-    Contrast, ContrastSpec, GroupMetrics, LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, ScorerRef, TaskRef,
+    Contrast, ContrastSpec, GroupMetrics, LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, ScorerRef, Signature,
+    TaskRef,
 };
 
 /// The version of the file format this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the manifest and signature frames (kinds 5 and 6); version 1
+/// logs read unchanged and simply have neither.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The extension of vigie log files.
 pub const LOG_EXTENSION: &str = "vlog";

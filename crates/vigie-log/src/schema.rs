@@ -298,3 +298,20 @@ impl RunStatus {
         }
     }
 }
+
+/// A signature over a log's manifest (or a report's content), by one key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The signature scheme (`ed25519`).
+    pub algorithm: String,
+    /// The signer's public key (hex).
+    pub public_key: String,
+    /// A short id of the key: the first 16 hex digits of its SHA-256.
+    pub key_id: String,
+    /// When it was signed (RFC 3339, UTC); part of the signed message.
+    pub signed_at: String,
+    /// SHA-256 (hex) of what was signed (the manifest's JSON, a report's content).
+    pub signed_sha256: String,
+    /// The signature (hex).
+    pub signature: String,
+}

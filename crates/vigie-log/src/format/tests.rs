@@ -4,7 +4,7 @@ use std::io::Write;
 use vigie_core::{ChatMessage, GenerateConfig, Usage};
 
 use super::*;
-use crate::schema::{ModelRef, RunSettings, RunStatus, SampleCounts, Score, TaskRef};
+use crate::schema::{ModelRef, RunSettings, RunStatus, SampleCounts, Score, Signature, TaskRef};
 
 fn header() -> LogHeader {
     LogHeader {
@@ -228,3 +228,60 @@ fn create_never_overwrites() {
     assert_eq!(LogReader::open(&path).unwrap().samples().unwrap().count(), 1);
 }
 
+
+#[test]
+fn a_finished_log_carries_a_manifest_that_matches_its_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.vlog");
+    write_log(&path, &["s1", "s2", "s3"], true);
+    let mut reader = LogReader::open(&path).unwrap();
+    let (manifest, signatures) = reader.manifest().unwrap().expect("a manifest");
+    assert!(signatures.is_empty());
+    let raw = reader.raw_frames().unwrap();
+    assert_eq!(raw.format_version, FORMAT_VERSION);
+    let kinds: Vec<FrameKind> = raw.frames.iter().map(|f| f.kind).collect();
+    use FrameKind::*;
+    assert_eq!(kinds, vec![Header, Sample, Sample, Sample, Footer, Manifest, Trailer]);
+    assert_eq!(manifest.header_sha256, crate::manifest::hex(&crate::manifest::sha256(&raw.frames[0].payload)));
+    assert_eq!(manifest.footer_sha256, crate::manifest::hex(&crate::manifest::sha256(&raw.frames[4].payload)));
+    let leaves: Vec<[u8; 32]> = raw.frames[1..4].iter().map(|f| crate::manifest::record_leaf(&f.key, &f.payload)).collect();
+    assert_eq!(manifest.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["s1", "s2", "s3"]);
+    assert_eq!(manifest.records[1].sha256, crate::manifest::hex(&leaves[1]));
+    assert_eq!(manifest.merkle_root, crate::manifest::hex(&crate::manifest::merkle_root(&leaves)));
+    assert!(manifest.provenance.matches(&header()));
+    assert_eq!(manifest.provenance.model.name, "openai/mock");
+}
+
+#[test]
+fn a_signature_goes_before_the_trailer_and_a_resume_drops_manifest_and_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.vlog");
+    write_log(&path, &["s1"], false);
+    let signature = Signature {
+        algorithm: "ed25519".into(),
+        public_key: "00".into(),
+        key_id: "k".into(),
+        signed_at: "2026-01-01T00:00:02Z".into(),
+        signed_sha256: "ab".into(),
+        signature: "cd".into(),
+    };
+    let err = append_signature(&path, &signature).unwrap_err().to_string();
+    assert!(err.contains("only a finished log can be signed"), "{err}");
+    let mut writer = LogWriter::reopen(&path).unwrap().writer;
+    writer.append_sample(&record("s2", 1)).unwrap();
+    writer.finish(&footer()).unwrap();
+    append_signature(&path, &signature).unwrap();
+    append_signature(&path, &signature).unwrap();
+    let mut reader = LogReader::open(&path).unwrap();
+    assert_eq!(reader.footer().unwrap(), Some(footer()), "the trailer still finds the footer");
+    let (manifest, signatures) = reader.manifest().unwrap().unwrap();
+    assert_eq!(manifest.records.len(), 2, "records kept from before the resume are in the manifest");
+    assert_eq!(signatures, vec![signature.clone(), signature]);
+    assert_eq!(reader.sample("s2", 1).unwrap().unwrap().id, "s2");
+    let reopened = LogWriter::reopen(&path).unwrap();
+    assert_eq!(reopened.samples.len(), 2);
+    reopened.writer.finish(&footer()).unwrap();
+    let (_, signatures) = LogReader::open(&path).unwrap().manifest().unwrap().unwrap();
+    assert!(signatures.is_empty(), "a resumed run's old signatures no longer hold and are gone");
+    assert!(!dir.path().join(".a.vlog.signing").exists());
+}
