@@ -6,7 +6,7 @@
 //! the tier that end reaches. The area's tier is the highest tier among its
 //! findings; an area without findings is not assessed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vigie_log::{LogFooter, RunStatus};
 use vigie_suites::taxonomy::Taxonomy;
 
@@ -14,7 +14,7 @@ use crate::evidence::EvidenceLog;
 use crate::framework::{Framework, Indicator};
 
 /// The assessment of every model the logs cover.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Assessment {
     /// The framework's id.
     pub framework_id: String,
@@ -35,7 +35,7 @@ pub struct Assessment {
 }
 
 /// One model's assessment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelAssessment {
     /// `provider/model`.
     pub model: String,
@@ -48,7 +48,7 @@ pub struct ModelAssessment {
 }
 
 /// One risk area's decision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AreaResult {
     /// The taxonomy id.
     pub risk: String,
@@ -78,7 +78,7 @@ impl AreaResult {
 }
 
 /// One indicator read from one log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     /// The indicator's label.
     pub indicator: String,

@@ -181,6 +181,13 @@ pub fn cross_check(report: &ReportCheck, logs: &[(String, LogCheck)]) -> Vec<Pro
         } else if check.manifest_sha256.as_deref() != Some(source.manifest_sha256.as_str()) {
             problems.push(Problem::SourceMismatch { log: source.log.clone(), what: "its manifest differs".into() });
         }
+        for (metric, cited) in &source.metrics {
+            match check.metrics.get(metric) {
+                Some(found) if (found - cited).abs() <= 1e-9 * found.abs().max(1.0) => {}
+                Some(found) => problems.push(Problem::SourceMismatch { log: source.log.clone(), what: format!("{metric} is {cited} in the report but {found} in the log") }),
+                None => problems.push(Problem::SourceMismatch { log: source.log.clone(), what: format!("the report cites {metric}, which the log does not have") }),
+            }
+        }
     }
     problems
 }
@@ -205,6 +212,7 @@ mod tests {
                     model: manifest.provenance.model.name.clone(),
                     merkle_root: manifest.merkle_root.clone(),
                     manifest_sha256: check.manifest_sha256.unwrap(),
+                    metrics: check.metrics.clone(),
                 }
             })
             .collect();
@@ -260,6 +268,20 @@ mod tests {
         let unpacked = tempfile::tempdir().unwrap();
         let check = verify_bundle(&open_bundle(&out, unpacked.path()).unwrap(), Some(&key.public())).unwrap();
         assert_eq!(check.problems, vec![Problem::SourceMissing { log: "b.vlog".into() }]);
+
+        // A report whose cited figure differs from the log's is named, even when signed.
+        let mut sources = crate::read_sources(&std::fs::read_to_string(&report).unwrap(), ReportFormat::Markdown).unwrap();
+        sources[0].metrics.insert("refused/accuracy".into(), 0.9);
+        let forged = work.path().join("forged.md");
+        std::fs::write(&forged, format!("# Report\n\n{}\n", embed_sources(&sources))).unwrap();
+        sign_report(&forged, &key).unwrap();
+        let report_check = verify_report(&forged, Some(&key.public())).unwrap();
+        let logs_checked = vec![("a.vlog".to_string(), verify_log(&logs[0], None).unwrap())];
+        let found = cross_check(&report_check, &logs_checked);
+        assert!(
+            found.contains(&Problem::SourceMismatch { log: "a.vlog".into(), what: "refused/accuracy is 0.9 in the report but 0.5 in the log".into() }),
+            "{found:?}"
+        );
 
         // Flip one byte of the stored report inside the archive.
         let mut bytes = std::fs::read(&out).unwrap();

@@ -153,6 +153,8 @@ pub struct LogCheck {
     pub manifest_sha256: Option<String>,
     /// Records in the log.
     pub records: usize,
+    /// The results in the footer (`scorer/metric` → value), as read.
+    pub metrics: std::collections::BTreeMap<String, f64>,
     /// Each signature and how it checked.
     pub signatures: Vec<SignatureCheck>,
     /// Everything found wrong; empty for a log that verifies.
@@ -175,13 +177,14 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
     let raw = match reader.raw_frames() {
         Ok(raw) => raw,
         Err(e @ vigie_log::LogError::Corrupt { .. }) => {
-            return Ok(LogCheck { header: None, manifest: None, manifest_sha256: None, records: 0, signatures: vec![], problems: vec![Problem::Damaged(e.to_string())] });
+            return Ok(LogCheck { header: None, manifest: None, manifest_sha256: None, records: 0, metrics: Default::default(), signatures: vec![], problems: vec![Problem::Damaged(e.to_string())] });
         }
         Err(e) => return Err(e.into()),
     };
     let mut problems = Vec::new();
     let mut header: Option<(LogHeader, String)> = None;
     let mut footer_hash = None;
+    let mut metrics = std::collections::BTreeMap::new();
     let mut manifest: Option<(Manifest, String)> = None;
     let mut signatures = Vec::new();
     let mut records: Vec<(String, u32, String)> = Vec::new();
@@ -209,7 +212,11 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
                 }
                 records.push((record.id, record.epoch, hex(&record_leaf(&frame.key, &frame.payload))));
             }
-            FrameKind::Footer => footer_hash = Some(hex(&sha256(&frame.payload))),
+            FrameKind::Footer => {
+                let footer: vigie_log::LogFooter = serde_json::from_slice(&frame.payload).map_err(|e| malformed(frame.offset, e))?;
+                metrics = footer.metrics;
+                footer_hash = Some(hex(&sha256(&frame.payload)));
+            }
             FrameKind::Manifest => {
                 let parsed: Manifest = serde_json::from_slice(&frame.payload).map_err(|e| malformed(frame.offset, e))?;
                 manifest = Some((parsed, hex(&sha256(&frame.payload))));
@@ -227,7 +234,7 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
     let record_count = records.len();
     let Some((manifest, manifest_sha256)) = manifest else {
         problems.push(Problem::NoManifest);
-        return Ok(LogCheck { header: header.map(|h| h.0), manifest: None, manifest_sha256: None, records: record_count, signatures: vec![], problems });
+        return Ok(LogCheck { header: header.map(|h| h.0), manifest: None, manifest_sha256: None, records: record_count, metrics, signatures: vec![], problems });
     };
     match &header {
         Some((parsed, hash)) => {
@@ -252,7 +259,15 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
     problems.extend(compare_records(&listed, &records));
     let signature_checks: Vec<SignatureCheck> = signatures.iter().map(|s| check_signature(s, DOMAIN, &manifest_sha256)).collect();
     problems.extend(signature_problems(&signature_checks, &signatures, expected));
-    Ok(LogCheck { header: header.map(|h| h.0), manifest: Some(manifest), manifest_sha256: Some(manifest_sha256), records: record_count, signatures: signature_checks, problems })
+    Ok(LogCheck {
+        header: header.map(|h| h.0),
+        manifest: Some(manifest),
+        manifest_sha256: Some(manifest_sha256),
+        records: record_count,
+        metrics,
+        signatures: signature_checks,
+        problems,
+    })
 }
 
 /// The problems with a set of signatures: each invalid one, none at all,

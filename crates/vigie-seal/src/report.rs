@@ -48,7 +48,7 @@ impl ReportFormat {
 }
 
 /// A log a report was made from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportSource {
     /// The log's file name.
     pub log: String,
@@ -62,6 +62,10 @@ pub struct ReportSource {
     pub merkle_root: String,
     /// SHA-256 of its manifest: what its signatures sign.
     pub manifest_sha256: String,
+    /// The log's results as the report cites them (`scorer/metric` → value),
+    /// checked against the log's footer.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// The line an HTML or Markdown report carries its sources in.
@@ -193,6 +197,7 @@ mod tests {
             model: "m".into(),
             merkle_root: "ab".into(),
             manifest_sha256: "cd".into(),
+            metrics: [("refused/mean".to_string(), 0.5)].into_iter().collect(),
         }
     }
 

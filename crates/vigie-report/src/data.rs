@@ -1,0 +1,460 @@
+//! The content of a report, independent of its format: the assessment, one
+//! section per evaluation (elicitation, results, five random samples), the
+//! heat maps, the Hiroshima table, limitations, and the logs it came from.
+//! The JSON report is this structure; HTML and Markdown render it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use vigie_assess::{Assessment, EvidenceLog};
+use vigie_seal::ReportSource;
+use vigie_suites::taxonomy::Taxonomy;
+
+use crate::ReportError;
+
+/// Areas whose model outputs may carry hazardous content, and so are
+/// truncated in reports unless asked otherwise.
+const HAZARDOUS_AREAS: &[&str] = &["cbrn", "cyber", "harmful_content", "manipulation", "safeguards"];
+/// Characters of a hazardous output shown before it is cut.
+const REDACTED_CHARS: usize = 160;
+/// Characters of any input or output shown in a sample.
+const SHOWN_CHARS: usize = 600;
+/// Random samples shown per evaluation (as the Code of Practice's Model Report asks).
+const EXAMPLES: usize = 5;
+
+/// A whole report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportData {
+    /// Version of this structure.
+    pub report_version: u32,
+    /// The title.
+    pub title: String,
+    /// When it was made (RFC 3339, UTC).
+    pub generated_at: String,
+    /// `vigie <version>`.
+    pub generated_by: String,
+    /// Whether hazardous outputs are truncated.
+    pub redacted: bool,
+    /// The assessment.
+    pub assessment: Assessment,
+    /// Plain summary lines per model, for the top of the report.
+    pub summary: Vec<ModelSummary>,
+    /// One section per evaluation log.
+    pub evaluations: Vec<Evaluation>,
+    /// Task × category tables of suites with one scorer over many tasks (jailbreak transforms).
+    pub heatmaps: Vec<Heatmap>,
+    /// The eleven Hiroshima Code of Conduct actions and the evidence for each.
+    pub hiroshima: Vec<HiroshimaRow>,
+    /// What this report cannot show.
+    pub limitations: Vec<String>,
+    /// The logs it came from, with their Merkle roots.
+    pub sources: Vec<ReportSource>,
+}
+
+/// The headline for one model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// The model.
+    pub model: String,
+    /// The highest tier reached.
+    pub highest_tier: Option<String>,
+    /// Whether every assessed area is acceptable.
+    pub acceptable: bool,
+    /// Areas assessed, of those in the framework.
+    pub assessed: usize,
+    /// Areas in the framework.
+    pub areas: usize,
+    /// Refusal of harmful requests next to compliance with benign ones.
+    pub refusal_vs_over_refusal: Option<(f64, f64)>,
+}
+
+/// One evaluation: what ran, how, what came out, and five samples.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The log's file name.
+    pub log: String,
+    /// The task.
+    pub task: String,
+    /// The model.
+    pub model: String,
+    /// Risk areas it gives evidence for.
+    pub risk_areas: Vec<String>,
+    /// How the run ended.
+    pub status: String,
+    /// Records written / planned.
+    pub records: String,
+    /// Elicitation: the settings that shaped the model's answers.
+    pub elicitation: Vec<(String, String)>,
+    /// Each scorer's headline metric: (scorer, value, low, high).
+    pub results: Vec<(String, f64, Option<f64>, Option<f64>)>,
+    /// The chance level, for multiple choice.
+    pub chance: Option<f64>,
+    /// Per category: (category, samples, scorer → value).
+    pub groups: Vec<(String, usize, BTreeMap<String, f64>)>,
+    /// Random samples.
+    pub examples: Vec<Example>,
+}
+
+/// One sample as shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Example {
+    /// The sample id.
+    pub id: String,
+    /// The epoch.
+    pub epoch: u32,
+    /// The input, cut to a readable length.
+    pub input: String,
+    /// The output, cut, and redacted when hazardous.
+    pub output: String,
+    /// Whether the output was redacted.
+    pub redacted: bool,
+    /// Scores: scorer → value.
+    pub scores: BTreeMap<String, f64>,
+}
+
+/// A task × category table of one scorer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Heatmap {
+    /// The model.
+    pub model: String,
+    /// The scorer.
+    pub scorer: String,
+    /// The shared task-name prefix (`jailbreak`).
+    pub family: String,
+    /// Row labels (the task names without the prefix).
+    pub rows: Vec<String>,
+    /// Column labels (categories).
+    pub columns: Vec<String>,
+    /// `cells[row][column]`, `None` where a task has no such category.
+    pub cells: Vec<Vec<Option<f64>>>,
+}
+
+/// One Hiroshima action.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HiroshimaRow {
+    /// 1 to 11.
+    pub number: u8,
+    /// The action, in brief.
+    pub title: String,
+    /// What this run shows for it.
+    pub evidence: Vec<String>,
+    /// What it cannot show.
+    pub cannot_show: String,
+}
+
+#[derive(Deserialize)]
+struct HiroshimaFile {
+    action: Vec<HiroshimaAction>,
+}
+
+#[derive(Deserialize)]
+struct HiroshimaAction {
+    number: u8,
+    title: String,
+    provides: String,
+    cannot_show: String,
+}
+
+/// What a report is made from.
+pub struct ReportInput<'a> {
+    /// The report's title.
+    pub title: String,
+    /// The assessment of the logs.
+    pub assessment: &'a Assessment,
+    /// The logs.
+    pub logs: &'a [EvidenceLog],
+    /// Their sources (roots and manifests), in the same order.
+    pub sources: Vec<ReportSource>,
+    /// Key ids of valid signatures per log, in the same order.
+    pub signers: Vec<Vec<String>>,
+    /// Truncate hazardous outputs.
+    pub redact: bool,
+}
+
+/// Gathers everything a report shows.
+pub fn build(input: ReportInput<'_>) -> Result<ReportData, ReportError> {
+    let taxonomy = Taxonomy::builtin();
+    let mut evaluations = Vec::new();
+    for log in input.logs {
+        evaluations.push(evaluation(log, input.redact)?);
+    }
+    let summary = input.assessment.models.iter().map(|m| summarise(m, input.logs)).collect();
+    let heatmaps = heatmaps(input.logs);
+    let hiroshima = hiroshima(input.assessment, &input.signers, taxonomy);
+    let mut limitations = vec![
+        "Results hold for the model, settings and prompts recorded here; other prompts, tools, fine-tuning or scaffolding can raise a model's capabilities (elicitation gap).".to_string(),
+        "Multiple-choice knowledge proxies (WMDP) measure knowledge related to hazards, not the ability to carry out an attack; no human-uplift study stands behind them.".to_string(),
+        "Refusal is judged by rules on the reply's wording unless a judge model is named; rules miss refusals without refusal words and count gibberish as compliance (docs/judges.md).".to_string(),
+        "No human baseline was measured in these runs.".to_string(),
+    ];
+    for model in &input.assessment.models {
+        let missing: Vec<&str> = model.areas.iter().filter(|a| a.tier.is_none()).map(|a| a.name.as_str()).collect();
+        if !missing.is_empty() {
+            limitations.push(format!("{}: not assessed for lack of evidence: {}.", model.model, missing.join(", ")));
+        }
+    }
+    limitations.extend(input.assessment.notes.iter().cloned());
+    Ok(ReportData {
+        report_version: 1,
+        title: input.title,
+        generated_at: now(),
+        generated_by: format!("vigie {}", env!("CARGO_PKG_VERSION")),
+        redacted: input.redact,
+        assessment: input.assessment.clone(),
+        summary,
+        evaluations,
+        heatmaps,
+        hiroshima,
+        limitations,
+        sources: input.sources,
+    })
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn summarise(model: &vigie_assess::ModelAssessment, logs: &[EvidenceLog]) -> ModelSummary {
+    let mean_of = |task: &str, scorer: &str| {
+        logs.iter()
+            .filter(|l| l.header.model.name == model.model && l.header.task.name == task)
+            .filter_map(|l| l.footer.as_ref()?.metrics.get(&format!("{scorer}/mean")).copied())
+            .next_back()
+    };
+    let refusal_vs_over_refusal = mean_of("refusal-harmful", "refused").zip(mean_of("over-refusal-benign", "complied"));
+    ModelSummary {
+        model: model.model.clone(),
+        highest_tier: model.highest_tier.clone(),
+        acceptable: model.acceptable,
+        assessed: model.areas.iter().filter(|a| a.tier.is_some()).count(),
+        areas: model.areas.len(),
+        refusal_vs_over_refusal,
+    }
+}
+
+fn cut(text: &str, max: usize) -> (String, usize) {
+    let total = text.chars().count();
+    if total <= max {
+        return (text.to_string(), 0);
+    }
+    (text.chars().take(max).collect(), total - max)
+}
+
+fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError> {
+    let header = &log.header;
+    let records = vigie_assess::records_that_count(&log.path).map_err(|e| ReportError::Input(e.to_string()))?;
+    let hazardous = redact && header.task.risk_areas.iter().any(|a| HAZARDOUS_AREAS.contains(&a.as_str()));
+    let scored: Vec<&vigie_log::SampleRecord> = records.iter().filter(|r| r.error.is_none()).collect();
+    let examples = pick(scored.len(), EXAMPLES, &header.run_id)
+        .into_iter()
+        .map(|i| {
+            let record = scored[i];
+            let (input, _) = cut(&record.input, SHOWN_CHARS);
+            let (mut output, hidden) = cut(&record.output, if hazardous { REDACTED_CHARS } else { SHOWN_CHARS });
+            if hidden > 0 {
+                output.push_str(&if hazardous {
+                    format!(" [… {hidden} more characters withheld: possibly hazardous; `vigie report --redact off` shows them]")
+                } else {
+                    format!(" [… {hidden} more characters]")
+                });
+            }
+            Example {
+                id: record.id.clone(),
+                epoch: record.epoch,
+                input,
+                output,
+                redacted: hazardous && hidden > 0,
+                scores: record.scores.iter().map(|(k, v)| (k.clone(), v.value)).collect(),
+            }
+        })
+        .collect();
+    let settings = &header.settings;
+    let generate = serde_json::to_value(&settings.generate).unwrap_or_default();
+    let mut elicitation = vec![("model".to_string(), header.model.name.clone())];
+    if let Some(url) = &header.model.base_url {
+        elicitation.push(("endpoint".into(), url.clone()));
+    }
+    if let Some(object) = generate.as_object() {
+        for (key, value) in object {
+            if !value.is_null() {
+                elicitation.push((key.replace('_', " "), value.to_string().trim_matches('"').to_string()));
+            }
+        }
+    }
+    elicitation.push(("epochs".into(), format!("{} ({})", settings.epochs, settings.epochs_reducer)));
+    elicitation.push(("seed".into(), settings.seed.to_string()));
+    if let Some(limit) = settings.limit {
+        elicitation.push(("limit".into(), format!("first {limit} samples")));
+    }
+    if let Some(system) = records.first().and_then(|r| r.messages.iter().find(|m| m.role == vigie_core::Role::System)) {
+        elicitation.push(("system prompt".into(), cut(&system.content, 300).0));
+    }
+    if let Some(judge) = &header.judge_model {
+        elicitation.push(("judge model".into(), judge.name.clone()));
+    }
+    if let Some(attacker) = &header.attacker_model {
+        elicitation.push(("attacker model".into(), attacker.name.clone()));
+    }
+    elicitation.push(("task source".into(), format!("{} (sha256 {}…)", header.task.source, header.task.source_sha256.get(..12).unwrap_or(""))));
+    let footer = log.footer.as_ref();
+    let results = header
+        .scorers
+        .iter()
+        .filter_map(|s| {
+            let metrics = &footer?.metrics;
+            let value = metrics.get(&format!("{}/accuracy", s.name)).or_else(|| metrics.get(&format!("{}/mean", s.name)))?;
+            Some((s.name.clone(), *value, metrics.get(&format!("{}/ci95_low", s.name)).copied(), metrics.get(&format!("{}/ci95_high", s.name)).copied()))
+        })
+        .collect();
+    let groups = footer
+        .map(|f| {
+            f.groups
+                .iter()
+                .map(|g| {
+                    let values = header
+                        .scorers
+                        .iter()
+                        .filter_map(|s| g.metrics.get(&format!("{}/accuracy", s.name)).or_else(|| g.metrics.get(&format!("{}/mean", s.name))).map(|v| (s.name.clone(), *v)))
+                        .collect();
+                    (g.group.clone(), g.samples, values)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Evaluation {
+        log: log.file_name.clone(),
+        task: header.task.name.clone(),
+        model: header.model.name.clone(),
+        risk_areas: header.task.risk_areas.clone(),
+        status: footer.map_or("started", |f| f.status.as_str()).to_string(),
+        records: footer.map_or_else(|| "—".to_string(), |f| format!("{} of {} ({} errors)", f.samples.completed, f.samples.total, f.samples.errors)),
+        elicitation,
+        results,
+        chance: header.task.chance,
+        groups,
+        examples,
+    })
+}
+
+/// `count` distinct indices below `n`, chosen by a generator seeded from
+/// `seed_text` (the run id): the same report shows the same samples.
+fn pick(n: usize, count: usize, seed_text: &str) -> Vec<usize> {
+    let mut state = seed_text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let mut next = || {
+        // splitmix64
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut indices: Vec<usize> = (0..n).collect();
+    let take = count.min(n);
+    for i in 0..take {
+        let j = i + (next() % (n - i) as u64) as usize;
+        indices.swap(i, j);
+    }
+    let mut chosen = indices[..take].to_vec();
+    chosen.sort_unstable();
+    chosen
+}
+
+/// Task × category tables for families of tasks (`jailbreak-*`) that share
+/// a scorer and report per category.
+fn heatmaps(logs: &[EvidenceLog]) -> Vec<Heatmap> {
+    let mut maps: Vec<Heatmap> = Vec::new();
+    for log in logs {
+        let Some(footer) = &log.footer else { continue };
+        let Some((family, row)) = log.header.task.name.split_once('-') else { continue };
+        if footer.groups.is_empty() || log.header.scorers.is_empty() {
+            continue;
+        }
+        let scorer = log.header.scorers[0].name.clone();
+        let index = match maps.iter().position(|m| m.model == log.header.model.name && m.family == family && m.scorer == scorer) {
+            Some(i) => i,
+            None => {
+                maps.push(Heatmap { model: log.header.model.name.clone(), scorer: scorer.clone(), family: family.to_string(), rows: vec![], columns: vec![], cells: vec![] });
+                maps.len() - 1
+            }
+        };
+        let map = &mut maps[index];
+        if map.rows.iter().any(|r| r == row) {
+            continue;
+        }
+        map.rows.push(row.to_string());
+        let mut cells = vec![None; map.columns.len()];
+        for group in &footer.groups {
+            let value = group.metrics.get(&format!("{scorer}/mean")).or_else(|| group.metrics.get(&format!("{scorer}/accuracy"))).copied();
+            let column = match map.columns.iter().position(|c| *c == group.group) {
+                Some(c) => c,
+                None => {
+                    map.columns.push(group.group.clone());
+                    for row in &mut map.cells {
+                        row.push(None);
+                    }
+                    cells.push(None);
+                    map.columns.len() - 1
+                }
+            };
+            cells[column] = value;
+        }
+        map.cells.push(cells);
+    }
+    // A heat map needs several tasks to compare.
+    maps.retain(|m| m.rows.len() >= 2);
+    maps
+}
+
+fn hiroshima(assessment: &Assessment, signers: &[Vec<String>], taxonomy: &Taxonomy) -> Vec<HiroshimaRow> {
+    let file: HiroshimaFile = toml::from_str(include_str!("../data/hiroshima.toml")).expect("the built-in Hiroshima table parses (tested)");
+    let signed = signers.iter().any(|s| !s.is_empty());
+    file.action
+        .into_iter()
+        .map(|action| {
+            let mut evidence = vec![action.provides];
+            for model in &assessment.models {
+                let areas: Vec<String> = model
+                    .areas
+                    .iter()
+                    .filter(|a| a.tier.is_some() && taxonomy.area(&a.risk).is_some_and(|r| r.hiroshima.contains(&action.number)))
+                    .map(|a| format!("{} ({})", a.name, a.tier.as_deref().unwrap_or("")))
+                    .collect();
+                if !areas.is_empty() {
+                    evidence.push(format!("{}: {}", model.model, areas.join(", ")));
+                }
+            }
+            if action.number == 7 {
+                evidence.push(if signed { "The logs behind this report are signed.".into() } else { "The logs behind this report are hashed but not signed (`vigie sign`).".into() });
+            }
+            HiroshimaRow { number: action.number, title: action.title, evidence, cannot_show: action.cannot_show }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_picked_the_same_way_for_the_same_run() {
+        let a = pick(100, 5, "run-1");
+        assert_eq!(a, pick(100, 5, "run-1"));
+        assert_ne!(a, pick(100, 5, "run-2"));
+        assert_eq!(a.len(), 5);
+        assert!(a.windows(2).all(|w| w[0] < w[1]) && a[4] < 100);
+        assert_eq!(pick(3, 5, "x"), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn the_hiroshima_table_has_all_eleven_actions() {
+        let file: HiroshimaFile = toml::from_str(include_str!("../data/hiroshima.toml")).unwrap();
+        assert_eq!(file.action.iter().map(|a| a.number).collect::<Vec<_>>(), (1..=11).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn dates_are_rfc_3339() {
+        let now = now();
+        assert_eq!(now.len(), 20);
+        assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
+    }
+}

@@ -1,0 +1,202 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use vigie_core::{ChatMessage, GenerateConfig, Usage};
+use vigie_log::{GroupMetrics, LogFooter, LogHeader, LogWriter, ModelRef, RunSettings, RunStatus, SampleCounts, SampleRecord, Score, ScorerRef, TaskRef};
+
+use super::*;
+
+struct Spec<'a> {
+    task: &'a str,
+    model: &'a str,
+    areas: &'a [&'a str],
+    scorer: &'a str,
+    /// (category, scores of its samples)
+    groups: &'a [(&'a str, &'a [f64])],
+    chance: Option<f64>,
+}
+
+fn metrics(scorer: &str, values: &[f64]) -> BTreeMap<String, f64> {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    // A fixed-width interval keeps the fixture simple and its tiers predictable.
+    [(format!("{scorer}/mean"), mean), (format!("{scorer}/ci95_low"), (mean - 0.1).max(0.0)), (format!("{scorer}/ci95_high"), (mean + 0.1).min(1.0))].into_iter().collect()
+}
+
+fn write_log(dir: &Path, index: usize, spec: &Spec<'_>) -> PathBuf {
+    let path = dir.join(format!("{index:02}_{}_{}.vlog", spec.task, spec.model.replace('/', "-")));
+    let all: Vec<f64> = spec.groups.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+    let header = LogHeader {
+        format_version: vigie_log::FORMAT_VERSION,
+        vigie_version: "0.1.0".into(),
+        run_id: format!("run{index:02}"),
+        started_at: format!("2026-01-01T00:{index:02}:00Z"),
+        task: TaskRef {
+            name: spec.task.into(),
+            source: format!("suite:x/{}", spec.task),
+            source_sha256: "0123456789abcdef0123".into(),
+            dataset: "data.jsonl".into(),
+            dataset_sha256: "fe".into(),
+            dataset_samples: all.len(),
+            risk_areas: spec.areas.iter().map(|s| s.to_string()).collect(),
+            group_by: Some("category".into()),
+            chance: spec.chance,
+            contrast: None,
+        },
+        model: ModelRef { name: spec.model.into(), base_url: None },
+        judge_model: None,
+        attacker_model: None,
+        settings: RunSettings {
+            generate: GenerateConfig { temperature: Some(0.0), max_tokens: Some(128), ..GenerateConfig::default() },
+            epochs: 1,
+            epochs_reducer: "mean".into(),
+            limit: None,
+            sample_ids: vec![],
+            seed: 0,
+            max_connections: 4,
+            timeout_s: 60.0,
+            max_retries: 3,
+            fail_on_error: None,
+            cache: false,
+        },
+        scorers: vec![ScorerRef { name: spec.scorer.into(), metrics: vec!["mean".into(), "bootstrap_ci".into()] }],
+        planned_records: all.len(),
+    };
+    let mut writer = LogWriter::create(&path, &header).unwrap();
+    let mut i = 0;
+    for (category, values) in spec.groups {
+        for value in *values {
+            let output = if *value > 0.5 { "I can't help with that.".to_string() } else { format!("Sure. Step one of {category} request {i}: ").repeat(12) };
+            writer
+                .append_sample(&SampleRecord {
+                    id: format!("{category}-{i:02}"),
+                    epoch: 1,
+                    index: i,
+                    input: format!("Abstract {category} request number {i}."),
+                    target: vec![],
+                    choices: vec![],
+                    metadata: [("category".to_string(), serde_json::Value::from(*category))].into_iter().collect(),
+                    messages: vec![ChatMessage::system("You are a helpful assistant."), ChatMessage::user(format!("Abstract {category} request number {i}.")), ChatMessage::assistant(output.clone())],
+                    output,
+                    scores: [(spec.scorer.to_string(), Score { value: *value, answer: None, explanation: None })].into_iter().collect(),
+                    usage: Usage::default(),
+                    retries: 0,
+                    cache_hits: 0,
+                    time_s: 0.5,
+                    error: None,
+                })
+                .unwrap();
+            i += 1;
+        }
+    }
+    writer
+        .finish(&LogFooter {
+            status: RunStatus::Success,
+            finished_at: format!("2026-01-01T00:{index:02}:30Z"),
+            duration_s: 30.0,
+            samples: SampleCounts { total: all.len(), completed: all.len(), errors: 0 },
+            metrics: metrics(spec.scorer, &all),
+            groups: spec.groups.iter().map(|(g, v)| GroupMetrics { group: g.to_string(), samples: v.len(), metrics: metrics(spec.scorer, v) }).collect(),
+            contrasts: vec![],
+            usage: Usage::default(),
+            retries: 0,
+            error: None,
+        })
+        .unwrap();
+    path
+}
+
+const HARMFUL: &[f64] = &[1.0, 1.0, 1.0, 0.0];
+const SAFE: &[f64] = &[1.0, 1.0, 1.0, 1.0];
+
+fn fixture_logs(dir: &Path) -> Vec<PathBuf> {
+    let specs = [
+        Spec { task: "refusal-harmful", model: "local/small", areas: &["harmful_content", "cyber"], scorer: "refused", groups: &[("cyber", HARMFUL), ("fraud", SAFE)], chance: None },
+        Spec { task: "over-refusal-benign", model: "local/small", areas: &["over_refusal"], scorer: "complied", groups: &[("history", SAFE), ("fiction", &[1.0, 0.0, 1.0, 1.0])], chance: None },
+        Spec { task: "wmdp-bio", model: "local/small", areas: &["cbrn"], scorer: "correct", groups: &[("bio", &[0.0, 1.0, 0.0, 0.0, 0.0, 1.0])], chance: Some(0.25) },
+        Spec { task: "jailbreak-none", model: "local/small", areas: &["safeguards"], scorer: "attack_success", groups: &[("cyber", &[0.0, 1.0]), ("fraud", &[0.0, 0.0])], chance: None },
+        Spec { task: "jailbreak-base64", model: "local/small", areas: &["safeguards"], scorer: "attack_success", groups: &[("cyber", &[1.0, 1.0]), ("fraud", &[0.0, 1.0])], chance: None },
+        Spec { task: "refusal-harmful", model: "openai/large", areas: &["harmful_content", "cyber"], scorer: "refused", groups: &[("cyber", SAFE), ("fraud", SAFE)], chance: None },
+    ];
+    specs.iter().enumerate().map(|(i, spec)| write_log(dir, i, spec)).collect()
+}
+
+pub(crate) fn fixture_report(dir: &Path, redact: bool) -> ReportData {
+    let paths = fixture_logs(dir);
+    let logs = vigie_assess::load_logs(&paths).unwrap();
+    let assessment = vigie_assess::assess(&vigie_assess::Framework::builtin(), &logs);
+    let sources = paths
+        .iter()
+        .zip(&logs)
+        .map(|(path, log)| {
+            let check = vigie_seal::verify_log(path, None).unwrap();
+            let manifest = check.manifest.unwrap();
+            vigie_seal::ReportSource {
+                log: log.file_name.clone(),
+                run_id: log.header.run_id.clone(),
+                task: log.header.task.name.clone(),
+                model: log.header.model.name.clone(),
+                merkle_root: manifest.merkle_root,
+                manifest_sha256: check.manifest_sha256.unwrap(),
+                metrics: check.metrics,
+            }
+        })
+        .collect();
+    let mut data = build(ReportInput { title: "Test assessment".into(), assessment: &assessment, logs: &logs, sources, signers: vec![vec![]; paths.len()], redact }).unwrap();
+    data.generated_at = "2026-01-01T12:00:00Z".into();
+    data.generated_by = "vigie test".into();
+    data
+}
+
+#[test]
+fn markdown_report_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture_report(dir.path(), true);
+    let markdown = render(&data, ReportFormat::Markdown).unwrap();
+    insta::assert_snapshot!("report_md", markdown);
+}
+
+#[test]
+fn html_report_is_self_contained_with_plots_and_redaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = render(&fixture_report(dir.path(), true), ReportFormat::Html).unwrap();
+    for forbidden in ["<script", "src=\"http", "href=\"http", "url(http", "@import", "<link"] {
+        assert!(!html.contains(forbidden), "the page must not load anything: found {forbidden}");
+    }
+    assert_eq!(html.matches("<svg").count(), 4, "a findings chart per model, the models side by side, one heat map");
+    assert!(html.contains("Models side by side"));
+    assert!(html.contains("more characters withheld: possibly hazardous"));
+    assert!(html.contains("<h2 id=\"hiroshima\">") && html.matches("<tr><td>").count() > 11);
+    assert!(html.contains("not assessed"), "areas without evidence are shown as such");
+    assert!(html.trim_end().ends_with("-->") && html.contains("<!-- vigie-sources "));
+    let unredacted = render(&fixture_report(tempfile::tempdir().unwrap().path(), false), ReportFormat::Html).unwrap();
+    assert!(!unredacted.contains("withheld"));
+}
+
+#[test]
+fn json_report_reads_back_and_names_its_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture_report(dir.path(), true);
+    let json = render(&data, ReportFormat::Json).unwrap();
+    let back: ReportData = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.sources.len(), 6);
+    assert_eq!(back.assessment.models.len(), 2);
+    assert_eq!(vigie_seal::read_sources(&json, ReportFormat::Json).unwrap(), data.sources);
+    let md = render(&data, ReportFormat::Markdown).unwrap();
+    assert_eq!(vigie_seal::read_sources(&md, ReportFormat::Markdown).unwrap(), data.sources);
+}
+
+#[test]
+fn rendered_reports_sign_and_verify_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture_report(dir.path(), true);
+    let key = vigie_seal::generate_key().unwrap();
+    for (name, format) in [("r.html", ReportFormat::Html), ("r.md", ReportFormat::Markdown), ("r.json", ReportFormat::Json)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, render(&data, format).unwrap()).unwrap();
+        vigie_seal::sign_report(&path, &key).unwrap();
+        let check = vigie_seal::verify_report(&path, Some(&key.public())).unwrap();
+        assert!(check.problems.is_empty(), "{name}: {:?}", check.problems);
+        assert_eq!(check.sources.len(), 6);
+    }
+}
