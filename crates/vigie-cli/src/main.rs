@@ -1,15 +1,20 @@
 //! `vigie`: the command line. This crate is glue: it parses arguments, builds
 //! tasks, models and logs from the library crates, and is the only crate that
-//! prints to stdout. Exit codes: 0 success; 1 a run failed or stopped, or a
-//! log could not be read; 2 bad usage or a bad task file (nothing ran).
+//! prints to stdout. Exit codes: 0 success; 1 a run failed or stopped, a log
+//! could not be read, or `verify` found a problem; 2 bad usage or a bad task
+//! file (nothing ran); 3 `assess` reached its gate (an area not acceptable, or
+//! at the `--fail-at` tier).
 
+mod cmd_assess;
 mod cmd_eval;
 mod cmd_log;
 mod cmd_model;
 mod cmd_score;
+mod cmd_seal;
 mod cmd_serve;
 mod cmd_suites;
 mod env;
+mod inputs;
 mod progress;
 mod render;
 mod score_pairs;
@@ -62,6 +67,20 @@ enum Command {
         #[command(subcommand)]
         command: DatasetsCommand,
     },
+    /// Decide a tier per risk area from logs, under a safety framework
+    Assess(cmd_assess::AssessArgs),
+    /// Write a report (HTML, Markdown or JSON) of the assessment and the evaluations behind it
+    Report(Box<cmd_assess::ReportArgs>),
+    /// Compare two runs: metric differences, a paired test, and the samples that changed
+    Compare(cmd_assess::CompareArgs),
+    /// Make an Ed25519 key pair for signing logs and reports
+    Keygen(cmd_seal::KeygenArgs),
+    /// Sign finished logs and reports
+    Sign(cmd_seal::SignArgs),
+    /// Check logs, reports and bundles: every hash, every signature, every cited figure
+    Verify(cmd_seal::VerifyArgs),
+    /// Pack logs and their report into one file for another institute
+    Bundle(cmd_seal::BundleArgs),
 }
 
 #[derive(Subcommand)]
@@ -124,6 +143,13 @@ fn main() -> ExitCode {
         Command::Risks { json } => cmd_suites::risks(json),
         Command::Suite { command: SuiteCommand::List } => cmd_suites::list_suites(),
         Command::Datasets { command: DatasetsCommand::Check { dir } } => cmd_suites::check_datasets(dir),
+        Command::Assess(args) => cmd_assess::assess(args),
+        Command::Report(args) => cmd_assess::report(*args),
+        Command::Compare(args) => cmd_assess::compare(args),
+        Command::Keygen(args) => cmd_seal::keygen(args),
+        Command::Sign(args) => cmd_seal::sign(args),
+        Command::Verify(args) => cmd_seal::verify(args),
+        Command::Bundle(args) => cmd_seal::bundle(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -131,6 +157,10 @@ fn main() -> ExitCode {
         Err(error) => {
             if is_broken_pipe(&error) {
                 return ExitCode::SUCCESS;
+            }
+            if let Some(gate) = error.downcast_ref::<cmd_assess::GateReached>() {
+                eprintln!("gate: {gate}");
+                return ExitCode::from(3);
             }
             eprintln!("error: {error:#}");
             if error.downcast_ref::<UsageError>().is_some() || error.downcast_ref::<vigie_eval::TaskError>().is_some() {

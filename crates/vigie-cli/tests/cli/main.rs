@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vigie_testserver::{ServerConfig, TestServer};
 
+mod assess;
 mod suites;
 
 const ARITH_TASK: &str = r#"name = "arith"
