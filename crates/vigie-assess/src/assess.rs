@@ -201,12 +201,20 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
     }
 }
 
+/// What an indicator reads from a footer.
+struct Reading {
+    metric: String,
+    value: f64,
+    interval: Option<(f64, f64)>,
+    samples: usize,
+}
+
 /// The value, interval and sample count an indicator reads from a footer.
-fn read_value(indicator: &Indicator, footer: &LogFooter) -> Option<(String, f64, Option<(f64, f64)>, usize)> {
+fn read_value(indicator: &Indicator, footer: &LogFooter) -> Option<Reading> {
     let scorer = &indicator.scorer;
     if indicator.contrast {
         let c = footer.contrasts.iter().find(|c| &c.scorer == scorer)?;
-        return Some((format!("{scorer}/contrast"), c.difference, Some((c.ci95_low, c.ci95_high)), c.pairs));
+        return Some(Reading { metric: format!("{scorer}/contrast"), value: c.difference, interval: Some((c.ci95_low, c.ci95_high)), samples: c.pairs });
     }
     let (metrics, samples) = match &indicator.group {
         Some(group) => {
@@ -220,7 +228,7 @@ fn read_value(indicator: &Indicator, footer: &LogFooter) -> Option<(String, f64,
         metrics.get(&key).map(|v| (key, *v))
     })?;
     let interval = metrics.get(&format!("{scorer}/ci95_low")).zip(metrics.get(&format!("{scorer}/ci95_high"))).map(|(l, h)| (*l, *h));
-    Some((metric, value, interval, samples))
+    Some(Reading { metric, value, interval, samples })
 }
 
 fn tier_of(framework: &Framework, indicator: &Indicator, value: f64) -> String {
@@ -236,7 +244,7 @@ fn tier_of(framework: &Framework, indicator: &Indicator, value: f64) -> String {
 
 fn read_finding(framework: &Framework, indicator: &Indicator, log: &EvidenceLog) -> Option<Finding> {
     let footer = log.footer.as_ref()?;
-    let (metric, value, interval, samples) = read_value(indicator, footer)?;
+    let Reading { metric, value, interval, samples } = read_value(indicator, footer)?;
     let mut notes = Vec::new();
     let (ci_low, ci_high) = interval.unwrap_or_else(|| {
         notes.push("the log has no 95% interval for this metric (add `bootstrap_ci` to the scorer's metrics): decided on the estimate alone, without a margin".into());

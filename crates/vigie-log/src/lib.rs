@@ -5,7 +5,7 @@
 //! everything that reads its results later (reports, re-scoring, other
 //! institutes). It has no async runtime and never calls a model.
 //!
-//! # Wire format (version 1)
+//! # Wire format (version 2)
 //!
 //! A log is a 16-byte preamble followed by frames, written append-only:
 //!
@@ -15,15 +15,18 @@
 //!             key[key_len] payload[payload_len]
 //! ```
 //!
-//! `kind` is 1 header, 2 sample, 3 footer, 4 trailer. `codec` is 0 (stored) or
+//! `kind` is 1 header, 2 sample, 3 footer, 4 trailer, 5 manifest, 6 signature.
+//! `codec` is 0 (stored) or
 //! 1 (zstd). The payload is one JSON object (the header, one sample record or
 //! the footer), compressed on its own so that any frame decodes without the
 //! others. `crc32` covers key and payload, so a frame torn by a crash is
 //! detected. A sample frame's key is `u32le(epoch)` followed by the sample id
 //! in UTF-8, so one sample is found by skipping over frames without
-//! decompressing them. A finished log ends with a footer frame and a trailer
-//! frame whose stored 16-byte payload is `u64le(footer_offset) "VIGIEEND"`,
-//! so the results are read from the end of the file in one seek.
+//! decompressing them. A finished log ends with a footer frame, a manifest
+//! frame ([`Manifest`]: hashes of every frame's JSON and a Merkle root over
+//! the records), any signature frames, and a trailer frame whose stored
+//! 16-byte payload is `u64le(footer_offset) "VIGIEEND"`, so the results are
+//! read from the end of the file in one seek.
 //!
 //! A log without a footer is a run that is still going or was killed; every
 //! complete sample frame in it is valid and a resumed run appends after them.
