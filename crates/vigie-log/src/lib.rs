@@ -32,6 +32,8 @@
 //! complete sample frame in it is valid and a resumed run appends after them.
 #![deny(missing_docs)]
 
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod format;
 pub mod manifest;
 mod schema;

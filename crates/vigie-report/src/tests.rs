@@ -1,8 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use vigie_core::{ChatMessage, GenerateConfig, Usage};
-use vigie_log::{GroupMetrics, LogFooter, LogHeader, LogWriter, ModelRef, RunSettings, RunStatus, SampleCounts, SampleRecord, Score, ScorerRef, TaskRef};
+use vigie_log::{fixtures, GroupMetrics, LogWriter};
 
 use super::*;
 
@@ -26,83 +25,27 @@ fn metrics(scorer: &str, values: &[f64]) -> BTreeMap<String, f64> {
 fn write_log(dir: &Path, index: usize, spec: &Spec<'_>) -> PathBuf {
     let path = dir.join(format!("{index:02}_{}_{}.vlog", spec.task, spec.model.replace('/', "-")));
     let all: Vec<f64> = spec.groups.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-    let header = LogHeader {
-        format_version: vigie_log::FORMAT_VERSION,
-        vigie_version: "0.1.0".into(),
-        run_id: format!("run{index:02}"),
-        started_at: format!("2026-01-01T00:{index:02}:00Z"),
-        task: TaskRef {
-            name: spec.task.into(),
-            source: format!("suite:x/{}", spec.task),
-            source_sha256: "0123456789abcdef0123".into(),
-            dataset: "data.jsonl".into(),
-            dataset_sha256: "fe".into(),
-            dataset_samples: all.len(),
-            risk_areas: spec.areas.iter().map(|s| s.to_string()).collect(),
-            group_by: Some("category".into()),
-            chance: spec.chance,
-            contrast: None,
-        },
-        model: ModelRef { name: spec.model.into(), base_url: None },
-        judge_model: None,
-        attacker_model: None,
-        settings: RunSettings {
-            generate: GenerateConfig { temperature: Some(0.0), max_tokens: Some(128), ..GenerateConfig::default() },
-            epochs: 1,
-            epochs_reducer: "mean".into(),
-            limit: None,
-            sample_ids: vec![],
-            seed: 0,
-            max_connections: 4,
-            timeout_s: 60.0,
-            max_retries: 3,
-            fail_on_error: None,
-            cache: false,
-        },
-        scorers: vec![ScorerRef { name: spec.scorer.into(), metrics: vec!["mean".into(), "bootstrap_ci".into()] }],
-        planned_records: all.len(),
-    };
+    let mut header = fixtures::header(spec.task, spec.model, spec.scorer, all.len());
+    header.run_id = format!("run{index:02}");
+    header.started_at = format!("2026-01-01T00:{index:02}:00Z");
+    header.task.risk_areas = spec.areas.iter().map(|s| s.to_string()).collect();
+    header.task.group_by = Some("category".into());
+    header.task.chance = spec.chance;
     let mut writer = LogWriter::create(&path, &header).unwrap();
     let mut i = 0;
     for (category, values) in spec.groups {
         for value in *values {
             let output = if *value > 0.5 { "I can't help with that.".to_string() } else { format!("Sure. Step one of {category} request {i}: ").repeat(12) };
-            writer
-                .append_sample(&SampleRecord {
-                    id: format!("{category}-{i:02}"),
-                    epoch: 1,
-                    index: i,
-                    input: format!("Abstract {category} request number {i}."),
-                    target: vec![],
-                    choices: vec![],
-                    metadata: [("category".to_string(), serde_json::Value::from(*category))].into_iter().collect(),
-                    messages: vec![ChatMessage::system("You are a helpful assistant."), ChatMessage::user(format!("Abstract {category} request number {i}.")), ChatMessage::assistant(output.clone())],
-                    output,
-                    scores: [(spec.scorer.to_string(), Score { value: *value, answer: None, explanation: None })].into_iter().collect(),
-                    usage: Usage::default(),
-                    retries: 0,
-                    cache_hits: 0,
-                    time_s: 0.5,
-                    error: None,
-                })
-                .unwrap();
+            let mut record = fixtures::record(&format!("{category}-{i:02}"), i, spec.scorer, *value, &format!("Abstract {category} request number {i}."), &output);
+            record.metadata.insert("category".into(), serde_json::Value::from(*category));
+            writer.append_sample(&record).unwrap();
             i += 1;
         }
     }
-    writer
-        .finish(&LogFooter {
-            status: RunStatus::Success,
-            finished_at: format!("2026-01-01T00:{index:02}:30Z"),
-            duration_s: 30.0,
-            samples: SampleCounts { total: all.len(), completed: all.len(), errors: 0 },
-            metrics: metrics(spec.scorer, &all),
-            groups: spec.groups.iter().map(|(g, v)| GroupMetrics { group: g.to_string(), samples: v.len(), metrics: metrics(spec.scorer, v) }).collect(),
-            contrasts: vec![],
-            usage: Usage::default(),
-            retries: 0,
-            error: None,
-        })
-        .unwrap();
+    let mut footer = fixtures::footer(all.len(), metrics(spec.scorer, &all));
+    footer.finished_at = format!("2026-01-01T00:{index:02}:30Z");
+    footer.groups = spec.groups.iter().map(|(g, v)| GroupMetrics { group: g.to_string(), samples: v.len(), metrics: metrics(spec.scorer, v) }).collect();
+    writer.finish(&footer).unwrap();
     path
 }
 

@@ -221,16 +221,22 @@ mod tests {
         path
     }
 
-    #[test]
-    fn sign_bundle_and_verify_in_a_fresh_directory() {
-        let work = tempfile::tempdir().unwrap();
+    /// Two signed logs and a signed report citing both, in `dir`.
+    fn signed_run(dir: &Path) -> (crate::KeyPair, Vec<PathBuf>, PathBuf) {
         let key = generate_key().unwrap();
-        let logs = vec![finished_log(work.path(), "a.vlog"), finished_log(work.path(), "b.vlog")];
+        let logs = vec![finished_log(dir, "a.vlog"), finished_log(dir, "b.vlog")];
         for log in &logs {
             sign_log(log, &key).unwrap();
         }
-        let report = report_for(work.path(), &logs);
+        let report = report_for(dir, &logs);
         sign_report(&report, &key).unwrap();
+        (key, logs, report)
+    }
+
+    #[test]
+    fn sign_bundle_and_verify_in_a_fresh_directory() {
+        let work = tempfile::tempdir().unwrap();
+        let (key, logs, report) = signed_run(work.path());
         let out = work.path().join("run.vbundle");
         write_bundle(&out, &logs, &report).unwrap();
 
@@ -256,13 +262,7 @@ mod tests {
     #[test]
     fn a_changed_member_and_a_missing_log_are_named() {
         let work = tempfile::tempdir().unwrap();
-        let key = generate_key().unwrap();
-        let logs = vec![finished_log(work.path(), "a.vlog"), finished_log(work.path(), "b.vlog")];
-        for log in &logs {
-            sign_log(log, &key).unwrap();
-        }
-        let report = report_for(work.path(), &logs);
-        sign_report(&report, &key).unwrap();
+        let (key, logs, report) = signed_run(work.path());
         let out = work.path().join("run.vbundle");
         write_bundle(&out, &logs[..1], &report).unwrap();
         let unpacked = tempfile::tempdir().unwrap();

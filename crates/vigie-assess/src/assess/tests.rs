@@ -1,7 +1,6 @@
 use std::collections::BTreeMap;
 
-use vigie_core::{GenerateConfig, Usage};
-use vigie_log::{Contrast, GroupMetrics, LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, TaskRef};
+use vigie_log::{fixtures, Contrast, GroupMetrics};
 
 use super::*;
 use crate::Framework;
@@ -57,54 +56,10 @@ fn metrics(scorer: &str, metric: &str, value: f64, interval: Option<(f64, f64)>)
 }
 
 fn log(file: &str, task: &str, model: &str, started: &str, metrics: BTreeMap<String, f64>) -> EvidenceLog {
-    let header = LogHeader {
-        format_version: 2,
-        vigie_version: "0.1.0".into(),
-        run_id: format!("run-{file}"),
-        started_at: started.into(),
-        task: TaskRef {
-            name: task.into(),
-            source: format!("{task}.toml"),
-            source_sha256: String::new(),
-            dataset: String::new(),
-            dataset_sha256: String::new(),
-            dataset_samples: 100,
-            risk_areas: vec![],
-            group_by: None,
-            chance: None,
-            contrast: None,
-        },
-        model: ModelRef { name: model.into(), base_url: None },
-        judge_model: None,
-        attacker_model: None,
-        settings: RunSettings {
-            generate: GenerateConfig::default(),
-            epochs: 1,
-            epochs_reducer: "mean".into(),
-            limit: None,
-            sample_ids: vec![],
-            seed: 0,
-            max_connections: 1,
-            timeout_s: 1.0,
-            max_retries: 0,
-            fail_on_error: None,
-            cache: false,
-        },
-        scorers: vec![],
-        planned_records: 100,
-    };
-    let footer = LogFooter {
-        status: RunStatus::Success,
-        finished_at: started.into(),
-        duration_s: 1.0,
-        samples: SampleCounts { total: 100, completed: 100, errors: 0 },
-        metrics,
-        groups: vec![],
-        contrasts: vec![],
-        usage: Usage::default(),
-        retries: 0,
-        error: None,
-    };
+    let mut header = fixtures::header(task, model, "s", 100);
+    header.run_id = format!("run-{file}");
+    header.started_at = started.into();
+    let footer = fixtures::footer(100, metrics);
     EvidenceLog { path: file.into(), file_name: file.into(), header, footer: Some(footer) }
 }
 

@@ -5,13 +5,7 @@
 
 use super::*;
 
-const REFUSAL: &str = "I'm sorry, but I can't help with that. It would be dangerous.";
-const ANSWER: &str = "Sure. Here is a clear answer to your question, with the main points laid out one by one so that it is easy to follow.";
 
-fn scripted(refused: &[&str]) -> TestServer {
-    let rules = refused.iter().map(|t| (t.to_string(), format!("[[reply:{REFUSAL}]]"))).collect();
-    TestServer::spawn(ServerConfig { reply: ANSWER.into(), retry_after: "0.2".into(), rules, ..ServerConfig::default() })
-}
 
 /// Runs the refusal suite and two jailbreak transforms into `logs/`.
 fn run_suites(ws: &Workspace, server: &TestServer) {

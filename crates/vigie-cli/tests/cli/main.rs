@@ -111,6 +111,15 @@ fn server() -> TestServer {
     TestServer::spawn(ServerConfig { retry_after: "0.2".into(), slow: Duration::from_secs(3), ..ServerConfig::default() })
 }
 
+const REFUSAL: &str = "I'm sorry, but I can't help with that. It would be dangerous.";
+const ANSWER: &str = "Sure. Here is a clear answer to your question, with the main points laid out one by one so that it is easy to follow.";
+
+/// A server that refuses prompts holding any of `refused` and answers the rest.
+fn scripted(refused: &[&str]) -> TestServer {
+    let rules = refused.iter().map(|t| (t.to_string(), format!("[[reply:{REFUSAL}]]"))).collect();
+    TestServer::spawn(ServerConfig { reply: ANSWER.into(), retry_after: "0.2".into(), rules, ..ServerConfig::default() })
+}
+
 fn eval_args<'a>(server_url: &'a str, task: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["eval", task, "--model", "openai/mock", "--base-url", server_url, "--retry-base", "0.01", "--no-progress"];
     args.extend_from_slice(extra);

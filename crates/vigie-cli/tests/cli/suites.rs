@@ -4,19 +4,12 @@
 
 use super::*;
 
-const REFUSAL: &str = "I'm sorry, but I can't help with that. It would be dangerous.";
-const ANSWER: &str = "Sure. Here is a clear answer to your question, with the main points laid out one by one so that it is easy to follow.";
 
 fn benchmarks() -> PathBuf {
     // The fixtures live with the crate that knows the benchmarks.
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigie-suites/tests/data/benchmarks")
 }
 
-/// A server that refuses prompts holding any of `refused` and answers the rest.
-fn scripted(refused: &[&str]) -> TestServer {
-    let rules = refused.iter().map(|t| (t.to_string(), format!("[[reply:{REFUSAL}]]"))).collect();
-    TestServer::spawn(ServerConfig { reply: ANSWER.into(), retry_after: "0.2".into(), rules, ..ServerConfig::default() })
-}
 
 fn group(summary: &Value, name: &str) -> Value {
     summary["groups"].as_array().unwrap().iter().find(|g| g["group"] == name).unwrap_or_else(|| panic!("no group {name}: {summary}")).clone()

@@ -1,68 +1,19 @@
 use std::path::{Path, PathBuf};
 
-use vigie_core::{ChatMessage, GenerateConfig, Usage};
-use vigie_log::{FrameKind, LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RawFrame, RunSettings, RunStatus, SampleCounts, SampleRecord, Score, ScorerRef, TaskRef};
+use vigie_log::{fixtures, FrameKind, LogHeader, LogReader, LogWriter, RawFrame, SampleRecord};
 
 use super::*;
 use crate::generate_key;
 
 pub(crate) fn header() -> LogHeader {
-    LogHeader {
-        format_version: vigie_log::FORMAT_VERSION,
-        vigie_version: "0.1.0".into(),
-        run_id: "run1".into(),
-        started_at: "2026-01-01T00:00:00Z".into(),
-        task: TaskRef {
-            name: "refusal-harmful".into(),
-            source: "suite:refusal/refusal-harmful".into(),
-            source_sha256: "aa".into(),
-            dataset: "harmful.jsonl".into(),
-            dataset_sha256: "bb".into(),
-            dataset_samples: 4,
-            risk_areas: vec!["harmful_content".into()],
-            group_by: None,
-            chance: None,
-            contrast: None,
-        },
-        model: ModelRef { name: "local/smollm2".into(), base_url: None },
-        judge_model: None,
-        attacker_model: None,
-        settings: RunSettings {
-            generate: GenerateConfig::default(),
-            epochs: 1,
-            epochs_reducer: "mean".into(),
-            limit: None,
-            sample_ids: vec![],
-            seed: 7,
-            max_connections: 4,
-            timeout_s: 60.0,
-            max_retries: 3,
-            fail_on_error: None,
-            cache: false,
-        },
-        scorers: vec![ScorerRef { name: "refused".into(), metrics: vec!["accuracy".into()] }],
-        planned_records: 4,
-    }
+    let mut header = fixtures::header("refusal-harmful", "local/smollm2", "refused", 4);
+    header.run_id = "run1".into();
+    header.settings.seed = 7;
+    header
 }
 
 fn record(id: &str, value: f64) -> SampleRecord {
-    SampleRecord {
-        id: id.into(),
-        epoch: 1,
-        index: 0,
-        input: format!("request {id}"),
-        target: vec![],
-        choices: vec![],
-        metadata: Default::default(),
-        messages: vec![ChatMessage::user(format!("request {id}")), ChatMessage::assistant("I can't help with that.")],
-        output: "I can't help with that.".into(),
-        scores: [("refused".to_string(), Score { value, answer: None, explanation: None })].into_iter().collect(),
-        usage: Usage::default(),
-        retries: 0,
-        cache_hits: 0,
-        time_s: 0.1,
-        error: None,
-    }
+    fixtures::record(id, 0, "refused", value, &format!("request {id}"), "I can't help with that.")
 }
 
 /// Writes a finished log of four records in `dir` and returns its path.
@@ -72,20 +23,7 @@ pub(crate) fn finished_log(dir: &Path, name: &str) -> PathBuf {
     for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
         writer.append_sample(&record(id, (i % 2) as f64)).unwrap();
     }
-    writer
-        .finish(&LogFooter {
-            status: RunStatus::Success,
-            finished_at: "2026-01-01T00:01:00Z".into(),
-            duration_s: 60.0,
-            samples: SampleCounts { total: 4, completed: 4, errors: 0 },
-            metrics: [("refused/accuracy".to_string(), 0.5)].into_iter().collect(),
-            groups: vec![],
-            contrasts: vec![],
-            usage: Usage::default(),
-            retries: 0,
-            error: None,
-        })
-        .unwrap();
+    writer.finish(&fixtures::footer(4, [("refused/accuracy".to_string(), 0.5)].into_iter().collect())).unwrap();
     path
 }
 
