@@ -210,8 +210,16 @@ pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
     let log = load(&args.log, records.as_deref())?;
     let chosen: Vec<&SampleRecord> = records.iter().flatten().filter(|r| !args.failed || r.error.is_some()).collect();
     let mut stdout = std::io::stdout().lock();
+    let manifest = LogReader::open(&args.log)?.manifest()?;
     if args.json {
         let mut summary = summary_json(&args.log, &log);
+        summary["manifest"] = match &manifest {
+            Some((m, signatures)) => serde_json::json!({
+                "merkle_root": m.merkle_root, "records": m.records.len(),
+                "signed_by": signatures.iter().map(|s| s.key_id.clone()).collect::<Vec<_>>(),
+            }),
+            None => Value::Null,
+        };
         if want_records {
             summary["records"] = Value::Array(chosen.iter().map(|r| record_json(r)).collect());
         }
@@ -223,6 +231,15 @@ pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
         footer.status = RunStatus::Started;
     }
     write!(stdout, "{}", crate::render::results(&log.header, &footer, &args.log.display().to_string()))?;
+    if let Some((m, signatures)) = &manifest {
+        let signed = if signatures.is_empty() {
+            "not signed".to_string()
+        } else {
+            format!("signatures by {} (check them with `vigie verify`)", signatures.iter().map(|s| s.key_id.as_str()).collect::<Vec<_>>().join(", "))
+        };
+        writeln!(stdout, "
+manifest {} records, Merkle root {}; {signed}", m.records.len(), m.merkle_root)?;
+    }
     if !log.finished {
         writeln!(stdout, "\n(no footer: the run is still going, or was stopped; `vigie eval --resume {}` carries on)", args.log.display())?;
     }

@@ -560,7 +560,7 @@ fn results_and_sample_listing_snapshots() {
     let url = server.base_url();
     let out = ws.vigie(&eval_args(&url, "arith.toml", &["--max-retries", "1", "--seed", "3"]));
     assert_eq!(out.status.code(), Some(1));
-    let filters = vec![(r"logs/[0-9T:-]+_arith_[0-9a-f]{8}\.vlog", "[LOG]")];
+    let filters = vec![(r"logs/[0-9T:-]+_arith_[0-9a-f]{8}\.vlog", "[LOG]"), (r"Merkle root [0-9a-f]{64}", "Merkle root [ROOT]")];
     insta::with_settings!({ filters => filters.clone() }, {
         insta::assert_snapshot!("eval_results", text(&out.stdout));
     });
