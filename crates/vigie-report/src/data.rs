@@ -66,6 +66,20 @@ pub struct ModelSummary {
     pub areas: usize,
     /// Refusal of harmful requests next to compliance with benign ones.
     pub refusal_vs_over_refusal: Option<(f64, f64)>,
+    /// How the model was reached: endpoints (or in-process for `local/`).
+    pub endpoints: Vec<String>,
+    /// Judge models that graded its answers.
+    pub judges: Vec<String>,
+    /// Attacker models that attacked it.
+    pub attackers: Vec<String>,
+    /// Evaluations (logs) of this model.
+    pub evaluations: usize,
+    /// Sample records over all of them.
+    pub records: usize,
+    /// Tokens the model used over all of them.
+    pub tokens: u64,
+    /// When the first and the last of its runs started.
+    pub period: (String, String),
 }
 
 /// One evaluation: what ran, how, what came out, and five samples.
@@ -222,7 +236,29 @@ fn summarise(model: &vigie_assess::ModelAssessment, logs: &[EvidenceLog]) -> Mod
             .next_back()
     };
     let refusal_vs_over_refusal = mean_of("refusal-harmful", "refused").zip(mean_of("over-refusal-benign", "complied"));
+    let mine: Vec<&EvidenceLog> = logs.iter().filter(|l| l.header.model.name == model.model && l.footer.is_some()).collect();
+    let distinct = |values: Vec<String>| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for v in values {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    };
+    let endpoints = distinct(mine.iter().map(|l| l.header.model.base_url.clone().unwrap_or_else(|| "in-process".into())).collect());
+    let judges = distinct(mine.iter().filter_map(|l| l.header.judge_model.as_ref().map(|m| m.name.clone())).collect());
+    let attackers = distinct(mine.iter().filter_map(|l| l.header.attacker_model.as_ref().map(|m| m.name.clone())).collect());
+    let mut starts: Vec<&str> = mine.iter().map(|l| l.header.started_at.as_str()).collect();
+    starts.sort_unstable();
     ModelSummary {
+        endpoints,
+        judges,
+        attackers,
+        evaluations: mine.len(),
+        records: mine.iter().filter_map(|l| l.footer.as_ref()).map(|f| f.samples.completed).sum(),
+        tokens: mine.iter().filter_map(|l| l.footer.as_ref()).map(|f| f.usage.total_tokens).sum(),
+        period: (starts.first().unwrap_or(&"").to_string(), starts.last().unwrap_or(&"").to_string()),
         model: model.model.clone(),
         highest_tier: model.highest_tier.clone(),
         acceptable: model.acceptable,
