@@ -66,8 +66,11 @@ pub struct AreaResult {
     pub rationale: String,
     /// The evidence, one finding per log read.
     pub findings: Vec<Finding>,
-    /// Indicators with no evidence in the logs (their labels).
+    /// Required indicators with no evidence in the logs (their labels).
     pub missing: Vec<String>,
+    /// Optional indicators with no evidence (supplementary benchmarks not run).
+    #[serde(default)]
+    pub optional_missing: Vec<String>,
 }
 
 impl AreaResult {
@@ -155,6 +158,7 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
             let risk = taxonomy.area(&rule.risk).expect("framework areas are checked against the taxonomy");
             let mut findings = Vec::new();
             let mut missing = Vec::new();
+            let mut optional_missing = Vec::new();
             for indicator in &rule.indicators {
                 let before = findings.len();
                 for (i, log) in usable.iter().enumerate() {
@@ -167,7 +171,11 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
                     }
                 }
                 if findings.len() == before {
-                    missing.push(indicator.label());
+                    if indicator.optional {
+                        optional_missing.push(indicator.label());
+                    } else {
+                        missing.push(indicator.label());
+                    }
                 }
             }
             let tier = findings.iter().map(|f| &f.tier).max_by_key(|t| framework.rank(t)).cloned();
@@ -182,6 +190,7 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
                 rationale: rule.rationale.clone(),
                 findings,
                 missing,
+                optional_missing,
             });
         }
         let highest_tier = areas.iter().filter_map(|a| a.tier.as_ref()).max_by_key(|t| framework.rank(t)).cloned();

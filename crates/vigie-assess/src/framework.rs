@@ -62,6 +62,8 @@ pub struct Indicator {
     pub higher_is_riskier: bool,
     /// The value from which each tier above the first begins, in tier order.
     pub thresholds: Vec<(String, f64)>,
+    /// Supplementary evidence: without it the area still counts as fully assessed.
+    pub optional: bool,
 }
 
 impl Indicator {
@@ -145,6 +147,8 @@ struct IndicatorFile {
     use_: Option<String>,
     higher_is_riskier: bool,
     thresholds: toml::Table,
+    #[serde(default)]
+    optional: bool,
 }
 
 impl Framework {
@@ -227,7 +231,15 @@ impl Framework {
                         return Err(bad(format!("{at}.thresholds: {upper_tier} ({upper}) must be {relation} {lower_tier} ({lower}) when higher_is_riskier = {}", ind.higher_is_riskier)));
                     }
                 }
-                indicators.push(Indicator { task: ind.task, scorer: ind.scorer, group: ind.group, contrast, higher_is_riskier: ind.higher_is_riskier, thresholds });
+                indicators.push(Indicator {
+                    task: ind.task,
+                    scorer: ind.scorer,
+                    group: ind.group,
+                    contrast,
+                    higher_is_riskier: ind.higher_is_riskier,
+                    thresholds,
+                    optional: ind.optional,
+                });
             }
             areas.push(AreaRule { risk: area.risk, rationale: area.rationale.trim().to_string(), acceptable, indicators });
         }

@@ -145,6 +145,9 @@ pub(crate) fn assessment_text(assessment: &Assessment) -> String {
             rows.push(vec![format!("  {}", area.risk), tier, acceptable, why]);
         }
         out.push_str(&aligned(&rows));
+        for area in model.areas.iter().filter(|a| a.tier.is_some() && !a.missing.is_empty()) {
+            out.push_str(&format!("  partly assessed: {} has no evidence for {}\n", area.risk, area.missing.join("; ")));
+        }
     }
     if !assessment.unused_logs.is_empty() {
         out.push_str(&format!("\nnot evidence for any indicator of the framework: {}\n", assessment.unused_logs.join(", ")));

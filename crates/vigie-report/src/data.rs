@@ -19,6 +19,8 @@ const HAZARDOUS_AREAS: &[&str] = &["cbrn", "cyber", "harmful_content", "manipula
 const REDACTED_CHARS: usize = 160;
 /// Characters of any input or output shown in a sample.
 const SHOWN_CHARS: usize = 600;
+/// Categories beyond which a task × category table is too wide to read.
+const MAX_HEATMAP_COLUMNS: usize = 12;
 /// Random samples shown per evaluation (as the Code of Practice's Model Report asks).
 const EXAMPLES: usize = 5;
 
@@ -436,8 +438,9 @@ fn heatmaps(logs: &[EvidenceLog]) -> Vec<Heatmap> {
         }
         map.cells.push(cells);
     }
-    // A heat map needs several tasks to compare.
-    maps.retain(|m| m.rows.len() >= 2);
+    // A heat map needs several tasks, each split over several categories,
+    // and few enough categories to read.
+    maps.retain(|m| m.rows.len() >= 2 && m.columns.len() <= MAX_HEATMAP_COLUMNS && m.cells.iter().all(|row| row.iter().flatten().count() >= 2));
     maps
 }
 
