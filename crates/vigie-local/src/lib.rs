@@ -18,6 +18,7 @@ pub mod kernels;
 pub mod llama;
 mod provider;
 mod pull;
+mod team;
 pub mod tokenizer;
 
 pub use provider::{Job, LocalModel, Prompt, SamplingParams, DEFAULT_MAX_TOKENS, MAX_BATCH};

@@ -10,13 +10,14 @@
 //! built by repeated multiplication.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use half::f16;
 use half::slice::HalfFloatSliceExt;
-use rayon::prelude::*;
 
 use crate::gguf::{GgufError, GgufFile, TensorInfo, TensorType, Value};
 use crate::kernels::{self, BlockQ8, QK};
+use crate::team::Team;
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
 /// Why a model could not be loaded or run.
@@ -169,6 +170,8 @@ pub struct LlamaModel {
     layers: Vec<Layer>,
     norm: Vec<f32>,
     output: Matrix,
+    /// The threads that share each product of a step.
+    team: Team,
 }
 
 /// The keys and values of one sequence so far, rounded to f16 as
@@ -254,7 +257,8 @@ impl LlamaModel {
         }
         let chat_template = file.metadata.get("tokenizer.chat_template").and_then(Value::as_str).map(str::to_string);
         let norm = vector("output_norm.weight")?;
-        Ok(LlamaModel { config, tokenizer, chat_template, embed, layers, norm, output, file })
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(LlamaModel { config, tokenizer, chat_template, embed, layers, norm, output, file, team: Team::new(threads) })
     }
 
     /// An empty cache for a new sequence.
@@ -279,12 +283,6 @@ impl LlamaModel {
     /// it asked for (`vocab` values per position). Nothing is appended to any
     /// cache unless the whole step succeeds.
     pub fn forward_batch(&self, steps: &mut [Step<'_>]) -> Result<Vec<Vec<f32>>, ModelError> {
-        // On a pool thread, the many small parallel products of a step are
-        // plain fork-joins instead of a cross-thread hand-off each.
-        rayon::scope(|_| self.forward_in_pool(steps))
-    }
-
-    fn forward_in_pool(&self, steps: &mut [Step<'_>]) -> Result<Vec<Vec<f32>>, ModelError> {
         let c = &self.config;
         let (dim, hd, kv_dim) = (c.dim, c.head_dim(), c.kv_dim());
         for step in steps.iter() {
@@ -406,9 +404,11 @@ impl LlamaModel {
         let mut out_t = vec![0.0f32; total * n];
         // A few tasks per thread: enough to balance, few enough that
         // splitting costs nothing next to the products.
-        let rows_per_task = total.div_ceil(4 * rayon::current_num_threads()).max(16);
+        let rows_per_task = total.div_ceil(4 * self.team.threads()).max(16);
         let bytes = &self.file.bytes;
-        out_t.par_chunks_mut(rows_per_task * n).enumerate().for_each(|(task, chunk)| {
+        let chunks: Vec<Mutex<&mut [f32]>> = out_t.chunks_mut(rows_per_task * n).map(Mutex::new).collect();
+        self.team.run(chunks.len(), &|task| {
+            let mut chunk = chunks[task].lock().unwrap_or_else(|e| e.into_inner());
             for (k, cells) in chunk.chunks_exact_mut(n).enumerate() {
                 let mut o = task * rows_per_task + k;
                 let mut m = &mats[0];
@@ -478,7 +478,9 @@ impl LlamaModel {
         // One task per (row, key/value head): its query heads' outputs are
         // contiguous, and a one-token step still spreads over the cores.
         let groups = c.n_kv_heads;
-        out.par_chunks_mut(rep * hd).enumerate().for_each(|(task, group_out)| {
+        let parts: Vec<Mutex<&mut [f32]>> = out.chunks_mut(rep * hd).map(Mutex::new).collect();
+        self.team.run(parts.len(), &|task| {
+            let mut group_out = parts[task].lock().unwrap_or_else(|e| e.into_inner());
             let (r, g) = (task / groups, task % groups);
             let (s, pos) = rows[r];
             let (keys, values) = &cached[s];
