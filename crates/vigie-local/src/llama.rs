@@ -334,13 +334,15 @@ impl LlamaModel {
             let gate_up = self.matmul(&layer.gate_up, &h, n);
             let ff = layer.gate_up[0].rows;
             let mut act = vec![0.0f32; n * ff];
-            for r in 0..n {
+            let act_rows: Vec<Mutex<&mut [f32]>> = act.chunks_exact_mut(ff).map(Mutex::new).collect();
+            self.team.run(n, &|r| {
                 let row = &gate_up[r * 2 * ff..(r + 1) * 2 * ff];
-                for (i, out) in act[r * ff..(r + 1) * ff].iter_mut().enumerate() {
+                for (i, out) in act_rows[r].lock().unwrap_or_else(|e| e.into_inner()).iter_mut().enumerate() {
                     let g = row[i];
                     *out = g / (1.0 + kernels::exp_approx(-g)) * row[ff + i];
                 }
-            }
+            });
+            drop(act_rows);
             let down = self.matmul(std::slice::from_ref(&layer.down), &act, n);
             x.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
         }
@@ -395,9 +397,8 @@ impl LlamaModel {
         let blocks = cols / QK;
         let mut q = vec![BlockQ8::default(); if cols.is_multiple_of(QK) { n * blocks } else { 0 }];
         if !q.is_empty() {
-            for (row, out) in x.chunks_exact(cols).zip(q.chunks_exact_mut(blocks)) {
-                kernels::quantize_q8(row, out);
-            }
+            let rows: Vec<Mutex<&mut [BlockQ8]>> = q.chunks_exact_mut(blocks).map(Mutex::new).collect();
+            self.team.run(n, &|r| kernels::quantize_q8(&x[r * cols..(r + 1) * cols], &mut rows[r].lock().unwrap_or_else(|e| e.into_inner())));
         }
         let total: usize = mats.iter().map(|m| m.rows).sum();
         // Output-major, so each task writes one contiguous run.
@@ -464,17 +465,21 @@ impl LlamaModel {
         let mut out = vec![0.0f32; rows.len() * dim];
         // Each sequence's keys and values as f32, converted once per layer
         // (the rows of a prompt all read the same cache).
-        let cached: Vec<(Vec<f32>, Vec<f32>)> = steps
-            .iter()
-            .map(|step| {
-                let convert = |half: &[f16]| {
-                    let mut f = vec![0.0f32; half.len()];
-                    half.convert_to_f32_slice(&mut f);
-                    f
-                };
-                (convert(&step.cache.keys[layer]), convert(&step.cache.values[layer]))
-            })
-            .collect();
+        // Converted in parallel: with many sequences this is a real share of a step.
+        let cached: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = steps.iter().map(|_| Mutex::new((Vec::new(), Vec::new()))).collect();
+        self.team.run(2 * steps.len(), &|task| {
+            let (step, half) = (&steps[task / 2], task % 2);
+            let source = if half == 0 { &step.cache.keys[layer] } else { &step.cache.values[layer] };
+            let mut f = vec![0.0f32; source.len()];
+            source.convert_to_f32_slice(&mut f);
+            let mut pair = cached[task / 2].lock().unwrap_or_else(|e| e.into_inner());
+            if half == 0 {
+                pair.0 = f;
+            } else {
+                pair.1 = f;
+            }
+        });
+        let cached: Vec<(Vec<f32>, Vec<f32>)> = cached.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
         // One task per (row, key/value head): its query heads' outputs are
         // contiguous, and a one-token step still spreads over the cores.
         let groups = c.n_kv_heads;
