@@ -138,7 +138,7 @@ fn helper(s: &Shared) {
         while s.epoch.load(Ordering::Acquire) == seen && !s.stop.load(Ordering::Relaxed) {
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
-            if spins % 1024 == 0 && started.elapsed() > SPIN_WINDOW {
+            if spins.is_multiple_of(1024) && started.elapsed() > SPIN_WINDOW {
                 s.sleeping.fetch_add(1, Ordering::SeqCst);
                 let mut guard = s.sleep_lock.lock().unwrap_or_else(|e| e.into_inner());
                 while s.epoch.load(Ordering::SeqCst) == seen && !s.stop.load(Ordering::SeqCst) {
