@@ -463,23 +463,6 @@ impl LlamaModel {
         let rep = c.n_heads / c.n_kv_heads;
         let scale = 1.0 / (hd as f32).sqrt();
         let mut out = vec![0.0f32; rows.len() * dim];
-        // Each sequence's keys and values as f32, converted once per layer
-        // (the rows of a prompt all read the same cache).
-        // Converted in parallel: with many sequences this is a real share of a step.
-        let cached: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = steps.iter().map(|_| Mutex::new((Vec::new(), Vec::new()))).collect();
-        self.team.run(2 * steps.len(), &|task| {
-            let (step, half) = (&steps[task / 2], task % 2);
-            let source = if half == 0 { &step.cache.keys[layer] } else { &step.cache.values[layer] };
-            let mut f = vec![0.0f32; source.len()];
-            source.convert_to_f32_slice(&mut f);
-            let mut pair = cached[task / 2].lock().unwrap_or_else(|e| e.into_inner());
-            if half == 0 {
-                pair.0 = f;
-            } else {
-                pair.1 = f;
-            }
-        });
-        let cached: Vec<(Vec<f32>, Vec<f32>)> = cached.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
         // One task per (row, key/value head): its query heads' outputs are
         // contiguous, and a one-token step still spreads over the cores.
         let groups = c.n_kv_heads;
@@ -488,12 +471,20 @@ impl LlamaModel {
             let mut group_out = parts[task].lock().unwrap_or_else(|e| e.into_inner());
             let (r, g) = (task / groups, task % groups);
             let (s, pos) = rows[r];
-            let (keys, values) = &cached[s];
-            // Position j's vector for this key/value head.
-            let key = |j: usize| &keys[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
-            let value = |j: usize| &values[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
-            let single = steps[s].tokens.len() == 1;
             let span = pos + 1;
+            // This key/value head's vectors for positions 0..span, widened
+            // to f32 once for the task's query heads (exact: f16 fits in f32).
+            let widen = |half: &[f16]| {
+                let mut wide = vec![0.0f32; span * hd];
+                for (j, dst) in wide.chunks_exact_mut(hd).enumerate() {
+                    half[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd].convert_to_f32_slice(dst);
+                }
+                wide
+            };
+            let (keys, values) = (widen(&steps[s].cache.keys[layer]), widen(&steps[s].cache.values[layer]));
+            let key = |j: usize| &keys[j * hd..(j + 1) * hd];
+            let value = |j: usize| &values[j * hd..(j + 1) * hd];
+            let single = steps[s].tokens.len() == 1;
             let mut weights = vec![0.0f32; span];
             let mut qh = vec![0.0f32; hd];
             // [accumulator][lane][output]: four accumulators for the vector
