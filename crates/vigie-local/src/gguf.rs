@@ -136,7 +136,10 @@ impl TensorType {
             TensorType::F16 => Some(elements * 2),
             TensorType::Q4_1 => elements.is_multiple_of(32).then(|| elements / 32 * 20),
             TensorType::Q8_0 => elements.is_multiple_of(32).then(|| elements / 32 * 34),
-            TensorType::Other(_) => None,
+            TensorType::Other(id) => {
+                let (values, bytes) = crate::dequant::block_layout(id)?;
+                elements.is_multiple_of(values).then(|| elements / values * bytes)
+            }
         }
     }
 }
@@ -342,6 +345,19 @@ pub(crate) mod tests {
                 out.extend(v.to_le_bytes());
             }
         }
+        out
+    }
+
+    /// A small GGUF file holding one tensor of any ggml type, given as raw bytes.
+    pub(crate) fn write_gguf_raw(name: &str, dims: &[usize], ggml_type: u32, data: &[u8]) -> Vec<u8> {
+        let mut out = write_gguf(&[], Some((name, dims, &[])));
+        // The type field sits just before the tensor's 8-byte offset and the padding.
+        let at = 4 + 4 + 8 + 8 + 8 + name.len() + 4 + 8 * dims.len();
+        out[at..at + 4].copy_from_slice(&ggml_type.to_le_bytes());
+        out.extend_from_slice(data);
+        // The reader takes any length larger than the file for damage, so
+        // keep the file longer than the tensor's dimensions.
+        out.resize(out.len() + dims.iter().sum::<usize>(), 0);
         out
     }
 

@@ -13,6 +13,7 @@
 //! assert!(path.ends_with("SmolLM2-135M-Instruct.Q4_1.gguf"));
 //! ```
 
+pub mod dequant;
 pub mod gguf;
 pub mod kernels;
 pub mod llama;

@@ -16,6 +16,7 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use crate::gguf::{GgufError, GgufFile, TensorInfo, TensorType, Value};
+use crate::dequant;
 use crate::kernels::{self, BlockQ8, QK};
 use crate::team::Team;
 use crate::tokenizer::{Tokenizer, TokenizerError};
@@ -102,6 +103,8 @@ struct Matrix {
 enum MatrixData {
     /// Q4_1 or Q8_0 rows: `start` of the first row in the file's bytes.
     Quantized { kind: TensorType, start: usize, row_bytes: usize },
+    /// Rows of another quantization, expanded and re-quantized to Q8_0 at load.
+    Converted { row_bytes: usize, data: Vec<u8> },
     /// Any float type, converted at load.
     Dense(Vec<f32>),
 }
@@ -116,23 +119,48 @@ impl Matrix {
                 MatrixData::Quantized { kind: info.kind, start: info.start, row_bytes: info.len / rows }
             }
             TensorType::F32 | TensorType::F16 => MatrixData::Dense(floats(file, name, info)?),
-            other => return Err(format!("tensor `{name}` has type {}; vigie runs F32, F16, Q4_1 and Q8_0 weights", other.name())),
+            TensorType::Other(id) if cols.is_multiple_of(QK) && dequant::block_layout(id).is_some_and(|(values, _)| cols.is_multiple_of(values)) => {
+                let source = file.data(info);
+                let source_row = source.len() / rows;
+                let row_bytes = cols / QK * 34;
+                let mut data = Vec::with_capacity(rows * row_bytes);
+                let mut values = Vec::with_capacity(cols);
+                for row in source.chunks_exact(source_row) {
+                    values.clear();
+                    dequant::dequantize(id, row, &mut values);
+                    dequant::quantize_q8_0(&values, &mut data);
+                }
+                MatrixData::Converted { row_bytes, data }
+            }
+            other => {
+                return Err(format!(
+                    "tensor `{name}` has type {}; vigie runs F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K weights",
+                    other.name()
+                ))
+            }
         };
         Ok(Matrix { rows, cols, data })
+    }
+
+    /// A quantized row's bytes, and whether they are Q4_1 (else Q8_0);
+    /// `None` for dense rows.
+    #[inline]
+    fn quantized_row<'a>(&'a self, file: &'a [u8], o: usize) -> Option<(bool, &'a [u8])> {
+        match &self.data {
+            MatrixData::Quantized { kind, start, row_bytes } => Some((*kind == TensorType::Q4_1, &file[start + o * row_bytes..start + (o + 1) * row_bytes])),
+            MatrixData::Converted { row_bytes, data } => Some((false, &data[o * row_bytes..(o + 1) * row_bytes])),
+            MatrixData::Dense(_) => None,
+        }
     }
 
     /// `y = W·x` for one output row `o` and one activation row.
     #[inline]
     fn dot(&self, bytes: &[u8], o: usize, x: &[f32], q: &[BlockQ8]) -> f32 {
-        match &self.data {
-            MatrixData::Quantized { kind, start, row_bytes } => {
-                let row = &bytes[start + o * row_bytes..start + (o + 1) * row_bytes];
-                match kind {
-                    TensorType::Q4_1 => kernels::dot_q4_1(row, q),
-                    _ => kernels::dot_q8_0(row, q),
-                }
-            }
-            MatrixData::Dense(w) => w[o * self.cols..(o + 1) * self.cols].iter().zip(x).map(|(a, b)| a * b).sum(),
+        match (self.quantized_row(bytes, o), &self.data) {
+            (Some((true, row)), _) => kernels::dot_q4_1(row, q),
+            (Some((false, row)), _) => kernels::dot_q8_0(row, q),
+            (None, MatrixData::Dense(w)) => w[o * self.cols..(o + 1) * self.cols].iter().zip(x).map(|(a, b)| a * b).sum(),
+            (None, _) => unreachable!("only dense matrices have no quantized rows"),
         }
     }
 }
@@ -379,12 +407,10 @@ impl LlamaModel {
         let mut out = Vec::with_capacity(tokens.len() * dim);
         for &token in tokens {
             let t = token as usize;
-            match &self.embed.data {
-                MatrixData::Dense(w) => out.extend_from_slice(&w[t * dim..(t + 1) * dim]),
-                MatrixData::Quantized { kind, start, row_bytes } => {
-                    let row = &self.file.bytes[start + t * row_bytes..start + (t + 1) * row_bytes];
-                    kernels::dequantize_row(*kind == TensorType::Q4_1, row, &mut out);
-                }
+            match (self.embed.quantized_row(&self.file.bytes, t), &self.embed.data) {
+                (Some((q4_1, row)), _) => kernels::dequantize_row(q4_1, row, &mut out),
+                (None, MatrixData::Dense(w)) => out.extend_from_slice(&w[t * dim..(t + 1) * dim]),
+                (None, _) => unreachable!("only dense matrices have no quantized rows"),
             }
         }
         out
@@ -423,9 +449,8 @@ impl LlamaModel {
                 let act = |r: usize| if q.is_empty() { &[][..] } else { &q[r * blocks..(r + 1) * blocks] };
                 let mut r = 0;
                 // Four activation rows per pass over a quantized weight row.
-                if let MatrixData::Quantized { kind, start, row_bytes } = &m.data {
-                    let row = &bytes[start + o * row_bytes..start + (o + 1) * row_bytes];
-                    let four = if *kind == TensorType::Q4_1 { kernels::dot_q4_1_x4 } else { kernels::dot_q8_0_x4 };
+                if let Some((q4_1, row)) = m.quantized_row(bytes, o) {
+                    let four = if q4_1 { kernels::dot_q4_1_x4 } else { kernels::dot_q8_0_x4 };
                     while r + 4 <= n {
                         cells[r..r + 4].copy_from_slice(&four(row, [act(r), act(r + 1), act(r + 2), act(r + 3)]));
                         r += 4;
@@ -619,4 +644,42 @@ fn reduce16(l: [f32; 16]) -> f32 {
     let t8: [f32; 8] = std::array::from_fn(|i| l[i + 8] + l[i]);
     let t4: [f32; 4] = std::array::from_fn(|i| t8[i + 4] + t8[i]);
     (t4[0] + t4[2]) + (t4[1] + t4[3])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::tests::write_gguf_raw;
+
+    fn fixture_block(name: &str) -> (u32, Vec<u8>, Vec<f32>) {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!("../tests/data/dequant.json")).unwrap();
+        let case = fixture["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        let hex = case["bytes"].as_str().unwrap();
+        let bytes = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let values = case["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        (case["type"].as_u64().unwrap() as u32, bytes, values)
+    }
+
+    #[test]
+    fn k_quant_weights_are_expanded_to_q8_0_at_load_and_multiply_as_expected() {
+        let (ggml_type, bytes, values) = fixture_block("Q4_K");
+        let file = GgufFile::parse(write_gguf_raw("w", &[256, 1], ggml_type, &bytes), "k.gguf".into()).unwrap();
+        let matrix = Matrix::from_tensor(&file, "w", file.tensor("w").unwrap()).unwrap();
+        assert!(matches!(matrix.data, MatrixData::Converted { row_bytes: 272, .. }));
+        let x: Vec<f32> = (0..256).map(|i| ((i as f32) * 0.1).cos()).collect();
+        let mut q = vec![BlockQ8::default(); 8];
+        kernels::quantize_q8(&x, &mut q);
+        let got = matrix.dot(&file.bytes, 0, &x, &q);
+        let exact: f32 = values.iter().zip(&x).map(|(w, x)| w * x).sum();
+        let scale: f32 = values.iter().zip(&x).map(|(w, x)| (w * x).abs()).sum();
+        assert!((got - exact).abs() <= 0.02 * scale, "{got} vs {exact} (scale {scale})");
+    }
+
+    #[test]
+    fn quantizations_without_a_path_are_refused_by_name() {
+        // Q2_K (ggml type 10): no expansion.
+        let file = GgufFile::parse(write_gguf_raw("w", &[256, 1], 10, &[0u8; 84]), "q2.gguf".into()).unwrap();
+        let err = Matrix::from_tensor(&file, "w", file.tensor("w").unwrap()).err().unwrap();
+        assert!(err.contains("tensor `w` has type Q2_K") && err.contains("Q4_K, Q5_K and Q6_K"), "{err}");
+    }
 }
