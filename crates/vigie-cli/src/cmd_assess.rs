@@ -218,9 +218,12 @@ pub(crate) fn report(args: ReportArgs) -> Result<Outcome> {
     std::fs::write(&args.out, text).with_context(|| format!("{}: cannot write the report", args.out.display()))?;
     print!("{}", assessment_text(&data.assessment));
     println!("\nreport     {} ({} logs cited by Merkle root)", args.out.display(), data.sources.len());
-    if let Some(key) = key {
-        let signature = vigie_seal::sign_report(&args.out, &key)?;
-        println!("signed     by key {}", signature.key_id);
+    match key {
+        Some(key) => {
+            let signature = vigie_seal::sign_report(&args.out, &key)?;
+            println!("signed     by key {}", signature.key_id);
+        }
+        None => println!("unsigned   (`vigie keygen --out NAME` once, then `--key NAME.key`, lets others verify it)"),
     }
     Ok(Outcome::Success)
 }
