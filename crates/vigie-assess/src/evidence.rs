@@ -37,15 +37,8 @@ pub fn load_logs(paths: &[PathBuf]) -> Result<Vec<EvidenceLog>, AssessError> {
 
 /// The records that count (the last per sample and epoch), in run order.
 pub fn records_that_count(path: &Path) -> Result<Vec<SampleRecord>, AssessError> {
-    let mut reader = LogReader::open(path)?;
-    let mut by_key: BTreeMap<(String, u32), SampleRecord> = BTreeMap::new();
-    for record in reader.samples()? {
-        let record = record?;
-        by_key.insert((record.id.clone(), record.epoch), record);
-    }
-    let mut records: Vec<SampleRecord> = by_key.into_values().collect();
-    records.sort_by_key(|r| (r.index, r.epoch));
-    Ok(records)
+    let records = LogReader::open(path)?.samples()?.collect::<Result<Vec<_>, _>>()?;
+    Ok(vigie_log::records_that_count(records))
 }
 
 /// Per scorer, each sample's score over its scored epochs, reduced as the

@@ -10,7 +10,7 @@ use vigie_eval::engine::{self, Run, RunConfig};
 use vigie_eval::metrics::Reducer;
 use vigie_eval::{Sample, Task};
 use vigie_suites::suites::Planned;
-use vigie_log::{LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RunSettings, RunStatus, SampleRecord, TaskRef};
+use vigie_log::{LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RunSettings, RunStatus, TaskRef};
 use vigie_providers::{ProviderOptions, ProviderStats, ResponseCache, RetryPolicy};
 
 use crate::progress::Progress;
@@ -491,16 +491,5 @@ fn new_run_id() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::rng().random();
     vigie_core::hex(&bytes)
-}
-
-/// Records of a log that count: the last one of each (sample, epoch), in run order.
-pub(crate) fn final_records(records: Vec<SampleRecord>) -> Vec<SampleRecord> {
-    let mut latest: std::collections::HashMap<(u32, String), SampleRecord> = std::collections::HashMap::new();
-    for record in records {
-        latest.insert((record.epoch, record.id.clone()), record);
-    }
-    let mut records: Vec<SampleRecord> = latest.into_values().collect();
-    records.sort_by_key(|r| (r.index, r.epoch));
-    records
 }
 

@@ -11,7 +11,7 @@ use vigie_eval::engine::RunTally;
 use vigie_eval::metrics::Reducer;
 use vigie_log::{LogFooter, LogHeader, LogReader, RunStatus, SampleRecord};
 
-use crate::cmd_eval::final_records;
+use vigie_log::records_that_count;
 use crate::{Outcome, UsageError};
 
 #[derive(clap::Args)]
@@ -103,7 +103,7 @@ pub(crate) fn tally_footer(header: &LogHeader, records: &[SampleRecord], status:
 fn read_records(path: &Path) -> Result<Vec<SampleRecord>> {
     let mut reader = LogReader::open(path)?;
     let records = reader.samples()?.collect::<Result<Vec<_>, _>>()?;
-    Ok(final_records(records))
+    Ok(records_that_count(records))
 }
 
 pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {

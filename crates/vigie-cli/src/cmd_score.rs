@@ -14,7 +14,7 @@ use vigie_eval::Templates;
 use vigie_log::{LogReader, LogWriter, ModelRef, RunStatus, SampleError, SampleRecord, ScorerRef};
 use vigie_providers::{ProviderOptions, RetryPolicy};
 
-use crate::cmd_eval::final_records;
+use vigie_log::records_that_count;
 use crate::{Outcome, UsageError};
 
 #[derive(clap::Args)]
@@ -73,7 +73,7 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     let mut reader = LogReader::open(&args.log)?;
     let mut header = reader.header()?;
     let old_footer = reader.footer()?;
-    let records = final_records(reader.samples()?.collect::<Result<Vec<_>, _>>()?);
+    let records = records_that_count(reader.samples()?.collect::<Result<Vec<_>, _>>()?);
     drop(reader);
     let judge: Option<Arc<dyn ModelApi>> = judge.map(|(model, reference)| {
         header.judge_model = Some(reference);

@@ -124,13 +124,6 @@ fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> LogError {
     LogError::Corrupt { path: path.display().to_string(), offset, reason: reason.into() }
 }
 
-fn sample_key(record: &SampleRecord) -> Vec<u8> {
-    let mut key = Vec::with_capacity(4 + record.id.len());
-    key.extend_from_slice(&record.epoch.to_le_bytes());
-    key.extend_from_slice(record.id.as_bytes());
-    key
-}
-
 /// Appends records to a log. Each append reaches the operating system before
 /// it returns, so a killed process loses nothing it appended.
 pub struct LogWriter {
@@ -238,7 +231,7 @@ impl LogWriter {
 
     /// Appends one sample record.
     pub fn append_sample(&mut self, record: &SampleRecord) -> Result<(), LogError> {
-        let key = sample_key(record);
+        let key = record.frame_key();
         let json = to_json(&self.path, record)?;
         self.append_json(FrameKind::Sample, &key, &json)?;
         self.manifest.add_record(&record.id, record.epoch, &key, &json);

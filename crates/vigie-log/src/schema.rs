@@ -198,6 +198,26 @@ impl SampleRecord {
     pub fn key(&self) -> (u32, &str) {
         (self.epoch, &self.id)
     }
+
+    /// The key of this record's frame in the file: `u32le(epoch) ‖ id`.
+    pub fn frame_key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(4 + self.id.len());
+        key.extend_from_slice(&self.epoch.to_le_bytes());
+        key.extend_from_slice(self.id.as_bytes());
+        key
+    }
+}
+
+/// The record that counts for each (sample, epoch) — the last one in the
+/// file, as a retry follows the failure it replaces — in run order.
+pub fn records_that_count(records: impl IntoIterator<Item = SampleRecord>) -> Vec<SampleRecord> {
+    let mut latest: std::collections::HashMap<(u32, String), SampleRecord> = std::collections::HashMap::new();
+    for record in records {
+        latest.insert((record.epoch, record.id.clone()), record);
+    }
+    let mut records: Vec<SampleRecord> = latest.into_values().collect();
+    records.sort_by_key(|r| (r.index, r.epoch));
+    records
 }
 
 /// One scorer's verdict on a sample.

@@ -205,9 +205,7 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
                     problems.push(Problem::Structure(format!("a record after the footer at byte {}", frame.offset)));
                 }
                 let record: SampleRecord = serde_json::from_slice(&frame.payload).map_err(|e| malformed(frame.offset, e))?;
-                let mut key = record.epoch.to_le_bytes().to_vec();
-                key.extend_from_slice(record.id.as_bytes());
-                if key != frame.key {
+                if record.frame_key() != frame.key {
                     problems.push(Problem::Structure(format!("the frame key at byte {} does not name its record {}", frame.offset, record.id)));
                 }
                 records.push((record.id, record.epoch, hex(&record_leaf(&frame.key, &frame.payload))));
