@@ -118,8 +118,10 @@ fn verify_report(path: &Path, logs_dir: Option<&Path>, expected: Option<&PublicK
     let mut logs = Vec::new();
     let mut absent = Vec::new();
     for source in &check.sources {
+        // A report names logs by file name only; anything else is not looked up.
+        let plain = Path::new(&source.log).file_name().is_some_and(|n| n == source.log.as_str());
         let log = dir.join(&source.log);
-        if log.exists() {
+        if plain && log.exists() {
             logs.push((source.log.clone(), vigie_seal::verify_log(&log, None)?));
         } else {
             absent.push(source.log.clone());

@@ -111,6 +111,13 @@ fn sign_bundle_and_verify_in_a_fresh_folder_and_name_tampering() {
     let stdout = ok(&ws.vigie(&["verify", "report.html", "--pubkey", "aisi.pub", "--logs", "logs"]));
     assert!(stdout.contains("report citing 4 log(s), 4 checked against it, signed by"), "{stdout}");
 
+    // A report can only name logs by file name: a path is not followed.
+    ok(&ws.vigie(&["report", "logs", "--out", "plain.md"]));
+    let pathy = std::fs::read_to_string(ws.path().join("plain.md")).unwrap().replace("\"log\":\"", "\"log\":\"../logs/");
+    std::fs::write(ws.path().join("pathy.md"), pathy).unwrap();
+    let stdout = text(&ws.vigie(&["verify", "pathy.md", "--logs", "logs"]).stdout);
+    assert!(stdout.contains("4 cited log(s) not found"), "{stdout}");
+
     // An edited report fails its signature.
     let html = std::fs::read_to_string(ws.path().join("report.html")).unwrap();
     std::fs::write(ws.path().join("edited.html"), html.replacen("critical", "low", 1)).unwrap();
