@@ -401,6 +401,16 @@ impl LogReader {
     /// Reads the footer through the trailer at the end of the file; `None`
     /// when the run has no footer (still running, or killed).
     pub fn footer(&mut self) -> Result<Option<LogFooter>, LogError> {
+        let Some(footer_offset) = self.footer_offset()? else { return Ok(None) };
+        self.seek(footer_offset)?;
+        match self.next_frame()? {
+            Frame::Complete { kind: FrameKind::Footer, offset, head, body } => Ok(Some(self.decode(&head, &body, offset)?)),
+            _ => Err(corrupt(&self.path, footer_offset, "the trailer points at no footer")),
+        }
+    }
+
+    /// Where the footer starts, from the trailer; `None` without a trailer.
+    fn footer_offset(&mut self) -> Result<Option<u64>, LogError> {
         if self.len < PREAMBLE_LEN + TRAILER_LEN {
             return Ok(None);
         }
@@ -417,12 +427,7 @@ impl LogReader {
         if !is_trailer {
             return Ok(None);
         }
-        let footer_offset = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
-        self.seek(footer_offset)?;
-        match self.next_frame()? {
-            Frame::Complete { kind: FrameKind::Footer, offset, head, body } => Ok(Some(self.decode(&head, &body, offset)?)),
-            _ => Err(corrupt(&self.path, footer_offset, "the trailer points at no footer")),
-        }
+        Ok(Some(u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"))))
     }
 
     /// Finds the record that counts for a sample's epoch (the last one with
@@ -548,16 +553,18 @@ impl LogReader {
     }
 
     /// The manifest of a finished log, and the signatures after it; `None`
-    /// for a log without one (a run not finished, or written before manifests).
+    /// for a log without one (a run not finished, or written before
+    /// manifests). Only the frames after the footer are read.
     pub fn manifest(&mut self) -> Result<Option<(Manifest, Vec<Signature>)>, LogError> {
-        let RawFrames { frames, .. } = self.raw_frames()?;
+        let Some(footer_offset) = self.footer_offset()? else { return Ok(None) };
+        self.seek(footer_offset)?;
         let mut found: Option<(Manifest, Vec<Signature>)> = None;
-        for frame in frames {
-            match frame.kind {
-                FrameKind::Manifest => found = Some((parse(&self.path, &frame.payload, frame.offset)?, Vec::new())),
+        while let Frame::Complete { kind, offset, head, body } = self.next_frame()? {
+            match kind {
+                FrameKind::Manifest => found = Some((self.decode(&head, &body, offset)?, Vec::new())),
                 FrameKind::Signature => {
-                    let signature = parse(&self.path, &frame.payload, frame.offset)?;
-                    let (_, signatures) = found.as_mut().ok_or_else(|| corrupt(&self.path, frame.offset, "a signature comes before the manifest"))?;
+                    let signature = self.decode(&head, &body, offset)?;
+                    let (_, signatures) = found.as_mut().ok_or_else(|| corrupt(&self.path, offset, "a signature comes before the manifest"))?;
                     signatures.push(signature);
                 }
                 _ => {}
