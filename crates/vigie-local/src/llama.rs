@@ -142,27 +142,42 @@ impl Matrix {
         Ok(Matrix { rows, cols, data })
     }
 
-    /// A quantized row's bytes, and whether they are Q4_1 (else Q8_0);
-    /// `None` for dense rows.
+    /// Output row `o`, wherever it is held.
     #[inline]
-    fn quantized_row<'a>(&'a self, file: &'a [u8], o: usize) -> Option<(bool, &'a [u8])> {
+    fn row<'a>(&'a self, file: &'a [u8], o: usize) -> Row<'a> {
         match &self.data {
-            MatrixData::Quantized { kind, start, row_bytes } => Some((*kind == TensorType::Q4_1, &file[start + o * row_bytes..start + (o + 1) * row_bytes])),
-            MatrixData::Converted { row_bytes, data } => Some((false, &data[o * row_bytes..(o + 1) * row_bytes])),
-            MatrixData::Dense(_) => None,
+            MatrixData::Quantized { kind, start, row_bytes } => {
+                let bytes = &file[start + o * row_bytes..start + (o + 1) * row_bytes];
+                if *kind == TensorType::Q4_1 {
+                    Row::Q4_1(bytes)
+                } else {
+                    Row::Q8_0(bytes)
+                }
+            }
+            MatrixData::Converted { row_bytes, data } => Row::Q8_0(&data[o * row_bytes..(o + 1) * row_bytes]),
+            MatrixData::Dense(w) => Row::Dense(&w[o * self.cols..(o + 1) * self.cols]),
         }
     }
 
     /// `y = W·x` for one output row `o` and one activation row.
     #[inline]
     fn dot(&self, bytes: &[u8], o: usize, x: &[f32], q: &[BlockQ8]) -> f32 {
-        match (self.quantized_row(bytes, o), &self.data) {
-            (Some((true, row)), _) => kernels::dot_q4_1(row, q),
-            (Some((false, row)), _) => kernels::dot_q8_0(row, q),
-            (None, MatrixData::Dense(w)) => w[o * self.cols..(o + 1) * self.cols].iter().zip(x).map(|(a, b)| a * b).sum(),
-            (None, _) => unreachable!("only dense matrices have no quantized rows"),
+        match self.row(bytes, o) {
+            Row::Q4_1(row) => kernels::dot_q4_1(row, q),
+            Row::Q8_0(row) => kernels::dot_q8_0(row, q),
+            Row::Dense(w) => w.iter().zip(x).map(|(a, b)| a * b).sum(),
         }
     }
+}
+
+/// A kernel taking one weight row against four activation rows.
+type DotX4 = fn(&[u8], [&[BlockQ8]; 4]) -> [f32; 4];
+
+/// One output row of a matrix, in the form its kernel takes.
+enum Row<'a> {
+    Q4_1(&'a [u8]),
+    Q8_0(&'a [u8]),
+    Dense(&'a [f32]),
 }
 
 fn floats(file: &GgufFile, name: &str, info: &TensorInfo) -> Result<Vec<f32>, String> {
@@ -407,10 +422,10 @@ impl LlamaModel {
         let mut out = Vec::with_capacity(tokens.len() * dim);
         for &token in tokens {
             let t = token as usize;
-            match (self.embed.quantized_row(&self.file.bytes, t), &self.embed.data) {
-                (Some((q4_1, row)), _) => kernels::dequantize_row(q4_1, row, &mut out),
-                (None, MatrixData::Dense(w)) => out.extend_from_slice(&w[t * dim..(t + 1) * dim]),
-                (None, _) => unreachable!("only dense matrices have no quantized rows"),
+            match self.embed.row(&self.file.bytes, t) {
+                Row::Q4_1(row) => kernels::dequantize_row(true, row, &mut out),
+                Row::Q8_0(row) => kernels::dequantize_row(false, row, &mut out),
+                Row::Dense(w) => out.extend_from_slice(w),
             }
         }
         out
@@ -449,8 +464,12 @@ impl LlamaModel {
                 let act = |r: usize| if q.is_empty() { &[][..] } else { &q[r * blocks..(r + 1) * blocks] };
                 let mut r = 0;
                 // Four activation rows per pass over a quantized weight row.
-                if let Some((q4_1, row)) = m.quantized_row(bytes, o) {
-                    let four = if q4_1 { kernels::dot_q4_1_x4 } else { kernels::dot_q8_0_x4 };
+                let quantized: Option<(&[u8], DotX4)> = match m.row(bytes, o) {
+                    Row::Q4_1(row) => Some((row, kernels::dot_q4_1_x4)),
+                    Row::Q8_0(row) => Some((row, kernels::dot_q8_0_x4)),
+                    Row::Dense(_) => None,
+                };
+                if let Some((row, four)) = quantized {
                     while r + 4 <= n {
                         cells[r..r + 4].copy_from_slice(&four(row, [act(r), act(r + 1), act(r + 2), act(r + 3)]));
                         r += 4;
