@@ -13,8 +13,8 @@ pub(crate) struct Inputs {
     pub(crate) logs: Vec<PathBuf>,
     /// Reports among the inputs (`.html`, `.md`, `.json`).
     pub(crate) reports: Vec<PathBuf>,
-    /// Bundles, unpacked, with their folders kept alive.
-    pub(crate) bundles: Vec<(PathBuf, vigie_seal::Bundle, tempfile::TempDir)>,
+    /// The folders bundles were unpacked into, kept as long as the logs are read.
+    pub(crate) bundles: Vec<tempfile::TempDir>,
 }
 
 pub(crate) fn is_log(path: &Path) -> bool {
@@ -46,7 +46,7 @@ pub(crate) fn gather(paths: &[PathBuf]) -> Result<Inputs> {
             let dir = tempfile::tempdir().context("cannot make a temporary folder to unpack the bundle")?;
             let bundle = vigie_seal::open_bundle(path, dir.path())?;
             inputs.logs.extend(bundle.logs.iter().cloned());
-            inputs.bundles.push((path.clone(), bundle, dir));
+            inputs.bundles.push(dir);
         } else if vigie_seal::ReportFormat::from_path(path).is_some() {
             inputs.reports.push(path.clone());
         } else {
