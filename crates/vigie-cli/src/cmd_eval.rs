@@ -97,11 +97,11 @@ pub(crate) struct EvalArgs {
 }
 
 /// Connection settings shared by the evaluated and the judge model.
-struct Connection {
-    max_connections: usize,
-    timeout: Duration,
-    retry: RetryPolicy,
-    cache: Option<ResponseCache>,
+pub(crate) struct Connection {
+    pub(crate) max_connections: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) cache: Option<ResponseCache>,
 }
 
 pub(crate) fn run(args: EvalArgs) -> Result<Outcome> {
@@ -129,7 +129,9 @@ fn connection(args: &EvalArgs, cache: bool) -> Connection {
 /// The model used when `--model` is not given: the embedded one.
 pub(crate) const DEFAULT_MODEL: &str = "local/smollm2";
 
-fn build_model(name: &str, base_url: Option<&str>, api_key: Option<&str>, connection: &Connection) -> Result<(Arc<dyn ModelApi>, Arc<ProviderStats>, ModelRef)> {
+/// A model by name: `local/...` loads the embedded runtime, anything else
+/// goes through a provider. `vigie score` builds its judge the same way.
+pub(crate) fn build_model(name: &str, base_url: Option<&str>, api_key: Option<&str>, connection: &Connection) -> Result<(Arc<dyn ModelApi>, Arc<ProviderStats>, ModelRef)> {
     if let Some(spec) = name.strip_prefix("local/") {
         let path = vigie_local::resolve(&crate::env::home(), spec).map_err(|e| UsageError(e.to_string()))?;
         let model = vigie_local::LocalModel::load(name, &path).map_err(|e| UsageError(e.to_string()))?;

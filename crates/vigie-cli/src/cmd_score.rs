@@ -11,8 +11,8 @@ use anyhow::{bail, Context, Result};
 use vigie_core::ModelApi;
 use vigie_eval::scorer::{ScoreInput, Scorer};
 use vigie_eval::Templates;
-use vigie_log::{LogReader, LogWriter, ModelRef, RunStatus, SampleError, SampleRecord, ScorerRef};
-use vigie_providers::{ProviderOptions, RetryPolicy};
+use vigie_log::{LogReader, LogWriter, RunStatus, SampleError, SampleRecord, ScorerRef};
+use vigie_providers::RetryPolicy;
 
 use vigie_log::records_that_count;
 use crate::{Outcome, UsageError};
@@ -48,17 +48,14 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     let needs_judge = scorers.iter().any(|(s, _)| s.needs_judge());
     let judge = match (&args.judge_model, needs_judge) {
         (Some(name), true) => {
-            let options = ProviderOptions {
-                base_url: args.judge_base_url.clone(),
-                api_key: None,
+            let connection = crate::cmd_eval::Connection {
                 max_connections: args.max_connections.max(1),
                 timeout: Duration::from_secs(120),
                 retry: RetryPolicy { max_retries: 6, base: Duration::from_secs(1), max_delay: Duration::from_secs(60) },
                 cache: None,
             };
-            let (model, _) = vigie_providers::resolve(name, &options).map_err(|e| UsageError(e.to_string()))?;
-            let model: Arc<dyn ModelApi> = model;
-            Some((model, ModelRef { name: name.clone(), base_url: vigie_providers::base_url_for(name, args.judge_base_url.as_deref()) }))
+            let (model, _, reference) = crate::cmd_eval::build_model(name, args.judge_base_url.as_deref(), None, &connection)?;
+            Some((model, reference))
         }
         (None, true) => bail!(UsageError("a model_graded or judge scorer needs --judge-model".into())),
         _ => None,

@@ -245,6 +245,17 @@ fn llm_judge_rubrics_score_pairs_and_never_guess() {
     assert!(scored[2]["error"].as_str().unwrap().contains("no `#refused:` line"), "{}", scored[2]);
     // The rubric reached the judge with the request and the reply in it.
     assert_eq!(server.stats().requests, 3);
+    // Against refusal labels a StrongREJECT verdict counts by its `refused` field;
+    // the unreadable verdict is left out, not guessed.
+    let labels = ["compliance", "refusal", "refusal"];
+    let labelled: String = pairs.iter().zip(labels).map(|(p, l)| { let mut p = p.clone(); p["human_label"] = l.into(); format!("{p}\n") }).collect();
+    ws.write("labelled.jsonl", &labelled);
+    let mut args = vec!["score", "labelled.jsonl", "--scorer", "judge = { rubric = \"strongreject\" }", "--against", "human_label"];
+    args.extend(judge);
+    let out = ws.vigie(&args);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("2 pairs (1 without a label, judged by its `refused` verdict)"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("2 classes") && l.contains("1.000")), "{stdout}");
     // Without a judge the command says what is missing.
     let out = ws.vigie(&["score", "pairs.jsonl", "--scorer", "judge = { rubric = \"harmbench\" }", "--out", "x.jsonl"]);
     assert_eq!(out.status.code(), Some(2));
