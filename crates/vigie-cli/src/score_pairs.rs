@@ -104,6 +104,7 @@ fn agreement_report(field: &str, scorers: &[String], scored: &[Map<String, Value
             .filter_map(|f| Some((f.get(field)?.as_str()?, f.get(&key)?.as_str()?)))
             .collect();
         if labelled.is_empty() {
+            out.push_str(&format!("\nscorer `{name}` against `{field}`: no pair has a label to compare ({} without one)\n", scored.len()));
             continue;
         }
         // A StrongREJECT verdict is compared with refusal labels by its `refused` field.

@@ -256,6 +256,17 @@ fn llm_judge_rubrics_score_pairs_and_never_guess() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("2 pairs (1 without a label, judged by its `refused` verdict)"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("2 classes") && l.contains("1.000")), "{stdout}");
+    // A judge that gave no readable verdict at all is said to have nothing to compare.
+    ws.write("unreadable.jsonl", &format!("{}\n", serde_json::json!({"id": "c", "prompt": "Q", "response": "[[reply:fine]]", "human_label": "refusal"})));
+    let mut args = vec!["score", "unreadable.jsonl", "--scorer", "judge = { rubric = \"strongreject\" }", "--against", "human_label"];
+    args.extend(judge);
+    let out = ws.vigie(&args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("scorer `strongreject` against `human_label`: no pair has a label to compare (1 without one)"), "{}", text(&out.stdout));
+    // The embedded model can judge too: here it is not pulled, and the command says so.
+    let out = ws.vigie(&["score", "pairs.jsonl", "--scorer", "judge = { rubric = \"strongreject\" }", "--judge-model", "local/smollm2", "--out", "y.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the model `smollm2` is not pulled yet"), "{}", text(&out.stderr));
     // Without a judge the command says what is missing.
     let out = ws.vigie(&["score", "pairs.jsonl", "--scorer", "judge = { rubric = \"harmbench\" }", "--out", "x.jsonl"]);
     assert_eq!(out.status.code(), Some(2));
