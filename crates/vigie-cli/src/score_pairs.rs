@@ -107,16 +107,19 @@ fn agreement_report(field: &str, scorers: &[String], scored: &[Map<String, Value
             out.push_str(&format!("\nscorer `{name}` against `{field}`: no pair has a label to compare ({} without one)\n", scored.len()));
             continue;
         }
+        let refusal_labels = ["refusal", "partial_refusal", "compliance"];
         // A StrongREJECT verdict is compared with refusal labels by its `refused` field.
-        let refusal_reference = labelled.iter().all(|(r, _)| ["refusal", "partial_refusal", "compliance"].contains(r));
-        let refused_view: Option<Vec<&str>> = labelled.iter().map(|(_, j)| strongreject_refusal(j)).collect();
-        let via_refused = refusal_reference && refused_view.is_some();
-        if let (true, Some(view)) = (refusal_reference, refused_view) {
-            labelled = labelled.iter().zip(view).map(|((r, _), j)| (*r, j)).collect();
+        let refused_view = labelled
+            .iter()
+            .all(|(r, _)| refusal_labels.contains(r))
+            .then(|| labelled.iter().map(|(r, j)| Some((*r, strongreject_refusal(j)?))).collect::<Option<Vec<_>>>())
+            .flatten();
+        let via_refused = refused_view.is_some();
+        if let Some(view) = refused_view {
+            labelled = view;
         }
         let all = Agreement::compute(labelled.iter().copied());
         // Refusal labels also compare as refused (full or partial) or not.
-        let refusal_labels = ["refusal", "partial_refusal", "compliance"];
         let binary = labelled.iter().all(|(r, j)| refusal_labels.contains(r) && refusal_labels.contains(j)).then(|| {
             let side = |l: &str| if l == "compliance" { "compliance" } else { "refused" };
             Agreement::compute(labelled.iter().map(|(r, j)| (side(r), side(j))))
