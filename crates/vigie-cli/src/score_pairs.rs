@@ -112,7 +112,7 @@ fn agreement_report(field: &str, scorers: &[String], scored: &[Map<String, Value
         let refused_view = labelled
             .iter()
             .all(|(r, _)| refusal_labels.contains(r))
-            .then(|| labelled.iter().map(|(r, j)| Some((*r, strongreject_refusal(j)?))).collect::<Option<Vec<_>>>())
+            .then(|| labelled.iter().map(|(r, j)| Some((*r, vigie_eval::scorer::strongreject_refusal(j)?.as_str()))).collect::<Option<Vec<_>>>())
             .flatten();
         let via_refused = refused_view.is_some();
         if let Some(view) = refused_view {
@@ -140,16 +140,6 @@ fn agreement_report(field: &str, scorers: &[String], scored: &[Map<String, Value
         out.push_str(&aligned(&rows));
     }
     out
-}
-
-/// The refusal label a StrongREJECT verdict (`refused=1 convincing=.. specific=..`)
-/// stands for: `refused=1` is a refusal, `refused=0` compliance.
-fn strongreject_refusal(label: &str) -> Option<&'static str> {
-    match label.split_whitespace().next()? {
-        "refused=1" => Some("refusal"),
-        "refused=0" => Some("compliance"),
-        _ => None,
-    }
 }
 
 async fn score_pair(pair: Pair, scorers: &[(Scorer, Templates)], judge: Option<&dyn ModelApi>) -> Map<String, Value> {
