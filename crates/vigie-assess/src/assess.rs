@@ -76,7 +76,9 @@ pub struct AreaResult {
 impl AreaResult {
     /// The finding that decided the tier (the first at the area's tier).
     pub fn deciding(&self) -> Option<&Finding> {
-        self.tier.as_ref().and_then(|tier| self.findings.iter().find(|f| &f.tier == tier))
+        self.tier
+            .as_ref()
+            .and_then(|tier| self.findings.iter().find(|f| &f.tier == tier))
     }
 }
 
@@ -132,13 +134,22 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
             notes.push(format!("{}: left out: the run has no results yet (still running, or killed: resume it with `vigie eval --resume`)", log.file_name));
             continue;
         }
-        let same = usable.iter().position(|u| u.header.task.name == log.header.task.name && u.header.model.name == log.header.model.name);
+        let same = usable.iter().position(|u| {
+            u.header.task.name == log.header.task.name
+                && u.header.model.name == log.header.model.name
+        });
         match same {
             Some(i) if usable[i].header.started_at >= log.header.started_at => {
-                notes.push(format!("{}: left out: {} is a newer run of {} on {}", log.file_name, usable[i].file_name, log.header.task.name, log.header.model.name));
+                notes.push(format!(
+                    "{}: left out: {} is a newer run of {} on {}",
+                    log.file_name, usable[i].file_name, log.header.task.name, log.header.model.name
+                ));
             }
             Some(i) => {
-                notes.push(format!("{}: left out: {} is a newer run of {} on {}", usable[i].file_name, log.file_name, log.header.task.name, log.header.model.name));
+                notes.push(format!(
+                    "{}: left out: {} is a newer run of {} on {}",
+                    usable[i].file_name, log.file_name, log.header.task.name, log.header.model.name
+                ));
                 usable[i] = log;
             }
             None => usable.push(log),
@@ -155,14 +166,18 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
     for model in &models {
         let mut areas = Vec::new();
         for rule in &framework.areas {
-            let risk = taxonomy.area(&rule.risk).expect("framework areas are checked against the taxonomy");
+            let risk = taxonomy
+                .area(&rule.risk)
+                .expect("framework areas are checked against the taxonomy");
             let mut findings = Vec::new();
             let mut missing = Vec::new();
             let mut optional_missing = Vec::new();
             for indicator in &rule.indicators {
                 let before = findings.len();
                 for (i, log) in usable.iter().enumerate() {
-                    if log.header.model.name != *model || !indicator.matches_task(&log.header.task.name) {
+                    if log.header.model.name != *model
+                        || !indicator.matches_task(&log.header.task.name)
+                    {
                         continue;
                     }
                     if let Some(finding) = read_finding(framework, indicator, log) {
@@ -178,7 +193,11 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
                     }
                 }
             }
-            let tier = findings.iter().map(|f| &f.tier).max_by_key(|t| framework.rank(t)).cloned();
+            let tier = findings
+                .iter()
+                .map(|f| &f.tier)
+                .max_by_key(|t| framework.rank(t))
+                .cloned();
             let acceptable = tier.as_ref().map(|t| rule.acceptable.contains(t));
             areas.push(AreaResult {
                 risk: rule.risk.clone(),
@@ -193,11 +212,25 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
                 optional_missing,
             });
         }
-        let highest_tier = areas.iter().filter_map(|a| a.tier.as_ref()).max_by_key(|t| framework.rank(t)).cloned();
+        let highest_tier = areas
+            .iter()
+            .filter_map(|a| a.tier.as_ref())
+            .max_by_key(|t| framework.rank(t))
+            .cloned();
         let acceptable = areas.iter().all(|a| a.acceptable != Some(false));
-        assessments.push(ModelAssessment { model: model.clone(), areas, highest_tier, acceptable });
+        assessments.push(ModelAssessment {
+            model: model.clone(),
+            areas,
+            highest_tier,
+            acceptable,
+        });
     }
-    let unused_logs = usable.iter().zip(&used).filter(|(_, used)| !**used).map(|(log, _)| log.file_name.clone()).collect();
+    let unused_logs = usable
+        .iter()
+        .zip(&used)
+        .filter(|(_, used)| !**used)
+        .map(|(log, _)| log.file_name.clone())
+        .collect();
     Assessment {
         framework_id: framework.id.clone(),
         framework_version: framework.version.clone(),
@@ -223,27 +256,50 @@ fn read_value(indicator: &Indicator, footer: &LogFooter) -> Option<Reading> {
     let scorer = &indicator.scorer;
     if indicator.contrast {
         let c = footer.contrasts.iter().find(|c| &c.scorer == scorer)?;
-        return Some(Reading { metric: format!("{scorer}/contrast"), value: c.difference, interval: Some((c.ci95_low, c.ci95_high)), samples: c.pairs });
+        return Some(Reading {
+            metric: format!("{scorer}/contrast"),
+            value: c.difference,
+            interval: Some((c.ci95_low, c.ci95_high)),
+            samples: c.pairs,
+        });
     }
     let (metrics, samples) = match &indicator.group {
         Some(group) => {
             let g = footer.groups.iter().find(|g| &g.group == group)?;
             (&g.metrics, g.samples)
         }
-        None => (&footer.metrics, footer.samples.completed.saturating_sub(footer.samples.errors)),
+        None => (
+            &footer.metrics,
+            footer
+                .samples
+                .completed
+                .saturating_sub(footer.samples.errors),
+        ),
     };
     let (metric, value) = ["accuracy", "mean"].iter().find_map(|m| {
         let key = format!("{scorer}/{m}");
         metrics.get(&key).map(|v| (key, *v))
     })?;
-    let interval = metrics.get(&format!("{scorer}/ci95_low")).zip(metrics.get(&format!("{scorer}/ci95_high"))).map(|(l, h)| (*l, *h));
-    Some(Reading { metric, value, interval, samples })
+    let interval = metrics
+        .get(&format!("{scorer}/ci95_low"))
+        .zip(metrics.get(&format!("{scorer}/ci95_high")))
+        .map(|(l, h)| (*l, *h));
+    Some(Reading {
+        metric,
+        value,
+        interval,
+        samples,
+    })
 }
 
 fn tier_of(framework: &Framework, indicator: &Indicator, value: f64) -> String {
     let mut tier = framework.tiers[0].clone();
     for (t, threshold) in &indicator.thresholds {
-        let reached = if indicator.higher_is_riskier { value >= *threshold } else { value <= *threshold };
+        let reached = if indicator.higher_is_riskier {
+            value >= *threshold
+        } else {
+            value <= *threshold
+        };
         if reached {
             tier.clone_from(t);
         }
@@ -251,22 +307,42 @@ fn tier_of(framework: &Framework, indicator: &Indicator, value: f64) -> String {
     tier
 }
 
-fn read_finding(framework: &Framework, indicator: &Indicator, log: &EvidenceLog) -> Option<Finding> {
+fn read_finding(
+    framework: &Framework,
+    indicator: &Indicator,
+    log: &EvidenceLog,
+) -> Option<Finding> {
     let footer = log.footer.as_ref()?;
-    let Reading { metric, value, interval, samples } = read_value(indicator, footer)?;
+    let Reading {
+        metric,
+        value,
+        interval,
+        samples,
+    } = read_value(indicator, footer)?;
     let mut notes = Vec::new();
     let (ci_low, ci_high) = interval.unwrap_or_else(|| {
         notes.push("the log has no 95% interval for this metric (add `bootstrap_ci` to the scorer's metrics): decided on the estimate alone, without a margin".into());
         (value, value)
     });
-    let pessimistic = if indicator.higher_is_riskier { ci_high } else { ci_low };
+    let pessimistic = if indicator.higher_is_riskier {
+        ci_high
+    } else {
+        ci_low
+    };
     if footer.status != RunStatus::Success || footer.samples.completed < footer.samples.total {
-        notes.push(format!("the run ended as {} with {} of {} records", footer.status.as_str(), footer.samples.completed, footer.samples.total));
+        notes.push(format!(
+            "the run ended as {} with {} of {} records",
+            footer.status.as_str(),
+            footer.samples.completed,
+            footer.samples.total
+        ));
     }
     let chance = log.header.task.chance;
     if let Some(chance) = chance {
         if !indicator.contrast && ci_low <= chance {
-            notes.push(format!("not distinguishable from guessing (chance {chance:.2})"));
+            notes.push(format!(
+                "not distinguishable from guessing (chance {chance:.2})"
+            ));
         }
     }
     if let Some(limit) = log.header.settings.limit {
@@ -275,7 +351,14 @@ fn read_finding(framework: &Framework, indicator: &Indicator, log: &EvidenceLog)
     let tier = tier_of(framework, indicator, pessimistic);
     let point_tier = tier_of(framework, indicator, value);
     if tier != point_tier {
-        notes.push(format!("the interval's {} end decides: the estimate alone would be {point_tier}", if indicator.higher_is_riskier { "upper" } else { "lower" }));
+        notes.push(format!(
+            "the interval's {} end decides: the estimate alone would be {point_tier}",
+            if indicator.higher_is_riskier {
+                "upper"
+            } else {
+                "lower"
+            }
+        ));
     }
     Some(Finding {
         indicator: indicator.label(),

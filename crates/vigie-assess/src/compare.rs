@@ -81,7 +81,10 @@ pub struct ScoreChange {
 }
 
 fn describe(log: &EvidenceLog) -> String {
-    format!("{} ({} on {})", log.file_name, log.header.task.name, log.header.model.name)
+    format!(
+        "{} ({} on {})",
+        log.file_name, log.header.task.name, log.header.model.name
+    )
 }
 
 /// Compares run B with run A.
@@ -90,36 +93,69 @@ pub fn compare(a: &EvidenceLog, b: &EvidenceLog, seed: u64) -> Result<Comparison
     if let (Some(fa), Some(fb)) = (&a.footer, &b.footer) {
         for (name, va) in &fa.metrics {
             if let Some(vb) = fb.metrics.get(name) {
-                metrics.push(MetricDelta { metric: name.clone(), a: *va, b: *vb, difference: vb - va });
+                metrics.push(MetricDelta {
+                    metric: name.clone(),
+                    a: *va,
+                    b: *vb,
+                    difference: vb - va,
+                });
             }
         }
     }
-    let (scores_a, scores_b) = (per_sample_scores(&a.path, &a.header)?, per_sample_scores(&b.path, &b.header)?);
+    let (scores_a, scores_b) = (
+        per_sample_scores(&a.path, &a.header)?,
+        per_sample_scores(&b.path, &b.header)?,
+    );
     let mut scorers = Vec::new();
     for (scorer, by_id_a) in &scores_a {
-        let Some(by_id_b) = scores_b.get(scorer) else { continue };
+        let Some(by_id_b) = scores_b.get(scorer) else {
+            continue;
+        };
         scorers.push(compare_scorer(scorer, by_id_a, by_id_b, seed));
     }
     if scorers.is_empty() && metrics.is_empty() {
-        return Err(AssessError::Input(format!("{} and {} share no scorer and no metric: nothing to compare", describe(a), describe(b))));
+        return Err(AssessError::Input(format!(
+            "{} and {} share no scorer and no metric: nothing to compare",
+            describe(a),
+            describe(b)
+        )));
     }
-    Ok(Comparison { a: describe(a), b: describe(b), metrics, scorers })
+    Ok(Comparison {
+        a: describe(a),
+        b: describe(b),
+        metrics,
+        scorers,
+    })
 }
 
-fn compare_scorer(scorer: &str, a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>, seed: u64) -> ScorerComparison {
-    let pairs: Vec<(&String, f64, f64)> = a.iter().filter_map(|(id, va)| b.get(id).map(|vb| (id, *va, *vb))).collect();
+fn compare_scorer(
+    scorer: &str,
+    a: &BTreeMap<String, f64>,
+    b: &BTreeMap<String, f64>,
+    seed: u64,
+) -> ScorerComparison {
+    let pairs: Vec<(&String, f64, f64)> = a
+        .iter()
+        .filter_map(|(id, va)| b.get(id).map(|vb| (id, *va, *vb)))
+        .collect();
     let differences: Vec<f64> = pairs.iter().map(|(_, va, vb)| vb - va).collect();
     let mean = vigie_eval::metrics::mean;
     let mean_a = mean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
     let mean_b = mean(&pairs.iter().map(|p| p.2).collect::<Vec<_>>());
-    let (ci95_low, ci95_high) = vigie_eval::metrics::bootstrap_ci(&differences, seed, &format!("compare/{scorer}"));
-    let binary = pairs.iter().all(|(_, va, vb)| (*va == 0.0 || *va == 1.0) && (*vb == 0.0 || *vb == 1.0));
+    let (ci95_low, ci95_high) =
+        vigie_eval::metrics::bootstrap_ci(&differences, seed, &format!("compare/{scorer}"));
+    let binary = pairs
+        .iter()
+        .all(|(_, va, vb)| (*va == 0.0 || *va == 1.0) && (*vb == 0.0 || *vb == 1.0));
     let (p_value, test) = if binary {
         let up = pairs.iter().filter(|(_, va, vb)| va < vb).count();
         let down = pairs.iter().filter(|(_, va, vb)| va > vb).count();
         (mcnemar_exact(up, down), "mcnemar_exact")
     } else {
-        (sign_flip_p_value(&differences, seed, scorer), "sign_flip_permutation")
+        (
+            sign_flip_p_value(&differences, seed, scorer),
+            "sign_flip_permutation",
+        )
     };
     ScorerComparison {
         scorer: scorer.to_string(),
@@ -133,7 +169,15 @@ fn compare_scorer(scorer: &str, a: &BTreeMap<String, f64>, b: &BTreeMap<String, 
         ci95_high,
         p_value,
         test: test.to_string(),
-        changed: pairs.iter().filter(|(_, va, vb)| va != vb).map(|(id, va, vb)| ScoreChange { id: id.to_string(), a: *va, b: *vb }).collect(),
+        changed: pairs
+            .iter()
+            .filter(|(_, va, vb)| va != vb)
+            .map(|(id, va, vb)| ScoreChange {
+                id: id.to_string(),
+                a: *va,
+                b: *vb,
+            })
+            .collect(),
     }
 }
 
@@ -170,7 +214,10 @@ fn sign_flip_p_value(differences: &[f64], seed: u64, label: &str) -> f64 {
     let mut rng = vigie_eval::rng::seeded(seed, &format!("sign-flip/{label}"));
     let mut extreme = 0usize;
     for _ in 0..PERMUTATIONS {
-        let sum: f64 = differences.iter().map(|d| if rng.random::<bool>() { *d } else { -*d }).sum();
+        let sum: f64 = differences
+            .iter()
+            .map(|d| if rng.random::<bool>() { *d } else { -*d })
+            .sum();
         if (sum / n as f64).abs() >= observed - 1e-12 {
             extreme += 1;
         }
@@ -203,13 +250,18 @@ mod tests {
         }
         b.insert("extra".into(), 1.0);
         let c = compare_scorer("refused", &a, &b, 0);
-        assert_eq!((c.shared, c.only_a, c.only_b, c.changed.len()), (40, 0, 1, 12));
+        assert_eq!(
+            (c.shared, c.only_a, c.only_b, c.changed.len()),
+            (40, 0, 1, 12)
+        );
         assert_eq!(c.test, "mcnemar_exact");
         assert!((c.difference - 0.3).abs() < 1e-12);
         assert!(c.p_value < 0.001 && c.ci95_low > 0.1, "{c:?}");
         // Continuous scores: a tiny, symmetric change is not significant.
         let x: BTreeMap<String, f64> = (0..20).map(|i| (format!("s{i}"), 0.5)).collect();
-        let y: BTreeMap<String, f64> = (0..20).map(|i| (format!("s{i}"), if i % 2 == 0 { 0.6 } else { 0.4 })).collect();
+        let y: BTreeMap<String, f64> = (0..20)
+            .map(|i| (format!("s{i}"), if i % 2 == 0 { 0.6 } else { 0.4 }))
+            .collect();
         let c = compare_scorer("mass", &x, &y, 0);
         assert_eq!(c.test, "sign_flip_permutation");
         assert!(c.p_value > 0.5, "{c:?}");

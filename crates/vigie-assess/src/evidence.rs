@@ -29,28 +29,57 @@ pub fn load_logs(paths: &[PathBuf]) -> Result<Vec<EvidenceLog>, AssessError> {
         let mut reader = LogReader::open(path)?;
         let header = reader.header()?;
         let footer = reader.footer()?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
-        logs.push(EvidenceLog { path: path.clone(), file_name, header, footer });
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        logs.push(EvidenceLog {
+            path: path.clone(),
+            file_name,
+            header,
+            footer,
+        });
     }
     Ok(logs)
 }
 
 /// The records that count (the last per sample and epoch), in run order.
 pub fn records_that_count(path: &Path) -> Result<Vec<SampleRecord>, AssessError> {
-    let records = LogReader::open(path)?.samples()?.collect::<Result<Vec<_>, _>>()?;
+    let records = LogReader::open(path)?
+        .samples()?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(vigie_log::records_that_count(records))
 }
 
 /// Per scorer, each sample's score over its scored epochs, reduced as the
 /// run reduced them (`mean`, `max`, ...).
-pub fn per_sample_scores(path: &Path, header: &LogHeader) -> Result<BTreeMap<String, BTreeMap<String, f64>>, AssessError> {
+pub fn per_sample_scores(
+    path: &Path,
+    header: &LogHeader,
+) -> Result<BTreeMap<String, BTreeMap<String, f64>>, AssessError> {
     let reducer = Reducer::parse(&header.settings.epochs_reducer)
         .map_err(|e| AssessError::Input(format!("{}: epochs_reducer: {e}", path.display())))?;
     let mut values: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
     for record in records_that_count(path)? {
         for (scorer, score) in &record.scores {
-            values.entry(scorer.clone()).or_default().entry(record.id.clone()).or_default().push(score.value);
+            values
+                .entry(scorer.clone())
+                .or_default()
+                .entry(record.id.clone())
+                .or_default()
+                .push(score.value);
         }
     }
-    Ok(values.into_iter().map(|(scorer, samples)| (scorer, samples.into_iter().map(|(id, v)| (id, reducer.reduce(&v))).collect())).collect())
+    Ok(values
+        .into_iter()
+        .map(|(scorer, samples)| {
+            (
+                scorer,
+                samples
+                    .into_iter()
+                    .map(|(id, v)| (id, reducer.reduce(&v)))
+                    .collect(),
+            )
+        })
+        .collect())
 }

@@ -91,7 +91,10 @@ fn glob_match(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || !text[first.len()..].ends_with(last) || text.len() < first.len() + last.len() {
+    if !text.starts_with(first)
+        || !text[first.len()..].ends_with(last)
+        || text.len() < first.len() + last.len()
+    {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -154,19 +157,22 @@ struct IndicatorFile {
 impl Framework {
     /// The framework vigie ships.
     pub fn builtin() -> Framework {
-        Framework::parse(DEFAULT_FRAMEWORK, "built-in").expect("the built-in framework is valid (tested)")
+        Framework::parse(DEFAULT_FRAMEWORK, "built-in")
+            .expect("the built-in framework is valid (tested)")
     }
 
     /// Reads a framework file.
     pub fn load(path: &std::path::Path) -> Result<Framework, AssessError> {
-        let text = std::fs::read_to_string(path).map_err(|e| AssessError::Framework(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AssessError::Framework(format!("{}: {e}", path.display())))?;
         Framework::parse(&text, &path.display().to_string())
     }
 
     /// Parses and checks a framework's text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Framework, AssessError> {
         let bad = |what: String| AssessError::Framework(format!("{source}: {what}"));
-        let file: FrameworkFile = toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
+        let file: FrameworkFile =
+            toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
         let tiers = file.framework.tiers;
         if tiers.len() < 2 {
             return Err(bad("framework.tiers: at least two tiers are needed".into()));
@@ -175,7 +181,10 @@ impl Framework {
             if tiers.iter().any(|t| t == tier) {
                 Ok(())
             } else {
-                Err(bad(format!("{field}: unknown tier {tier:?} (the tiers are {})", tiers.join(", "))))
+                Err(bad(format!(
+                    "{field}: unknown tier {tier:?} (the tiers are {})",
+                    tiers.join(", ")
+                )))
             }
         };
         for tier in &file.framework.acceptable {
@@ -190,12 +199,17 @@ impl Framework {
             let at = format!("area {} ({})", a + 1, area.risk);
             if taxonomy.area(&area.risk).is_none() {
                 let ids: Vec<&str> = taxonomy.areas.iter().map(|r| r.id.as_str()).collect();
-                return Err(bad(format!("{at}: unknown risk area; `vigie risks` lists them: {}", ids.join(", "))));
+                return Err(bad(format!(
+                    "{at}: unknown risk area; `vigie risks` lists them: {}",
+                    ids.join(", ")
+                )));
             }
             if areas.iter().any(|r| r.risk == area.risk) {
                 return Err(bad(format!("{at}: the area appears twice")));
             }
-            let acceptable = area.acceptable.unwrap_or_else(|| file.framework.acceptable.clone());
+            let acceptable = area
+                .acceptable
+                .unwrap_or_else(|| file.framework.acceptable.clone());
             for tier in &acceptable {
                 known_tier(&format!("{at}.acceptable"), tier)?;
             }
@@ -205,10 +219,16 @@ impl Framework {
                 let contrast = match ind.use_.as_deref() {
                     None | Some("score") => false,
                     Some("contrast") => true,
-                    Some(other) => return Err(bad(format!("{at}: use = {other:?}; expected \"score\" or \"contrast\""))),
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "{at}: use = {other:?}; expected \"score\" or \"contrast\""
+                        )))
+                    }
                 };
                 if contrast && ind.group.is_some() {
-                    return Err(bad(format!("{at}: a contrast has no groups; drop `group` or `use`")));
+                    return Err(bad(format!(
+                        "{at}: a contrast has no groups; drop `group` or `use`"
+                    )));
                 }
                 let mut thresholds = Vec::new();
                 for (tier, value) in &ind.thresholds {
@@ -216,18 +236,31 @@ impl Framework {
                     if tier == &tiers[0] {
                         return Err(bad(format!("{at}.thresholds: {tier:?} is the lowest tier, where every result starts; give thresholds for the tiers above it")));
                     }
-                    let value = value.as_float().or_else(|| value.as_integer().map(|i| i as f64)).ok_or_else(|| bad(format!("{at}.thresholds.{tier}: expected a number")))?;
+                    let value = value
+                        .as_float()
+                        .or_else(|| value.as_integer().map(|i| i as f64))
+                        .ok_or_else(|| bad(format!("{at}.thresholds.{tier}: expected a number")))?;
                     thresholds.push((tier.clone(), value));
                 }
                 if thresholds.is_empty() {
-                    return Err(bad(format!("{at}.thresholds: at least one tier's threshold is needed")));
+                    return Err(bad(format!(
+                        "{at}.thresholds: at least one tier's threshold is needed"
+                    )));
                 }
                 thresholds.sort_by_key(|(tier, _)| tiers.iter().position(|t| t == tier));
                 for pair in thresholds.windows(2) {
                     let ((lower_tier, lower), (upper_tier, upper)) = (&pair[0], &pair[1]);
-                    let in_order = if ind.higher_is_riskier { upper > lower } else { upper < lower };
+                    let in_order = if ind.higher_is_riskier {
+                        upper > lower
+                    } else {
+                        upper < lower
+                    };
                     if !in_order {
-                        let relation = if ind.higher_is_riskier { "above" } else { "below" };
+                        let relation = if ind.higher_is_riskier {
+                            "above"
+                        } else {
+                            "below"
+                        };
                         return Err(bad(format!("{at}.thresholds: {upper_tier} ({upper}) must be {relation} {lower_tier} ({lower}) when higher_is_riskier = {}", ind.higher_is_riskier)));
                     }
                 }
@@ -241,7 +274,12 @@ impl Framework {
                     optional: ind.optional,
                 });
             }
-            areas.push(AreaRule { risk: area.risk, rationale: area.rationale.trim().to_string(), acceptable, indicators });
+            areas.push(AreaRule {
+                risk: area.risk,
+                rationale: area.rationale.trim().to_string(),
+                acceptable,
+                indicators,
+            });
         }
         Ok(Framework {
             id: file.framework.id,
@@ -270,8 +308,16 @@ mod tests {
         let framework = Framework::builtin();
         let taxonomy = Taxonomy::builtin();
         for area in &taxonomy.areas {
-            let rule = framework.areas.iter().find(|r| r.risk == area.id).unwrap_or_else(|| panic!("no rule for {}", area.id));
-            assert!(!rule.indicators.is_empty() && !rule.rationale.is_empty(), "{}", area.id);
+            let rule = framework
+                .areas
+                .iter()
+                .find(|r| r.risk == area.id)
+                .unwrap_or_else(|| panic!("no rule for {}", area.id));
+            assert!(
+                !rule.indicators.is_empty() && !rule.rationale.is_empty(),
+                "{}",
+                area.id
+            );
         }
         assert_eq!(framework.tiers, ["low", "elevated", "high", "critical"]);
     }
@@ -279,21 +325,45 @@ mod tests {
     #[test]
     fn every_builtin_indicator_names_a_builtin_task_and_scorer() {
         use vigie_suites::suites::{plan, Planned, SUITES};
-        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigie-suites/tests/data/benchmarks");
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../vigie-suites/tests/data/benchmarks");
         let mut tasks = Vec::new();
         for suite in SUITES {
             for planned in plan(suite.name, Some(&fixtures)).unwrap() {
-                let Planned::Ready(task) = planned else { panic!("{}: skipped", suite.name) };
-                tasks.push((task.name.clone(), task.scorers.iter().map(|s| s.name.clone()).collect::<Vec<_>>(), task.contrast.is_some()));
+                let Planned::Ready(task) = planned else {
+                    panic!("{}: skipped", suite.name)
+                };
+                tasks.push((
+                    task.name.clone(),
+                    task.scorers
+                        .iter()
+                        .map(|s| s.name.clone())
+                        .collect::<Vec<_>>(),
+                    task.contrast.is_some(),
+                ));
             }
         }
         for area in &Framework::builtin().areas {
             for indicator in &area.indicators {
-                let matching: Vec<_> = tasks.iter().filter(|(name, _, _)| indicator.matches_task(name)).collect();
-                assert!(!matching.is_empty(), "{} matches no built-in task", indicator.task);
+                let matching: Vec<_> = tasks
+                    .iter()
+                    .filter(|(name, _, _)| indicator.matches_task(name))
+                    .collect();
+                assert!(
+                    !matching.is_empty(),
+                    "{} matches no built-in task",
+                    indicator.task
+                );
                 for (name, scorers, has_contrast) in matching {
-                    assert!(scorers.contains(&indicator.scorer), "{name} has no scorer {} (it has {scorers:?})", indicator.scorer);
-                    assert!(!indicator.contrast || *has_contrast, "{name} has no contrast");
+                    assert!(
+                        scorers.contains(&indicator.scorer),
+                        "{name} has no scorer {} (it has {scorers:?})",
+                        indicator.scorer
+                    );
+                    assert!(
+                        !indicator.contrast || *has_contrast,
+                        "{name} has no contrast"
+                    );
                 }
             }
         }
@@ -302,7 +372,9 @@ mod tests {
     #[test]
     fn globs_match_as_written() {
         assert!(glob_match("jailbreak-*", "jailbreak-base64"));
-        assert!(glob_match("wmdp-bio*", "wmdp-bio-likelihood") && glob_match("wmdp-bio*", "wmdp-bio"));
+        assert!(
+            glob_match("wmdp-bio*", "wmdp-bio-likelihood") && glob_match("wmdp-bio*", "wmdp-bio")
+        );
         assert!(!glob_match("wmdp-bio*", "wmdp-chem"));
         assert!(glob_match("a*c*e", "abcde") && !glob_match("a*c*e", "abde"));
         assert!(glob_match("exact", "exact") && !glob_match("exact", "exactly"));
@@ -317,9 +389,15 @@ mod tests {
     #[test]
     fn mistakes_are_named_by_field() {
         let err = parse_err(&format!("{HEAD}[[area]]\nrisk = \"bio\"\n"));
-        assert!(err.contains("f.toml: area 1 (bio): unknown risk area"), "{err}");
+        assert!(
+            err.contains("f.toml: area 1 (bio): unknown risk area"),
+            "{err}"
+        );
         let err = parse_err(&format!("{HEAD}[[area]]\nrisk = \"cbrn\"\n[[area.indicator]]\ntask = \"t\"\nscorer = \"s\"\nhigher_is_riskier = true\nthresholds = {{ severe = 0.5 }}\n"));
-        assert!(err.contains("indicator 1 (t).thresholds: unknown tier \"severe\""), "{err}");
+        assert!(
+            err.contains("indicator 1 (t).thresholds: unknown tier \"severe\""),
+            "{err}"
+        );
         let head3 = HEAD.replace("[\"low\", \"high\"]", "[\"low\", \"mid\", \"high\"]");
         let err = parse_err(&format!("{head3}[[area]]\nrisk = \"cbrn\"\n[[area.indicator]]\ntask = \"t\"\nscorer = \"s\"\nhigher_is_riskier = false\nthresholds = {{ mid = 0.5, high = 0.8 }}\n"));
         assert!(err.contains("high (0.8) must be below mid (0.5)"), "{err}");

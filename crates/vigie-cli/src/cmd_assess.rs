@@ -75,7 +75,11 @@ pub(crate) fn assess(args: AssessArgs) -> Result<Outcome> {
     let framework = load_framework(args.framework.as_deref())?;
     if let Some(tier) = &args.fail_at {
         if framework.rank(tier).is_none() {
-            return Err(UsageError(format!("--fail-at {tier}: the framework's tiers are {}", framework.tiers.join(", "))).into());
+            return Err(UsageError(format!(
+                "--fail-at {tier}: the framework's tiers are {}",
+                framework.tiers.join(", ")
+            ))
+            .into());
         }
     }
     let inputs = gather(&args.inputs)?;
@@ -87,7 +91,9 @@ pub(crate) fn assess(args: AssessArgs) -> Result<Outcome> {
         print!("{}", assessment_text(&assessment));
     }
     if assessment.models.is_empty() {
-        return Err(UsageError("none of the logs has results yet: nothing to assess".into()).into());
+        return Err(
+            UsageError("none of the logs has results yet: nothing to assess".into()).into(),
+        );
     }
     gate(&framework, &assessment, args.fail_at.as_deref())?;
     Ok(Outcome::Success)
@@ -115,42 +121,97 @@ fn gate(framework: &Framework, assessment: &Assessment, fail_at: Option<&str>) -
         Some(gate) => format!("at or above tier {gate}"),
         None => "not acceptable under the framework".to_string(),
     };
-    Err(GateReached(format!("{} area(s) {rule}: {}", reached.len(), reached.join(", "))).into())
+    Err(GateReached(format!(
+        "{} area(s) {rule}: {}",
+        reached.len(),
+        reached.join(", ")
+    ))
+    .into())
 }
 
 fn fmt_finding(f: &vigie_assess::Finding) -> String {
-    let end = if f.higher_is_riskier { "upper" } else { "lower" };
-    let group = f.group.as_ref().map(|g| format!(" ({g})")).unwrap_or_default();
-    format!("{} {}{group} {:.3} [{:.3}, {:.3}], {end} end {:.3}", f.task, f.metric, f.value, f.ci_low, f.ci_high, f.pessimistic)
+    let end = if f.higher_is_riskier {
+        "upper"
+    } else {
+        "lower"
+    };
+    let group = f
+        .group
+        .as_ref()
+        .map(|g| format!(" ({g})"))
+        .unwrap_or_default();
+    format!(
+        "{} {}{group} {:.3} [{:.3}, {:.3}], {end} end {:.3}",
+        f.task, f.metric, f.value, f.ci_low, f.ci_high, f.pessimistic
+    )
 }
 
 /// The assessment as text: per model, a line per area.
 pub(crate) fn assessment_text(assessment: &Assessment) -> String {
-    let mut out = format!("framework  {} ({} {}, {})\n", assessment.framework_title, assessment.framework_id, assessment.framework_version, assessment.framework_source);
+    let mut out = format!(
+        "framework  {} ({} {}, {})\n",
+        assessment.framework_title,
+        assessment.framework_id,
+        assessment.framework_version,
+        assessment.framework_source
+    );
     for model in &assessment.models {
         let assessed = model.areas.iter().filter(|a| a.tier.is_some()).count();
         out.push_str(&format!(
             "\nmodel {}: highest tier {} · {} · {assessed} of {} areas assessed\n",
             model.model,
             model.highest_tier.as_deref().unwrap_or("—"),
-            if model.acceptable { "acceptable" } else { "NOT ACCEPTABLE" },
+            if model.acceptable {
+                "acceptable"
+            } else {
+                "NOT ACCEPTABLE"
+            },
             model.areas.len()
         ));
-        let mut rows = vec![vec!["  risk area".to_string(), "tier".into(), "acceptable".into(), "decided by".into()]];
+        let mut rows = vec![vec![
+            "  risk area".to_string(),
+            "tier".into(),
+            "acceptable".into(),
+            "decided by".into(),
+        ]];
         for area in &model.areas {
             let (tier, acceptable, why) = match (&area.tier, area.deciding()) {
-                (Some(tier), Some(finding)) => (tier.clone(), if area.acceptable == Some(true) { "yes" } else { "NO" }.to_string(), fmt_finding(finding)),
-                _ => ("not assessed".into(), "—".into(), format!("no evidence: needs {}", area.missing.join("; "))),
+                (Some(tier), Some(finding)) => (
+                    tier.clone(),
+                    if area.acceptable == Some(true) {
+                        "yes"
+                    } else {
+                        "NO"
+                    }
+                    .to_string(),
+                    fmt_finding(finding),
+                ),
+                _ => (
+                    "not assessed".into(),
+                    "—".into(),
+                    format!("no evidence: needs {}", area.missing.join("; ")),
+                ),
             };
             rows.push(vec![format!("  {}", area.risk), tier, acceptable, why]);
         }
         out.push_str(&aligned(&rows));
-        for area in model.areas.iter().filter(|a| a.tier.is_some() && !a.missing.is_empty()) {
-            out.push_str(&format!("  partly assessed: {} has no evidence for {}\n", area.risk, area.missing.join("; ")));
+        for area in model
+            .areas
+            .iter()
+            .filter(|a| a.tier.is_some() && !a.missing.is_empty())
+        {
+            out.push_str(&format!(
+                "  partly assessed: {} has no evidence for {}\n",
+                area.risk,
+                area.missing.join("; ")
+            ));
         }
     }
     if !assessment.unused_logs.is_empty() {
-        out.push_str(&format!("\nnot evidence for any indicator of the framework: {}\n", assessment.unused_logs.join(", ")));
+        out.push_str(&format!(
+            "\nnot evidence for any indicator of the framework: {}\n",
+            assessment.unused_logs.join(", ")
+        ));
     }
     for note in &assessment.notes {
         out.push_str(&format!("note: {note}\n"));
@@ -202,22 +263,46 @@ pub(crate) fn report(args: ReportArgs) -> Result<Outcome> {
         Some(FormatArg::Html) => ReportFormat::Html,
         Some(FormatArg::Md) => ReportFormat::Markdown,
         Some(FormatArg::Json) => ReportFormat::Json,
-        None => ReportFormat::from_path(&args.out).ok_or_else(|| UsageError(format!("--out {}: name it .html, .md or .json, or give --format", args.out.display())))?,
+        None => ReportFormat::from_path(&args.out).ok_or_else(|| {
+            UsageError(format!(
+                "--out {}: name it .html, .md or .json, or give --format",
+                args.out.display()
+            ))
+        })?,
     };
     if ReportFormat::from_path(&args.out) != Some(format) {
-        return Err(UsageError(format!("--out {}: a report in this format must be named .{}", args.out.display(), extension(format))).into());
+        return Err(UsageError(format!(
+            "--out {}: a report in this format must be named .{}",
+            args.out.display(),
+            extension(format)
+        ))
+        .into());
     }
-    let key = args.key.as_deref().map(vigie_seal::load_secret_key).transpose()?;
+    let key = args
+        .key
+        .as_deref()
+        .map(vigie_seal::load_secret_key)
+        .transpose()?;
     let framework = load_framework(args.framework.as_deref())?;
     let inputs = gather(&args.inputs)?;
-    let (data, skipped) = build_report(&inputs.logs, &framework, args.title, matches!(args.redact, Redact::On))?;
+    let (data, skipped) = build_report(
+        &inputs.logs,
+        &framework,
+        args.title,
+        matches!(args.redact, Redact::On),
+    )?;
     for note in skipped {
         eprintln!("note: {note}");
     }
     let text = vigie_report::render(&data, format)?;
-    std::fs::write(&args.out, text).with_context(|| format!("{}: cannot write the report", args.out.display()))?;
+    std::fs::write(&args.out, text)
+        .with_context(|| format!("{}: cannot write the report", args.out.display()))?;
     print!("{}", assessment_text(&data.assessment));
-    println!("\nreport     {} ({} logs cited by Merkle root)", args.out.display(), data.sources.len());
+    println!(
+        "\nreport     {} ({} logs cited by Merkle root)",
+        args.out.display(),
+        data.sources.len()
+    );
     match key {
         Some(key) => {
             let signature = vigie_seal::sign_report(&args.out, &key)?;
@@ -238,7 +323,12 @@ fn extension(format: ReportFormat) -> &'static str {
 
 /// Assesses the logs and gathers a report's content. Logs a report cannot
 /// cite (no results, or no manifest) are left out and named in the notes.
-pub(crate) fn build_report(paths: &[PathBuf], framework: &Framework, title: String, redact: bool) -> Result<(ReportData, Vec<String>)> {
+pub(crate) fn build_report(
+    paths: &[PathBuf],
+    framework: &Framework,
+    title: String,
+    redact: bool,
+) -> Result<(ReportData, Vec<String>)> {
     let mut cited = Vec::new();
     let mut sources = Vec::new();
     let mut signers = Vec::new();
@@ -250,11 +340,21 @@ pub(crate) fn build_report(paths: &[PathBuf], framework: &Framework, title: Stri
                 skipped.push(format!("{}: left out: {problem}", path.display()));
                 continue;
             }
-            return Err(UsageError(format!("{}: does not match its manifest ({problem}); a report cannot cite it", path.display())).into());
+            return Err(UsageError(format!(
+                "{}: does not match its manifest ({problem}); a report cannot cite it",
+                path.display()
+            ))
+            .into());
         }
-        let (Some(manifest), Some(manifest_sha256)) = (&check.manifest, &check.manifest_sha256) else { continue };
+        let (Some(manifest), Some(manifest_sha256)) = (&check.manifest, &check.manifest_sha256)
+        else {
+            continue;
+        };
         sources.push(vigie_seal::ReportSource {
-            log: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            log: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             run_id: manifest.provenance.run_id.clone(),
             task: manifest.provenance.task.clone(),
             model: manifest.provenance.model.name.clone(),
@@ -262,12 +362,28 @@ pub(crate) fn build_report(paths: &[PathBuf], framework: &Framework, title: Stri
             manifest_sha256: manifest_sha256.clone(),
             metrics: check.metrics.clone(),
         });
-        signers.push(check.signatures.iter().filter(|s| s.valid).map(|s| s.key_id.clone()).collect());
+        signers.push(
+            check
+                .signatures
+                .iter()
+                .filter(|s| s.valid)
+                .map(|s| s.key_id.clone())
+                .collect(),
+        );
         cited.push(path.clone());
     }
-    let logs = evidence(&cited).map_err(|_| UsageError("none of the logs can be cited (see the notes above): nothing to report".into()))?;
+    let logs = evidence(&cited).map_err(|_| {
+        UsageError("none of the logs can be cited (see the notes above): nothing to report".into())
+    })?;
     let assessment = vigie_assess::assess(framework, &logs);
-    let data = vigie_report::build(ReportInput { title, assessment: &assessment, logs: &logs, sources, signers, redact })?;
+    let data = vigie_report::build(ReportInput {
+        title,
+        assessment: &assessment,
+        logs: &logs,
+        sources,
+        signers,
+        redact,
+    })?;
     Ok((data, skipped))
 }
 
@@ -289,7 +405,8 @@ pub(crate) struct CompareArgs {
 pub(crate) fn compare(args: CompareArgs) -> Result<Outcome> {
     let logs = vigie_assess::load_logs(&[args.a.clone(), args.b.clone()])?;
     let (a, b) = (&logs[0], &logs[1]);
-    let comparison = vigie_assess::compare(a, b, a.header.settings.seed).map_err(|e| UsageError(e.to_string()))?;
+    let comparison = vigie_assess::compare(a, b, a.header.settings.seed)
+        .map_err(|e| UsageError(e.to_string()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&comparison)?);
         return Ok(Outcome::Success);
@@ -299,9 +416,19 @@ pub(crate) fn compare(args: CompareArgs) -> Result<Outcome> {
         println!("note: different tasks; samples are paired by id");
     }
     if !comparison.metrics.is_empty() {
-        let mut rows = vec![vec!["metric".to_string(), "A".into(), "B".into(), "B − A".into()]];
+        let mut rows = vec![vec![
+            "metric".to_string(),
+            "A".into(),
+            "B".into(),
+            "B − A".into(),
+        ]];
         for m in &comparison.metrics {
-            rows.push(vec![m.metric.clone(), format!("{:.3}", m.a), format!("{:.3}", m.b), format!("{:+.3}", m.difference)]);
+            rows.push(vec![
+                m.metric.clone(),
+                format!("{:.3}", m.a),
+                format!("{:.3}", m.b),
+                format!("{:+.3}", m.difference),
+            ]);
         }
         println!();
         print!("{}", aligned(&rows));
@@ -328,11 +455,18 @@ pub(crate) fn compare(args: CompareArgs) -> Result<Outcome> {
         println!("  {} sample(s) changed:", s.changed.len());
         let mut rows = vec![vec!["    id".to_string(), "A".into(), "B".into()]];
         for c in s.changed.iter().take(args.show) {
-            rows.push(vec![format!("    {}", c.id), format!("{:.3}", c.a), format!("{:.3}", c.b)]);
+            rows.push(vec![
+                format!("    {}", c.id),
+                format!("{:.3}", c.a),
+                format!("{:.3}", c.b),
+            ]);
         }
         print!("{}", aligned(&rows));
         if s.changed.len() > args.show {
-            println!("    … {} more (--show N, or --json)", s.changed.len() - args.show);
+            println!(
+                "    … {} more (--show N, or --json)",
+                s.changed.len() - args.show
+            );
         }
     }
     Ok(Outcome::Success)

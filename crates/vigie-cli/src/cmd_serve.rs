@@ -46,20 +46,35 @@ struct Served {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<Outcome> {
-    let spec = args
-        .model
-        .strip_prefix("local/")
-        .ok_or_else(|| UsageError(format!("--model {}: `vigie serve` serves local models (`local/NAME` or `local/PATH.gguf`)", args.model)))?;
-    let path = vigie_local::resolve(&crate::env::home(), spec).map_err(|e| UsageError(e.to_string()))?;
+    let spec = args.model.strip_prefix("local/").ok_or_else(|| {
+        UsageError(format!(
+            "--model {}: `vigie serve` serves local models (`local/NAME` or `local/PATH.gguf`)",
+            args.model
+        ))
+    })?;
+    let path =
+        vigie_local::resolve(&crate::env::home(), spec).map_err(|e| UsageError(e.to_string()))?;
     let model = LocalModel::load(&args.model, &path).map_err(|e| UsageError(e.to_string()))?;
-    let served = Arc::new(Served { model, id: args.model.clone(), next_id: AtomicU64::new(1) });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let served = Arc::new(Served {
+        model,
+        id: args.model.clone(),
+        next_id: AtomicU64::new(1),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
             .await
-            .map_err(|e| UsageError(format!("cannot listen on {}:{}: {e}", args.host, args.port)))?;
+            .map_err(|e| {
+                UsageError(format!("cannot listen on {}:{}: {e}", args.host, args.port))
+            })?;
         let address = listener.local_addr()?;
-        eprintln!("vigie: serving {} at http://{address}/v1 (Ctrl-C stops)", args.model);
+        eprintln!(
+            "vigie: serving {} at http://{address}/v1 (Ctrl-C stops)",
+            args.model
+        );
         axum::serve(listener, router(served))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -88,13 +103,20 @@ struct ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let kind = if self.status == StatusCode::NOT_FOUND { "not_found_error" } else { "invalid_request_error" };
+        let kind = if self.status == StatusCode::NOT_FOUND {
+            "not_found_error"
+        } else {
+            "invalid_request_error"
+        };
         (self.status, axum::Json(json!({ "error": { "message": self.message, "type": kind, "param": null, "code": null } }))).into_response()
     }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
-    ApiError { status, message: message.into() }
+    ApiError {
+        status,
+        message: message.into(),
+    }
 }
 
 type Answer = Result<Response, ApiError>;
@@ -145,26 +167,47 @@ struct StreamOptions {
 impl Sampling {
     /// Checks the request against what is served and turns it into the
     /// worker's settings; the error is the response to send.
-    fn params(&self, served: &Served, default_max_tokens: Option<u32>) -> Result<SamplingParams, ApiError> {
+    fn params(
+        &self,
+        served: &Served,
+        default_max_tokens: Option<u32>,
+    ) -> Result<SamplingParams, ApiError> {
         if let Some(model) = &self.model {
             let short = served.id.strip_prefix("local/").unwrap_or(&served.id);
             if model != &served.id && model != short {
-                return Err(error(StatusCode::NOT_FOUND, format!("model `{model}` is not served here (this server serves `{}`)", served.id)));
+                return Err(error(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "model `{model}` is not served here (this server serves `{}`)",
+                        served.id
+                    ),
+                ));
             }
         }
         if self.n.is_some_and(|n| n != 1) {
-            return Err(error(StatusCode::BAD_REQUEST, "n: only 1 choice per request is supported"));
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "n: only 1 choice per request is supported",
+            ));
         }
         let mut logit_bias = Vec::new();
         for (token, bias) in self.logit_bias.iter().flatten() {
-            let id: u32 = token.parse().map_err(|_| error(StatusCode::BAD_REQUEST, format!("logit_bias: `{token}` is not a token id")))?;
+            let id: u32 = token.parse().map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    format!("logit_bias: `{token}` is not a token id"),
+                )
+            })?;
             logit_bias.push((id, bias.clamp(-100.0, 100.0)));
         }
         Ok(SamplingParams {
             temperature: self.temperature,
             top_p: self.top_p,
             top_k: self.top_k,
-            max_tokens: self.max_completion_tokens.or(self.max_tokens).or(default_max_tokens),
+            max_tokens: self
+                .max_completion_tokens
+                .or(self.max_tokens)
+                .or(default_max_tokens),
             seed: self.seed,
             stop: match &self.stop {
                 None => Vec::new(),
@@ -207,7 +250,8 @@ struct Part {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("the request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("the request body: {e}")))
 }
 
 fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, ApiError> {
@@ -242,11 +286,28 @@ async fn chat_completions(State(served): State<Arc<Served>>, body: Bytes) -> Ans
     let params = request.sampling.params(&served, None)?;
     let prompt = match messages(request.messages) {
         Ok(m) if !m.is_empty() => Prompt::Chat(m),
-        Ok(_) => return Err(error(StatusCode::BAD_REQUEST, "messages: at least one message is needed")),
+        Ok(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "messages: at least one message is needed",
+            ))
+        }
         Err(e) => return Err(e),
     };
-    let include_usage = request.sampling.stream_options.as_ref().is_some_and(|o| o.include_usage);
-    respond(&served, Endpoint::Chat, prompt, params, request.sampling.stream, include_usage).await
+    let include_usage = request
+        .sampling
+        .stream_options
+        .as_ref()
+        .is_some_and(|o| o.include_usage);
+    respond(
+        &served,
+        Endpoint::Chat,
+        prompt,
+        params,
+        request.sampling.stream,
+        include_usage,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -270,10 +331,27 @@ async fn completions(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
     let prompt = match request.prompt {
         PromptField::One(text) => text,
         PromptField::Many(mut list) if list.len() == 1 => list.remove(0),
-        PromptField::Many(_) => return Err(error(StatusCode::BAD_REQUEST, "prompt: one prompt per request is supported")),
+        PromptField::Many(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "prompt: one prompt per request is supported",
+            ))
+        }
     };
-    let include_usage = request.sampling.stream_options.as_ref().is_some_and(|o| o.include_usage);
-    respond(&served, Endpoint::Completion, Prompt::Text(prompt), params, request.sampling.stream, include_usage).await
+    let include_usage = request
+        .sampling
+        .stream_options
+        .as_ref()
+        .is_some_and(|o| o.include_usage);
+    respond(
+        &served,
+        Endpoint::Completion,
+        Prompt::Text(prompt),
+        params,
+        request.sampling.stream,
+        include_usage,
+    )
+    .await
 }
 
 /// A Responses API request (what Inspect's `openai/` provider sends by default).
@@ -306,34 +384,72 @@ struct ResponsesItem {
 async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
     let request: ResponsesRequest = parse(&body)?;
     if request.sampling.stream {
-        return Err(error(StatusCode::BAD_REQUEST, "stream: streaming is offered on /v1/chat/completions, not on /v1/responses"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "stream: streaming is offered on /v1/chat/completions, not on /v1/responses",
+        ));
     }
     let mut params = request.sampling.params(&served, None)?;
     params.max_tokens = request.max_output_tokens.or(params.max_tokens);
     let mut input = Vec::new();
     if let Some(instructions) = request.instructions {
-        input.push(InMessage { role: "system".into(), content: Some(Content::Text(instructions)) });
+        input.push(InMessage {
+            role: "system".into(),
+            content: Some(Content::Text(instructions)),
+        });
     }
     match request.input {
-        ResponsesInput::Text(text) => input.push(InMessage { role: "user".into(), content: Some(Content::Text(text)) }),
+        ResponsesInput::Text(text) => input.push(InMessage {
+            role: "user".into(),
+            content: Some(Content::Text(text)),
+        }),
         ResponsesInput::Items(items) => {
             for (i, item) in items.into_iter().enumerate() {
                 let kind = item.kind.as_deref().unwrap_or("message");
                 let (Some(role), "message") = (item.role, kind) else {
-                    return Err(error(StatusCode::BAD_REQUEST, format!("input[{i}]: items of type `{kind}` are not supported (messages only)")));
+                    return Err(error(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "input[{i}]: items of type `{kind}` are not supported (messages only)"
+                        ),
+                    ));
                 };
-                input.push(InMessage { role, content: item.content });
+                input.push(InMessage {
+                    role,
+                    content: item.content,
+                });
             }
         }
     }
     let prompt = match messages(input) {
         Ok(m) if !m.is_empty() => Prompt::Chat(m),
-        Ok(_) => return Err(error(StatusCode::BAD_REQUEST, "input: at least one message is needed")),
+        Ok(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "input: at least one message is needed",
+            ))
+        }
         Err(e) => return Err(e),
     };
     let (reply, answer) = tokio::sync::oneshot::channel();
-    served.model.submit(Job::Generate { prompt, params, stream: None, reply }).map_err(model_error)?;
-    let output = answer.await.map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"))?.map_err(model_error)?;
+    served
+        .model
+        .submit(Job::Generate {
+            prompt,
+            params,
+            stream: None,
+            reply,
+        })
+        .map_err(model_error)?;
+    let output = answer
+        .await
+        .map_err(|_| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the model's worker stopped",
+            )
+        })?
+        .map_err(model_error)?;
     let number = served.next_id.fetch_add(1, Ordering::Relaxed);
     let complete = output.stop_reason != "length";
     Ok(axum::Json(json!({
@@ -369,7 +485,9 @@ enum Endpoint {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn usage_json(output: &ModelOutput) -> Value {
@@ -377,28 +495,64 @@ fn usage_json(output: &ModelOutput) -> Value {
 }
 
 fn model_error(e: vigie_core::ModelError) -> ApiError {
-    let status = if e.kind == ModelErrorKind::ContextLength { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
+    let status = if e.kind == ModelErrorKind::ContextLength {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
     error(status, e.message)
 }
 
 /// Runs the job; answers with one JSON document, or with server-sent events
 /// when `stream` is set.
-async fn respond(served: &Served, endpoint: Endpoint, prompt: Prompt, params: SamplingParams, stream: bool, include_usage: bool) -> Answer {
+async fn respond(
+    served: &Served,
+    endpoint: Endpoint,
+    prompt: Prompt,
+    params: SamplingParams,
+    stream: bool,
+    include_usage: bool,
+) -> Answer {
     let number = served.next_id.fetch_add(1, Ordering::Relaxed);
     let (id, object, chunk_object) = match endpoint {
-        Endpoint::Chat => (format!("chatcmpl-{number}"), "chat.completion", "chat.completion.chunk"),
-        Endpoint::Completion => (format!("cmpl-{number}"), "text_completion", "text_completion"),
+        Endpoint::Chat => (
+            format!("chatcmpl-{number}"),
+            "chat.completion",
+            "chat.completion.chunk",
+        ),
+        Endpoint::Completion => (
+            format!("cmpl-{number}"),
+            "text_completion",
+            "text_completion",
+        ),
     };
     let created = unix_now();
     let (reply, answer) = tokio::sync::oneshot::channel();
     let (pieces_tx, mut pieces) = tokio::sync::mpsc::unbounded_channel();
-    let job = Job::Generate { prompt, params, stream: stream.then_some(pieces_tx), reply };
+    let job = Job::Generate {
+        prompt,
+        params,
+        stream: stream.then_some(pieces_tx),
+        reply,
+    };
     served.model.submit(job).map_err(model_error)?;
     if !stream {
-        let output = answer.await.map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"))?.map_err(model_error)?;
+        let output = answer
+            .await
+            .map_err(|_| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the model's worker stopped",
+                )
+            })?
+            .map_err(model_error)?;
         let choice = match endpoint {
-            Endpoint::Chat => json!({ "index": 0, "message": { "role": "assistant", "content": output.text }, "finish_reason": output.stop_reason, "logprobs": null }),
-            Endpoint::Completion => json!({ "index": 0, "text": output.text, "finish_reason": output.stop_reason, "logprobs": null }),
+            Endpoint::Chat => {
+                json!({ "index": 0, "message": { "role": "assistant", "content": output.text }, "finish_reason": output.stop_reason, "logprobs": null })
+            }
+            Endpoint::Completion => {
+                json!({ "index": 0, "text": output.text, "finish_reason": output.stop_reason, "logprobs": null })
+            }
         };
         return Ok(axum::Json(json!({ "id": id, "object": object, "created": created, "model": served.id, "choices": [choice], "usage": usage_json(&output) })).into_response());
     }
@@ -408,13 +562,26 @@ async fn respond(served: &Served, endpoint: Endpoint, prompt: Prompt, params: Sa
     let mut answer = Some(answer);
     let early = if first.is_none() {
         let output = answer.take().expect("not taken yet").await;
-        Some(output.map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the model's worker stopped"))?.map_err(model_error)?)
+        Some(
+            output
+                .map_err(|_| {
+                    error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the model's worker stopped",
+                    )
+                })?
+                .map_err(model_error)?,
+        )
     } else {
         None
     };
     let usage_chunk = {
         let (id, model) = (id.clone(), served.id.clone());
-        move |output: &ModelOutput| sse(&json!({ "id": id, "object": chunk_object, "created": created, "model": model, "choices": [], "usage": usage_json(output) }))
+        move |output: &ModelOutput| {
+            sse(
+                &json!({ "id": id, "object": chunk_object, "created": created, "model": model, "choices": [], "usage": usage_json(output) }),
+            )
+        }
     };
     let model = served.id.clone();
     let chunk = move |delta: Option<&str>, finish: Option<&str>, role: bool| -> Bytes {
@@ -429,9 +596,13 @@ async fn respond(served: &Served, endpoint: Endpoint, prompt: Prompt, params: Sa
                 }
                 json!({ "index": 0, "delta": d, "finish_reason": finish, "logprobs": null })
             }
-            Endpoint::Completion => json!({ "index": 0, "text": delta.unwrap_or(""), "finish_reason": finish, "logprobs": null }),
+            Endpoint::Completion => {
+                json!({ "index": 0, "text": delta.unwrap_or(""), "finish_reason": finish, "logprobs": null })
+            }
         };
-        sse(&json!({ "id": id, "object": chunk_object, "created": created, "model": model, "choices": [choice] }))
+        sse(
+            &json!({ "id": id, "object": chunk_object, "created": created, "model": model, "choices": [choice] }),
+        )
     };
     let (events, receiver) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     tokio::spawn(async move {
@@ -457,12 +628,22 @@ async fn respond(served: &Served, endpoint: Endpoint, prompt: Prompt, params: Sa
         }
         let _ = events.send(Bytes::from_static(b"data: [DONE]\n\n"));
     });
-    let body = futures_util::stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|bytes| (Ok::<_, Infallible>(bytes), receiver)) });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver
+            .recv()
+            .await
+            .map(|bytes| (Ok::<_, Infallible>(bytes), receiver))
+    });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from_stream(body))
-        .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "cannot build the response"))
+        .map_err(|_| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot build the response",
+            )
+        })
 }
 
 fn sse(value: &Value) -> Bytes {

@@ -28,7 +28,12 @@ pub(crate) fn risks(json: bool) -> Result<Outcome> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "version": taxonomy.version, "areas": areas }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "version": taxonomy.version, "areas": areas })
+            )?
+        );
         return Ok(Outcome::Success);
     }
     let mut out = String::new();
@@ -42,15 +47,31 @@ pub(crate) fn risks(json: bool) -> Result<Outcome> {
             None => area.cop.clone(),
         };
         rows.push(vec!["    EU Code of Practice".into(), cop]);
-        rows.push(vec!["    Intl AI Safety Report".into(), area.iasr.join(", ")]);
-        rows.push(vec!["    Hiroshima actions".into(), area.hiroshima.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")]);
+        rows.push(vec![
+            "    Intl AI Safety Report".into(),
+            area.iasr.join(", "),
+        ]);
+        rows.push(vec![
+            "    Hiroshima actions".into(),
+            area.hiroshima
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
         rows.push(vec!["    Seoul commitments".into(), area.seoul.join(", ")]);
         rows.push(vec!["    NIST AI 600-1".into(), area.nist.join("; ")]);
         if let Some(edition) = &area.owasp_edition {
-            rows.push(vec![format!("    OWASP LLM Top 10 {edition}"), area.owasp.join(", ")]);
+            rows.push(vec![
+                format!("    OWASP LLM Top 10 {edition}"),
+                area.owasp.join(", "),
+            ]);
         }
         if let Some(release) = &area.atlas_release {
-            rows.push(vec![format!("    MITRE ATLAS ({release})"), area.atlas.join(", ")]);
+            rows.push(vec![
+                format!("    MITRE ATLAS ({release})"),
+                area.atlas.join(", "),
+            ]);
         }
         out.push_str(&aligned(&rows));
         out.push('\n');
@@ -77,7 +98,11 @@ pub(crate) fn list_suites() -> Result<Outcome> {
                     }
                     None => "built in".to_string(),
                 };
-                let source = if needs.is_empty() { source } else { format!("{source}; needs {}", needs.join(", ")) };
+                let source = if needs.is_empty() {
+                    source
+                } else {
+                    format!("{source}; needs {}", needs.join(", "))
+                };
                 vec![format!("    suite:{}/{}", suite.name, t.name), source]
             })
             .collect();
@@ -95,15 +120,27 @@ pub(crate) fn check_datasets(dir: PathBuf) -> Result<Outcome> {
     if !dir.is_dir() {
         anyhow::bail!(UsageError(format!("{}: no such folder", dir.display())));
     }
-    let checks = vigie_suites::benchmarks::check(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let checks = vigie_suites::benchmarks::check(&dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?;
     if checks.is_empty() {
-        anyhow::bail!(UsageError(format!("{}: no benchmark folders with data files in it", dir.display())));
+        anyhow::bail!(UsageError(format!(
+            "{}: no benchmark folders with data files in it",
+            dir.display()
+        )));
     }
-    let mut rows = vec![["file", "loader", "provenance", "loaded", "check"].map(String::from).to_vec()];
+    let mut rows = vec![["file", "loader", "provenance", "loaded", "check"]
+        .map(String::from)
+        .to_vec()];
     let mut problems = Vec::new();
     for c in &checks {
         let show = |r: &Result<usize, String>| r.as_ref().map_or("-".to_string(), usize::to_string);
-        rows.push(vec![c.path.clone(), c.loader.unwrap_or("-").to_string(), show(&c.expected), show(&c.loaded), if c.ok() { "ok" } else { "FAIL" }.into()]);
+        rows.push(vec![
+            c.path.clone(),
+            c.loader.unwrap_or("-").to_string(),
+            show(&c.expected),
+            show(&c.loaded),
+            if c.ok() { "ok" } else { "FAIL" }.into(),
+        ]);
         if !c.ok() {
             let why = match (&c.expected, &c.loaded) {
                 (Err(e), _) | (_, Err(e)) => e.clone(),

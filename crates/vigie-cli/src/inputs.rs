@@ -18,16 +18,22 @@ pub(crate) struct Inputs {
 }
 
 pub(crate) fn is_log(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == vigie_log::LOG_EXTENSION)
+    path.extension()
+        .is_some_and(|e| e == vigie_log::LOG_EXTENSION)
 }
 
 pub(crate) fn is_bundle(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == vigie_seal::BUNDLE_EXTENSION)
+    path.extension()
+        .is_some_and(|e| e == vigie_seal::BUNDLE_EXTENSION)
 }
 
 /// Sorts out the paths given: logs, folders of logs, bundles and reports.
 pub(crate) fn gather(paths: &[PathBuf]) -> Result<Inputs> {
-    let mut inputs = Inputs { logs: vec![], reports: vec![], bundles: vec![] };
+    let mut inputs = Inputs {
+        logs: vec![],
+        reports: vec![],
+        bundles: vec![],
+    };
     for path in paths {
         if path.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(path)
@@ -36,14 +42,20 @@ pub(crate) fn gather(paths: &[PathBuf]) -> Result<Inputs> {
                 .filter(|p| is_log(p))
                 .collect();
             if found.is_empty() {
-                return Err(UsageError(format!("{}: no .{} files in this folder", path.display(), vigie_log::LOG_EXTENSION)).into());
+                return Err(UsageError(format!(
+                    "{}: no .{} files in this folder",
+                    path.display(),
+                    vigie_log::LOG_EXTENSION
+                ))
+                .into());
             }
             found.sort();
             inputs.logs.extend(found);
         } else if !path.exists() {
             return Err(UsageError(format!("{}: no such file or folder", path.display())).into());
         } else if is_bundle(path) {
-            let dir = tempfile::tempdir().context("cannot make a temporary folder to unpack the bundle")?;
+            let dir = tempfile::tempdir()
+                .context("cannot make a temporary folder to unpack the bundle")?;
             let bundle = vigie_seal::open_bundle(path, dir.path())?;
             inputs.logs.extend(bundle.logs.iter().cloned());
             inputs.bundles.push(dir);

@@ -134,15 +134,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => cmd_eval::run(*args),
-        Command::Log { command: LogCommand::List { dir } } => cmd_log::list(dir),
-        Command::Log { command: LogCommand::Show(args) } => cmd_log::show(args),
-        Command::Log { command: LogCommand::Export(args) } => cmd_log::export(args),
+        Command::Log {
+            command: LogCommand::List { dir },
+        } => cmd_log::list(dir),
+        Command::Log {
+            command: LogCommand::Show(args),
+        } => cmd_log::show(args),
+        Command::Log {
+            command: LogCommand::Export(args),
+        } => cmd_log::export(args),
         Command::Score(args) => cmd_score::run(args),
         Command::Model { command } => cmd_model::run(command),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Risks { json } => cmd_suites::risks(json),
-        Command::Suite { command: SuiteCommand::List } => cmd_suites::list_suites(),
-        Command::Datasets { command: DatasetsCommand::Check { dir } } => cmd_suites::check_datasets(dir),
+        Command::Suite {
+            command: SuiteCommand::List,
+        } => cmd_suites::list_suites(),
+        Command::Datasets {
+            command: DatasetsCommand::Check { dir },
+        } => cmd_suites::check_datasets(dir),
         Command::Assess(args) => cmd_assess::assess(args),
         Command::Report(args) => cmd_assess::report(*args),
         Command::Compare(args) => cmd_assess::compare(args),
@@ -163,7 +173,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(3);
             }
             eprintln!("error: {error:#}");
-            if error.downcast_ref::<UsageError>().is_some() || error.downcast_ref::<vigie_eval::TaskError>().is_some() {
+            if error.downcast_ref::<UsageError>().is_some()
+                || error.downcast_ref::<vigie_eval::TaskError>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -174,5 +186,8 @@ fn main() -> ExitCode {
 
 /// `vigie log export ... | head` closes the pipe early; that is not an error.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

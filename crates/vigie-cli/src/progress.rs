@@ -35,12 +35,17 @@ impl Progress {
         let bar = terminal.then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{spinner:.cyan} {pos}/{len} [{bar:28.cyan/blue}] {rate} ETA {eta} {msg}")
-                    .expect("a valid template")
-                    .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                ProgressStyle::with_template(
+                    "{spinner:.cyan} {pos}/{len} [{bar:28.cyan/blue}] {rate} ETA {eta} {msg}",
+                )
+                .expect("a valid template")
+                .with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
                         let _ = write!(w, "{:.1}/s", state.per_sec());
-                    })
-                    .progress_chars("=> "),
+                    },
+                )
+                .progress_chars("=> "),
             );
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
@@ -61,7 +66,10 @@ impl Progress {
     }
 
     fn retries(&self) -> u64 {
-        self.stats.iter().map(|s| s.retries.load(Ordering::Relaxed)).sum()
+        self.stats
+            .iter()
+            .map(|s| s.retries.load(Ordering::Relaxed))
+            .sum()
     }
 
     fn summary(&self) -> String {
@@ -97,7 +105,8 @@ impl Observer for Progress {
     }
 
     fn on_record(&self, record: &SampleRecord) {
-        self.tokens.fetch_add(record.usage.total_tokens, Ordering::Relaxed);
+        self.tokens
+            .fetch_add(record.usage.total_tokens, Ordering::Relaxed);
         if record.error.is_some() {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }

@@ -19,9 +19,17 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
         let _ = writeln!(out, "attacker {}", attacker.name);
     }
     let _ = writeln!(out, "status   {}", footer.status.as_str());
-    let _ = writeln!(out, "samples  {}/{} completed, {} failed", counts.completed, counts.total, counts.errors);
+    let _ = writeln!(
+        out,
+        "samples  {}/{} completed, {} failed",
+        counts.completed, counts.total, counts.errors
+    );
     let u = footer.usage;
-    let _ = writeln!(out, "tokens   {} (in {}, out {})", u.total_tokens, u.input_tokens, u.output_tokens);
+    let _ = writeln!(
+        out,
+        "tokens   {} (in {}, out {})",
+        u.total_tokens, u.input_tokens, u.output_tokens
+    );
     let _ = writeln!(out, "retries  {}", footer.retries);
     if let Some(chance) = header.task.chance {
         let _ = writeln!(out, "chance   {chance:.3} (guessing among the choices)");
@@ -38,7 +46,15 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
             let _ = write!(
                 out,
                 "\n{}: {} {:.3} vs {} {:.3} over {} pairs: difference {:+.3} [{:.3}, {:.3}]\n",
-                c.scorer, spec.baseline, c.baseline_mean, spec.variant, c.variant_mean, c.pairs, c.difference, c.ci95_low, c.ci95_high
+                c.scorer,
+                spec.baseline,
+                c.baseline_mean,
+                spec.variant,
+                c.variant_mean,
+                c.pairs,
+                c.difference,
+                c.ci95_low,
+                c.ci95_high
             );
         }
     }
@@ -62,7 +78,11 @@ pub(crate) fn groups_table(field: &str, scorers: &[String], groups: &[GroupMetri
         let mut row = vec![group.group.clone(), group.samples.to_string()];
         for scorer in scorers {
             let get = |metric: &str| group.metrics.get(&format!("{scorer}/{metric}")).copied();
-            row.push(get("accuracy").or_else(|| get("mean")).map_or("-".into(), |v| format!("{v:.3}")));
+            row.push(
+                get("accuracy")
+                    .or_else(|| get("mean"))
+                    .map_or("-".into(), |v| format!("{v:.3}")),
+            );
             row.push(match (get("ci95_low"), get("ci95_high")) {
                 (Some(low), Some(high)) => format!("[{low:.3}, {high:.3}]"),
                 _ => "-".into(),
@@ -75,10 +95,16 @@ pub(crate) fn groups_table(field: &str, scorers: &[String], groups: &[GroupMetri
 
 /// Rows as left-aligned columns two spaces apart.
 pub(crate) fn aligned(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len)).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     out
@@ -100,17 +126,35 @@ pub(crate) fn metrics_table(scorers: &[String], metrics: &BTreeMap<String, f64>)
                 "ci95_low" => pending_ci.0 = Some(*value),
                 "ci95_high" => pending_ci.1 = Some(*value),
                 _ => {
-                    rows.push((if first { scorer.clone() } else { String::new() }, metric.to_string(), format!("{value:.3}")));
+                    rows.push((
+                        if first { scorer.clone() } else { String::new() },
+                        metric.to_string(),
+                        format!("{value:.3}"),
+                    ));
                     first = false;
                 }
             }
         }
         if let (Some(low), Some(high)) = pending_ci {
-            rows.push((if first { scorer.clone() } else { String::new() }, "95% CI".into(), format!("[{low:.3}, {high:.3}]")));
+            rows.push((
+                if first { scorer.clone() } else { String::new() },
+                "95% CI".into(),
+                format!("[{low:.3}, {high:.3}]"),
+            ));
         }
     }
-    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("scorer".len());
-    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max("metric".len());
+    let w0 = rows
+        .iter()
+        .map(|r| r.0.len())
+        .max()
+        .unwrap_or(0)
+        .max("scorer".len());
+    let w1 = rows
+        .iter()
+        .map(|r| r.1.len())
+        .max()
+        .unwrap_or(0)
+        .max("metric".len());
     let mut out = format!("{:<w0$}  {:<w1$}  value\n", "scorer", "metric");
     for (a, b, c) in rows {
         let _ = writeln!(out, "{a:<w0$}  {b:<w1$}  {c}");
@@ -119,22 +163,56 @@ pub(crate) fn metrics_table(scorers: &[String], metrics: &BTreeMap<String, f64>)
 }
 
 /// The headline of every task of a suite, one row per task and scorer.
-pub(crate) fn suite_summary(spec: &str, runs: &[(LogHeader, LogFooter, std::path::PathBuf)]) -> String {
-    let mut rows = vec![["task", "samples", "scorer", "value", "95% CI", "chance", "log"].map(String::from).to_vec()];
+pub(crate) fn suite_summary(
+    spec: &str,
+    runs: &[(LogHeader, LogFooter, std::path::PathBuf)],
+) -> String {
+    let mut rows = vec![[
+        "task", "samples", "scorer", "value", "95% CI", "chance", "log",
+    ]
+    .map(String::from)
+    .to_vec()];
     for (header, footer, path) in runs {
         for (i, scorer) in header.scorers.iter().enumerate() {
-            let get = |metric: &str| footer.metrics.get(&format!("{}/{metric}", scorer.name)).copied();
+            let get = |metric: &str| {
+                footer
+                    .metrics
+                    .get(&format!("{}/{metric}", scorer.name))
+                    .copied()
+            };
             rows.push(vec![
-                if i == 0 { header.task.name.clone() } else { String::new() },
-                if i == 0 { format!("{}/{}", footer.samples.completed - footer.samples.errors, footer.samples.total) } else { String::new() },
+                if i == 0 {
+                    header.task.name.clone()
+                } else {
+                    String::new()
+                },
+                if i == 0 {
+                    format!(
+                        "{}/{}",
+                        footer.samples.completed - footer.samples.errors,
+                        footer.samples.total
+                    )
+                } else {
+                    String::new()
+                },
                 scorer.name.clone(),
-                get("accuracy").or_else(|| get("mean")).map_or("-".into(), |v| format!("{v:.3}")),
+                get("accuracy")
+                    .or_else(|| get("mean"))
+                    .map_or("-".into(), |v| format!("{v:.3}")),
                 match (get("ci95_low"), get("ci95_high")) {
                     (Some(low), Some(high)) => format!("[{low:.3}, {high:.3}]"),
                     _ => "-".into(),
                 },
-                header.task.chance.filter(|_| i == 0).map_or("-".into(), |c| format!("{c:.3}")),
-                if i == 0 { path.display().to_string() } else { String::new() },
+                header
+                    .task
+                    .chance
+                    .filter(|_| i == 0)
+                    .map_or("-".into(), |c| format!("{c:.3}")),
+                if i == 0 {
+                    path.display().to_string()
+                } else {
+                    String::new()
+                },
             ]);
         }
     }
@@ -153,14 +231,29 @@ pub(crate) fn suite_summary(spec: &str, runs: &[(LogHeader, LogFooter, std::path
 /// transforms on the same requests), their per-group headline values side by
 /// side: one row per task, one column per group.
 fn matrix(runs: &[(LogHeader, LogFooter, std::path::PathBuf)]) -> String {
-    let key = |h: &LogHeader| (h.task.group_by.clone(), h.scorers.first().map(|s| s.name.clone()));
-    let Some((first, _, _)) = runs.first() else { return String::new() };
-    let (Some(field), Some(scorer)) = key(first) else { return String::new() };
-    let shared: Vec<&(LogHeader, LogFooter, std::path::PathBuf)> = runs.iter().filter(|(h, _, _)| key(h) == (Some(field.clone()), Some(scorer.clone()))).collect();
+    let key = |h: &LogHeader| {
+        (
+            h.task.group_by.clone(),
+            h.scorers.first().map(|s| s.name.clone()),
+        )
+    };
+    let Some((first, _, _)) = runs.first() else {
+        return String::new();
+    };
+    let (Some(field), Some(scorer)) = key(first) else {
+        return String::new();
+    };
+    let shared: Vec<&(LogHeader, LogFooter, std::path::PathBuf)> = runs
+        .iter()
+        .filter(|(h, _, _)| key(h) == (Some(field.clone()), Some(scorer.clone())))
+        .collect();
     if shared.len() < 3 || shared.len() != runs.len() {
         return String::new();
     }
-    let mut groups: Vec<String> = shared.iter().flat_map(|(_, f, _)| f.groups.iter().map(|g| g.group.clone())).collect();
+    let mut groups: Vec<String> = shared
+        .iter()
+        .flat_map(|(_, f, _)| f.groups.iter().map(|g| g.group.clone()))
+        .collect();
     groups.sort();
     groups.dedup();
     let mut header = vec![format!("{scorer} by {field}")];
@@ -170,7 +263,10 @@ fn matrix(runs: &[(LogHeader, LogFooter, std::path::PathBuf)]) -> String {
         let mut row = vec![h.task.name.clone()];
         for group in &groups {
             let value = f.groups.iter().find(|g| &g.group == group).and_then(|g| {
-                g.metrics.get(&format!("{scorer}/accuracy")).or_else(|| g.metrics.get(&format!("{scorer}/mean"))).copied()
+                g.metrics
+                    .get(&format!("{scorer}/accuracy"))
+                    .or_else(|| g.metrics.get(&format!("{scorer}/mean")))
+                    .copied()
             });
             row.push(value.map_or("-".into(), |v| format!("{v:.2}")));
         }

@@ -69,15 +69,24 @@ pub struct ChatMessage {
 impl ChatMessage {
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        ChatMessage { role: Role::System, content: content.into() }
+        ChatMessage {
+            role: Role::System,
+            content: content.into(),
+        }
     }
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        ChatMessage { role: Role::User, content: content.into() }
+        ChatMessage {
+            role: Role::User,
+            content: content.into(),
+        }
     }
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> Self {
-        ChatMessage { role: Role::Assistant, content: content.into() }
+        ChatMessage {
+            role: Role::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -115,7 +124,11 @@ impl GenerateConfig {
             top_k: over.top_k.or(self.top_k),
             max_tokens: over.max_tokens.or(self.max_tokens),
             seed: over.seed.or(self.seed),
-            stop: if over.stop.is_empty() { self.stop.clone() } else { over.stop.clone() },
+            stop: if over.stop.is_empty() {
+                self.stop.clone()
+            } else {
+                over.stop.clone()
+            },
         }
     }
 
@@ -131,7 +144,9 @@ impl GenerateConfig {
             "temperature" => self.temperature = Some(value.parse().map_err(|_| bad("a number"))?),
             "top_p" => self.top_p = Some(value.parse().map_err(|_| bad("a number"))?),
             "top_k" => self.top_k = Some(value.parse().map_err(|_| bad("a whole number"))?),
-            "max_tokens" => self.max_tokens = Some(value.parse().map_err(|_| bad("a whole number"))?),
+            "max_tokens" => {
+                self.max_tokens = Some(value.parse().map_err(|_| bad("a whole number"))?)
+            }
             "seed" => self.seed = Some(value.parse().map_err(|_| bad("a whole number"))?),
             "stop" => self.stop.push(value.to_string()),
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
@@ -265,7 +280,12 @@ fn retry_note(retries: u32) -> String {
 impl ModelError {
     /// A new error of `kind` with no retries recorded yet.
     pub fn new(kind: ModelErrorKind, message: impl Into<String>) -> Self {
-        ModelError { kind, message: message.into(), retry_after: None, retries: 0 }
+        ModelError {
+            kind,
+            message: message.into(),
+            retry_after: None,
+            retries: 0,
+        }
     }
 }
 
@@ -277,7 +297,10 @@ pub trait ModelApi: Send + Sync {
 
     /// Answers one request. Implementations that retry record the attempts in
     /// [`ModelOutput::retries`] or [`ModelError::retries`].
-    fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, Result<ModelOutput, ModelError>>;
+    fn generate<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxFuture<'a, Result<ModelOutput, ModelError>>;
 
     /// Whether [`ModelApi::loglikelihood`] works for this model, so that
     /// likelihood-scored tasks can be skipped up front rather than fail per sample.
@@ -288,7 +311,11 @@ pub trait ModelApi: Send + Sync {
     /// The log-likelihood of each continuation as the model's reply to
     /// `messages` (the sum of its tokens' log-probabilities), for scoring
     /// multiple choice by likelihood. Models that cannot tell say so.
-    fn loglikelihood<'a>(&'a self, messages: &'a [ChatMessage], continuations: &'a [String]) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
+    fn loglikelihood<'a>(
+        &'a self,
+        messages: &'a [ChatMessage],
+        continuations: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
         let _ = (messages, continuations);
         Box::pin(async move {
             Err(ModelError::new(
@@ -305,8 +332,16 @@ mod tests {
 
     #[test]
     fn merged_prefers_the_override_and_keeps_the_rest() {
-        let base = GenerateConfig { temperature: Some(0.0), max_tokens: Some(10), stop: vec!["x".into()], ..Default::default() };
-        let over = GenerateConfig { max_tokens: Some(99), ..Default::default() };
+        let base = GenerateConfig {
+            temperature: Some(0.0),
+            max_tokens: Some(10),
+            stop: vec!["x".into()],
+            ..Default::default()
+        };
+        let over = GenerateConfig {
+            max_tokens: Some(99),
+            ..Default::default()
+        };
         let merged = base.merged(&over);
         assert_eq!(merged.temperature, Some(0.0));
         assert_eq!(merged.max_tokens, Some(99));
@@ -322,8 +357,14 @@ mod tests {
         assert_eq!(config.temperature, Some(0.7));
         assert_eq!(config.stop, vec!["###", "END"]);
         let err = config.set("max_tokens", "lots").unwrap_err();
-        assert_eq!(err.to_string(), "generation setting `max_tokens` = `lots`: expected a whole number");
-        assert!(matches!(config.set("temprature", "1"), Err(ConfigError::UnknownKey(_))));
+        assert_eq!(
+            err.to_string(),
+            "generation setting `max_tokens` = `lots`: expected a whole number"
+        );
+        assert!(matches!(
+            config.set("temprature", "1"),
+            Err(ConfigError::UnknownKey(_))
+        ));
     }
 
     #[test]

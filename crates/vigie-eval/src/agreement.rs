@@ -36,21 +36,39 @@ impl Agreement {
         let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut n = 0usize;
         for (reference, judge) in pairs {
-            *confusion.entry((reference.to_string(), judge.to_string())).or_default() += 1;
+            *confusion
+                .entry((reference.to_string(), judge.to_string()))
+                .or_default() += 1;
             n += 1;
         }
-        let mut labels: Vec<String> = confusion.keys().flat_map(|(r, j)| [r.clone(), j.clone()]).collect();
+        let mut labels: Vec<String> = confusion
+            .keys()
+            .flat_map(|(r, j)| [r.clone(), j.clone()])
+            .collect();
         labels.sort();
         labels.dedup();
-        let count = |r: &str, j: &str| confusion.get(&(r.to_string(), j.to_string())).copied().unwrap_or(0);
+        let count = |r: &str, j: &str| {
+            confusion
+                .get(&(r.to_string(), j.to_string()))
+                .copied()
+                .unwrap_or(0)
+        };
         let reference_total = |c: &str| labels.iter().map(|j| count(c, j)).sum::<usize>();
         let judge_total = |c: &str| labels.iter().map(|r| count(r, c)).sum::<usize>();
         let agree: usize = labels.iter().map(|c| count(c, c)).sum();
         let total = n as f64;
         let accuracy = agree as f64 / total;
-        let expected: f64 = labels.iter().map(|c| reference_total(c) as f64 * judge_total(c) as f64).sum::<f64>() / (total * total);
+        let expected: f64 = labels
+            .iter()
+            .map(|c| reference_total(c) as f64 * judge_total(c) as f64)
+            .sum::<f64>()
+            / (total * total);
         // Both raters using one and the same label: perfect agreement, no chance to correct for.
-        let kappa = if (1.0 - expected).abs() < 1e-12 { 1.0 } else { (accuracy - expected) / (1.0 - expected) };
+        let kappa = if (1.0 - expected).abs() < 1e-12 {
+            1.0
+        } else {
+            (accuracy - expected) / (1.0 - expected)
+        };
         let classes = labels
             .iter()
             .map(|c| {
@@ -63,7 +81,13 @@ impl Agreement {
                 (c.clone(), class)
             })
             .collect();
-        Agreement { n, accuracy, kappa, classes, confusion }
+        Agreement {
+            n,
+            accuracy,
+            kappa,
+            classes,
+            confusion,
+        }
     }
 }
 
@@ -92,7 +116,11 @@ mod tests {
 
     #[test]
     fn a_judge_that_never_uses_a_class_has_no_precision_for_it() {
-        let a = Agreement::compute([("partial", "refusal"), ("refusal", "refusal"), ("compliance", "compliance")]);
+        let a = Agreement::compute([
+            ("partial", "refusal"),
+            ("refusal", "refusal"),
+            ("compliance", "compliance"),
+        ]);
         assert!(a.classes["partial"].precision.is_nan());
         assert_eq!(a.classes["partial"].recall, 0.0);
         let same = Agreement::compute([("x", "x"), ("x", "x")]);

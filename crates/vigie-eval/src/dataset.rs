@@ -97,7 +97,12 @@ impl From<TaskError> for DatasetError {
 }
 
 /// Parses a dataset's bytes into samples.
-pub fn parse(file: &str, bytes: &[u8], format: DatasetFormat, fields: &FieldMap) -> Result<Vec<Sample>, DatasetError> {
+pub fn parse(
+    file: &str,
+    bytes: &[u8],
+    format: DatasetFormat,
+    fields: &FieldMap,
+) -> Result<Vec<Sample>, DatasetError> {
     let text = decode(file, bytes)?;
     let rows = match format {
         DatasetFormat::Jsonl => jsonl_rows(file, text)?,
@@ -109,7 +114,15 @@ pub fn parse(file: &str, bytes: &[u8], format: DatasetFormat, fields: &FieldMap)
     for (n, (line, row)) in rows.iter().enumerate() {
         let sample = to_sample(file, n, *line, row, fields)?;
         if let Some(first) = seen.insert(sample.id.clone(), *line) {
-            return Err(TaskError::at_line(file, *line, format!("duplicate sample id `{}` (first at line {first})", sample.id)).into());
+            return Err(TaskError::at_line(
+                file,
+                *line,
+                format!(
+                    "duplicate sample id `{}` (first at line {first})",
+                    sample.id
+                ),
+            )
+            .into());
         }
         samples.push(sample);
     }
@@ -121,7 +134,11 @@ pub fn parse(file: &str, bytes: &[u8], format: DatasetFormat, fields: &FieldMap)
 /// add and which is not part of the first field's name.
 pub(crate) fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, TaskError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         TaskError::at_line(file, line, "the file is not UTF-8 text")
     })?;
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
@@ -130,7 +147,9 @@ pub(crate) fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, TaskErr
 /// A metadata value as text, for grouping, filtering and pairing samples:
 /// a string as it is, anything else as its JSON.
 pub(crate) fn value_text(value: &Value) -> String {
-    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string)
 }
 
 pub(crate) type Row = (usize, Map<String, Value>);
@@ -143,16 +162,33 @@ fn jsonl_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
         }
         match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(map)) => rows.push((i + 1, map)),
-            Ok(_) => return Err(TaskError::at_line(file, i + 1, "each line must be a JSON object")),
-            Err(e) => return Err(TaskError::at_line(file, i + 1, format!("not valid JSON: {e}"))),
+            Ok(_) => {
+                return Err(TaskError::at_line(
+                    file,
+                    i + 1,
+                    "each line must be a JSON object",
+                ))
+            }
+            Err(e) => {
+                return Err(TaskError::at_line(
+                    file,
+                    i + 1,
+                    format!("not valid JSON: {e}"),
+                ))
+            }
         }
     }
     Ok(rows)
 }
 
 pub(crate) fn csv_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| TaskError::at_line(file, 1, format!("bad CSV header: {e}")))?.clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| TaskError::at_line(file, 1, format!("bad CSV header: {e}")))?
+        .clone();
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
@@ -160,16 +196,25 @@ pub(crate) fn csv_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
             TaskError::at_line(file, line, format!("bad CSV row: {e}"))
         })?;
         let line = record.position().map_or(0, |p| p.line() as usize);
-        let map = headers.iter().zip(record.iter()).map(|(h, v)| (h.to_string(), Value::String(v.to_string()))).collect();
+        let map = headers
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
+            .collect();
         rows.push((line, map));
     }
     Ok(rows)
 }
 
 pub(crate) fn json_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| TaskError::at_line(file, e.line(), format!("not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| TaskError::at_line(file, e.line(), format!("not valid JSON: {e}")))?;
     let Value::Array(items) = value else {
-        return Err(TaskError::at_line(file, 1, "a JSON dataset must be an array of objects"));
+        return Err(TaskError::at_line(
+            file,
+            1,
+            "a JSON dataset must be an array of objects",
+        ));
     };
     items
         .into_iter()
@@ -177,7 +222,11 @@ pub(crate) fn json_rows(file: &str, text: &str) -> Result<Vec<Row>, TaskError> {
         .map(|(i, item)| match item {
             // JSON arrays have no line per row; the element number stands in.
             Value::Object(map) => Ok((i + 1, map)),
-            _ => Err(TaskError::at_line(file, 1, format!("element {} of the array is not an object", i + 1))),
+            _ => Err(TaskError::at_line(
+                file,
+                1,
+                format!("element {} of the array is not an object", i + 1),
+            )),
         })
         .collect()
 }
@@ -191,42 +240,80 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn to_sample(file: &str, n: usize, line: usize, row: &Map<String, Value>, fields: &FieldMap) -> Result<Sample, DatasetError> {
+fn to_sample(
+    file: &str,
+    n: usize,
+    line: usize,
+    row: &Map<String, Value>,
+    fields: &FieldMap,
+) -> Result<Sample, DatasetError> {
     let first = n == 0;
     let get = |field: &'static str, column: &str| -> Result<&Value, DatasetError> {
         row.get(column).ok_or_else(|| {
             if first {
-                DatasetError::MissingColumn { field, column: column.to_string() }
+                DatasetError::MissingColumn {
+                    field,
+                    column: column.to_string(),
+                }
             } else {
-                TaskError::at_line(file, line, format!("no field `{column}` (mapped by `dataset.{field}`)")).into()
+                TaskError::at_line(
+                    file,
+                    line,
+                    format!("no field `{column}` (mapped by `dataset.{field}`)"),
+                )
+                .into()
             }
         })
     };
     let bad = |message: String| -> DatasetError { TaskError::at_line(file, line, message).into() };
 
     let id = match &fields.id {
-        Some(column) => scalar_text(get("id", column)?).ok_or_else(|| bad(format!("field `{column}` (the id) must be a string or a number")))?,
+        Some(column) => scalar_text(get("id", column)?).ok_or_else(|| {
+            bad(format!(
+                "field `{column}` (the id) must be a string or a number"
+            ))
+        })?,
         None => (n + 1).to_string(),
     };
     let input_column = &fields.input;
-    let input = scalar_text(get("input", input_column)?).ok_or_else(|| bad(format!("field `{input_column}` (the input) must be a string")))?;
+    let input = scalar_text(get("input", input_column)?).ok_or_else(|| {
+        bad(format!(
+            "field `{input_column}` (the input) must be a string"
+        ))
+    })?;
 
     let choices = match &fields.choices {
         None => Vec::new(),
         Some(ChoicesField::List(column)) => match get("choices", column)? {
             Value::Array(items) => items
                 .iter()
-                .map(|v| scalar_text(v).ok_or_else(|| bad(format!("field `{column}`: every choice must be a string"))))
+                .map(|v| {
+                    scalar_text(v).ok_or_else(|| {
+                        bad(format!("field `{column}`: every choice must be a string"))
+                    })
+                })
                 .collect::<Result<_, _>>()?,
-            _ => return Err(bad(format!("field `{column}` (the choices) must be a list"))),
+            _ => {
+                return Err(bad(format!(
+                    "field `{column}` (the choices) must be a list"
+                )))
+            }
         },
         Some(ChoicesField::Columns(columns)) => columns
             .iter()
-            .map(|c| get("choices", c).and_then(|v| scalar_text(v).ok_or_else(|| bad(format!("field `{c}` (a choice) must be a string")))))
+            .map(|c| {
+                get("choices", c).and_then(|v| {
+                    scalar_text(v)
+                        .ok_or_else(|| bad(format!("field `{c}` (a choice) must be a string")))
+                })
+            })
             .collect::<Result<_, _>>()?,
     };
     if choices.len() > 26 {
-        return Err(bad(format!("{} choices; at most 26 (A to Z) are supported", choices.len())));
+        return Err(bad(format!(
+            "{} choices; at most 26 (A to Z) are supported",
+            choices.len()
+        )));
     }
 
     let target = match &fields.target {
@@ -264,9 +351,19 @@ fn to_sample(file: &str, n: usize, line: usize, row: &Map<String, Value>, fields
             .iter()
             .map(|c| get("metadata", c).map(|v| (c.clone(), v.clone())))
             .collect::<Result<Map<_, _>, _>>()?,
-        None => row.iter().filter(|(k, _)| !mapped.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        None => row
+            .iter()
+            .filter(|(k, _)| !mapped.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
-    Ok(Sample { id, input, target, choices, metadata })
+    Ok(Sample {
+        id,
+        input,
+        target,
+        choices,
+        metadata,
+    })
 }
 
 /// The letter of the choice a target names: an index (a JSON number or a
@@ -294,7 +391,13 @@ mod tests {
     use super::*;
 
     fn fields() -> FieldMap {
-        FieldMap { id: Some("id".into()), input: "question".into(), target: Some("answer".into()), choices: None, metadata: None }
+        FieldMap {
+            id: Some("id".into()),
+            input: "question".into(),
+            target: Some("answer".into()),
+            choices: None,
+            metadata: None,
+        }
     }
 
     #[test]
@@ -304,28 +407,54 @@ mod tests {
         assert_eq!(samples.len(), 2);
         assert_eq!(samples[0].id, "s1");
         assert_eq!(samples[0].target, vec!["4"]);
-        assert_eq!(samples[0].metadata.get("topic"), Some(&Value::String("sums".into())));
+        assert_eq!(
+            samples[0].metadata.get("topic"),
+            Some(&Value::String("sums".into()))
+        );
         assert_eq!(samples[1].id, "2");
     }
 
     #[test]
     fn a_bad_line_is_named() {
         let text = b"{\"id\": \"s1\", \"question\": \"q\", \"answer\": \"a\"}\n{\"id\": \"s2\", \"question\": \"q\"\n";
-        let Err(DatasetError::Task(e)) = parse("d.jsonl", text, DatasetFormat::Jsonl, &fields()) else { panic!("expected an error") };
-        assert!(e.to_string().starts_with("d.jsonl:2:1: not valid JSON"), "{e}");
+        let Err(DatasetError::Task(e)) = parse("d.jsonl", text, DatasetFormat::Jsonl, &fields())
+        else {
+            panic!("expected an error")
+        };
+        assert!(
+            e.to_string().starts_with("d.jsonl:2:1: not valid JSON"),
+            "{e}"
+        );
         let text = b"{\"id\": \"s1\", \"question\": \"q\", \"answer\": \"a\"}\n{\"id\": \"s1\", \"question\": \"q\", \"answer\": \"b\"}\n";
-        let Err(DatasetError::Task(e)) = parse("d.jsonl", text, DatasetFormat::Jsonl, &fields()) else { panic!("expected an error") };
-        assert!(e.to_string().contains("d.jsonl:2:1: duplicate sample id `s1` (first at line 1)"), "{e}");
+        let Err(DatasetError::Task(e)) = parse("d.jsonl", text, DatasetFormat::Jsonl, &fields())
+        else {
+            panic!("expected an error")
+        };
+        assert!(
+            e.to_string()
+                .contains("d.jsonl:2:1: duplicate sample id `s1` (first at line 1)"),
+            "{e}"
+        );
         let text = b"{\"id\": \"s1\", \"question\": \"q\", \"answer\": \"a\"}\n{\"id\": \"s2\", \"answer\": \"b\"}\n";
-        let Err(DatasetError::Task(e)) = parse("d.jsonl", text, DatasetFormat::Jsonl, &fields()) else { panic!("expected an error") };
-        assert!(e.to_string().contains("d.jsonl:2:1: no field `question` (mapped by `dataset.input`)"), "{e}");
+        let Err(DatasetError::Task(e)) = parse("d.jsonl", text, DatasetFormat::Jsonl, &fields())
+        else {
+            panic!("expected an error")
+        };
+        assert!(
+            e.to_string()
+                .contains("d.jsonl:2:1: no field `question` (mapped by `dataset.input`)"),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_mapping_the_first_row_lacks_is_the_task_files_mistake() {
         let text = b"{\"id\": \"s1\", \"q\": \"x\", \"answer\": \"a\"}\n";
         let result = parse("d.jsonl", text, DatasetFormat::Jsonl, &fields());
-        assert!(matches!(result, Err(DatasetError::MissingColumn { field: "input", .. })));
+        assert!(matches!(
+            result,
+            Err(DatasetError::MissingColumn { field: "input", .. })
+        ));
     }
 
     #[test]
@@ -335,7 +464,11 @@ mod tests {
             id: None,
             input: "question".into(),
             target: Some("answer".into()),
-            choices: Some(ChoicesField::Columns(vec!["a".into(), "b".into(), "c".into()])),
+            choices: Some(ChoicesField::Columns(vec![
+                "a".into(),
+                "b".into(),
+                "c".into(),
+            ])),
             metadata: None,
         };
         let samples = parse("d.csv", text.as_bytes(), DatasetFormat::Csv, &fields).unwrap();
@@ -349,9 +482,22 @@ mod tests {
     #[test]
     fn json_arrays_with_list_choices_and_index_targets() {
         let text = br#"[{"question": "Q1", "choices": ["x", "y"], "answer": 1}, {"question": "Q2", "choices": ["x", "y"], "answer": 5}]"#;
-        let fields = FieldMap { id: None, input: "question".into(), target: Some("answer".into()), choices: Some(ChoicesField::List("choices".into())), metadata: None };
-        let Err(DatasetError::Task(e)) = parse("d.json", text, DatasetFormat::Json, &fields) else { panic!("expected an error") };
-        assert!(e.to_string().contains("target 5 is neither a letter, an index nor the text of one of the 2 choices"), "{e}");
+        let fields = FieldMap {
+            id: None,
+            input: "question".into(),
+            target: Some("answer".into()),
+            choices: Some(ChoicesField::List("choices".into())),
+            metadata: None,
+        };
+        let Err(DatasetError::Task(e)) = parse("d.json", text, DatasetFormat::Json, &fields) else {
+            panic!("expected an error")
+        };
+        assert!(
+            e.to_string().contains(
+                "target 5 is neither a letter, an index nor the text of one of the 2 choices"
+            ),
+            "{e}"
+        );
         let text = br#"[{"question": "Q1", "choices": ["x", "y"], "answer": 1}]"#;
         let samples = parse("d.json", text, DatasetFormat::Json, &fields).unwrap();
         assert_eq!(samples[0].target, ["B"]);

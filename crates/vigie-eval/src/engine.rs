@@ -11,7 +11,10 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use vigie_core::{GenerateConfig, ModelApi, Usage};
-use vigie_log::{Contrast, ContrastSpec, GroupMetrics, LogError, LogFooter, LogWriter, RunStatus, SampleCounts, SampleError, SampleRecord, ScorerRef};
+use vigie_log::{
+    Contrast, ContrastSpec, GroupMetrics, LogError, LogFooter, LogWriter, RunStatus, SampleCounts,
+    SampleError, SampleRecord, ScorerRef,
+};
 
 use crate::metrics::{Metric, Reducer, ScoreTable};
 use crate::scorer::ScoreInput;
@@ -89,12 +92,29 @@ impl RunTally {
     /// An empty tally for these scorers (as the log header lists them),
     /// splitting the scores by the metadata field `group_by` and comparing
     /// the two conditions of `contrast` when given.
-    pub fn new(scorers: &[ScorerRef], planned: usize, group_by: Option<&str>, contrast: Option<&ContrastSpec>) -> RunTally {
+    pub fn new(
+        scorers: &[ScorerRef],
+        planned: usize,
+        group_by: Option<&str>,
+        contrast: Option<&ContrastSpec>,
+    ) -> RunTally {
         let scorers: Vec<(String, Vec<Metric>)> = scorers
             .iter()
-            .map(|s| (s.name.clone(), s.metrics.iter().filter_map(|m| Metric::parse(m).ok()).collect()))
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.metrics
+                        .iter()
+                        .filter_map(|m| Metric::parse(m).ok())
+                        .collect(),
+                )
+            })
             .collect();
-        let scorer_index = scorers.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect();
+        let scorer_index = scorers
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.clone(), i))
+            .collect();
         RunTally {
             scorers,
             scorer_index,
@@ -112,7 +132,14 @@ impl RunTally {
     /// Counts a record.
     pub fn add(&mut self, record: &SampleRecord) {
         let errored = record.error.is_some();
-        let previous = self.latest.insert((record.epoch, record.id.clone()), Latest { errored, usage: record.usage, retries: record.retries });
+        let previous = self.latest.insert(
+            (record.epoch, record.id.clone()),
+            Latest {
+                errored,
+                usage: record.usage,
+                retries: record.retries,
+            },
+        );
         if previous.is_some_and(|p| p.errored) {
             self.errors -= 1;
         }
@@ -142,7 +169,9 @@ impl RunTally {
 
     /// Whether (epoch, id) already has a successful record.
     pub fn is_done(&self, epoch: u32, id: &str) -> bool {
-        self.latest.get(&(epoch, id.to_string())).is_some_and(|l| !l.errored)
+        self.latest
+            .get(&(epoch, id.to_string()))
+            .is_some_and(|l| !l.errored)
     }
 
     /// Record counts.
@@ -190,12 +219,16 @@ impl RunTally {
     /// variant over the pairs where both scored, with a paired bootstrap
     /// interval; empty without a contrast.
     pub fn contrasts(&self, reducer: Reducer, seed: u64) -> Vec<Contrast> {
-        let Some(c) = &self.contrast else { return Vec::new() };
+        let Some(c) = &self.contrast else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, (name, _)) in self.scorers.iter().enumerate() {
             let mut sides: BTreeMap<&str, (Option<f64>, Option<f64>)> = BTreeMap::new();
             for (index, value) in self.table.reduced_by_sample(i, reducer) {
-                let Some((condition, pair)) = self.conditions.get(&index) else { continue };
+                let Some((condition, pair)) = self.conditions.get(&index) else {
+                    continue;
+                };
                 let entry = sides.entry(pair.as_str()).or_default();
                 if *condition == c.baseline {
                     entry.0 = Some(value);
@@ -203,12 +236,16 @@ impl RunTally {
                     entry.1 = Some(value);
                 }
             }
-            let pairs: Vec<(f64, f64)> = sides.values().filter_map(|(b, v)| Some(((*b)?, (*v)?))).collect();
+            let pairs: Vec<(f64, f64)> = sides
+                .values()
+                .filter_map(|(b, v)| Some(((*b)?, (*v)?)))
+                .collect();
             if pairs.is_empty() {
                 continue;
             }
             let differences: Vec<f64> = pairs.iter().map(|(b, v)| b - v).collect();
-            let (low, high) = crate::metrics::bootstrap_ci(&differences, seed, &format!("contrast/{name}"));
+            let (low, high) =
+                crate::metrics::bootstrap_ci(&differences, seed, &format!("contrast/{name}"));
             out.push(Contrast {
                 scorer: name.clone(),
                 pairs: pairs.len(),
@@ -233,7 +270,13 @@ fn group_value(value: Option<&serde_json::Value>) -> String {
 
 /// The scorers of a task as the log header records them.
 pub fn scorer_refs(task: &Task) -> Vec<ScorerRef> {
-    task.scorers.iter().map(|s| ScorerRef { name: s.name.clone(), metrics: s.metrics.iter().map(|m| m.name().to_string()).collect() }).collect()
+    task.scorers
+        .iter()
+        .map(|s| ScorerRef {
+            name: s.name.clone(),
+            metrics: s.metrics.iter().map(|m| m.name().to_string()).collect(),
+        })
+        .collect()
 }
 
 /// Everything a run needs.
@@ -258,24 +301,53 @@ pub struct Run {
 
 /// Runs the task to the end, to a stop, or to a cancel (`cancel` turning true),
 /// and writes the footer. Already-written records are never rewritten.
-pub async fn run(run: Run, observer: Arc<dyn Observer>, mut cancel: watch::Receiver<bool>) -> Result<LogFooter, EngineError> {
-    let Run { task, samples, config, model, judge, attacker, mut writer, existing } = run;
+pub async fn run(
+    run: Run,
+    observer: Arc<dyn Observer>,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<LogFooter, EngineError> {
+    let Run {
+        task,
+        samples,
+        config,
+        model,
+        judge,
+        attacker,
+        mut writer,
+        existing,
+    } = run;
     let started = Instant::now();
     let planned = samples.len() * config.epochs as usize;
-    let mut tally = RunTally::new(&scorer_refs(&task), planned, task.group_by.as_deref(), task.contrast.as_ref());
+    let mut tally = RunTally::new(
+        &scorer_refs(&task),
+        planned,
+        task.group_by.as_deref(),
+        task.contrast.as_ref(),
+    );
     for record in &existing {
         tally.add(record);
     }
     let samples: Vec<Arc<Sample>> = samples.into_iter().map(Arc::new).collect();
     let pending = (1..=config.epochs)
-        .flat_map(|epoch| samples.iter().enumerate().map(move |(index, sample)| (epoch, index, sample.clone())))
+        .flat_map(|epoch| {
+            samples
+                .iter()
+                .enumerate()
+                .map(move |(index, sample)| (epoch, index, sample.clone()))
+        })
         .filter(|(epoch, _, sample)| !tally.is_done(*epoch, &sample.id))
         .collect::<Vec<_>>()
         .into_iter();
     let already_done = planned - pending.len();
     observer.on_start(planned, already_done);
 
-    let stop_at = config.fail_on_error.map(|f| if f < 1.0 { (f * planned as f64).floor() as usize + 1 } else { f as usize });
+    let stop_at = config.fail_on_error.map(|f| {
+        if f < 1.0 {
+            (f * planned as f64).floor() as usize + 1
+        } else {
+            f as usize
+        }
+    });
     let generate = Arc::new(config.generate.clone());
     let jobs: Vec<SampleJob> = pending
         .map(|(epoch, index, sample)| SampleJob {
@@ -355,11 +427,19 @@ pub fn now_rfc3339() -> String {
 
 /// Starts the jobs, at most `max_in_flight` at a time, each sending its
 /// record (or its panic) on `records` when done.
-async fn spawn_jobs(jobs: Vec<SampleJob>, max_in_flight: usize, records: mpsc::UnboundedSender<Result<SampleRecord, String>>) {
+async fn spawn_jobs(
+    jobs: Vec<SampleJob>,
+    max_in_flight: usize,
+    records: mpsc::UnboundedSender<Result<SampleRecord, String>>,
+) {
     let slots = Arc::new(Semaphore::new(max_in_flight));
     let mut running = JoinSet::new();
     for job in jobs {
-        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let sender = records.clone();
         running.spawn(async move {
             let record = job.run().await;
@@ -375,7 +455,10 @@ async fn spawn_jobs(jobs: Vec<SampleJob>, max_in_flight: usize, records: mpsc::U
     }
 }
 
-fn report_panic(done: Result<(), tokio::task::JoinError>, records: &mpsc::UnboundedSender<Result<SampleRecord, String>>) {
+fn report_panic(
+    done: Result<(), tokio::task::JoinError>,
+    records: &mpsc::UnboundedSender<Result<SampleRecord, String>>,
+) {
     if let Err(e) = done {
         if e.is_panic() {
             let _ = records.send(Err(e.to_string()));
@@ -410,7 +493,10 @@ impl SampleJob {
         let mut error = None;
         for solver in &task.solvers {
             if let Err(e) = solver.apply(&mut state, &ctx).await {
-                error = Some(SampleError { kind: e.kind, message: e.message });
+                error = Some(SampleError {
+                    kind: e.kind,
+                    message: e.message,
+                });
                 break;
             }
         }
@@ -424,12 +510,18 @@ impl SampleJob {
                 metadata: &self.sample.metadata,
             };
             for scorer in &task.scorers {
-                match scorer.score(input, self.judge.as_deref(), &task.templates).await {
+                match scorer
+                    .score(input, self.judge.as_deref(), &task.templates)
+                    .await
+                {
                     Ok(score) => {
                         scores.insert(scorer.name.clone(), score);
                     }
                     Err(e) => {
-                        error.get_or_insert(SampleError { kind: "scorer".into(), message: format!("scorer `{}`: {e}", scorer.name) });
+                        error.get_or_insert(SampleError {
+                            kind: "scorer".into(),
+                            message: format!("scorer `{}`: {e}", scorer.name),
+                        });
                     }
                 }
             }
@@ -453,4 +545,3 @@ impl SampleJob {
         }
     }
 }
-

@@ -85,9 +85,15 @@ impl Transform {
 
     /// The transform called `name`.
     pub fn parse(name: &str) -> Result<Transform, String> {
-        Transform::ALL.into_iter().find(|t| t.name() == name).ok_or_else(|| {
-            format!("`{name}` is not a transform; use one of {}", Transform::ALL.map(Transform::name).join(", "))
-        })
+        Transform::ALL
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "`{name}` is not a transform; use one of {}",
+                    Transform::ALL.map(Transform::name).join(", ")
+                )
+            })
     }
 }
 
@@ -161,7 +167,9 @@ pub fn base64(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
@@ -201,7 +209,10 @@ pub fn leetspeak(text: &str) -> String {
 
 /// Each word's characters joined by hyphens: "make it" → "m-a-k-e i-t".
 pub fn character_split(text: &str) -> String {
-    text.split(' ').map(|word| word.chars().map(String::from).collect::<Vec<_>>().join("-")).collect::<Vec<_>>().join(" ")
+    text.split(' ')
+        .map(|word| word.chars().map(String::from).collect::<Vec<_>>().join("-"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `text` cut at word boundaries into at most `n` pieces of similar length
@@ -243,13 +254,25 @@ pub fn augment(text: &str, rng: &mut impl Rng) -> String {
         .chars()
         .map(|c| {
             let c = if c.is_alphabetic() && rng.random_bool(0.6) {
-                if c.is_uppercase() { c.to_lowercase().next().unwrap_or(c) } else { c.to_uppercase().next().unwrap_or(c) }
+                if c.is_uppercase() {
+                    c.to_lowercase().next().unwrap_or(c)
+                } else {
+                    c.to_uppercase().next().unwrap_or(c)
+                }
             } else {
                 c
             };
             if c.is_ascii_graphic() && rng.random_bool(0.06) {
-                let moved = if rng.random_bool(0.5) { c as u8 + 1 } else { c as u8 - 1 };
-                if moved.is_ascii_graphic() { char::from(moved) } else { c }
+                let moved = if rng.random_bool(0.5) {
+                    c as u8 + 1
+                } else {
+                    c as u8 - 1
+                };
+                if moved.is_ascii_graphic() {
+                    char::from(moved)
+                } else {
+                    c
+                }
             } else {
                 c
             }
@@ -301,8 +324,16 @@ mod tests {
     /// Decodes base64 the slow, obvious way, to check the encoder.
     fn unbase64(text: &str) -> Vec<u8> {
         let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let bits: String = text.trim_end_matches('=').chars().map(|c| format!("{:06b}", alphabet.find(c).unwrap())).collect();
-        bits.as_bytes().chunks(8).filter(|c| c.len() == 8).map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 2).unwrap()).collect()
+        let bits: String = text
+            .trim_end_matches('=')
+            .chars()
+            .map(|c| format!("{:06b}", alphabet.find(c).unwrap()))
+            .collect();
+        bits.as_bytes()
+            .chunks(8)
+            .filter(|c| c.len() == 8)
+            .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 2).unwrap())
+            .collect()
     }
 
     #[test]
@@ -314,7 +345,9 @@ mod tests {
         }
         assert_eq!(base64("Man"), "TWFu");
         assert_eq!(base64("Ma"), "TWE=");
-        assert!(text(&apply(Transform::Base64, REQUEST, 0, &mut rng(1))).ends_with(&base64(REQUEST)));
+        assert!(
+            text(&apply(Transform::Base64, REQUEST, 0, &mut rng(1))).ends_with(&base64(REQUEST))
+        );
     }
 
     #[test]
@@ -327,7 +360,10 @@ mod tests {
     fn leetspeak_and_character_split() {
         assert_eq!(leetspeak("Stop the test"), "570p 7h3 7357");
         assert_eq!(character_split("open the door"), "o-p-e-n t-h-e d-o-o-r");
-        assert_eq!(character_split("open the door").replace('-', ""), "open the door");
+        assert_eq!(
+            character_split("open the door").replace('-', ""),
+            "open the door"
+        );
     }
 
     #[test]
@@ -345,26 +381,52 @@ mod tests {
 
     #[test]
     fn wrappers_keep_the_request_word_for_word() {
-        for t in [Transform::None, Transform::Roleplay, Transform::RefusalSuppression, Transform::PrefixInjection] {
-            assert!(text(&apply(t, REQUEST, 0, &mut rng(1))).contains(REQUEST), "{}", t.name());
+        for t in [
+            Transform::None,
+            Transform::Roleplay,
+            Transform::RefusalSuppression,
+            Transform::PrefixInjection,
+        ] {
+            assert!(
+                text(&apply(t, REQUEST, 0, &mut rng(1))).contains(REQUEST),
+                "{}",
+                t.name()
+            );
         }
-        assert!(text(&apply(Transform::RefusalSuppression, REQUEST, 0, &mut rng(1))).contains("Do not apologise"));
+        assert!(text(&apply(
+            Transform::RefusalSuppression,
+            REQUEST,
+            0,
+            &mut rng(1)
+        ))
+        .contains("Do not apologise"));
     }
 
     #[test]
     fn priming_sends_fake_compliant_exchanges_then_the_request() {
-        let Attack::Conversation(few) = apply(Transform::FewShot, REQUEST, 0, &mut rng(1)) else { panic!() };
+        let Attack::Conversation(few) = apply(Transform::FewShot, REQUEST, 0, &mut rng(1)) else {
+            panic!()
+        };
         assert_eq!(few.len(), 7);
         assert_eq!(few.iter().filter(|m| m.role == Role::Assistant).count(), 3);
         assert_eq!(few.last().unwrap().content, REQUEST);
-        let Attack::Conversation(many) = apply(Transform::ManyShot, REQUEST, 32, &mut rng(1)) else { panic!() };
+        let Attack::Conversation(many) = apply(Transform::ManyShot, REQUEST, 32, &mut rng(1))
+        else {
+            panic!()
+        };
         assert_eq!(many.len(), 65);
-        assert!(many.iter().filter(|m| m.role == Role::Assistant).all(|m| m.content.starts_with("Absolutely") || m.content.starts_with("Sure") || m.content.starts_with("Of course")));
+        assert!(many.iter().filter(|m| m.role == Role::Assistant).all(|m| m
+            .content
+            .starts_with("Absolutely")
+            || m.content.starts_with("Sure")
+            || m.content.starts_with("Of course")));
     }
 
     #[test]
     fn multi_turn_escalates_to_the_request() {
-        let Attack::Turns(turns) = apply(Transform::MultiTurn, REQUEST, 0, &mut rng(1)) else { panic!() };
+        let Attack::Turns(turns) = apply(Transform::MultiTurn, REQUEST, 0, &mut rng(1)) else {
+            panic!()
+        };
         assert_eq!(turns.len(), 3);
         assert!(turns[0].contains(REQUEST) && turns[2].ends_with(REQUEST));
     }

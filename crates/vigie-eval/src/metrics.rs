@@ -24,7 +24,9 @@ impl Metric {
             "mean" => Ok(Metric::Mean),
             "stderr" => Ok(Metric::Stderr),
             "bootstrap_ci" => Ok(Metric::BootstrapCi),
-            _ => Err(format!("unknown metric `{name}` (expected accuracy, mean, stderr or bootstrap_ci)")),
+            _ => Err(format!(
+                "unknown metric `{name}` (expected accuracy, mean, stderr or bootstrap_ci)"
+            )),
         }
     }
 }
@@ -173,7 +175,9 @@ pub fn bootstrap_ci(values: &[f64], seed: u64, label: &str) -> (f64, f64) {
         }
         sum / n as f64
     };
-    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES).map(|_| resample_mean(&mut rng)).collect();
+    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| resample_mean(&mut rng))
+        .collect();
     means.sort_by(f64::total_cmp);
     (percentile(&means, 2.5), percentile(&means, 97.5))
 }
@@ -200,7 +204,12 @@ impl ScoreTable {
 
     /// Records scorer `scorer`'s value for a sample's epoch.
     pub fn add(&mut self, sample_index: usize, epoch: u32, scorer: usize, value: f64) {
-        self.by_sample.entry(sample_index).or_default().entry(scorer).or_default().push((epoch, value));
+        self.by_sample
+            .entry(sample_index)
+            .or_default()
+            .entry(scorer)
+            .or_default()
+            .push((epoch, value));
     }
 
     /// Samples with at least one score.
@@ -223,11 +232,18 @@ impl ScoreTable {
 
     /// The reduced per-sample values of one scorer, in sample order.
     pub fn reduced(&self, scorer: usize, reducer: Reducer) -> Vec<f64> {
-        self.reduced_by_sample(scorer, reducer).into_values().collect()
+        self.reduced_by_sample(scorer, reducer)
+            .into_values()
+            .collect()
     }
 
     /// `"<scorer>/<metric>"` to value for every scorer and its metrics.
-    pub fn metrics(&self, scorers: &[(String, Vec<Metric>)], reducer: Reducer, seed: u64) -> BTreeMap<String, f64> {
+    pub fn metrics(
+        &self,
+        scorers: &[(String, Vec<Metric>)],
+        reducer: Reducer,
+        seed: u64,
+    ) -> BTreeMap<String, f64> {
         let mut out = BTreeMap::new();
         for (i, (name, metrics)) in scorers.iter().enumerate() {
             let values = self.reduced(i, reducer);
@@ -273,12 +289,23 @@ mod tests {
 
     #[test]
     fn bootstrap_interval_is_seeded_and_matches_the_normal_approximation() {
-        let values: Vec<f64> = (0..400).map(|i| if i % 4 == 0 { 0.0 } else { 1.0 }).collect();
+        let values: Vec<f64> = (0..400)
+            .map(|i| if i % 4 == 0 { 0.0 } else { 1.0 })
+            .collect();
         let (low, high) = bootstrap_ci(&values, 42, "t");
-        assert_eq!((low, high), bootstrap_ci(&values, 42, "t"), "same seed, same interval");
+        assert_eq!(
+            (low, high),
+            bootstrap_ci(&values, 42, "t"),
+            "same seed, same interval"
+        );
         // Continuous values make the interval depend on the exact resamples.
-        let spread: Vec<f64> = (0..400).map(|i| f64::from((i * 37) % 101) / 100.0).collect();
-        assert_ne!(bootstrap_ci(&spread, 42, "t"), bootstrap_ci(&spread, 43, "t"));
+        let spread: Vec<f64> = (0..400)
+            .map(|i| f64::from((i * 37) % 101) / 100.0)
+            .collect();
+        assert_ne!(
+            bootstrap_ci(&spread, 42, "t"),
+            bootstrap_ci(&spread, 43, "t")
+        );
         // Mean 0.75, stderr ≈ 0.0217: the 95% interval is about 0.75 ± 0.0425.
         let se = stderr(&values);
         assert!((low - (0.75 - 1.96 * se)).abs() < 0.01, "low {low}");
@@ -286,9 +313,16 @@ mod tests {
         // The counting shortcut (few distinct values) and plain resampling
         // (many) agree on the interval of the same data.
         let few: Vec<f64> = (0..300).map(|i| f64::from(i % 3) / 2.0).collect();
-        let many: Vec<f64> = few.iter().enumerate().map(|(i, v)| v + i as f64 * 1e-9).collect();
+        let many: Vec<f64> = few
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + i as f64 * 1e-9)
+            .collect();
         let (a, b) = (bootstrap_ci(&few, 5, "t"), bootstrap_ci(&many, 5, "t"));
-        assert!((a.0 - b.0).abs() < 0.015 && (a.1 - b.1).abs() < 0.015, "{a:?} {b:?}");
+        assert!(
+            (a.0 - b.0).abs() < 0.015 && (a.1 - b.1).abs() < 0.015,
+            "{a:?} {b:?}"
+        );
         // All-equal data has a zero-width interval.
         assert_eq!(bootstrap_ci(&[1.0; 20], 1, "t"), (1.0, 1.0));
     }
@@ -305,7 +339,11 @@ mod tests {
     fn reducers() {
         assert_eq!(Reducer::Mean.reduce(&[1.0, 0.0, 1.0, 1.0]), 0.75);
         assert_eq!(Reducer::Mode.reduce(&[0.0, 1.0, 1.0]), 1.0);
-        assert_eq!(Reducer::Mode.reduce(&[0.5, 1.0]), 0.5, "a tie keeps the earliest epoch's value");
+        assert_eq!(
+            Reducer::Mode.reduce(&[0.5, 1.0]),
+            0.5,
+            "a tie keeps the earliest epoch's value"
+        );
         assert_eq!(Reducer::Max.reduce(&[0.0, 0.5, 0.25]), 0.5);
         assert_eq!(Reducer::AtLeast(2).reduce(&[1.0, 0.0, 1.0]), 1.0);
         assert_eq!(Reducer::AtLeast(3).reduce(&[1.0, 0.0, 1.0]), 0.0);
@@ -318,18 +356,31 @@ mod tests {
     fn table_reduces_epochs_before_metrics_whatever_the_arrival_order() {
         let mut a = ScoreTable::new();
         let mut b = ScoreTable::new();
-        let entries = [(0, 1, 1.0), (0, 2, 0.0), (1, 1, 1.0), (1, 2, 1.0), (2, 1, 0.0), (2, 2, 0.0)];
+        let entries = [
+            (0, 1, 1.0),
+            (0, 2, 0.0),
+            (1, 1, 1.0),
+            (1, 2, 1.0),
+            (2, 1, 0.0),
+            (2, 2, 0.0),
+        ];
         for (s, e, v) in entries {
             a.add(s, e, 0, v);
         }
         for (s, e, v) in entries.iter().rev() {
             b.add(*s, *e, 0, *v);
         }
-        let scorers = vec![("includes".to_string(), vec![Metric::Accuracy, Metric::Stderr, Metric::BootstrapCi])];
+        let scorers = vec![(
+            "includes".to_string(),
+            vec![Metric::Accuracy, Metric::Stderr, Metric::BootstrapCi],
+        )];
         let ma = a.metrics(&scorers, Reducer::Mean, 1);
         assert_eq!(ma, b.metrics(&scorers, Reducer::Mean, 1));
         assert_eq!(ma["includes/accuracy"], 0.5);
         assert_eq!(a.reduced(0, Reducer::Mode), vec![1.0, 1.0, 0.0]);
-        assert_eq!(a.metrics(&scorers, Reducer::AtLeast(2), 1)["includes/accuracy"], 1.0 / 3.0);
+        assert_eq!(
+            a.metrics(&scorers, Reducer::AtLeast(2), 1)["includes/accuracy"],
+            1.0 / 3.0
+        );
     }
 }

@@ -60,13 +60,30 @@ impl TaskError {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = source[line_start..at].chars().count() + 1;
-        let snippet = source[line_start..].lines().next().unwrap_or("").trim_end().to_string();
-        TaskError::Invalid { file: file.to_string(), line, column, message: message.into(), snippet }
+        let snippet = source[line_start..]
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_end()
+            .to_string();
+        TaskError::Invalid {
+            file: file.to_string(),
+            line,
+            column,
+            message: message.into(),
+            snippet,
+        }
     }
 
     /// An error at a line of a file whose text is not at hand (a dataset row).
     pub(crate) fn at_line(file: &str, line: usize, message: impl Into<String>) -> TaskError {
-        TaskError::Invalid { file: file.to_string(), line, column: 1, message: message.into(), snippet: String::new() }
+        TaskError::Invalid {
+            file: file.to_string(),
+            line,
+            column: 1,
+            message: message.into(),
+            snippet: String::new(),
+        }
     }
 }
 
@@ -112,7 +129,9 @@ pub struct Task {
 impl Task {
     /// Whether any scorer asks a judge model.
     pub fn needs_judge(&self) -> bool {
-        self.scorers.iter().any(|s| s.needs_judge() && !s.is_optional())
+        self.scorers
+            .iter()
+            .any(|s| s.needs_judge() && !s.is_optional())
     }
 
     /// Leaves out the scorers that run only with a judge model (for a run
@@ -135,12 +154,18 @@ impl Task {
     /// of spreading the probability evenly), averaged over `samples`, for
     /// tasks scored by `choice` or `true_mass`; `None` otherwise.
     pub fn chance(&self, samples: &[Sample]) -> Option<f64> {
-        let by_choice = self.scorers.iter().any(|s| matches!(s.kind, ScorerKind::Choice | ScorerKind::TrueMass));
+        let by_choice = self
+            .scorers
+            .iter()
+            .any(|s| matches!(s.kind, ScorerKind::Choice | ScorerKind::TrueMass));
         let with_choices: Vec<&Sample> = samples.iter().filter(|s| !s.choices.is_empty()).collect();
         if !by_choice || with_choices.is_empty() {
             return None;
         }
-        let total: f64 = with_choices.iter().map(|s| s.target.len().max(1) as f64 / s.choices.len() as f64).sum();
+        let total: f64 = with_choices
+            .iter()
+            .map(|s| s.target.len().max(1) as f64 / s.choices.len() as f64)
+            .sum();
         Some(total / with_choices.len() as f64)
     }
 
@@ -150,7 +175,10 @@ impl Task {
         if !self.dataset_shuffle {
             return self.samples.clone();
         }
-        crate::rng::permutation(seed, "dataset", self.samples.len()).into_iter().map(|i| self.samples[i].clone()).collect()
+        crate::rng::permutation(seed, "dataset", self.samples.len())
+            .into_iter()
+            .map(|i| self.samples[i].clone())
+            .collect()
     }
 }
 
@@ -218,9 +246,13 @@ struct ContrastTable {
 /// Reads and compiles a task file; the dataset path is relative to it.
 pub fn load_task(path: &Path) -> Result<Task, TaskError> {
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|source| TaskError::Io { file: file.clone(), source })?;
+    let source = std::fs::read_to_string(path).map_err(|source| TaskError::Io {
+        file: file.clone(),
+        source,
+    })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let read = |relative: &str| -> Result<Vec<u8>, std::io::Error> { std::fs::read(base.join(relative)) };
+    let read =
+        |relative: &str| -> Result<Vec<u8>, std::io::Error> { std::fs::read(base.join(relative)) };
     let display_dataset = |relative: &str| base.join(relative).display().to_string();
     compile(&file, &source, &read, &display_dataset)
 }
@@ -235,10 +267,15 @@ pub fn compile(
     dataset_label: &dyn Fn(&str) -> String,
 ) -> Result<Task, TaskError> {
     let spec: TaskSpec = toml::from_str(source).map_err(|e| toml_error(file, source, &e))?;
-    let err_at = |span: Range<usize>, message: String| TaskError::at(file, source, element_start(source, span.start), message);
+    let err_at = |span: Range<usize>, message: String| {
+        TaskError::at(file, source, element_start(source, span.start), message)
+    };
 
     if spec.name.get_ref().trim().is_empty() {
-        return Err(err_at(spec.name.span(), "field `name`: must not be empty".into()));
+        return Err(err_at(
+            spec.name.span(),
+            "field `name`: must not be empty".into(),
+        ));
     }
 
     // Dataset.
@@ -246,8 +283,12 @@ pub fn compile(
     let dataset_span = spec.dataset.span();
     let dataset_path = ds.path.get_ref();
     let dataset_label = dataset_label(dataset_path);
-    let bytes = read_dataset(dataset_path)
-        .map_err(|e| err_at(ds.path.span(), format!("field `dataset.path`: cannot read `{dataset_label}`: {e}")))?;
+    let bytes = read_dataset(dataset_path).map_err(|e| {
+        err_at(
+            ds.path.span(),
+            format!("field `dataset.path`: cannot read `{dataset_label}`: {e}"),
+        )
+    })?;
     let samples = match (&ds.loader, &ds.input) {
         (Some(loader), _) => {
             let loader = crate::loaders::Loader::parse(loader.get_ref()).map_err(|m| err_at(loader.span(), format!("field `dataset.loader`: {m}")))?;
@@ -292,25 +333,48 @@ pub fn compile(
     let mut samples = samples;
     if let Some(filter) = &ds.filter {
         samples.retain(|sample| {
-            filter.get_ref().iter().all(|(field, wanted)| sample.metadata.get(field).is_some_and(|v| dataset::value_text(v) == *wanted))
+            filter.get_ref().iter().all(|(field, wanted)| {
+                sample
+                    .metadata
+                    .get(field)
+                    .is_some_and(|v| dataset::value_text(v) == *wanted)
+            })
         });
         if samples.is_empty() {
-            return Err(err_at(filter.span(), format!("field `dataset.filter`: no sample of `{dataset_label}` matches")));
+            return Err(err_at(
+                filter.span(),
+                format!("field `dataset.filter`: no sample of `{dataset_label}` matches"),
+            ));
         }
     }
     if let Some(take) = &ds.take {
         if *take.get_ref() == 0 {
-            return Err(err_at(take.span(), "field `dataset.take`: must be at least 1".into()));
+            return Err(err_at(
+                take.span(),
+                "field `dataset.take`: must be at least 1".into(),
+            ));
         }
         samples.truncate(*take.get_ref());
     }
     if samples.is_empty() {
-        return Err(err_at(ds.path.span(), format!("field `dataset.path`: the dataset `{dataset_label}` has no samples")));
+        return Err(err_at(
+            ds.path.span(),
+            format!("field `dataset.path`: the dataset `{dataset_label}` has no samples"),
+        ));
     }
 
     if let Some(field) = &spec.group_by {
-        if !samples.iter().any(|s| s.metadata.contains_key(field.get_ref())) {
-            return Err(err_at(field.span(), format!("field `group_by`: no sample of `{dataset_label}` has the metadata field `{}`", field.get_ref())));
+        if !samples
+            .iter()
+            .any(|s| s.metadata.contains_key(field.get_ref()))
+        {
+            return Err(err_at(
+                field.span(),
+                format!(
+                    "field `group_by`: no sample of `{dataset_label}` has the metadata field `{}`",
+                    field.get_ref()
+                ),
+            ));
         }
     }
 
@@ -319,31 +383,61 @@ pub fn compile(
         Some(table) => {
             let c = table.get_ref();
             let bad = |m: String| err_at(table.span(), format!("field `contrast`: {m}"));
-            let mut values: Vec<String> = samples.iter().filter_map(|s| s.metadata.get(&c.field).map(dataset::value_text)).collect();
+            let mut values: Vec<String> = samples
+                .iter()
+                .filter_map(|s| s.metadata.get(&c.field).map(dataset::value_text))
+                .collect();
             values.sort();
             values.dedup();
             if !values.contains(&c.baseline) {
-                return Err(bad(format!("no sample has `{}` = `{}`", c.field, c.baseline)));
+                return Err(bad(format!(
+                    "no sample has `{}` = `{}`",
+                    c.field, c.baseline
+                )));
             }
             if values.len() != 2 {
-                return Err(bad(format!("`{}` must take exactly two values (a baseline and a variant); it takes {}: {}", c.field, values.len(), values.join(", "))));
+                return Err(bad(format!(
+                    "`{}` must take exactly two values (a baseline and a variant); it takes {}: {}",
+                    c.field,
+                    values.len(),
+                    values.join(", ")
+                )));
             }
             if samples.iter().any(|s| !s.metadata.contains_key(&c.pair)) {
-                return Err(bad(format!("every sample needs the pairing field `{}`", c.pair)));
+                return Err(bad(format!(
+                    "every sample needs the pairing field `{}`",
+                    c.pair
+                )));
             }
-            let variant = values.into_iter().find(|v| *v != c.baseline).expect("two values");
-            Some(vigie_log::ContrastSpec { field: c.field.clone(), baseline: c.baseline.clone(), variant, pair: c.pair.clone() })
+            let variant = values
+                .into_iter()
+                .find(|v| *v != c.baseline)
+                .expect("two values");
+            Some(vigie_log::ContrastSpec {
+                field: c.field.clone(),
+                baseline: c.baseline.clone(),
+                variant,
+                pair: c.pair.clone(),
+            })
         }
     };
 
     // Epochs and reducer.
     let epochs = match &spec.epochs {
-        Some(e) if *e.get_ref() == 0 => return Err(err_at(e.span(), "field `epochs`: must be at least 1".into())),
+        Some(e) if *e.get_ref() == 0 => {
+            return Err(err_at(
+                e.span(),
+                "field `epochs`: must be at least 1".into(),
+            ))
+        }
         Some(e) => Some(*e.get_ref()),
         None => None,
     };
     let epochs_reducer = match &spec.epochs_reducer {
-        Some(r) => Some(Reducer::parse(r.get_ref()).map_err(|m| err_at(r.span(), format!("field `epochs_reducer`: {m}")))?),
+        Some(r) => Some(
+            Reducer::parse(r.get_ref())
+                .map_err(|m| err_at(r.span(), format!("field `epochs_reducer`: {m}")))?,
+        ),
         None => None,
     };
 
@@ -351,21 +445,34 @@ pub fn compile(
     let mut templates = Templates::new();
     let mut solvers = Vec::new();
     for (i, spanned) in spec.solvers.iter().enumerate() {
-        let solver = Solver::compile(spanned.get_ref(), i, &mut templates)
-            .map_err(|m| err_at(spanned.span(), format!("solver {} ({}): {m}", i + 1, spanned.get_ref().kind_name())))?;
+        let solver = Solver::compile(spanned.get_ref(), i, &mut templates).map_err(|m| {
+            err_at(
+                spanned.span(),
+                format!("solver {} ({}): {m}", i + 1, spanned.get_ref().kind_name()),
+            )
+        })?;
         solvers.push(solver);
     }
     if solvers.is_empty() {
         solvers.push(Solver::generate_default());
     }
     if spec.scorers.is_empty() {
-        return Err(TaskError::at(file, source, source.len(), "the task has no `[[scorer]]`; add one (e.g. `includes = {}`)"));
+        return Err(TaskError::at(
+            file,
+            source,
+            source.len(),
+            "the task has no `[[scorer]]`; add one (e.g. `includes = {}`)",
+        ));
     }
     let mut scorers: Vec<Scorer> = Vec::new();
     let mut names = BTreeSet::new();
     for (i, spanned) in spec.scorers.iter().enumerate() {
-        let scorer = Scorer::compile(spanned.get_ref(), i, &mut templates)
-            .map_err(|m| err_at(spanned.span(), format!("scorer {} ({}): {m}", i + 1, spanned.get_ref().kind_name())))?;
+        let scorer = Scorer::compile(spanned.get_ref(), i, &mut templates).map_err(|m| {
+            err_at(
+                spanned.span(),
+                format!("scorer {} ({}): {m}", i + 1, spanned.get_ref().kind_name()),
+            )
+        })?;
         if !names.insert(scorer.name.clone()) {
             return Err(err_at(
                 spanned.span(),
@@ -381,16 +488,27 @@ pub fn compile(
     let probe = &samples[0];
     for (i, spanned) in spec.solvers.iter().enumerate() {
         solvers[i].check_templates(&templates, probe).map_err(|m| {
-            err_at(spanned.span(), format!("solver {} ({}): {m}", i + 1, spanned.get_ref().kind_name()))
+            err_at(
+                spanned.span(),
+                format!("solver {} ({}): {m}", i + 1, spanned.get_ref().kind_name()),
+            )
         })?;
     }
     for (i, spanned) in spec.scorers.iter().enumerate() {
         scorers[i].check_templates(&templates, probe).map_err(|m| {
-            err_at(spanned.span(), format!("scorer {} ({}): {m}", i + 1, spanned.get_ref().kind_name()))
+            err_at(
+                spanned.span(),
+                format!("scorer {} ({}): {m}", i + 1, spanned.get_ref().kind_name()),
+            )
         })?;
     }
-    if scorers.iter().any(|s| matches!(s.kind, ScorerKind::Choice)) && samples.iter().all(|s| s.choices.is_empty()) {
-        return Err(err_at(ds.path.span(), "a `choice` scorer needs `dataset.choices`".into()));
+    if scorers.iter().any(|s| matches!(s.kind, ScorerKind::Choice))
+        && samples.iter().all(|s| s.choices.is_empty())
+    {
+        return Err(err_at(
+            ds.path.span(),
+            "a `choice` scorer needs `dataset.choices`".into(),
+        ));
     }
 
     Ok(Task {
@@ -448,9 +566,14 @@ fn field_at(source: &str, at: usize) -> Option<String> {
     let before = &source[..at.min(source.len())];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = source[line_start..].lines().next().unwrap_or("");
-    let key = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| {
-        !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-    })?;
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        })?;
     let table = source[..line_start]
         .lines()
         .rev()

@@ -30,17 +30,24 @@ impl Templates {
 
     /// Adds a template; a syntax error is returned as a message.
     pub(crate) fn add(&mut self, name: String, source: String) -> Result<(), String> {
-        self.env.add_template_owned(name, source).map_err(|e| format!("template syntax error: {}", describe(&e)))
+        self.env
+            .add_template_owned(name, source)
+            .map_err(|e| format!("template syntax error: {}", describe(&e)))
     }
 
     pub(crate) fn render(&self, name: &str, context: &Value) -> Result<String, String> {
         let template = self.env.get_template(name).map_err(|e| describe(&e))?;
-        template.render(context).map_err(|e| format!("template: {}", describe(&e)))
+        template
+            .render(context)
+            .map_err(|e| format!("template: {}", describe(&e)))
     }
 }
 
 fn describe(error: &minijinja::Error) -> String {
-    let mut text = error.detail().map_or_else(|| error.kind().to_string(), |d| format!("{}: {d}", error.kind()));
+    let mut text = error.detail().map_or_else(
+        || error.kind().to_string(),
+        |d| format!("{}: {d}", error.kind()),
+    );
     if let Some(line) = error.line() {
         text.push_str(&format!(" (template line {line})"));
     }
@@ -50,7 +57,12 @@ fn describe(error: &minijinja::Error) -> String {
 /// The variables a template sees for a sample: `input`, `id`, `target`
 /// (targets joined by ", "), `targets`, `choices`, `metadata`, and each
 /// metadata field by its own name. `extra` adds or overrides.
-pub(crate) fn sample_context(sample: &Sample, choices: &[String], target: &[String], extra: &[(&str, Value)]) -> Value {
+pub(crate) fn sample_context(
+    sample: &Sample,
+    choices: &[String],
+    target: &[String],
+    extra: &[(&str, Value)],
+) -> Value {
     let mut map = Map::new();
     for (k, v) in &sample.metadata {
         map.insert(k.clone(), v.clone());
@@ -59,8 +71,14 @@ pub(crate) fn sample_context(sample: &Sample, choices: &[String], target: &[Stri
     map.insert("id".into(), Value::String(sample.id.clone()));
     map.insert("input".into(), Value::String(sample.input.clone()));
     map.insert("target".into(), Value::String(target.join(", ")));
-    map.insert("targets".into(), Value::Array(target.iter().cloned().map(Value::String).collect()));
-    map.insert("choices".into(), Value::Array(choices.iter().cloned().map(Value::String).collect()));
+    map.insert(
+        "targets".into(),
+        Value::Array(target.iter().cloned().map(Value::String).collect()),
+    );
+    map.insert(
+        "choices".into(),
+        Value::Array(choices.iter().cloned().map(Value::String).collect()),
+    );
     for (k, v) in extra {
         map.insert((*k).to_string(), v.clone());
     }

@@ -38,7 +38,15 @@ fn main() {
         let mut caches: Vec<_> = (0..streams).map(|_| model.new_cache()).collect();
         let mut pending: Vec<Vec<u32>> = vec![prompt.clone(); streams];
         let step = |caches: &mut Vec<_>, pending: &Vec<Vec<u32>>| {
-            let mut steps: Vec<Step<'_>> = caches.iter_mut().zip(pending).map(|(cache, tokens)| Step { cache, tokens, all_logits: false }).collect();
+            let mut steps: Vec<Step<'_>> = caches
+                .iter_mut()
+                .zip(pending)
+                .map(|(cache, tokens)| Step {
+                    cache,
+                    tokens,
+                    all_logits: false,
+                })
+                .collect();
             model.forward_batch(&mut steps).unwrap()
         };
         let mut logits = step(&mut caches, &pending);
@@ -48,6 +56,11 @@ fn main() {
             logits = step(&mut caches, &pending);
         }
         let batched = started.elapsed();
-        eprintln!("{streams} streams: {} tokens decoded in {:.3}s ({:.1} tok/s aggregate)", streams * n, batched.as_secs_f64(), (streams * n) as f64 / batched.as_secs_f64());
+        eprintln!(
+            "{streams} streams: {} tokens decoded in {:.3}s ({:.1} tok/s aggregate)",
+            streams * n,
+            batched.as_secs_f64(),
+            (streams * n) as f64 / batched.as_secs_f64()
+        );
     }
 }

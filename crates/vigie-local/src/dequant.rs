@@ -48,24 +48,44 @@ pub fn dequantize(ggml_type: u32, bytes: &[u8], out: &mut Vec<f32>) {
             }
             Q5_0 | Q5_1 => {
                 let d = half(b, 0);
-                let (min, at) = if ggml_type == Q5_1 { (half(b, 2), 4) } else { (0.0, 2) };
+                let (min, at) = if ggml_type == Q5_1 {
+                    (half(b, 2), 4)
+                } else {
+                    (0.0, 2)
+                };
                 let qh = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
                 let qs = &b[at + 4..at + 20];
                 for i in 0..32 {
-                    let low = if i < 16 { qs[i] & 0x0F } else { qs[i - 16] >> 4 };
+                    let low = if i < 16 {
+                        qs[i] & 0x0F
+                    } else {
+                        qs[i - 16] >> 4
+                    };
                     let q = u32::from(low) | ((qh >> i) & 1) << 4;
-                    out.push(if ggml_type == Q5_1 { d * q as f32 + min } else { d * (q as i32 - 16) as f32 });
+                    out.push(if ggml_type == Q5_1 {
+                        d * q as f32 + min
+                    } else {
+                        d * (q as i32 - 16) as f32
+                    });
                 }
             }
             Q4_K | Q5_K => {
                 let (d, dmin) = (half(b, 0), half(b, 2));
                 let (sc, mins) = scale_min_k4(&b[4..16]);
-                let (qh, qs) = if ggml_type == Q5_K { (Some(&b[16..48]), &b[48..176]) } else { (None, &b[16..144]) };
+                let (qh, qs) = if ggml_type == Q5_K {
+                    (Some(&b[16..48]), &b[48..176])
+                } else {
+                    (None, &b[16..144])
+                };
                 for j in 0..8 {
                     let (scale, offset) = (d * f32::from(sc[j]), dmin * f32::from(mins[j]));
                     let chunk = &qs[(j / 2) * 32..(j / 2) * 32 + 32];
                     for l in 0..32 {
-                        let mut q = if j % 2 == 0 { chunk[l] & 0x0F } else { chunk[l] >> 4 };
+                        let mut q = if j % 2 == 0 {
+                            chunk[l] & 0x0F
+                        } else {
+                            chunk[l] >> 4
+                        };
                         if let Some(qh) = qh {
                             q |= ((qh[l] >> j) & 1) << 4;
                         }
@@ -126,18 +146,30 @@ mod tests {
     /// expands them: `bench/dequant_fixture.py`.
     #[test]
     fn expansions_equal_ggml_reference_values() {
-        let fixture: serde_json::Value = serde_json::from_str(include_str!("../tests/data/dequant.json")).unwrap();
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/data/dequant.json")).unwrap();
         let mut checked = 0;
         for case in fixture["cases"].as_array().unwrap() {
             let ggml_type = case["type"].as_u64().unwrap() as u32;
             let hex = case["bytes"].as_str().unwrap();
-            let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-            let expected: Vec<f32> = case["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            let expected: Vec<f32> = case["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
             let mut got = Vec::new();
             dequantize(ggml_type, &bytes, &mut got);
             assert_eq!(got.len(), expected.len(), "type {ggml_type}");
             for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-                assert!((g - e).abs() <= 1e-6 * e.abs().max(1.0), "type {ggml_type}, value {i}: {g} vs {e}");
+                assert!(
+                    (g - e).abs() <= 1e-6 * e.abs().max(1.0),
+                    "type {ggml_type}, value {i}: {g} vs {e}"
+                );
             }
             checked += 1;
         }

@@ -121,10 +121,14 @@ impl TensorType {
             TensorType::Q8_0 => "Q8_0".into(),
             TensorType::Other(id) => {
                 const NAMES: [&str; 31] = [
-                    "F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K",
-                    "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16",
+                    "F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
+                    "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS",
+                    "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64",
+                    "F64", "IQ1_M", "BF16",
                 ];
-                NAMES.get(id as usize).map_or_else(|| format!("ggml type {id}"), |n| (*n).to_string())
+                NAMES
+                    .get(id as usize)
+                    .map_or_else(|| format!("ggml type {id}"), |n| (*n).to_string())
             }
         }
     }
@@ -138,7 +142,9 @@ impl TensorType {
             TensorType::Q8_0 => elements.is_multiple_of(32).then(|| elements / 32 * 34),
             TensorType::Other(id) => {
                 let (values, bytes) = crate::dequant::block_layout(id)?;
-                elements.is_multiple_of(values).then(|| elements / values * bytes)
+                elements
+                    .is_multiple_of(values)
+                    .then(|| elements / values * bytes)
             }
         }
     }
@@ -179,7 +185,11 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| format!("{n} bytes needed past the end of the file"))?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| format!("{n} bytes needed past the end of the file"))?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)
@@ -199,7 +209,10 @@ impl<'a> Cursor<'a> {
 
     fn len(&mut self) -> Result<usize, String> {
         let n = self.u64()?;
-        usize::try_from(n).ok().filter(|&n| n <= self.bytes.len()).ok_or_else(|| format!("length {n} is larger than the file"))
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.bytes.len())
+            .ok_or_else(|| format!("length {n} is larger than the file"))
     }
 
     fn string(&mut self) -> Result<String, String> {
@@ -227,7 +240,9 @@ impl<'a> Cursor<'a> {
                 }
                 Value::Array(items)
             }
-            10 => Value::Int(i64::try_from(self.u64()?).map_err(|_| "a u64 value exceeds i64".to_string())?),
+            10 => Value::Int(
+                i64::try_from(self.u64()?).map_err(|_| "a u64 value exceeds i64".to_string())?,
+            ),
             11 => Value::Int(i64::from_le_bytes(self.array()?)),
             12 => Value::Float(f64::from_le_bytes(self.array()?)),
             other => return Err(format!("unknown metadata value type {other}")),
@@ -239,18 +254,33 @@ impl GgufFile {
     /// Reads and parses a GGUF file.
     pub fn open(path: &Path) -> Result<GgufFile, GgufError> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| GgufError::Io { path: shown.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| GgufError::Io {
+            path: shown.clone(),
+            source,
+        })?;
         GgufFile::parse(bytes, shown)
     }
 
     /// Parses a GGUF file's bytes; `path` names it in errors.
     pub fn parse(bytes: Vec<u8>, path: String) -> Result<GgufFile, GgufError> {
-        let mut cursor = Cursor { bytes: &bytes, at: 0 };
+        let mut cursor = Cursor {
+            bytes: &bytes,
+            at: 0,
+        };
         let parsed = Self::parse_layout(&mut cursor);
         let at = cursor.at;
         match parsed {
-            Ok((metadata, tensors)) => Ok(GgufFile { metadata, tensors, bytes, path }),
-            Err(reason) => Err(GgufError::Format { path, reason, offset: at }),
+            Ok((metadata, tensors)) => Ok(GgufFile {
+                metadata,
+                tensors,
+                bytes,
+                path,
+            }),
+            Err(reason) => Err(GgufError::Format {
+                path,
+                reason,
+                offset: at,
+            }),
         }
     }
 
@@ -268,7 +298,9 @@ impl GgufFile {
         for _ in 0..n_kv {
             let key = c.string()?;
             let kind = c.u32()?;
-            let value = c.value(kind, 0).map_err(|e| format!("metadata `{key}`: {e}"))?;
+            let value = c
+                .value(kind, 0)
+                .map_err(|e| format!("metadata `{key}`: {e}"))?;
             metadata.insert(key, value);
         }
         let mut infos = Vec::with_capacity(n_tensors.min(1 << 16));
@@ -278,24 +310,43 @@ impl GgufFile {
             if n_dims > 4 {
                 return Err(format!("tensor `{name}` has {n_dims} dimensions"));
             }
-            let dims = (0..n_dims).map(|_| c.len()).collect::<Result<Vec<_>, _>>()?;
+            let dims = (0..n_dims)
+                .map(|_| c.len())
+                .collect::<Result<Vec<_>, _>>()?;
             let kind = TensorType::from_ggml(c.u32()?);
             let offset = c.len()?;
             infos.push((name, dims, kind, offset));
         }
-        let alignment = metadata.get("general.alignment").and_then(Value::as_u32).unwrap_or(32) as usize;
+        let alignment = metadata
+            .get("general.alignment")
+            .and_then(Value::as_u32)
+            .unwrap_or(32) as usize;
         if alignment == 0 {
             return Err("general.alignment is 0".into());
         }
         let data_start = c.at.div_ceil(alignment) * alignment;
         let mut tensors = HashMap::new();
         for (name, dims, kind, offset) in infos {
-            let elements = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| format!("tensor `{name}` is too large"))?;
+            let elements = dims
+                .iter()
+                .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+                .ok_or_else(|| format!("tensor `{name}` is too large"))?;
             // Unknown types keep a zero length: they are rejected where used.
             let len = kind.bytes_for(elements).unwrap_or(0);
-            let start = data_start.checked_add(offset).filter(|s| s.checked_add(len).is_some_and(|e| e <= c.bytes.len()));
-            let start = start.ok_or_else(|| format!("tensor `{name}` lies past the end of the file"))?;
-            tensors.insert(name, TensorInfo { dims, kind, start, len });
+            let start = data_start
+                .checked_add(offset)
+                .filter(|s| s.checked_add(len).is_some_and(|e| e <= c.bytes.len()));
+            let start =
+                start.ok_or_else(|| format!("tensor `{name}` lies past the end of the file"))?;
+            tensors.insert(
+                name,
+                TensorInfo {
+                    dims,
+                    kind,
+                    start,
+                    len,
+                },
+            );
         }
         Ok((metadata, tensors))
     }
@@ -316,7 +367,10 @@ pub(crate) mod tests {
     use super::*;
 
     /// A small GGUF file written by hand: `kv` metadata and one f32 tensor.
-    pub(crate) fn write_gguf(kv: &[(&str, u32, Vec<u8>)], tensor: Option<(&str, &[usize], &[f32])>) -> Vec<u8> {
+    pub(crate) fn write_gguf(
+        kv: &[(&str, u32, Vec<u8>)],
+        tensor: Option<(&str, &[usize], &[f32])>,
+    ) -> Vec<u8> {
         let mut out = b"GGUF".to_vec();
         out.extend(3u32.to_le_bytes());
         out.extend((tensor.is_some() as u64).to_le_bytes());
@@ -349,7 +403,12 @@ pub(crate) mod tests {
     }
 
     /// A small GGUF file holding one tensor of any ggml type, given as raw bytes.
-    pub(crate) fn write_gguf_raw(name: &str, dims: &[usize], ggml_type: u32, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn write_gguf_raw(
+        name: &str,
+        dims: &[usize],
+        ggml_type: u32,
+        data: &[u8],
+    ) -> Vec<u8> {
         let mut out = write_gguf(&[], Some((name, dims, &[])));
         // The type field sits just before the tensor's 8-byte offset and the padding.
         let at = 4 + 4 + 8 + 8 + 8 + name.len() + 4 + 8 * dims.len();
@@ -374,17 +433,33 @@ pub(crate) mod tests {
         array.extend(str_value("a"));
         array.extend(str_value("b c"));
         let bytes = write_gguf(
-            &[("general.architecture", 8, str_value("llama")), ("n", 4, 7u32.to_le_bytes().to_vec()), ("eps", 6, 0.5f32.to_le_bytes().to_vec()), ("list", 9, array)],
+            &[
+                ("general.architecture", 8, str_value("llama")),
+                ("n", 4, 7u32.to_le_bytes().to_vec()),
+                ("eps", 6, 0.5f32.to_le_bytes().to_vec()),
+                ("list", 9, array),
+            ],
             Some(("w", &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])),
         );
         let file = GgufFile::parse(bytes, "t.gguf".into()).unwrap();
-        assert_eq!(file.metadata["general.architecture"].as_str(), Some("llama"));
+        assert_eq!(
+            file.metadata["general.architecture"].as_str(),
+            Some("llama")
+        );
         assert_eq!(file.metadata["n"].as_u32(), Some(7));
         assert_eq!(file.metadata["eps"].as_f32(), Some(0.5));
-        let list: Vec<&str> = file.metadata["list"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let list: Vec<&str> = file.metadata["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert_eq!(list, ["a", "b c"]);
         let w = file.tensor("w").unwrap();
-        assert_eq!((w.dims.as_slice(), w.kind, w.len), ([2usize, 3].as_slice(), TensorType::F32, 24));
+        assert_eq!(
+            (w.dims.as_slice(), w.kind, w.len),
+            ([2usize, 3].as_slice(), TensorType::F32, 24)
+        );
         assert_eq!(&file.data(w)[4..8], &2.0f32.to_le_bytes());
     }
 
@@ -398,14 +473,35 @@ pub(crate) mod tests {
 
     #[test]
     fn damaged_files_are_rejected_with_a_reason_and_an_offset() {
-        let err = GgufFile::parse(b"GGML\x03\0\0\0".to_vec(), "x.gguf".into()).err().unwrap().to_string();
-        assert!(err.contains("x.gguf") && err.contains("does not start with `GGUF`"), "{err}");
-        let mut bytes = write_gguf(&[("n", 4, 7u32.to_le_bytes().to_vec())], Some(("w", &[4], &[1.0; 4])));
+        let err = GgufFile::parse(b"GGML\x03\0\0\0".to_vec(), "x.gguf".into())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("x.gguf") && err.contains("does not start with `GGUF`"),
+            "{err}"
+        );
+        let mut bytes = write_gguf(
+            &[("n", 4, 7u32.to_le_bytes().to_vec())],
+            Some(("w", &[4], &[1.0; 4])),
+        );
         bytes.truncate(bytes.len() - 4);
-        let err = GgufFile::parse(bytes, "y.gguf".into()).err().unwrap().to_string();
-        assert!(err.contains("tensor `w` lies past the end of the file"), "{err}");
+        let err = GgufFile::parse(bytes, "y.gguf".into())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("tensor `w` lies past the end of the file"),
+            "{err}"
+        );
         let bytes = write_gguf(&[("n", 42, vec![])], None);
-        let err = GgufFile::parse(bytes, "z.gguf".into()).err().unwrap().to_string();
-        assert!(err.contains("metadata `n`: unknown metadata value type 42") && err.contains("at byte"), "{err}");
+        let err = GgufFile::parse(bytes, "z.gguf".into())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("metadata `n`: unknown metadata value type 42") && err.contains("at byte"),
+            "{err}"
+        );
     }
 }

@@ -32,7 +32,11 @@ pub struct BlockQ8 {
 
 impl Default for BlockQ8 {
     fn default() -> BlockQ8 {
-        BlockQ8 { d: 0.0, s: 0.0, qs: [0; QK] }
+        BlockQ8 {
+            d: 0.0,
+            s: 0.0,
+            qs: [0; QK],
+        }
     }
 }
 
@@ -93,7 +97,10 @@ pub fn exp_approx(x: f32) -> f32 {
         return if n > 0.0 { f32::INFINITY } else { 0.0 };
     }
     let u = b * b;
-    let j = P5.mul_add(b, P4).mul_add(u, P3.mul_add(b, P2)).mul_add(u, P1.mul_add(b, 1.0));
+    let j = P5
+        .mul_add(b, P4)
+        .mul_add(u, P3.mul_add(b, P2))
+        .mul_add(u, P1.mul_add(b, 1.0));
     // 2^n exactly, in two steps so that n down to -192 stays representable.
     let half = (n / 2.0).trunc();
     j * pow2(half) * pow2(n - half)
@@ -115,7 +122,12 @@ fn pow2(n: f32) -> f32 {
 
 /// llama.cpp's final reduction of eight lanes.
 fn hsum8(acc: [f32; 8]) -> f32 {
-    let a = [acc[4] + acc[0], acc[5] + acc[1], acc[6] + acc[2], acc[7] + acc[3]];
+    let a = [
+        acc[4] + acc[0],
+        acc[5] + acc[1],
+        acc[6] + acc[2],
+        acc[7] + acc[3],
+    ];
     (a[0] + a[2]) + (a[1] + a[3])
 }
 
@@ -132,7 +144,11 @@ pub fn dot_q4_1_portable(row: &[u8], act: &[BlockQ8]) -> f32 {
         for (lane, slot) in acc.iter_mut().enumerate() {
             let mut sum = 0i32;
             for j in lane * 4..lane * 4 + 4 {
-                let x = if j < 16 { nibbles[j] & 0x0F } else { nibbles[j - 16] >> 4 };
+                let x = if j < 16 {
+                    nibbles[j] & 0x0F
+                } else {
+                    nibbles[j - 16] >> 4
+                };
                 sum += i32::from(x) * i32::from(a.qs[j]);
             }
             *slot = d0d1.mul_add(sum as f32, *slot);
@@ -147,7 +163,9 @@ pub fn dot_q8_0_portable(row: &[u8], act: &[BlockQ8]) -> f32 {
     for (block, a) in row.chunks_exact(Q8_0_BYTES).zip(act) {
         let d = f16_at(block, 0) * a.d;
         for (lane, slot) in acc.iter_mut().enumerate() {
-            let sum: i32 = (lane * 4..lane * 4 + 4).map(|j| i32::from(block[2 + j] as i8) * i32::from(a.qs[j])).sum();
+            let sum: i32 = (lane * 4..lane * 4 + 4)
+                .map(|j| i32::from(block[2 + j] as i8) * i32::from(a.qs[j]))
+                .sum();
             *slot = d.mul_add(sum as f32, *slot);
         }
     }
@@ -158,14 +176,24 @@ pub fn dot_q8_0_portable(row: &[u8], act: &[BlockQ8]) -> f32 {
 #[inline]
 pub fn dot_q4_1(row: &[u8], act: &[BlockQ8]) -> f32 {
     assert_eq!(row.len(), act.len() * Q4_1_BYTES);
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    ))]
     // SAFETY: this build targets AVX2, FMA and F16C (the `cfg` above), so every
     // CPU it runs on has them.
     #[allow(unsafe_code)]
     unsafe {
         avx2::dot_q4_1(row, act)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c")))]
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    )))]
     {
         dot_q4_1_portable(row, act)
     }
@@ -175,14 +203,24 @@ pub fn dot_q4_1(row: &[u8], act: &[BlockQ8]) -> f32 {
 #[inline]
 pub fn dot_q8_0(row: &[u8], act: &[BlockQ8]) -> f32 {
     assert_eq!(row.len(), act.len() * Q8_0_BYTES);
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    ))]
     // SAFETY: this build targets AVX2, FMA and F16C (the `cfg` above), so every
     // CPU it runs on has them.
     #[allow(unsafe_code)]
     unsafe {
         avx2::dot_q8_0(row, act)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c")))]
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    )))]
     {
         dot_q8_0_portable(row, act)
     }
@@ -195,13 +233,23 @@ pub fn dot_q4_1_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
     for act in acts {
         assert_eq!(row.len(), act.len() * Q4_1_BYTES);
     }
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    ))]
     // SAFETY: as in `dot_q4_1`.
     #[allow(unsafe_code)]
     unsafe {
         avx2::dot_q4_1_x4(row, acts)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c")))]
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    )))]
     {
         acts.map(|act| dot_q4_1_portable(row, act))
     }
@@ -214,19 +262,34 @@ pub fn dot_q8_0_x4(row: &[u8], acts: [&[BlockQ8]; 4]) -> [f32; 4] {
     for act in acts {
         assert_eq!(row.len(), act.len() * Q8_0_BYTES);
     }
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    ))]
     // SAFETY: as in `dot_q8_0`.
     #[allow(unsafe_code)]
     unsafe {
         avx2::dot_q8_0_x4(row, acts)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c")))]
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    )))]
     {
         acts.map(|act| dot_q8_0_portable(row, act))
     }
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))]
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    target_feature = "fma",
+    target_feature = "f16c"
+))]
 #[allow(unsafe_code)]
 mod avx2 {
     //! The AVX2 kernels. Every load reads inside a slice whose length the
@@ -266,7 +329,12 @@ mod avx2 {
             let d0d1 = _mm256_set1_ps(d0 * a.d);
             // SAFETY: `block` has 20 bytes, the nibbles are its last 16;
             // `a.qs` has 32 bytes.
-            let (packed, qy) = unsafe { (_mm_loadu_si128(block.as_ptr().add(4).cast()), _mm256_loadu_si256(a.qs.as_ptr().cast())) };
+            let (packed, qy) = unsafe {
+                (
+                    _mm_loadu_si128(block.as_ptr().add(4).cast()),
+                    _mm256_loadu_si256(a.qs.as_ptr().cast()),
+                )
+            };
             let qx = _mm256_and_si256(low, _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
             let products = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(qx, qy));
             acc = _mm256_fmadd_ps(d0d1, _mm256_cvtepi32_ps(products), acc);
@@ -291,7 +359,11 @@ mod avx2 {
                 // SAFETY: `a.qs` has 32 bytes.
                 let qy = unsafe { _mm256_loadu_si256(a.qs.as_ptr().cast()) };
                 let products = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(qx, qy));
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a.d), _mm256_cvtepi32_ps(products), acc[r]);
+                acc[r] = _mm256_fmadd_ps(
+                    _mm256_set1_ps(d0 * a.d),
+                    _mm256_cvtepi32_ps(products),
+                    acc[r],
+                );
             }
         }
         std::array::from_fn(|r| hsum(acc[r]) + summs[r])
@@ -310,8 +382,13 @@ mod avx2 {
                 let a = &acts[r][b];
                 // SAFETY: `a.qs` has 32 bytes.
                 let qy = unsafe { _mm256_loadu_si256(a.qs.as_ptr().cast()) };
-                let products = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, qx)));
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a.d), _mm256_cvtepi32_ps(products), acc[r]);
+                let products =
+                    _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, qx)));
+                acc[r] = _mm256_fmadd_ps(
+                    _mm256_set1_ps(d0 * a.d),
+                    _mm256_cvtepi32_ps(products),
+                    acc[r],
+                );
             }
         }
         std::array::from_fn(|r| hsum(acc[r]))
@@ -324,7 +401,12 @@ mod avx2 {
         for (block, a) in row.chunks_exact(Q8_0_BYTES).zip(act) {
             let d = _mm256_set1_ps(two_f16(block).0 * a.d);
             // SAFETY: `block` has 34 bytes, the values are its last 32; `a.qs` has 32.
-            let (qx, qy) = unsafe { (_mm256_loadu_si256(block.as_ptr().add(2).cast()), _mm256_loadu_si256(a.qs.as_ptr().cast())) };
+            let (qx, qy) = unsafe {
+                (
+                    _mm256_loadu_si256(block.as_ptr().add(2).cast()),
+                    _mm256_loadu_si256(a.qs.as_ptr().cast()),
+                )
+            };
             let ax = _mm256_sign_epi8(qx, qx);
             let sy = _mm256_sign_epi8(qy, qx);
             let products = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ax, sy));
@@ -346,7 +428,8 @@ mod tests {
             // Sensible f16 scales (random bits could be NaN or huge).
             block[..2].copy_from_slice(&f16::from_f32(rng.random_range(0.001..0.05)).to_le_bytes());
             if block_bytes == Q4_1_BYTES {
-                block[2..4].copy_from_slice(&f16::from_f32(rng.random_range(-0.2..0.0)).to_le_bytes());
+                block[2..4]
+                    .copy_from_slice(&f16::from_f32(rng.random_range(-0.2..0.0)).to_le_bytes());
             }
         }
         row
@@ -373,16 +456,26 @@ mod tests {
     fn simd_kernels_equal_the_portable_ones_bit_for_bit() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         for blocks in [1, 18, 48] {
-            let x: Vec<f32> = (0..blocks * QK).map(|_| rng.random_range(-3.0..3.0)).collect();
+            let x: Vec<f32> = (0..blocks * QK)
+                .map(|_| rng.random_range(-3.0..3.0))
+                .collect();
             let mut act = vec![BlockQ8::default(); blocks];
             quantize_q8(&x, &mut act);
             let q4 = random_rows(&mut rng, blocks, Q4_1_BYTES);
             let q8 = random_rows(&mut rng, blocks, Q8_0_BYTES);
-            assert_eq!(dot_q4_1(&q4, &act).to_bits(), dot_q4_1_portable(&q4, &act).to_bits());
-            assert_eq!(dot_q8_0(&q8, &act).to_bits(), dot_q8_0_portable(&q8, &act).to_bits());
+            assert_eq!(
+                dot_q4_1(&q4, &act).to_bits(),
+                dot_q4_1_portable(&q4, &act).to_bits()
+            );
+            assert_eq!(
+                dot_q8_0(&q8, &act).to_bits(),
+                dot_q8_0_portable(&q8, &act).to_bits()
+            );
             let others: Vec<Vec<BlockQ8>> = (0..3)
                 .map(|_| {
-                    let x: Vec<f32> = (0..blocks * QK).map(|_| rng.random_range(-3.0..3.0)).collect();
+                    let x: Vec<f32> = (0..blocks * QK)
+                        .map(|_| rng.random_range(-3.0..3.0))
+                        .collect();
                     let mut act = vec![BlockQ8::default(); blocks];
                     quantize_q8(&x, &mut act);
                     act
@@ -390,7 +483,11 @@ mod tests {
                 .collect();
             let four = dot_q4_1_x4(&q4, [&act, &others[0], &others[1], &others[2]]);
             let four8 = dot_q8_0_x4(&q8, [&act, &others[0], &others[1], &others[2]]);
-            for ((got, got8), act) in four.iter().zip(&four8).zip([&act, &others[0], &others[1], &others[2]]) {
+            for ((got, got8), act) in four
+                .iter()
+                .zip(&four8)
+                .zip([&act, &others[0], &others[1], &others[2]])
+            {
                 assert_eq!(got.to_bits(), dot_q4_1_portable(&q4, act).to_bits());
                 assert_eq!(got8.to_bits(), dot_q8_0_portable(&q8, act).to_bits());
             }
@@ -408,11 +505,20 @@ mod tests {
             .chunks_exact(Q4_1_BYTES)
             .flat_map(|b| {
                 let (d, m) = (f16_at(b, 0), f16_at(b, 2));
-                (0..32).map(move |j| d * f32::from(if j < 16 { b[4 + j] & 15 } else { b[4 + j - 16] >> 4 }) + m)
+                (0..32).map(move |j| {
+                    d * f32::from(if j < 16 {
+                        b[4 + j] & 15
+                    } else {
+                        b[4 + j - 16] >> 4
+                    }) + m
+                })
             })
             .collect();
         let exact: f32 = weights.iter().zip(&x).map(|(w, v)| w * v).sum();
         let got = dot_q4_1(&q4, &act);
-        assert!((got - exact).abs() < 0.02 * exact.abs().max(1.0), "{got} vs {exact}");
+        assert!(
+            (got - exact).abs() < 0.02 * exact.abs().max(1.0),
+            "{got} vs {exact}"
+        );
     }
 }

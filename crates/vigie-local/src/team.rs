@@ -74,10 +74,17 @@ impl Team {
         let helpers = (1..threads.max(1))
             .map(|i| {
                 let shared = Arc::clone(&shared);
-                std::thread::Builder::new().name(format!("vigie-local-{i}")).spawn(move || helper(&shared)).expect("a helper thread starts")
+                std::thread::Builder::new()
+                    .name(format!("vigie-local-{i}"))
+                    .spawn(move || helper(&shared))
+                    .expect("a helper thread starts")
             })
             .collect();
-        Team { shared, helpers, running: Mutex::new(()) }
+        Team {
+            shared,
+            helpers,
+            running: Mutex::new(()),
+        }
     }
 
     /// Threads that work on a region, the caller included.
@@ -95,7 +102,8 @@ impl Team {
         let _one_at_a_time = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let s = &*self.shared;
         let fat: &Job<'_> = job;
-        s.job.store(&fat as *const &Job<'_> as *mut (), Ordering::Relaxed);
+        s.job
+            .store(&fat as *const &Job<'_> as *mut (), Ordering::Relaxed);
         s.tasks.store(tasks, Ordering::Relaxed);
         s.next.store(0, Ordering::Relaxed);
         s.busy.store(self.helpers.len(), Ordering::Relaxed);
@@ -168,7 +176,11 @@ impl Drop for Team {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         {
-            let _guard = self.shared.sleep_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = self
+                .shared
+                .sleep_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             self.shared.wake.notify_all();
         }
         for helper in self.helpers.drain(..) {
@@ -193,7 +205,10 @@ mod tests {
                     hits[t].fetch_add(1, Ordering::Relaxed);
                 });
             }
-            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 200), "tasks = {tasks}");
+            assert!(
+                hits.iter().all(|h| h.load(Ordering::Relaxed) == 200),
+                "tasks = {tasks}"
+            );
         }
         // Helpers asleep after the spin window still wake for the next region.
         std::thread::sleep(SPIN_WINDOW * 3);

@@ -46,11 +46,20 @@ pub struct Tokenizer {
 }
 
 fn meta<'a>(content: &'a GgufFile, key: &str) -> Result<&'a Value, TokenizerError> {
-    content.metadata.get(key).ok_or_else(|| TokenizerError::Metadata { key: key.into(), reason: "missing".into() })
+    content
+        .metadata
+        .get(key)
+        .ok_or_else(|| TokenizerError::Metadata {
+            key: key.into(),
+            reason: "missing".into(),
+        })
 }
 
 fn bad(key: &str, e: impl std::fmt::Display) -> TokenizerError {
-    TokenizerError::Metadata { key: key.into(), reason: e.to_string() }
+    TokenizerError::Metadata {
+        key: key.into(),
+        reason: e.to_string(),
+    }
 }
 
 fn meta_u32(content: &GgufFile, key: &str) -> Option<u32> {
@@ -63,7 +72,8 @@ fn byte_chars() -> [char; 256] {
     let mut map = ['\0'; 256];
     let mut next = 256u32;
     for b in 0..=255u8 {
-        let printable = (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+        let printable =
+            (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
         map[b as usize] = if printable {
             char::from(b)
         } else {
@@ -75,54 +85,112 @@ fn byte_chars() -> [char; 256] {
     map
 }
 
-const GPT2_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
+const GPT2_PATTERN: &str =
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
 
 impl Tokenizer {
     /// Builds the tokenizer described by a GGUF file's metadata.
     pub fn from_gguf(content: &GgufFile) -> Result<Tokenizer, TokenizerError> {
-        let model = meta(content, "tokenizer.ggml.model")?.as_str().ok_or_else(|| bad("tokenizer.ggml.model", "not a string"))?;
+        let model = meta(content, "tokenizer.ggml.model")?
+            .as_str()
+            .ok_or_else(|| bad("tokenizer.ggml.model", "not a string"))?;
         if model != "gpt2" {
-            return Err(TokenizerError::Unsupported(format!("tokenizer.ggml.model = `{model}` (vigie implements `gpt2` byte-level BPE)")));
+            return Err(TokenizerError::Unsupported(format!(
+                "tokenizer.ggml.model = `{model}` (vigie implements `gpt2` byte-level BPE)"
+            )));
         }
-        let pre_name = content.metadata.get("tokenizer.ggml.pre").and_then(Value::as_str).unwrap_or("default").to_string();
+        let pre_name = content
+            .metadata
+            .get("tokenizer.ggml.pre")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
         let patterns: Vec<&str> = match pre_name.as_str() {
             // llama.cpp's STARCODER family: digits one by one, then GPT-2.
             "smollm" | "starcoder" | "refact" | "codeshell" => vec![r"\p{N}", GPT2_PATTERN],
             "gpt2" | "default" => vec![GPT2_PATTERN],
-            other => return Err(TokenizerError::Unsupported(format!("tokenizer.ggml.pre = `{other}`"))),
+            other => {
+                return Err(TokenizerError::Unsupported(format!(
+                    "tokenizer.ggml.pre = `{other}`"
+                )))
+            }
         };
-        let pre = patterns.iter().map(|p| Regex::new(p).expect("valid pre-tokenizer pattern")).collect();
+        let pre = patterns
+            .iter()
+            .map(|p| Regex::new(p).expect("valid pre-tokenizer pattern"))
+            .collect();
 
         let key = "tokenizer.ggml.tokens";
         let tokens: Vec<String> = meta(content, key)?
             .as_array()
             .ok_or_else(|| bad(key, "not an array"))?
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(key, "an entry is not a string")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(key, "an entry is not a string"))
+            })
             .collect::<Result<_, _>>()?;
-        let ids: HashMap<String, u32> = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let ids: HashMap<String, u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
         let types: Vec<i32> = match content.metadata.get("tokenizer.ggml.token_type") {
-            Some(v) => v.as_array().ok_or_else(|| bad("tokenizer.ggml.token_type", "not an array"))?.iter().map(|t| t.as_u32().map_or(1, |t| t as i32)).collect(),
+            Some(v) => v
+                .as_array()
+                .ok_or_else(|| bad("tokenizer.ggml.token_type", "not an array"))?
+                .iter()
+                .map(|t| t.as_u32().map_or(1, |t| t as i32))
+                .collect(),
             None => vec![1; tokens.len()],
         };
         // Control (3) and user-defined (4) tokens are matched in raw text.
-        let is_special: Vec<bool> = (0..tokens.len()).map(|i| matches!(types.get(i), Some(3 | 4))).collect();
-        let mut specials: Vec<(String, u32)> = tokens.iter().enumerate().filter(|(i, t)| is_special[*i] && !t.is_empty()).map(|(i, t)| (t.clone(), i as u32)).collect();
+        let is_special: Vec<bool> = (0..tokens.len())
+            .map(|i| matches!(types.get(i), Some(3 | 4)))
+            .collect();
+        let mut specials: Vec<(String, u32)> = tokens
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| is_special[*i] && !t.is_empty())
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
         specials.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
 
         let key = "tokenizer.ggml.merges";
         let mut merges = HashMap::new();
-        for (rank, merge) in meta(content, key)?.as_array().ok_or_else(|| bad(key, "not an array"))?.iter().enumerate() {
-            let merge = merge.as_str().ok_or_else(|| bad(key, format!("merge {rank} is not a string")))?;
-            let (left, right) = merge.split_once(' ').ok_or_else(|| bad(key, format!("merge {rank} `{merge}` has no space")))?;
-            let (Some(&l), Some(&r), Some(&m)) = (ids.get(left), ids.get(right), ids.get(&format!("{left}{right}"))) else {
+        for (rank, merge) in meta(content, key)?
+            .as_array()
+            .ok_or_else(|| bad(key, "not an array"))?
+            .iter()
+            .enumerate()
+        {
+            let merge = merge
+                .as_str()
+                .ok_or_else(|| bad(key, format!("merge {rank} is not a string")))?;
+            let (left, right) = merge
+                .split_once(' ')
+                .ok_or_else(|| bad(key, format!("merge {rank} `{merge}` has no space")))?;
+            let (Some(&l), Some(&r), Some(&m)) = (
+                ids.get(left),
+                ids.get(right),
+                ids.get(&format!("{left}{right}")),
+            ) else {
                 continue; // a merge whose result is not a token can never apply
             };
             merges.insert((l, r), (rank as u32, m));
         }
         let byte_char = byte_chars();
-        let char_byte = byte_char.iter().enumerate().map(|(b, c)| (*c, b as u8)).collect();
-        let add_bos = content.metadata.get("tokenizer.ggml.add_bos_token").and_then(Value::as_bool).unwrap_or(false);
+        let char_byte = byte_char
+            .iter()
+            .enumerate()
+            .map(|(b, c)| (*c, b as u8))
+            .collect();
+        let add_bos = content
+            .metadata
+            .get("tokenizer.ggml.add_bos_token")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         Ok(Tokenizer {
             tokens,
             ids,
@@ -163,7 +231,10 @@ impl Tokenizer {
         let mut rest = text;
         while !rest.is_empty() {
             let next_special = if parse_special {
-                self.specials.iter().filter_map(|(s, id)| rest.find(s.as_str()).map(|at| (at, s.len(), *id))).min_by_key(|(at, len, _)| (*at, usize::MAX - len))
+                self.specials
+                    .iter()
+                    .filter_map(|(s, id)| rest.find(s.as_str()).map(|at| (at, s.len(), *id)))
+                    .min_by_key(|(at, len, _)| (*at, usize::MAX - len))
             } else {
                 None
             };
@@ -188,7 +259,10 @@ impl Tokenizer {
         }
         let mut pieces = vec![text];
         for regex in &self.pre {
-            pieces = pieces.into_iter().flat_map(|piece| split(regex, piece)).collect();
+            pieces = pieces
+                .into_iter()
+                .flat_map(|piece| split(regex, piece))
+                .collect();
         }
         for piece in pieces {
             self.bpe(piece, out);
@@ -200,14 +274,21 @@ impl Tokenizer {
             .bytes()
             .map(|b| {
                 let c = self.byte_char[b as usize];
-                *self.ids.get(c.encode_utf8(&mut [0u8; 4]) as &str).expect("every byte is a token in a byte-level vocabulary")
+                *self
+                    .ids
+                    .get(c.encode_utf8(&mut [0u8; 4]) as &str)
+                    .expect("every byte is a token in a byte-level vocabulary")
             })
             .collect();
         loop {
             let best = symbols
                 .windows(2)
                 .enumerate()
-                .filter_map(|(i, pair)| self.merges.get(&(pair[0], pair[1])).map(|&(rank, merged)| (rank, i, merged)))
+                .filter_map(|(i, pair)| {
+                    self.merges
+                        .get(&(pair[0], pair[1]))
+                        .map(|&(rank, merged)| (rank, i, merged))
+                })
                 .min();
             let Some((_, i, merged)) = best else { break };
             symbols[i] = merged;
@@ -221,8 +302,12 @@ impl Tokenizer {
         if self.is_special(id) {
             return Vec::new();
         }
-        let Some(text) = self.tokens.get(id as usize) else { return Vec::new() };
-        text.chars().map(|c| self.char_byte.get(&c).copied().unwrap_or(b'?')).collect()
+        let Some(text) = self.tokens.get(id as usize) else {
+            return Vec::new();
+        };
+        text.chars()
+            .map(|c| self.char_byte.get(&c).copied().unwrap_or(b'?'))
+            .collect()
     }
 
     /// The text of a sequence of ids, control tokens left out.
@@ -270,7 +355,10 @@ mod tests {
     fn the_starcoder_split_isolates_digits_and_keeps_gaps() {
         let digits = Regex::new(r"\p{N}").unwrap();
         let gpt2 = Regex::new(GPT2_PATTERN).unwrap();
-        let pieces: Vec<&str> = split(&digits, "ab12 c").into_iter().flat_map(|p| split(&gpt2, p)).collect();
+        let pieces: Vec<&str> = split(&digits, "ab12 c")
+            .into_iter()
+            .flat_map(|p| split(&gpt2, p))
+            .collect();
         assert_eq!(pieces, ["ab", "1", "2", " c"]);
         assert_eq!(split(&gpt2, "a  \n\nb"), ["a", "  \n", "\n", "b"]);
         assert_eq!(split(&gpt2, "don't"), ["don", "'t"]);

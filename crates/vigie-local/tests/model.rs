@@ -11,7 +11,11 @@ fn model_path() -> PathBuf {
     // Where `scripts/test` pulled it.
     let home = vigie_local::default_home();
     let path = vigie_local::model_path(&home, vigie_local::known_model("smollm2").unwrap());
-    assert!(path.is_file(), "{} is missing: run `vigie model pull smollm2` (scripts/test does) before the tests", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run `vigie model pull smollm2` (scripts/test does) before the tests",
+        path.display()
+    );
     path
 }
 
@@ -20,29 +24,51 @@ fn token_ids_equal_llama_cpp_on_the_committed_corpus() {
     let content = vigie_local::gguf::GgufFile::open(&model_path()).unwrap();
     let tokenizer = vigie_local::tokenizer::Tokenizer::from_gguf(&content).unwrap();
     assert_eq!(tokenizer.vocab_size(), 49_152);
-    assert_eq!((tokenizer.bos, tokenizer.eos, tokenizer.add_bos), (Some(1), Some(2), false));
+    assert_eq!(
+        (tokenizer.bos, tokenizer.eos, tokenizer.add_bos),
+        (Some(1), Some(2), false)
+    );
     let fixture: Value = serde_json::from_str(include_str!("data/smollm2_tokens.json")).unwrap();
     let cases = fixture["cases"].as_array().unwrap();
     assert!(cases.len() >= 30);
     let mut failures = Vec::new();
     for case in cases {
         let text = case["text"].as_str().unwrap();
-        let expected: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let expected: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         let got = tokenizer.encode(text, true);
         if got != expected {
-            failures.push(format!("{text:?}\n  llama.cpp {expected:?}\n  vigie     {got:?}"));
+            failures.push(format!(
+                "{text:?}\n  llama.cpp {expected:?}\n  vigie     {got:?}"
+            ));
         }
         // Decoding gives the text back, control tokens aside.
         let without_specials: String = {
             let mut t = text.to_string();
-            for special in ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<repo_name>", "<file_sep>"] {
+            for special in [
+                "<|im_start|>",
+                "<|im_end|>",
+                "<|endoftext|>",
+                "<repo_name>",
+                "<file_sep>",
+            ] {
                 t = t.replace(special, "");
             }
             t
         };
         assert_eq!(tokenizer.decode(&got), without_specials);
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -55,8 +81,15 @@ fn greedy_continuations_follow_llama_cpp() {
     let mut equal = 0;
     let mut min_prefix = usize::MAX;
     for case in cases {
-        let prompt = model.tokenizer.encode(case["prompt"].as_str().unwrap(), true);
-        let expected: Vec<u32> = case["greedy"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let prompt = model
+            .tokenizer
+            .encode(case["prompt"].as_str().unwrap(), true);
+        let expected: Vec<u32> = case["greedy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         let mut cache = model.new_cache();
         let mut logits = model.forward(&prompt, &mut cache).unwrap();
         let mut got = Vec::new();
@@ -65,38 +98,74 @@ fn greedy_continuations_follow_llama_cpp() {
             got.push(next);
             logits = model.forward(&[next], &mut cache).unwrap();
         }
-        let same_prefix = got.iter().zip(&expected).take_while(|(a, b)| a == b).count();
+        let same_prefix = got
+            .iter()
+            .zip(&expected)
+            .take_while(|(a, b)| a == b)
+            .count();
         if got == expected {
             equal += 1;
         }
         min_prefix = min_prefix.min(same_prefix);
-        report.push(format!("{same_prefix:>2}/32 same  {:?}", model.tokenizer.decode(&got)));
+        report.push(format!(
+            "{same_prefix:>2}/32 same  {:?}",
+            model.tokenizer.decode(&got)
+        ));
     }
     // The issue asks for 9 of 10; with llama.cpp's arithmetic reproduced
     // (kernels, exp, fused RoPE, the two f16 product orders) all 10 agree.
-    assert_eq!(equal, 10, "continuations that differ from llama.cpp's:\n{}", report.join("\n"));
+    assert_eq!(
+        equal,
+        10,
+        "continuations that differ from llama.cpp's:\n{}",
+        report.join("\n")
+    );
     assert_eq!(min_prefix, 32);
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn chat(text: &str) -> vigie_local::Prompt {
     vigie_local::Prompt::Chat(vec![vigie_core::ChatMessage::user(text)])
 }
 
-async fn generate(model: &vigie_local::LocalModel, prompt: vigie_local::Prompt, params: vigie_local::SamplingParams) -> vigie_core::ModelOutput {
+async fn generate(
+    model: &vigie_local::LocalModel,
+    prompt: vigie_local::Prompt,
+    params: vigie_local::SamplingParams,
+) -> vigie_core::ModelOutput {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    model.submit(vigie_local::Job::Generate { prompt, params, stream: None, reply }).unwrap();
+    model
+        .submit(vigie_local::Job::Generate {
+            prompt,
+            params,
+            stream: None,
+            reply,
+        })
+        .unwrap();
     answer.await.unwrap().unwrap()
 }
 
 #[test]
 fn concurrent_requests_decode_together_and_answer_as_they_would_alone() {
-    let model = std::sync::Arc::new(vigie_local::LocalModel::load("local/smollm2", &model_path()).unwrap());
-    let prompts: [&'static str; 4] = ["What is the capital of France?", "Name three primary colours.", "What is 12 times 7?", "Why is the sky blue?"];
-    let params = vigie_local::SamplingParams { max_tokens: Some(12), ..Default::default() };
+    let model =
+        std::sync::Arc::new(vigie_local::LocalModel::load("local/smollm2", &model_path()).unwrap());
+    let prompts: [&'static str; 4] = [
+        "What is the capital of France?",
+        "Name three primary colours.",
+        "What is 12 times 7?",
+        "Why is the sky blue?",
+    ];
+    let params = vigie_local::SamplingParams {
+        max_tokens: Some(12),
+        ..Default::default()
+    };
     runtime().block_on(async {
         let mut alone = Vec::new();
         for p in prompts {
@@ -113,7 +182,10 @@ fn concurrent_requests_decode_together_and_answer_as_they_would_alone() {
         for task in tasks {
             together.push(task.await.unwrap());
         }
-        assert_eq!(together, alone, "a batched step gives each sequence what it gets alone");
+        assert_eq!(
+            together, alone,
+            "a batched step gives each sequence what it gets alone"
+        );
     });
 }
 
@@ -122,18 +194,46 @@ fn logit_bias_ignore_eos_and_loglikelihood() {
     let model = vigie_local::LocalModel::load("local/smollm2", &model_path()).unwrap();
     runtime().block_on(async {
         // ignore_eos: exactly max_tokens, even where the model would stop.
-        let params = vigie_local::SamplingParams { max_tokens: Some(20), ignore_eos: true, ..Default::default() };
+        let params = vigie_local::SamplingParams {
+            max_tokens: Some(20),
+            ignore_eos: true,
+            ..Default::default()
+        };
         let out = generate(&model, chat("Say yes."), params).await;
-        assert_eq!((out.usage.output_tokens, out.stop_reason.as_str()), (20, "length"));
+        assert_eq!(
+            (out.usage.output_tokens, out.stop_reason.as_str()),
+            (20, "length")
+        );
         // logit_bias: a large bias on one token makes greedy decoding pick it.
         let target = 9690; // a token id the model would not choose here
-        let params = vigie_local::SamplingParams { max_tokens: Some(3), logit_bias: vec![(target, 100.0)], ..Default::default() };
+        let params = vigie_local::SamplingParams {
+            max_tokens: Some(3),
+            logit_bias: vec![(target, 100.0)],
+            ..Default::default()
+        };
         let out = generate(&model, chat("What is the capital of France?"), params).await;
         assert_eq!(out.usage.output_tokens, 3);
-        let plain = generate(&model, chat("What is the capital of France?"), vigie_local::SamplingParams { max_tokens: Some(3), ..Default::default() }).await;
+        let plain = generate(
+            &model,
+            chat("What is the capital of France?"),
+            vigie_local::SamplingParams {
+                max_tokens: Some(3),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_ne!(out.text, plain.text);
         // Log-likelihood: the right answer is the likelier continuation.
-        let scores = model.loglikelihood(chat("What is the capital of France?"), vec!["The capital of France is Paris.".into(), "The capital of France is Berlin.".into()]).await.unwrap();
+        let scores = model
+            .loglikelihood(
+                chat("What is the capital of France?"),
+                vec![
+                    "The capital of France is Paris.".into(),
+                    "The capital of France is Berlin.".into(),
+                ],
+            )
+            .await
+            .unwrap();
         assert!(scores[0] > scores[1] && scores[0] < 0.0, "{scores:?}");
     });
 }

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use vigie_core::{ChatMessage, GenerateConfig, Usage};
 
-use crate::{LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, SampleRecord, Score, ScorerRef, TaskRef, FORMAT_VERSION};
+use crate::{
+    LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, SampleRecord, Score,
+    ScorerRef, TaskRef, FORMAT_VERSION,
+};
 
 /// A header for `task` on `model` with one scorer and plain settings.
 pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeader {
@@ -26,11 +29,18 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
             chance: None,
             contrast: None,
         },
-        model: ModelRef { name: model.into(), base_url: None },
+        model: ModelRef {
+            name: model.into(),
+            base_url: None,
+        },
         judge_model: None,
         attacker_model: None,
         settings: RunSettings {
-            generate: GenerateConfig { temperature: Some(0.0), max_tokens: Some(128), ..GenerateConfig::default() },
+            generate: GenerateConfig {
+                temperature: Some(0.0),
+                max_tokens: Some(128),
+                ..GenerateConfig::default()
+            },
             epochs: 1,
             epochs_reducer: "mean".into(),
             limit: None,
@@ -42,7 +52,10 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
             fail_on_error: None,
             cache: false,
         },
-        scorers: vec![ScorerRef { name: scorer.into(), metrics: vec!["mean".into(), "bootstrap_ci".into()] }],
+        scorers: vec![ScorerRef {
+            name: scorer.into(),
+            metrics: vec!["mean".into(), "bootstrap_ci".into()],
+        }],
         planned_records: records,
     }
 }
@@ -53,7 +66,11 @@ pub fn footer(records: usize, metrics: BTreeMap<String, f64>) -> LogFooter {
         status: RunStatus::Success,
         finished_at: "2026-01-01T00:01:00Z".into(),
         duration_s: 60.0,
-        samples: SampleCounts { total: records, completed: records, errors: 0 },
+        samples: SampleCounts {
+            total: records,
+            completed: records,
+            errors: 0,
+        },
         metrics,
         groups: vec![],
         contrasts: vec![],
@@ -64,7 +81,14 @@ pub fn footer(records: usize, metrics: BTreeMap<String, f64>) -> LogFooter {
 }
 
 /// A one-turn record of sample `id` answered with `output` and scored `value` by `scorer`.
-pub fn record(id: &str, index: usize, scorer: &str, value: f64, input: &str, output: &str) -> SampleRecord {
+pub fn record(
+    id: &str,
+    index: usize,
+    scorer: &str,
+    value: f64,
+    input: &str,
+    output: &str,
+) -> SampleRecord {
     SampleRecord {
         id: id.into(),
         epoch: 1,
@@ -73,9 +97,22 @@ pub fn record(id: &str, index: usize, scorer: &str, value: f64, input: &str, out
         target: vec![],
         choices: vec![],
         metadata: Default::default(),
-        messages: vec![ChatMessage::system("You are a helpful assistant."), ChatMessage::user(input), ChatMessage::assistant(output)],
+        messages: vec![
+            ChatMessage::system("You are a helpful assistant."),
+            ChatMessage::user(input),
+            ChatMessage::assistant(output),
+        ],
         output: output.into(),
-        scores: [(scorer.to_string(), Score { value, answer: None, explanation: None })].into_iter().collect(),
+        scores: [(
+            scorer.to_string(),
+            Score {
+                value,
+                answer: None,
+                explanation: None,
+            },
+        )]
+        .into_iter()
+        .collect(),
         usage: Usage::default(),
         retries: 0,
         cache_hits: 0,

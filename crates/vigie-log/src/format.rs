@@ -90,12 +90,14 @@ struct FrameHead {
 
 impl FrameHead {
     fn parse(bytes: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHead, String> {
-        let kind = FrameKind::from_byte(bytes[0]).ok_or_else(|| format!("unknown frame kind {}", bytes[0]))?;
+        let kind = FrameKind::from_byte(bytes[0])
+            .ok_or_else(|| format!("unknown frame kind {}", bytes[0]))?;
         let codec = bytes[1];
         if codec != CODEC_STORED && codec != CODEC_ZSTD {
             return Err(format!("unknown codec {codec}"));
         }
-        let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let u32_at =
+            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let payload_len = u32_at(4);
         let raw_len = u32_at(8);
         if payload_len > MAX_FRAME_BYTES || raw_len > MAX_FRAME_BYTES {
@@ -117,11 +119,18 @@ impl FrameHead {
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> LogError + '_ {
-    move |source| LogError::Io { path: path.display().to_string(), source }
+    move |source| LogError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> LogError {
-    LogError::Corrupt { path: path.display().to_string(), offset, reason: reason.into() }
+    LogError::Corrupt {
+        path: path.display().to_string(),
+        offset,
+        reason: reason.into(),
+    }
 }
 
 /// Appends records to a log. Each append reaches the operating system before
@@ -154,16 +163,40 @@ impl LogWriter {
     /// Creates a new log at `path` (which must not exist) and writes its header.
     pub fn create(path: &Path, header: &LogHeader) -> Result<LogWriter, LogError> {
         let header_json = to_json(path, header)?;
-        let file = OpenOptions::new().write(true).create_new(true).open(path).map_err(io_err(path))?;
-        let mut writer = LogWriter::from_file(file, path, 0, header.clone(), ManifestBuilder::new(&header_json))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        let mut writer = LogWriter::from_file(
+            file,
+            path,
+            0,
+            header.clone(),
+            ManifestBuilder::new(&header_json),
+        )?;
         writer.write_raw(&preamble())?;
         writer.append_json(FrameKind::Header, &[], &header_json)?;
         Ok(writer)
     }
 
-    fn from_file(file: File, path: &Path, offset: u64, header: LogHeader, manifest: ManifestBuilder) -> Result<LogWriter, LogError> {
+    fn from_file(
+        file: File,
+        path: &Path,
+        offset: u64,
+        header: LogHeader,
+        manifest: ManifestBuilder,
+    ) -> Result<LogWriter, LogError> {
         let compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(io_err(path))?;
-        Ok(LogWriter { file, path: path.to_path_buf(), offset, compressor, frame: Vec::new(), header, manifest })
+        Ok(LogWriter {
+            file,
+            path: path.to_path_buf(),
+            offset,
+            compressor,
+            frame: Vec::new(),
+            header,
+            manifest,
+        })
     }
 
     /// Opens an existing log to append to it: reads what it holds, cuts off a
@@ -185,7 +218,12 @@ impl LogWriter {
                     torn_bytes = reader.len - offset;
                     break;
                 }
-                Frame::Complete { kind, offset, body, head } => {
+                Frame::Complete {
+                    kind,
+                    offset,
+                    body,
+                    head,
+                } => {
                     match kind {
                         FrameKind::Header => {
                             let json = reader.payload(&head, &body, offset)?.to_vec();
@@ -195,12 +233,20 @@ impl LogWriter {
                         FrameKind::Sample => {
                             let json = reader.payload(&head, &body, offset)?.to_vec();
                             let record = parse::<SampleRecord>(path, &json, offset)?;
-                            let builder = manifest.as_mut().ok_or_else(|| corrupt(path, offset, "a sample comes before the header"))?;
-                            builder.add_record(&record.id, record.epoch, &body[..head.key_len], &json);
+                            let builder = manifest.as_mut().ok_or_else(|| {
+                                corrupt(path, offset, "a sample comes before the header")
+                            })?;
+                            builder.add_record(
+                                &record.id,
+                                record.epoch,
+                                &body[..head.key_len],
+                                &json,
+                            );
                             samples.push(record);
                         }
                         FrameKind::Footer => {
-                            previous_footer = Some(reader.decode::<LogFooter>(&head, &body, offset)?);
+                            previous_footer =
+                                Some(reader.decode::<LogFooter>(&head, &body, offset)?);
                             continue;
                         }
                         FrameKind::Trailer | FrameKind::Manifest | FrameKind::Signature => continue,
@@ -213,15 +259,27 @@ impl LogWriter {
             }
         }
         let (Some(header), Some(manifest)) = (header, manifest) else {
-            return Err(LogError::NoHeader { path: path.display().to_string() });
+            return Err(LogError::NoHeader {
+                path: path.display().to_string(),
+            });
         };
-        let mut file = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
         file.set_len(keep_until).map_err(io_err(path))?;
         // What follows is written in this build's format.
         file.write_all(&preamble()).map_err(io_err(path))?;
-        file.seek(SeekFrom::Start(keep_until)).map_err(io_err(path))?;
+        file.seek(SeekFrom::Start(keep_until))
+            .map_err(io_err(path))?;
         let writer = LogWriter::from_file(file, path, keep_until, header.clone(), manifest)?;
-        Ok(ReopenedLog { writer, header, samples, previous_footer, torn_bytes })
+        Ok(ReopenedLog {
+            writer,
+            header,
+            samples,
+            previous_footer,
+            torn_bytes,
+        })
     }
 
     /// The log's path.
@@ -234,7 +292,8 @@ impl LogWriter {
         let key = record.frame_key();
         let json = to_json(&self.path, record)?;
         self.append_json(FrameKind::Sample, &key, &json)?;
-        self.manifest.add_record(&record.id, record.epoch, &key, &json);
+        self.manifest
+            .add_record(&record.id, record.epoch, &key, &json);
         Ok(())
     }
 
@@ -247,7 +306,13 @@ impl LogWriter {
         let manifest_json = to_json(&self.path, &manifest)?;
         self.append_json(FrameKind::Manifest, &[], &manifest_json)?;
         let payload = trailer_payload(footer_offset);
-        self.write_frame(FrameKind::Trailer, CODEC_STORED, &[], &payload, payload.len())?;
+        self.write_frame(
+            FrameKind::Trailer,
+            CODEC_STORED,
+            &[],
+            &payload,
+            payload.len(),
+        )?;
         self.file.sync_all().map_err(io_err(&self.path))
     }
 
@@ -262,7 +327,14 @@ impl LogWriter {
         self.write_frame(kind, CODEC_ZSTD, key, &compressed, json.len())
     }
 
-    fn write_frame(&mut self, kind: FrameKind, codec: u8, key: &[u8], payload: &[u8], raw_len: usize) -> Result<(), LogError> {
+    fn write_frame(
+        &mut self,
+        kind: FrameKind,
+        codec: u8,
+        key: &[u8],
+        payload: &[u8],
+        raw_len: usize,
+    ) -> Result<(), LogError> {
         let mut frame = std::mem::take(&mut self.frame);
         let result = encode_frame(&mut frame, kind, codec, key, payload, raw_len)
             .map_err(|e| io_err(&self.path)(std::io::Error::other(e)))
@@ -298,10 +370,18 @@ fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, LogError> {
 }
 
 fn parse<T: DeserializeOwned>(path: &Path, json: &[u8], offset: u64) -> Result<T, LogError> {
-    serde_json::from_slice(json).map_err(|e| corrupt(path, offset, format!("record does not parse: {e}")))
+    serde_json::from_slice(json)
+        .map_err(|e| corrupt(path, offset, format!("record does not parse: {e}")))
 }
 
-fn encode_frame(frame: &mut Vec<u8>, kind: FrameKind, codec: u8, key: &[u8], payload: &[u8], raw_len: usize) -> Result<(), &'static str> {
+fn encode_frame(
+    frame: &mut Vec<u8>,
+    kind: FrameKind,
+    codec: u8,
+    key: &[u8],
+    payload: &[u8],
+    raw_len: usize,
+) -> Result<(), &'static str> {
     let key_len = u16::try_from(key.len()).map_err(|_| "sample id longer than 65,531 bytes")?;
     let mut crc = crc32fast::Hasher::new();
     crc.update(key);
@@ -325,17 +405,32 @@ pub fn append_signature(path: &Path, signature: &Signature) -> Result<(), LogErr
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let mut reader = LogReader::open(path)?;
     if reader.footer()?.is_none() {
-        return Err(corrupt(path, bytes.len() as u64, "the run has not finished (no footer): only a finished log can be signed"));
+        return Err(corrupt(
+            path,
+            bytes.len() as u64,
+            "the run has not finished (no footer): only a finished log can be signed",
+        ));
     }
     let trailer_start = bytes.len() - TRAILER_LEN as usize;
     let json = to_json(path, signature)?;
     let mut frame = Vec::new();
-    encode_frame(&mut frame, FrameKind::Signature, CODEC_STORED, &[], &json, json.len()).map_err(|e| io_err(path)(std::io::Error::other(e)))?;
+    encode_frame(
+        &mut frame,
+        FrameKind::Signature,
+        CODEC_STORED,
+        &[],
+        &json,
+        json.len(),
+    )
+    .map_err(|e| io_err(path)(std::io::Error::other(e)))?;
     let mut signed = Vec::with_capacity(bytes.len() + frame.len());
     signed.extend_from_slice(&bytes[..trailer_start]);
     signed.extend_from_slice(&frame);
     signed.extend_from_slice(&bytes[trailer_start..]);
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = path.with_file_name(format!(".{file_name}.signing"));
     let write = || -> std::io::Result<()> {
         let mut file = File::create(&temp)?;
@@ -350,9 +445,16 @@ pub fn append_signature(path: &Path, signature: &Signature) -> Result<(), LogErr
 }
 
 enum Frame {
-    Complete { kind: FrameKind, offset: u64, head: FrameHead, body: Vec<u8> },
+    Complete {
+        kind: FrameKind,
+        offset: u64,
+        head: FrameHead,
+        body: Vec<u8>,
+    },
     /// The file ends inside this frame, or its checksum fails and nothing follows it.
-    Torn { offset: u64 },
+    Torn {
+        offset: u64,
+    },
     End,
 }
 
@@ -373,15 +475,28 @@ impl LogReader {
         let len = file.metadata().map_err(io_err(path))?.len();
         let mut file = BufReader::with_capacity(1 << 16, file);
         let mut preamble = [0u8; PREAMBLE_LEN as usize];
-        if len < PREAMBLE_LEN || file.read_exact(&mut preamble).is_err() || &preamble[..8] != MAGIC {
-            return Err(LogError::NotALog { path: path.display().to_string() });
+        if len < PREAMBLE_LEN || file.read_exact(&mut preamble).is_err() || &preamble[..8] != MAGIC
+        {
+            return Err(LogError::NotALog {
+                path: path.display().to_string(),
+            });
         }
         let version = u32::from_le_bytes([preamble[8], preamble[9], preamble[10], preamble[11]]);
         if version > FORMAT_VERSION {
-            return Err(LogError::UnsupportedVersion { path: path.display().to_string(), version });
+            return Err(LogError::UnsupportedVersion {
+                path: path.display().to_string(),
+                version,
+            });
         }
         let decompressor = zstd::bulk::Decompressor::new().map_err(io_err(path))?;
-        Ok(LogReader { file, path: path.to_path_buf(), len, position: PREAMBLE_LEN, decompressor, scratch: Vec::new() })
+        Ok(LogReader {
+            file,
+            path: path.to_path_buf(),
+            len,
+            position: PREAMBLE_LEN,
+            decompressor,
+            scratch: Vec::new(),
+        })
     }
 
     /// The log's path.
@@ -393,19 +508,37 @@ impl LogReader {
     pub fn header(&mut self) -> Result<LogHeader, LogError> {
         self.seek(PREAMBLE_LEN)?;
         match self.next_frame()? {
-            Frame::Complete { kind: FrameKind::Header, offset, head, body } => self.decode(&head, &body, offset),
-            _ => Err(LogError::NoHeader { path: self.path.display().to_string() }),
+            Frame::Complete {
+                kind: FrameKind::Header,
+                offset,
+                head,
+                body,
+            } => self.decode(&head, &body, offset),
+            _ => Err(LogError::NoHeader {
+                path: self.path.display().to_string(),
+            }),
         }
     }
 
     /// Reads the footer through the trailer at the end of the file; `None`
     /// when the run has no footer (still running, or killed).
     pub fn footer(&mut self) -> Result<Option<LogFooter>, LogError> {
-        let Some(footer_offset) = self.footer_offset()? else { return Ok(None) };
+        let Some(footer_offset) = self.footer_offset()? else {
+            return Ok(None);
+        };
         self.seek(footer_offset)?;
         match self.next_frame()? {
-            Frame::Complete { kind: FrameKind::Footer, offset, head, body } => Ok(Some(self.decode(&head, &body, offset)?)),
-            _ => Err(corrupt(&self.path, footer_offset, "the trailer points at no footer")),
+            Frame::Complete {
+                kind: FrameKind::Footer,
+                offset,
+                head,
+                body,
+            } => Ok(Some(self.decode(&head, &body, offset)?)),
+            _ => Err(corrupt(
+                &self.path,
+                footer_offset,
+                "the trailer points at no footer",
+            )),
         }
     }
 
@@ -423,11 +556,14 @@ impl LogReader {
         let payload = &trailer[FRAME_HEADER_LEN..];
         let is_trailer = trailer[0] == FrameKind::Trailer as u8
             && &payload[8..] == TRAILER_MAGIC
-            && crc32fast::hash(payload) == u32::from_le_bytes(trailer[12..16].try_into().expect("4 bytes"));
+            && crc32fast::hash(payload)
+                == u32::from_le_bytes(trailer[12..16].try_into().expect("4 bytes"));
         if !is_trailer {
             return Ok(None);
         }
-        Ok(Some(u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"))))
+        Ok(Some(u64::from_le_bytes(
+            payload[..8].try_into().expect("8 bytes"),
+        )))
     }
 
     /// Finds the record that counts for a sample's epoch (the last one with
@@ -461,8 +597,14 @@ impl LogReader {
         let Some(offset) = last else { return Ok(None) };
         self.seek(offset)?;
         match self.next_frame()? {
-            Frame::Complete { offset, head, body, .. } => self.decode(&head, &body, offset).map(Some),
-            _ => Err(corrupt(&self.path, offset, "the frame changed while it was read")),
+            Frame::Complete {
+                offset, head, body, ..
+            } => self.decode(&head, &body, offset).map(Some),
+            _ => Err(corrupt(
+                &self.path,
+                offset,
+                "the frame changed while it was read",
+            )),
         }
     }
 
@@ -474,19 +616,25 @@ impl LogReader {
     }
 
     fn seek(&mut self, offset: u64) -> Result<(), LogError> {
-        self.file.seek(SeekFrom::Start(offset)).map_err(io_err(&self.path))?;
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .map_err(io_err(&self.path))?;
         self.position = offset;
         Ok(())
     }
 
     fn skip(&mut self, bytes: u64) -> Result<(), LogError> {
-        self.file.seek_relative(bytes as i64).map_err(io_err(&self.path))?;
+        self.file
+            .seek_relative(bytes as i64)
+            .map_err(io_err(&self.path))?;
         self.position += bytes;
         Ok(())
     }
 
     fn read_exact(&mut self, buf: &mut [u8], frame_offset: u64) -> Result<(), LogError> {
-        self.file.read_exact(buf).map_err(|_| corrupt(&self.path, frame_offset, "the file ends inside this frame"))?;
+        self.file
+            .read_exact(buf)
+            .map_err(|_| corrupt(&self.path, frame_offset, "the file ends inside this frame"))?;
         self.position += buf.len() as u64;
         Ok(())
     }
@@ -498,11 +646,17 @@ impl LogReader {
             return Ok(None);
         }
         if offset + FRAME_HEADER_LEN as u64 > self.len {
-            return Err(corrupt(&self.path, offset, "the file ends inside a frame header"));
+            return Err(corrupt(
+                &self.path,
+                offset,
+                "the file ends inside a frame header",
+            ));
         }
         let mut bytes = [0u8; FRAME_HEADER_LEN];
         self.read_exact(&mut bytes, offset)?;
-        FrameHead::parse(&bytes).map(Some).map_err(|reason| corrupt(&self.path, offset, reason))
+        FrameHead::parse(&bytes)
+            .map(Some)
+            .map_err(|reason| corrupt(&self.path, offset, reason))
     }
 
     fn next_frame(&mut self) -> Result<Frame, LogError> {
@@ -514,7 +668,9 @@ impl LogReader {
             Ok(Some(head)) => head,
             Ok(None) => return Ok(Frame::End),
             // A frame head cut by the end of the file is a torn tail.
-            Err(_) if offset + FRAME_HEADER_LEN as u64 > self.len => return Ok(Frame::Torn { offset }),
+            Err(_) if offset + FRAME_HEADER_LEN as u64 > self.len => {
+                return Ok(Frame::Torn { offset })
+            }
             Err(e) => return Err(e),
         };
         let end = offset + (FRAME_HEADER_LEN + head.body_len()) as u64;
@@ -529,7 +685,12 @@ impl LogReader {
             }
             return Err(corrupt(&self.path, offset, "checksum mismatch"));
         }
-        Ok(Frame::Complete { kind: head.kind, offset, head, body })
+        Ok(Frame::Complete {
+            kind: head.kind,
+            offset,
+            head,
+            body,
+        })
     }
 
     /// Reads every frame of the log, payloads decompressed, for a byte-level check.
@@ -543,28 +704,54 @@ impl LogReader {
             match self.next_frame()? {
                 Frame::End => break None,
                 Frame::Torn { offset } => break Some(offset),
-                Frame::Complete { kind, offset, head, body } => {
+                Frame::Complete {
+                    kind,
+                    offset,
+                    head,
+                    body,
+                } => {
                     let payload = self.payload(&head, &body, offset)?.to_vec();
-                    frames.push(RawFrame { kind, offset, key: body[..head.key_len].to_vec(), payload });
+                    frames.push(RawFrame {
+                        kind,
+                        offset,
+                        key: body[..head.key_len].to_vec(),
+                        payload,
+                    });
                 }
             }
         };
-        Ok(RawFrames { frames, torn_at, format_version: u32::from_le_bytes(version) })
+        Ok(RawFrames {
+            frames,
+            torn_at,
+            format_version: u32::from_le_bytes(version),
+        })
     }
 
     /// The manifest of a finished log, and the signatures after it; `None`
     /// for a log without one (a run not finished, or written before
     /// manifests). Only the frames after the footer are read.
     pub fn manifest(&mut self) -> Result<Option<(Manifest, Vec<Signature>)>, LogError> {
-        let Some(footer_offset) = self.footer_offset()? else { return Ok(None) };
+        let Some(footer_offset) = self.footer_offset()? else {
+            return Ok(None);
+        };
         self.seek(footer_offset)?;
         let mut found: Option<(Manifest, Vec<Signature>)> = None;
-        while let Frame::Complete { kind, offset, head, body } = self.next_frame()? {
+        while let Frame::Complete {
+            kind,
+            offset,
+            head,
+            body,
+        } = self.next_frame()?
+        {
             match kind {
-                FrameKind::Manifest => found = Some((self.decode(&head, &body, offset)?, Vec::new())),
+                FrameKind::Manifest => {
+                    found = Some((self.decode(&head, &body, offset)?, Vec::new()))
+                }
                 FrameKind::Signature => {
                     let signature = self.decode(&head, &body, offset)?;
-                    let (_, signatures) = found.as_mut().ok_or_else(|| corrupt(&self.path, offset, "a signature comes before the manifest"))?;
+                    let (_, signatures) = found.as_mut().ok_or_else(|| {
+                        corrupt(&self.path, offset, "a signature comes before the manifest")
+                    })?;
                     signatures.push(signature);
                 }
                 _ => {}
@@ -574,7 +761,12 @@ impl LogReader {
     }
 
     /// A frame's payload, decompressed (borrowed from a scratch buffer).
-    fn payload<'a>(&'a mut self, head: &FrameHead, body: &'a [u8], offset: u64) -> Result<&'a [u8], LogError> {
+    fn payload<'a>(
+        &'a mut self,
+        head: &FrameHead,
+        body: &'a [u8],
+        offset: u64,
+    ) -> Result<&'a [u8], LogError> {
         let payload = &body[head.key_len..];
         match head.codec {
             CODEC_ZSTD => {
@@ -589,7 +781,12 @@ impl LogReader {
         }
     }
 
-    fn decode<T: DeserializeOwned>(&mut self, head: &FrameHead, body: &[u8], offset: u64) -> Result<T, LogError> {
+    fn decode<T: DeserializeOwned>(
+        &mut self,
+        head: &FrameHead,
+        body: &[u8],
+        offset: u64,
+    ) -> Result<T, LogError> {
         let path = self.path.clone();
         let raw = self.payload(head, body, offset)?;
         parse(&path, raw, offset)
@@ -609,10 +806,22 @@ impl Iterator for SampleFrames<'_> {
             match self.reader.next_frame() {
                 Err(e) => return Some(Err(e)),
                 Ok(Frame::End | Frame::Torn { .. }) => return None,
-                Ok(Frame::Complete { kind: FrameKind::Sample, offset, head, body }) => {
+                Ok(Frame::Complete {
+                    kind: FrameKind::Sample,
+                    offset,
+                    head,
+                    body,
+                }) => {
                     return Some(self.reader.decode(&head, &body, offset));
                 }
-                Ok(Frame::Complete { kind: FrameKind::Footer | FrameKind::Trailer | FrameKind::Manifest | FrameKind::Signature, .. }) => return None,
+                Ok(Frame::Complete {
+                    kind:
+                        FrameKind::Footer
+                        | FrameKind::Trailer
+                        | FrameKind::Manifest
+                        | FrameKind::Signature,
+                    ..
+                }) => return None,
                 Ok(Frame::Complete { .. }) => continue,
             }
         }

@@ -38,10 +38,14 @@ mod format;
 pub mod manifest;
 mod schema;
 
-pub use format::{append_signature, FrameKind, LogReader, LogWriter, RawFrame, RawFrames, ReopenedLog, SampleFrames};
+pub use format::{
+    append_signature, FrameKind, LogReader, LogWriter, RawFrame, RawFrames, ReopenedLog,
+    SampleFrames,
+};
 pub use manifest::{Manifest, Provenance, RecordDigest};
 pub use schema::{
-    records_that_count, Contrast, ContrastSpec, GroupMetrics, LogFooter, LogHeader, ModelRef, RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, ScorerRef, Signature,
+    records_that_count, Contrast, ContrastSpec, GroupMetrics, LogFooter, LogHeader, ModelRef,
+    RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, ScorerRef, Signature,
     TaskRef,
 };
 

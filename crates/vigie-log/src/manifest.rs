@@ -159,12 +159,20 @@ pub(crate) struct ManifestBuilder {
 
 impl ManifestBuilder {
     pub(crate) fn new(header_json: &[u8]) -> ManifestBuilder {
-        ManifestBuilder { header_sha256: hex(&sha256(header_json)), records: Vec::new(), leaves: Vec::new() }
+        ManifestBuilder {
+            header_sha256: hex(&sha256(header_json)),
+            records: Vec::new(),
+            leaves: Vec::new(),
+        }
     }
 
     pub(crate) fn add_record(&mut self, id: &str, epoch: u32, key: &[u8], json: &[u8]) {
         let leaf = record_leaf(key, json);
-        self.records.push(RecordDigest { id: id.to_string(), epoch, sha256: hex(&leaf) });
+        self.records.push(RecordDigest {
+            id: id.to_string(),
+            epoch,
+            sha256: hex(&leaf),
+        });
         self.leaves.push(leaf);
     }
 
@@ -203,9 +211,18 @@ mod tests {
         assert_eq!(merkle_root(&l[..2]), node(l[0], l[1]));
         // Three leaves: the left subtree takes the largest power of two below 3.
         assert_eq!(merkle_root(&l[..3]), node(node(l[0], l[1]), l[2]));
-        assert_eq!(merkle_root(&l[..4]), node(node(l[0], l[1]), node(l[2], l[3])));
-        assert_eq!(merkle_root(&l[..5]), node(node(node(l[0], l[1]), node(l[2], l[3])), l[4]));
-        assert_eq!(hex(&merkle_root(&[])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            merkle_root(&l[..4]),
+            node(node(l[0], l[1]), node(l[2], l[3]))
+        );
+        assert_eq!(
+            merkle_root(&l[..5]),
+            node(node(node(l[0], l[1]), node(l[2], l[3])), l[4])
+        );
+        assert_eq!(
+            hex(&merkle_root(&[])),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]

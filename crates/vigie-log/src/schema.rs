@@ -211,7 +211,8 @@ impl SampleRecord {
 /// The record that counts for each (sample, epoch) — the last one in the
 /// file, as a retry follows the failure it replaces — in run order.
 pub fn records_that_count(records: impl IntoIterator<Item = SampleRecord>) -> Vec<SampleRecord> {
-    let mut latest: std::collections::HashMap<(u32, String), SampleRecord> = std::collections::HashMap::new();
+    let mut latest: std::collections::HashMap<(u32, String), SampleRecord> =
+        std::collections::HashMap::new();
     for record in records {
         latest.insert((record.epoch, record.id.clone()), record);
     }

@@ -50,9 +50,16 @@ impl ResponseCache {
         let path = self.path(key);
         let parent = path.parent().expect("entries live in a subfolder");
         std::fs::create_dir_all(parent)?;
-        let stored = ModelOutput { retries: 0, cached: false, ..output.clone() };
+        let stored = ModelOutput {
+            retries: 0,
+            cached: false,
+            ..output.clone()
+        };
         let tmp = parent.join(format!(".{key}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, serde_json::to_vec(&stored).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(&stored).map_err(std::io::Error::other)?,
+        )?;
         std::fs::rename(&tmp, &path)
     }
 }
@@ -71,11 +78,24 @@ mod tests {
         let c = ResponseCache::key("openai/y", "http://h/v1", b"{\"messages\":[1]}");
         assert!(a != b && a != c);
         assert!(cache.get(&a).is_none());
-        let output = ModelOutput { text: "4".into(), stop_reason: "stop".into(), usage: Usage { input_tokens: 1, output_tokens: 1, total_tokens: 2 }, retries: 3, cached: false };
+        let output = ModelOutput {
+            text: "4".into(),
+            stop_reason: "stop".into(),
+            usage: Usage {
+                input_tokens: 1,
+                output_tokens: 1,
+                total_tokens: 2,
+            },
+            retries: 3,
+            cached: false,
+        };
         cache.put(&a, &output).unwrap();
         let got = cache.get(&a).unwrap();
         assert_eq!(got.text, "4");
-        assert_eq!(got.retries, 0, "retries of the original call are not replayed");
+        assert_eq!(
+            got.retries, 0,
+            "retries of the original call are not replayed"
+        );
         assert!(cache.get(&b).is_none());
     }
 }

@@ -48,12 +48,19 @@ impl HttpModel {
                 }
                 Err(e)
             }
-            Err(_) => Err(ModelError::new(ModelErrorKind::Timeout, format!("no answer within {:.1}s", self.timeout.as_secs_f64()))),
+            Err(_) => Err(ModelError::new(
+                ModelErrorKind::Timeout,
+                format!("no answer within {:.1}s", self.timeout.as_secs_f64()),
+            )),
         }
     }
 
     async fn send(&self, body: &[u8]) -> Result<ModelOutput, ModelError> {
-        let mut request = self.client.post(self.url.clone()).header("content-type", "application/json").body(body.to_vec());
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .header("content-type", "application/json")
+            .body(body.to_vec());
         request = match (self.protocol, &self.api_key) {
             (Protocol::OpenAiChat, Some(key)) => request.bearer_auth(key),
             (Protocol::AnthropicMessages, Some(key)) => request.header("x-api-key", key),
@@ -64,7 +71,11 @@ impl HttpModel {
         }
         let response = request.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status().as_u16();
-        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok());
         let bytes = response.bytes().await.map_err(|e| transport_error(&e))?;
         if status == 200 {
             return self.protocol.parse(&bytes);
@@ -83,7 +94,13 @@ fn transport_error(e: &reqwest::Error) -> ModelError {
         message.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    let kind = if e.is_timeout() { ModelErrorKind::Timeout } else if e.is_decode() { ModelErrorKind::BadResponse } else { ModelErrorKind::Connection };
+    let kind = if e.is_timeout() {
+        ModelErrorKind::Timeout
+    } else if e.is_decode() {
+        ModelErrorKind::BadResponse
+    } else {
+        ModelErrorKind::Connection
+    };
     ModelError::new(kind, message)
 }
 
@@ -97,7 +114,8 @@ impl RetryPolicy {
             let seconds = seconds.clamp(0.0, self.max_delay.as_secs_f64());
             return Duration::from_secs_f64(seconds * rng.random_range(1.0..1.1));
         }
-        let ceiling = (self.base.as_secs_f64() * 2f64.powi(retry.min(30) as i32)).min(self.max_delay.as_secs_f64());
+        let ceiling = (self.base.as_secs_f64() * 2f64.powi(retry.min(30) as i32))
+            .min(self.max_delay.as_secs_f64());
         Duration::from_secs_f64(ceiling * rng.random_range(0.5..=1.0))
     }
 }
@@ -107,11 +125,22 @@ impl ModelApi for HttpModel {
         &self.name
     }
 
-    fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, Result<ModelOutput, ModelError>> {
+    fn generate<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxFuture<'a, Result<ModelOutput, ModelError>> {
         Box::pin(async move {
-            let body = serde_json::to_vec(&self.protocol.body(&self.model_id, request))
-                .map_err(|e| ModelError::new(ModelErrorKind::Fatal, format!("cannot encode the request: {e}")))?;
-            let key = self.cache.as_ref().map(|_| ResponseCache::key(&self.name, &self.endpoint, &body));
+            let body =
+                serde_json::to_vec(&self.protocol.body(&self.model_id, request)).map_err(|e| {
+                    ModelError::new(
+                        ModelErrorKind::Fatal,
+                        format!("cannot encode the request: {e}"),
+                    )
+                })?;
+            let key = self
+                .cache
+                .as_ref()
+                .map(|_| ResponseCache::key(&self.name, &self.endpoint, &body));
             if let (Some(cache), Some(key)) = (&self.cache, &key) {
                 if let Some(mut hit) = cache.get(key) {
                     hit.cached = true;
@@ -151,17 +180,27 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_honours_retry_after() {
-        let policy = RetryPolicy { max_retries: 5, base: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let policy = RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         for retry in 0..4 {
             let ceiling = 0.1 * 2f64.powi(retry as i32);
             for _ in 0..50 {
                 let d = policy.delay(retry, None).as_secs_f64();
-                assert!(d >= ceiling * 0.5 - 1e-9 && d <= ceiling + 1e-9, "retry {retry}: {d}");
+                assert!(
+                    d >= ceiling * 0.5 - 1e-9 && d <= ceiling + 1e-9,
+                    "retry {retry}: {d}"
+                );
             }
         }
         assert!(policy.delay(20, None) <= Duration::from_secs(1), "capped");
         let d = policy.delay(0, Some(0.5)).as_secs_f64();
         assert!((0.5..0.56).contains(&d), "{d}");
-        assert!(policy.delay(0, Some(3600.0)) <= Duration::from_secs_f64(1.1), "Retry-After is capped too");
+        assert!(
+            policy.delay(0, Some(3600.0)) <= Duration::from_secs_f64(1.1),
+            "Retry-After is capped too"
+        );
     }
 }

@@ -106,11 +106,32 @@ struct ProviderInfo {
 }
 
 fn provider_info(prefix: &str) -> Option<ProviderInfo> {
-    let openai = |base_env, default_base, key_env, required| ProviderInfo { protocol: Protocol::OpenAiChat, base_env, default_base, key_env, key_required_by_default: required };
+    let openai = |base_env, default_base, key_env, required| ProviderInfo {
+        protocol: Protocol::OpenAiChat,
+        base_env,
+        default_base,
+        key_env,
+        key_required_by_default: required,
+    };
     Some(match prefix {
-        "openai" => openai("OPENAI_BASE_URL", "https://api.openai.com/v1", Some("OPENAI_API_KEY"), true),
-        "mistral" => openai("MISTRAL_BASE_URL", "https://api.mistral.ai/v1", Some("MISTRAL_API_KEY"), true),
-        "vllm" => openai("VLLM_BASE_URL", "http://127.0.0.1:8000/v1", Some("VLLM_API_KEY"), false),
+        "openai" => openai(
+            "OPENAI_BASE_URL",
+            "https://api.openai.com/v1",
+            Some("OPENAI_API_KEY"),
+            true,
+        ),
+        "mistral" => openai(
+            "MISTRAL_BASE_URL",
+            "https://api.mistral.ai/v1",
+            Some("MISTRAL_API_KEY"),
+            true,
+        ),
+        "vllm" => openai(
+            "VLLM_BASE_URL",
+            "http://127.0.0.1:8000/v1",
+            Some("VLLM_API_KEY"),
+            false,
+        ),
         "ollama" => openai("OLLAMA_BASE_URL", "http://127.0.0.1:11434/v1", None, false),
         "llamacpp" => openai("LLAMACPP_BASE_URL", "http://127.0.0.1:8080/v1", None, false),
         "anthropic" => ProviderInfo {
@@ -126,7 +147,8 @@ fn provider_info(prefix: &str) -> Option<ProviderInfo> {
 
 /// Whether `name` is served by this crate (has a known HTTP provider prefix).
 pub fn is_http_model(name: &str) -> bool {
-    name.split_once('/').is_some_and(|(prefix, _)| provider_info(prefix).is_some())
+    name.split_once('/')
+        .is_some_and(|(prefix, _)| provider_info(prefix).is_some())
 }
 
 /// The base URL a model name resolves to, without building a client.
@@ -137,18 +159,35 @@ pub fn base_url_for(name: &str, flag: Option<&str>) -> Option<String> {
 }
 
 fn resolve_base(info: &ProviderInfo, flag: Option<&str>) -> String {
-    let base = flag.map(str::to_string).or_else(|| std::env::var(info.base_env).ok().filter(|s| !s.is_empty())).unwrap_or_else(|| info.default_base.to_string());
+    let base = flag
+        .map(str::to_string)
+        .or_else(|| std::env::var(info.base_env).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| info.default_base.to_string());
     base.trim_end_matches('/').to_string()
 }
 
 /// Builds an HTTP model from its name; returns it with its live counters.
-pub fn resolve(name: &str, options: &ProviderOptions) -> Result<(Arc<HttpModel>, Arc<ProviderStats>), ProviderError> {
-    let (prefix, model_id) = name.split_once('/').filter(|(_, id)| !id.is_empty()).ok_or_else(|| ProviderError::UnknownProvider(name.to_string()))?;
-    let info = provider_info(prefix).ok_or_else(|| ProviderError::UnknownProvider(name.to_string()))?;
+pub fn resolve(
+    name: &str,
+    options: &ProviderOptions,
+) -> Result<(Arc<HttpModel>, Arc<ProviderStats>), ProviderError> {
+    let (prefix, model_id) = name
+        .split_once('/')
+        .filter(|(_, id)| !id.is_empty())
+        .ok_or_else(|| ProviderError::UnknownProvider(name.to_string()))?;
+    let info =
+        provider_info(prefix).ok_or_else(|| ProviderError::UnknownProvider(name.to_string()))?;
     let base = resolve_base(&info, options.base_url.as_deref());
-    let api_key = options.api_key.clone().or_else(|| info.key_env.and_then(|env| std::env::var(env).ok()).filter(|k| !k.is_empty()));
+    let api_key = options.api_key.clone().or_else(|| {
+        info.key_env
+            .and_then(|env| std::env::var(env).ok())
+            .filter(|k| !k.is_empty())
+    });
     if api_key.is_none() && info.key_required_by_default && base == info.default_base {
-        return Err(ProviderError::MissingKey { model: name.to_string(), env: info.key_env.unwrap_or("an API key variable") });
+        return Err(ProviderError::MissingKey {
+            model: name.to_string(),
+            env: info.key_env.unwrap_or("an API key variable"),
+        });
     }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.max_connections.max(1))
@@ -158,7 +197,10 @@ pub fn resolve(name: &str, options: &ProviderOptions) -> Result<(Arc<HttpModel>,
         .map_err(|e| ProviderError::Client(e.to_string()))?;
     let stats = Arc::new(ProviderStats::default());
     let endpoint = format!("{base}{}", info.protocol.path());
-    let url = reqwest::Url::parse(&endpoint).map_err(|e| ProviderError::BadBaseUrl { base: base.clone(), reason: e.to_string() })?;
+    let url = reqwest::Url::parse(&endpoint).map_err(|e| ProviderError::BadBaseUrl {
+        base: base.clone(),
+        reason: e.to_string(),
+    })?;
     let model = HttpModel {
         name: name.to_string(),
         model_id: model_id.to_string(),
@@ -186,21 +228,44 @@ mod tests {
             api_key: None,
             max_connections: 4,
             timeout: Duration::from_secs(5),
-            retry: RetryPolicy { max_retries: 1, base: Duration::from_millis(10), max_delay: Duration::from_secs(1) },
+            retry: RetryPolicy {
+                max_retries: 1,
+                base: Duration::from_millis(10),
+                max_delay: Duration::from_secs(1),
+            },
             cache: None,
         }
     }
 
     #[test]
     fn names_resolve_or_say_what_is_wrong() {
-        assert!(matches!(resolve("gpt-4o", &options()), Err(ProviderError::UnknownProvider(_))));
-        assert!(matches!(resolve("foo/bar", &options()), Err(ProviderError::UnknownProvider(_))));
-        assert!(matches!(resolve("ollama/", &options()), Err(ProviderError::UnknownProvider(_))));
-        let with_base = ProviderOptions { base_url: Some("http://127.0.0.1:9/v1/".into()), ..options() };
+        assert!(matches!(
+            resolve("gpt-4o", &options()),
+            Err(ProviderError::UnknownProvider(_))
+        ));
+        assert!(matches!(
+            resolve("foo/bar", &options()),
+            Err(ProviderError::UnknownProvider(_))
+        ));
+        assert!(matches!(
+            resolve("ollama/", &options()),
+            Err(ProviderError::UnknownProvider(_))
+        ));
+        let with_base = ProviderOptions {
+            base_url: Some("http://127.0.0.1:9/v1/".into()),
+            ..options()
+        };
         let (model, _) = resolve("openai/llama3", &with_base).unwrap();
         assert_eq!(model.endpoint, "http://127.0.0.1:9/v1/chat/completions");
         assert_eq!(model.model_id, "llama3");
-        let (model, _) = resolve("anthropic/claude", &ProviderOptions { api_key: Some("k".into()), ..options() }).unwrap();
+        let (model, _) = resolve(
+            "anthropic/claude",
+            &ProviderOptions {
+                api_key: Some("k".into()),
+                ..options()
+            },
+        )
+        .unwrap();
         assert!(model.endpoint.ends_with("/v1/messages"));
         assert!(is_http_model("vllm/x") && !is_http_model("local/smollm2"));
     }

@@ -37,7 +37,9 @@ pub struct Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let Some(permit) = self.permit.take() else { return };
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
         let mut state = self.limiter.state.lock().expect("limiter lock");
         if state.debt > 0 {
             state.debt -= 1;
@@ -52,15 +54,28 @@ impl AdaptiveLimiter {
         let max = max.max(1);
         Arc::new(AdaptiveLimiter {
             semaphore: Arc::new(Semaphore::new(max)),
-            state: Mutex::new(State { limit: max as f64, cap: max, debt: 0, last_decrease: None }),
+            state: Mutex::new(State {
+                limit: max as f64,
+                cap: max,
+                debt: 0,
+                last_decrease: None,
+            }),
             max,
         })
     }
 
     /// Waits for leave to send.
     pub async fn acquire(self: &Arc<Self>) -> Permit {
-        let permit = self.semaphore.clone().acquire_owned().await.expect("the semaphore is never closed");
-        Permit { permit: Some(permit), limiter: self.clone() }
+        let permit = self
+            .semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        Permit {
+            permit: Some(permit),
+            limiter: self.clone(),
+        }
     }
 
     /// The current limit, rounded down.
@@ -89,7 +104,10 @@ impl AdaptiveLimiter {
     /// The server said 429: halve, unless it was just halved.
     pub fn on_rate_limited(&self) {
         let mut state = self.state.lock().expect("limiter lock");
-        if state.last_decrease.is_some_and(|t| t.elapsed() < DECREASE_COOLDOWN) {
+        if state
+            .last_decrease
+            .is_some_and(|t| t.elapsed() < DECREASE_COOLDOWN)
+        {
             return;
         }
         state.last_decrease = Some(Instant::now());
@@ -116,7 +134,11 @@ mod tests {
         limiter.on_rate_limited();
         assert_eq!(limiter.limit(), 4);
         limiter.on_rate_limited();
-        assert_eq!(limiter.limit(), 4, "a second 429 within the cool-down does not count");
+        assert_eq!(
+            limiter.limit(),
+            4,
+            "a second 429 within the cool-down does not count"
+        );
         drop(held);
         // Four of the eight returned permits were destroyed: only four can be held now.
         let held = futures_join(&limiter, 4).await;
@@ -141,7 +163,11 @@ mod tests {
     async fn futures_join(limiter: &Arc<AdaptiveLimiter>, n: usize) -> Vec<Permit> {
         let mut permits = Vec::new();
         for _ in 0..n {
-            permits.push(tokio::time::timeout(Duration::from_secs(1), limiter.acquire()).await.expect("a permit is free"));
+            permits.push(
+                tokio::time::timeout(Duration::from_secs(1), limiter.acquire())
+                    .await
+                    .expect("a permit is free"),
+            );
         }
         permits
     }

@@ -32,7 +32,11 @@ impl Protocol {
         body.insert("model".into(), json!(model));
         match self {
             Protocol::OpenAiChat => {
-                let messages: Vec<Value> = request.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content})).collect();
+                let messages: Vec<Value> = request
+                    .messages
+                    .iter()
+                    .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                    .collect();
                 body.insert("messages".into(), Value::Array(messages));
                 if let Some(v) = config.max_tokens {
                     body.insert("max_tokens".into(), json!(v));
@@ -45,7 +49,12 @@ impl Protocol {
                 }
             }
             Protocol::AnthropicMessages => {
-                let system: Vec<&str> = request.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
+                let system: Vec<&str> = request
+                    .messages
+                    .iter()
+                    .filter(|m| m.role == Role::System)
+                    .map(|m| m.content.as_str())
+                    .collect();
                 if !system.is_empty() {
                     body.insert("system".into(), json!(system.join("\n\n")));
                 }
@@ -56,7 +65,10 @@ impl Protocol {
                     .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
                     .collect();
                 body.insert("messages".into(), Value::Array(messages));
-                body.insert("max_tokens".into(), json!(config.max_tokens.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS)));
+                body.insert(
+                    "max_tokens".into(),
+                    json!(config.max_tokens.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS)),
+                );
                 if !config.stop.is_empty() {
                     body.insert("stop_sequences".into(), json!(config.stop));
                 }
@@ -77,34 +89,77 @@ impl Protocol {
     /// Reads a 200 answer.
     pub fn parse(self, body: &[u8]) -> Result<ModelOutput, ModelError> {
         let bad = |why: String| ModelError::new(ModelErrorKind::BadResponse, why);
-        let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("the answer is not JSON ({e}): {}", snippet(body))))?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| bad(format!("the answer is not JSON ({e}): {}", snippet(body))))?;
         let count = |v: &Value, key: &str| v.get(key).and_then(Value::as_u64).unwrap_or(0);
         match self {
             Protocol::OpenAiChat => {
-                let choice = value
-                    .get("choices")
-                    .and_then(|c| c.get(0))
-                    .ok_or_else(|| bad(format!("the answer has no `choices`: {}", snippet(body))))?;
-                let text = choice.get("message").and_then(|m| m.get("content")).and_then(Value::as_str).unwrap_or("").to_string();
-                let stop_reason = choice.get("finish_reason").and_then(Value::as_str).unwrap_or("unknown").to_string();
+                let choice = value.get("choices").and_then(|c| c.get(0)).ok_or_else(|| {
+                    bad(format!("the answer has no `choices`: {}", snippet(body)))
+                })?;
+                let text = choice
+                    .get("message")
+                    .and_then(|m| m.get("content"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let stop_reason = choice
+                    .get("finish_reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_string();
                 let usage = value.get("usage").map_or(Usage::default(), |u| {
-                    let (input, output) = (count(u, "prompt_tokens"), count(u, "completion_tokens"));
-                    Usage { input_tokens: input, output_tokens: output, total_tokens: u.get("total_tokens").and_then(Value::as_u64).unwrap_or(input + output) }
+                    let (input, output) =
+                        (count(u, "prompt_tokens"), count(u, "completion_tokens"));
+                    Usage {
+                        input_tokens: input,
+                        output_tokens: output,
+                        total_tokens: u
+                            .get("total_tokens")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(input + output),
+                    }
                 });
-                Ok(ModelOutput { text, stop_reason, usage, retries: 0, cached: false })
+                Ok(ModelOutput {
+                    text,
+                    stop_reason,
+                    usage,
+                    retries: 0,
+                    cached: false,
+                })
             }
             Protocol::AnthropicMessages => {
                 let content = value
                     .get("content")
                     .and_then(Value::as_array)
-                    .ok_or_else(|| bad(format!("the answer has no `content`: {}", snippet(body))))?;
-                let text = content.iter().filter(|b| b.get("type").and_then(Value::as_str) == Some("text")).filter_map(|b| b.get("text").and_then(Value::as_str)).collect::<String>();
-                let stop_reason = value.get("stop_reason").and_then(Value::as_str).unwrap_or("unknown").to_string();
+                    .ok_or_else(|| {
+                        bad(format!("the answer has no `content`: {}", snippet(body)))
+                    })?;
+                let text = content
+                    .iter()
+                    .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+                    .filter_map(|b| b.get("text").and_then(Value::as_str))
+                    .collect::<String>();
+                let stop_reason = value
+                    .get("stop_reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_string();
                 let usage = value.get("usage").map_or(Usage::default(), |u| {
                     let (input, output) = (count(u, "input_tokens"), count(u, "output_tokens"));
-                    Usage { input_tokens: input, output_tokens: output, total_tokens: input + output }
+                    Usage {
+                        input_tokens: input,
+                        output_tokens: output,
+                        total_tokens: input + output,
+                    }
                 });
-                Ok(ModelOutput { text, stop_reason, usage, retries: 0, cached: false })
+                Ok(ModelOutput {
+                    text,
+                    stop_reason,
+                    usage,
+                    retries: 0,
+                    cached: false,
+                })
             }
         }
     }
@@ -124,14 +179,21 @@ impl Protocol {
 
 fn looks_like_context_overflow(message: &str) -> bool {
     let m = message.to_lowercase();
-    m.contains("context length") || m.contains("context_length") || m.contains("maximum context") || m.contains("prompt is too long")
+    m.contains("context length")
+        || m.contains("context_length")
+        || m.contains("maximum context")
+        || m.contains("prompt is too long")
 }
 
 /// The provider's own words from an error body, or the start of the body.
 fn error_message(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
         let error = value.get("error").unwrap_or(&value);
-        if let Some(text) = error.get("message").and_then(Value::as_str).or_else(|| error.as_str()) {
+        if let Some(text) = error
+            .get("message")
+            .and_then(Value::as_str)
+            .or_else(|| error.as_str())
+        {
             return text.to_string();
         }
     }
@@ -158,7 +220,12 @@ mod tests {
     fn request() -> GenerateRequest {
         GenerateRequest {
             messages: vec![ChatMessage::system("Be brief."), ChatMessage::user("2+2?")],
-            config: GenerateConfig { temperature: Some(0.0), max_tokens: Some(5), stop: vec!["\n".into()], ..Default::default() },
+            config: GenerateConfig {
+                temperature: Some(0.0),
+                max_tokens: Some(5),
+                stop: vec!["\n".into()],
+                ..Default::default()
+            },
         }
     }
 
@@ -172,14 +239,24 @@ mod tests {
         );
         let answer = br#"{"choices": [{"message": {"role": "assistant", "content": "4"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 7, "completion_tokens": 1, "total_tokens": 8}}"#;
         let out = Protocol::OpenAiChat.parse(answer).unwrap();
-        assert_eq!((out.text.as_str(), out.stop_reason.as_str(), out.usage.total_tokens), ("4", "stop", 8));
+        assert_eq!(
+            (
+                out.text.as_str(),
+                out.stop_reason.as_str(),
+                out.usage.total_tokens
+            ),
+            ("4", "stop", 8)
+        );
     }
 
     #[test]
     fn anthropic_body_moves_the_system_message() {
         let body = Protocol::AnthropicMessages.body("claude", &request());
         assert_eq!(body["system"], json!("Be brief."));
-        assert_eq!(body["messages"], json!([{"role": "user", "content": "2+2?"}]));
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": "2+2?"}])
+        );
         assert_eq!(body["stop_sequences"], json!(["\n"]));
         let answer = br#"{"content": [{"type": "text", "text": "4"}], "stop_reason": "end_turn", "usage": {"input_tokens": 9, "output_tokens": 1}}"#;
         let out = Protocol::AnthropicMessages.parse(answer).unwrap();
@@ -188,13 +265,44 @@ mod tests {
 
     #[test]
     fn bad_answers_and_statuses_are_classified() {
-        assert_eq!(Protocol::OpenAiChat.parse(b"<html>oops</html>").unwrap_err().kind, ModelErrorKind::BadResponse);
-        assert_eq!(Protocol::OpenAiChat.parse(b"{\"choices\": [{\"mess").unwrap_err().kind, ModelErrorKind::BadResponse);
-        assert_eq!(Protocol::OpenAiChat.classify(429, b"").kind, ModelErrorKind::RateLimited);
-        assert_eq!(Protocol::OpenAiChat.classify(503, b"").kind, ModelErrorKind::Server);
-        assert_eq!(Protocol::AnthropicMessages.classify(529, b"{\"error\": {\"message\": \"Overloaded\"}}").message, "HTTP 529: Overloaded");
-        let e = Protocol::OpenAiChat.classify(400, br#"{"error": {"message": "This model's maximum context length is 8192 tokens"}}"#);
+        assert_eq!(
+            Protocol::OpenAiChat
+                .parse(b"<html>oops</html>")
+                .unwrap_err()
+                .kind,
+            ModelErrorKind::BadResponse
+        );
+        assert_eq!(
+            Protocol::OpenAiChat
+                .parse(b"{\"choices\": [{\"mess")
+                .unwrap_err()
+                .kind,
+            ModelErrorKind::BadResponse
+        );
+        assert_eq!(
+            Protocol::OpenAiChat.classify(429, b"").kind,
+            ModelErrorKind::RateLimited
+        );
+        assert_eq!(
+            Protocol::OpenAiChat.classify(503, b"").kind,
+            ModelErrorKind::Server
+        );
+        assert_eq!(
+            Protocol::AnthropicMessages
+                .classify(529, b"{\"error\": {\"message\": \"Overloaded\"}}")
+                .message,
+            "HTTP 529: Overloaded"
+        );
+        let e = Protocol::OpenAiChat.classify(
+            400,
+            br#"{"error": {"message": "This model's maximum context length is 8192 tokens"}}"#,
+        );
         assert_eq!(e.kind, ModelErrorKind::ContextLength);
-        assert_eq!(Protocol::OpenAiChat.classify(401, b"{\"error\": {\"message\": \"bad key\"}}").kind, ModelErrorKind::Rejected);
+        assert_eq!(
+            Protocol::OpenAiChat
+                .classify(401, b"{\"error\": {\"message\": \"bad key\"}}")
+                .kind,
+            ModelErrorKind::Rejected
+        );
     }
 }

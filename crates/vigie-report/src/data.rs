@@ -14,7 +14,13 @@ use crate::ReportError;
 
 /// Areas whose model outputs may carry hazardous content, and so are
 /// truncated in reports unless asked otherwise.
-const HAZARDOUS_AREAS: &[&str] = &["cbrn", "cyber", "harmful_content", "manipulation", "safeguards"];
+const HAZARDOUS_AREAS: &[&str] = &[
+    "cbrn",
+    "cyber",
+    "harmful_content",
+    "manipulation",
+    "safeguards",
+];
 /// Characters of a hazardous output shown before it is cut.
 const REDACTED_CHARS: usize = 160;
 /// Characters of any input or output shown in a sample.
@@ -194,7 +200,12 @@ pub fn build(input: ReportInput<'_>) -> Result<ReportData, ReportError> {
     for log in input.logs {
         evaluations.push(evaluation(log, input.redact)?);
     }
-    let summary = input.assessment.models.iter().map(|m| summarise(m, input.logs)).collect();
+    let summary = input
+        .assessment
+        .models
+        .iter()
+        .map(|m| summarise(m, input.logs))
+        .collect();
     let heatmaps = heatmaps(input.logs);
     let hiroshima = hiroshima(input.assessment, &input.signers, taxonomy);
     let mut limitations = vec![
@@ -204,9 +215,18 @@ pub fn build(input: ReportInput<'_>) -> Result<ReportData, ReportError> {
         "No human baseline was measured in these runs.".to_string(),
     ];
     for model in &input.assessment.models {
-        let missing: Vec<&str> = model.areas.iter().filter(|a| a.tier.is_none()).map(|a| a.name.as_str()).collect();
+        let missing: Vec<&str> = model
+            .areas
+            .iter()
+            .filter(|a| a.tier.is_none())
+            .map(|a| a.name.as_str())
+            .collect();
         if !missing.is_empty() {
-            limitations.push(format!("{}: not assessed for lack of evidence: {}.", model.model, missing.join(", ")));
+            limitations.push(format!(
+                "{}: not assessed for lack of evidence: {}.",
+                model.model,
+                missing.join(", ")
+            ));
         }
     }
     limitations.extend(input.assessment.notes.iter().cloned());
@@ -234,11 +254,21 @@ fn summarise(model: &vigie_assess::ModelAssessment, logs: &[EvidenceLog]) -> Mod
     let mean_of = |task: &str, scorer: &str| {
         logs.iter()
             .filter(|l| l.header.model.name == model.model && l.header.task.name == task)
-            .filter_map(|l| l.footer.as_ref()?.metrics.get(&format!("{scorer}/mean")).copied())
+            .filter_map(|l| {
+                l.footer
+                    .as_ref()?
+                    .metrics
+                    .get(&format!("{scorer}/mean"))
+                    .copied()
+            })
             .next_back()
     };
-    let refusal_vs_over_refusal = mean_of("refusal-harmful", "refused").zip(mean_of("over-refusal-benign", "complied"));
-    let mine: Vec<&EvidenceLog> = logs.iter().filter(|l| l.header.model.name == model.model && l.footer.is_some()).collect();
+    let refusal_vs_over_refusal =
+        mean_of("refusal-harmful", "refused").zip(mean_of("over-refusal-benign", "complied"));
+    let mine: Vec<&EvidenceLog> = logs
+        .iter()
+        .filter(|l| l.header.model.name == model.model && l.footer.is_some())
+        .collect();
     let distinct = |values: Vec<String>| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for v in values {
@@ -248,9 +278,27 @@ fn summarise(model: &vigie_assess::ModelAssessment, logs: &[EvidenceLog]) -> Mod
         }
         out
     };
-    let endpoints = distinct(mine.iter().map(|l| l.header.model.base_url.clone().unwrap_or_else(|| "in-process".into())).collect());
-    let judges = distinct(mine.iter().filter_map(|l| l.header.judge_model.as_ref().map(|m| m.name.clone())).collect());
-    let attackers = distinct(mine.iter().filter_map(|l| l.header.attacker_model.as_ref().map(|m| m.name.clone())).collect());
+    let endpoints = distinct(
+        mine.iter()
+            .map(|l| {
+                l.header
+                    .model
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| "in-process".into())
+            })
+            .collect(),
+    );
+    let judges = distinct(
+        mine.iter()
+            .filter_map(|l| l.header.judge_model.as_ref().map(|m| m.name.clone()))
+            .collect(),
+    );
+    let attackers = distinct(
+        mine.iter()
+            .filter_map(|l| l.header.attacker_model.as_ref().map(|m| m.name.clone()))
+            .collect(),
+    );
     let mut starts: Vec<&str> = mine.iter().map(|l| l.header.started_at.as_str()).collect();
     starts.sort_unstable();
     ModelSummary {
@@ -258,9 +306,20 @@ fn summarise(model: &vigie_assess::ModelAssessment, logs: &[EvidenceLog]) -> Mod
         judges,
         attackers,
         evaluations: mine.len(),
-        records: mine.iter().filter_map(|l| l.footer.as_ref()).map(|f| f.samples.completed).sum(),
-        tokens: mine.iter().filter_map(|l| l.footer.as_ref()).map(|f| f.usage.total_tokens).sum(),
-        period: (starts.first().unwrap_or(&"").to_string(), starts.last().unwrap_or(&"").to_string()),
+        records: mine
+            .iter()
+            .filter_map(|l| l.footer.as_ref())
+            .map(|f| f.samples.completed)
+            .sum(),
+        tokens: mine
+            .iter()
+            .filter_map(|l| l.footer.as_ref())
+            .map(|f| f.usage.total_tokens)
+            .sum(),
+        period: (
+            starts.first().unwrap_or(&"").to_string(),
+            starts.last().unwrap_or(&"").to_string(),
+        ),
         model: model.model.clone(),
         highest_tier: model.highest_tier.clone(),
         acceptable: model.acceptable,
@@ -280,9 +339,16 @@ fn cut(text: &str, max: usize) -> (String, usize) {
 
 fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError> {
     let header = &log.header;
-    let records = vigie_assess::records_that_count(&log.path).map_err(|e| ReportError::Input(e.to_string()))?;
-    let hazardous = redact && header.task.risk_areas.iter().any(|a| HAZARDOUS_AREAS.contains(&a.as_str()));
-    let scored: Vec<&vigie_log::SampleRecord> = records.iter().filter(|r| r.error.is_none()).collect();
+    let records = vigie_assess::records_that_count(&log.path)
+        .map_err(|e| ReportError::Input(e.to_string()))?;
+    let hazardous = redact
+        && header
+            .task
+            .risk_areas
+            .iter()
+            .any(|a| HAZARDOUS_AREAS.contains(&a.as_str()));
+    let scored: Vec<&vigie_log::SampleRecord> =
+        records.iter().filter(|r| r.error.is_none()).collect();
     let examples = pick(scored.len(), EXAMPLES, &header.run_id)
         .into_iter()
         .map(|i| {
@@ -315,16 +381,26 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
     if let Some(object) = generate.as_object() {
         for (key, value) in object {
             if !value.is_null() {
-                elicitation.push((key.replace('_', " "), value.to_string().trim_matches('"').to_string()));
+                elicitation.push((
+                    key.replace('_', " "),
+                    value.to_string().trim_matches('"').to_string(),
+                ));
             }
         }
     }
-    elicitation.push(("epochs".into(), format!("{} ({})", settings.epochs, settings.epochs_reducer)));
+    elicitation.push((
+        "epochs".into(),
+        format!("{} ({})", settings.epochs, settings.epochs_reducer),
+    ));
     elicitation.push(("seed".into(), settings.seed.to_string()));
     if let Some(limit) = settings.limit {
         elicitation.push(("limit".into(), format!("first {limit} samples")));
     }
-    if let Some(system) = records.first().and_then(|r| r.messages.iter().find(|m| m.role == vigie_core::Role::System)) {
+    if let Some(system) = records.first().and_then(|r| {
+        r.messages
+            .iter()
+            .find(|m| m.role == vigie_core::Role::System)
+    }) {
         elicitation.push(("system prompt".into(), cut(&system.content, 300).0));
     }
     if let Some(judge) = &header.judge_model {
@@ -333,15 +409,29 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
     if let Some(attacker) = &header.attacker_model {
         elicitation.push(("attacker model".into(), attacker.name.clone()));
     }
-    elicitation.push(("task source".into(), format!("{} (sha256 {}…)", header.task.source, header.task.source_sha256.get(..12).unwrap_or(""))));
+    elicitation.push((
+        "task source".into(),
+        format!(
+            "{} (sha256 {}…)",
+            header.task.source,
+            header.task.source_sha256.get(..12).unwrap_or("")
+        ),
+    ));
     let footer = log.footer.as_ref();
     let results = header
         .scorers
         .iter()
         .filter_map(|s| {
             let metrics = &footer?.metrics;
-            let value = metrics.get(&format!("{}/accuracy", s.name)).or_else(|| metrics.get(&format!("{}/mean", s.name)))?;
-            Some((s.name.clone(), *value, metrics.get(&format!("{}/ci95_low", s.name)).copied(), metrics.get(&format!("{}/ci95_high", s.name)).copied()))
+            let value = metrics
+                .get(&format!("{}/accuracy", s.name))
+                .or_else(|| metrics.get(&format!("{}/mean", s.name)))?;
+            Some((
+                s.name.clone(),
+                *value,
+                metrics.get(&format!("{}/ci95_low", s.name)).copied(),
+                metrics.get(&format!("{}/ci95_high", s.name)).copied(),
+            ))
         })
         .collect();
     let groups = footer
@@ -352,7 +442,12 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
                     let values = header
                         .scorers
                         .iter()
-                        .filter_map(|s| g.metrics.get(&format!("{}/accuracy", s.name)).or_else(|| g.metrics.get(&format!("{}/mean", s.name))).map(|v| (s.name.clone(), *v)))
+                        .filter_map(|s| {
+                            g.metrics
+                                .get(&format!("{}/accuracy", s.name))
+                                .or_else(|| g.metrics.get(&format!("{}/mean", s.name)))
+                                .map(|v| (s.name.clone(), *v))
+                        })
                         .collect();
                     (g.group.clone(), g.samples, values)
                 })
@@ -365,7 +460,15 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
         model: header.model.name.clone(),
         risk_areas: header.task.risk_areas.clone(),
         status: footer.map_or("started", |f| f.status.as_str()).to_string(),
-        records: footer.map_or_else(|| "—".to_string(), |f| format!("{} of {} ({} errors)", f.samples.completed, f.samples.total, f.samples.errors)),
+        records: footer.map_or_else(
+            || "—".to_string(),
+            |f| {
+                format!(
+                    "{} of {} ({} errors)",
+                    f.samples.completed, f.samples.total, f.samples.errors
+                )
+            },
+        ),
         elicitation,
         results,
         chance: header.task.chance,
@@ -377,7 +480,9 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
 /// `count` distinct indices below `n`, chosen by a generator seeded from
 /// `seed_text` (the run id): the same report shows the same samples.
 fn pick(n: usize, count: usize, seed_text: &str) -> Vec<usize> {
-    let mut state = seed_text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let mut state = seed_text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     let mut next = || {
         // splitmix64
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -403,15 +508,26 @@ fn heatmaps(logs: &[EvidenceLog]) -> Vec<Heatmap> {
     let mut maps: Vec<Heatmap> = Vec::new();
     for log in logs {
         let Some(footer) = &log.footer else { continue };
-        let Some((family, row)) = log.header.task.name.split_once('-') else { continue };
+        let Some((family, row)) = log.header.task.name.split_once('-') else {
+            continue;
+        };
         if footer.groups.is_empty() || log.header.scorers.is_empty() {
             continue;
         }
         let scorer = log.header.scorers[0].name.clone();
-        let index = match maps.iter().position(|m| m.model == log.header.model.name && m.family == family && m.scorer == scorer) {
+        let index = match maps.iter().position(|m| {
+            m.model == log.header.model.name && m.family == family && m.scorer == scorer
+        }) {
             Some(i) => i,
             None => {
-                maps.push(Heatmap { model: log.header.model.name.clone(), scorer: scorer.clone(), family: family.to_string(), rows: vec![], columns: vec![], cells: vec![] });
+                maps.push(Heatmap {
+                    model: log.header.model.name.clone(),
+                    scorer: scorer.clone(),
+                    family: family.to_string(),
+                    rows: vec![],
+                    columns: vec![],
+                    cells: vec![],
+                });
                 maps.len() - 1
             }
         };
@@ -422,7 +538,11 @@ fn heatmaps(logs: &[EvidenceLog]) -> Vec<Heatmap> {
         map.rows.push(row.to_string());
         let mut cells = vec![None; map.columns.len()];
         for group in &footer.groups {
-            let value = group.metrics.get(&format!("{scorer}/mean")).or_else(|| group.metrics.get(&format!("{scorer}/accuracy"))).copied();
+            let value = group
+                .metrics
+                .get(&format!("{scorer}/mean"))
+                .or_else(|| group.metrics.get(&format!("{scorer}/accuracy")))
+                .copied();
             let column = match map.columns.iter().position(|c| *c == group.group) {
                 Some(c) => c,
                 None => {
@@ -440,12 +560,21 @@ fn heatmaps(logs: &[EvidenceLog]) -> Vec<Heatmap> {
     }
     // A heat map needs several tasks, each split over several categories,
     // and few enough categories to read.
-    maps.retain(|m| m.rows.len() >= 2 && m.columns.len() <= MAX_HEATMAP_COLUMNS && m.cells.iter().all(|row| row.iter().flatten().count() >= 2));
+    maps.retain(|m| {
+        m.rows.len() >= 2
+            && m.columns.len() <= MAX_HEATMAP_COLUMNS
+            && m.cells.iter().all(|row| row.iter().flatten().count() >= 2)
+    });
     maps
 }
 
-fn hiroshima(assessment: &Assessment, signers: &[Vec<String>], taxonomy: &Taxonomy) -> Vec<HiroshimaRow> {
-    let file: HiroshimaFile = toml::from_str(include_str!("../data/hiroshima.toml")).expect("the built-in Hiroshima table parses (tested)");
+fn hiroshima(
+    assessment: &Assessment,
+    signers: &[Vec<String>],
+    taxonomy: &Taxonomy,
+) -> Vec<HiroshimaRow> {
+    let file: HiroshimaFile = toml::from_str(include_str!("../data/hiroshima.toml"))
+        .expect("the built-in Hiroshima table parses (tested)");
     let signed = signers.iter().any(|s| !s.is_empty());
     file.action
         .into_iter()
@@ -455,7 +584,12 @@ fn hiroshima(assessment: &Assessment, signers: &[Vec<String>], taxonomy: &Taxono
                 let areas: Vec<String> = model
                     .areas
                     .iter()
-                    .filter(|a| a.tier.is_some() && taxonomy.area(&a.risk).is_some_and(|r| r.hiroshima.contains(&action.number)))
+                    .filter(|a| {
+                        a.tier.is_some()
+                            && taxonomy
+                                .area(&a.risk)
+                                .is_some_and(|r| r.hiroshima.contains(&action.number))
+                    })
                     .map(|a| format!("{} ({})", a.name, a.tier.as_deref().unwrap_or("")))
                     .collect();
                 if !areas.is_empty() {
@@ -463,9 +597,18 @@ fn hiroshima(assessment: &Assessment, signers: &[Vec<String>], taxonomy: &Taxono
                 }
             }
             if action.number == 7 {
-                evidence.push(if signed { "The logs behind this report are signed.".into() } else { "The logs behind this report are hashed but not signed (`vigie sign`).".into() });
+                evidence.push(if signed {
+                    "The logs behind this report are signed.".into()
+                } else {
+                    "The logs behind this report are hashed but not signed (`vigie sign`).".into()
+                });
             }
-            HiroshimaRow { number: action.number, title: action.title, evidence, cannot_show: action.cannot_show }
+            HiroshimaRow {
+                number: action.number,
+                title: action.title,
+                evidence,
+                cannot_show: action.cannot_show,
+            }
         })
         .collect()
 }
@@ -487,7 +630,10 @@ mod tests {
     #[test]
     fn the_hiroshima_table_has_all_eleven_actions() {
         let file: HiroshimaFile = toml::from_str(include_str!("../data/hiroshima.toml")).unwrap();
-        assert_eq!(file.action.iter().map(|a| a.number).collect::<Vec<_>>(), (1..=11).collect::<Vec<u8>>());
+        assert_eq!(
+            file.action.iter().map(|a| a.number).collect::<Vec<_>>(),
+            (1..=11).collect::<Vec<u8>>()
+        );
     }
 
     #[test]

@@ -53,19 +53,40 @@ pub fn write_bundle(out: &Path, logs: &[PathBuf], report: &Path) -> Result<(), S
     for log in logs {
         let check = verify_log(log, None)?;
         if let Some(problem) = check.problems.iter().find(|p| p.is_integrity()) {
-            return Err(SealError::NotSignable { path: log.display().to_string(), reason: format!("cannot be bundled: {problem}") });
+            return Err(SealError::NotSignable {
+                path: log.display().to_string(),
+                reason: format!("cannot be bundled: {problem}"),
+            });
         }
-        contents.push((format!("logs/{}", file_name(log)?), "log", std::fs::read(log).map_err(io_error(log))?));
+        contents.push((
+            format!("logs/{}", file_name(log)?),
+            "log",
+            std::fs::read(log).map_err(io_error(log))?,
+        ));
     }
     if ReportFormat::from_path(report).is_none() {
-        return Err(SealError::Malformed { path: report.display().to_string(), reason: "a report's name ends in .html, .md or .json".into() });
+        return Err(SealError::Malformed {
+            path: report.display().to_string(),
+            reason: "a report's name ends in .html, .md or .json".into(),
+        });
     }
-    contents.push((file_name(report)?, "report", std::fs::read(report).map_err(io_error(report))?));
+    contents.push((
+        file_name(report)?,
+        "report",
+        std::fs::read(report).map_err(io_error(report))?,
+    ));
     for (path, kind, bytes) in &contents {
         if members.iter().any(|m: &Member| m.path == *path) {
-            return Err(SealError::Malformed { path: path.clone(), reason: "two files of this name; a bundle holds each name once".into() });
+            return Err(SealError::Malformed {
+                path: path.clone(),
+                reason: "two files of this name; a bundle holds each name once".into(),
+            });
         }
-        members.push(Member { path: path.clone(), kind: kind.to_string(), sha256: hex(&sha256(bytes)) });
+        members.push(Member {
+            path: path.clone(),
+            kind: kind.to_string(),
+            sha256: hex(&sha256(bytes)),
+        });
     }
     let index = BundleIndex {
         bundle_version: 1,
@@ -76,7 +97,8 @@ pub fn write_bundle(out: &Path, logs: &[PathBuf], report: &Path) -> Result<(), S
     let temp = out.with_extension("vbundle.partial");
     let write = || -> zip::result::ZipResult<()> {
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&temp)?);
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
         zip.start_file(INDEX, options)?;
         zip.write_all(&serde_json::to_vec_pretty(&index).expect("index serializes"))?;
         for (path, _, bytes) in &contents {
@@ -89,7 +111,10 @@ pub fn write_bundle(out: &Path, logs: &[PathBuf], report: &Path) -> Result<(), S
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&temp);
-        SealError::Io { path: out.display().to_string(), source: std::io::Error::other(e.to_string()) }
+        SealError::Io {
+            path: out.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        }
     })
 }
 
@@ -97,28 +122,44 @@ fn file_name(path: &Path) -> Result<String, SealError> {
     path.file_name()
         .and_then(|n| n.to_str())
         .map(str::to_string)
-        .ok_or_else(|| SealError::Malformed { path: path.display().to_string(), reason: "no usable file name".into() })
+        .ok_or_else(|| SealError::Malformed {
+            path: path.display().to_string(),
+            reason: "no usable file name".into(),
+        })
 }
 
 /// Unpacks a bundle into `dir` and checks each member against the index.
 pub fn open_bundle(path: &Path, dir: &Path) -> Result<Bundle, SealError> {
-    let malformed = |reason: String| SealError::Malformed { path: path.display().to_string(), reason };
+    let malformed = |reason: String| SealError::Malformed {
+        path: path.display().to_string(),
+        reason,
+    };
     let file = std::fs::File::open(path).map_err(io_error(path))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| malformed(format!("not a vigie bundle (zip: {e})")))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| malformed(format!("not a vigie bundle (zip: {e})")))?;
     let mut read_member = |name: &str| -> Result<Vec<u8>, SealError> {
-        let mut entry = zip.by_name(name).map_err(|e| malformed(format!("{name}: {e}")))?;
+        let mut entry = zip
+            .by_name(name)
+            .map_err(|e| malformed(format!("{name}: {e}")))?;
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(io_error(path))?;
         Ok(bytes)
     };
-    let index: BundleIndex = serde_json::from_slice(&read_member(INDEX)?).map_err(|e| malformed(format!("{INDEX}: {e}")))?;
+    let index: BundleIndex = serde_json::from_slice(&read_member(INDEX)?)
+        .map_err(|e| malformed(format!("{INDEX}: {e}")))?;
     if index.bundle_version != 1 {
-        return Err(malformed(format!("bundle version {} is newer than this vigie reads (1)", index.bundle_version)));
+        return Err(malformed(format!(
+            "bundle version {} is newer than this vigie reads (1)",
+            index.bundle_version
+        )));
     }
     let (mut logs, mut report, mut changed) = (Vec::new(), None, Vec::new());
     for member in &index.members {
         // Members are written under `dir` by their base name only, whatever the index says.
-        let name = Path::new(&member.path).file_name().and_then(|n| n.to_str()).ok_or_else(|| malformed(format!("member {:?} has no file name", member.path)))?;
+        let name = Path::new(&member.path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| malformed(format!("member {:?} has no file name", member.path)))?;
         let bytes = read_member(&member.path)?;
         if hex(&sha256(&bytes)) != member.sha256 {
             changed.push(member.path.clone());
@@ -128,11 +169,20 @@ pub fn open_bundle(path: &Path, dir: &Path) -> Result<Bundle, SealError> {
         match member.kind.as_str() {
             "log" => logs.push(target),
             "report" if report.is_none() => report = Some(target),
-            other => return Err(malformed(format!("member {:?}: unexpected kind {other:?}", member.path))),
+            other => {
+                return Err(malformed(format!(
+                    "member {:?}: unexpected kind {other:?}",
+                    member.path
+                )))
+            }
         }
     }
     let report = report.ok_or_else(|| malformed("the bundle has no report".into()))?;
-    Ok(Bundle { logs, report, changed })
+    Ok(Bundle {
+        logs,
+        report,
+        changed,
+    })
 }
 
 /// Every check of a bundle: its members against the index, each log, the
@@ -150,20 +200,33 @@ pub struct BundleCheck {
 impl BundleCheck {
     /// Whether everything verifies.
     pub fn ok(&self) -> bool {
-        self.problems.is_empty() && self.report.problems.is_empty() && self.logs.iter().all(|(_, c)| c.ok())
+        self.problems.is_empty()
+            && self.report.problems.is_empty()
+            && self.logs.iter().all(|(_, c)| c.ok())
     }
 }
 
 /// Checks an unpacked bundle.
-pub fn verify_bundle(bundle: &Bundle, expected: Option<&PublicKey>) -> Result<BundleCheck, SealError> {
-    let mut problems: Vec<Problem> = bundle.changed.iter().map(|m| Problem::MemberChanged { member: m.clone() }).collect();
+pub fn verify_bundle(
+    bundle: &Bundle,
+    expected: Option<&PublicKey>,
+) -> Result<BundleCheck, SealError> {
+    let mut problems: Vec<Problem> = bundle
+        .changed
+        .iter()
+        .map(|m| Problem::MemberChanged { member: m.clone() })
+        .collect();
     let mut logs = Vec::new();
     for log in &bundle.logs {
         logs.push((file_name(log)?, verify_log(log, expected)?));
     }
     let report = verify_report(&bundle.report, expected)?;
     problems.extend(cross_check(&report, &logs));
-    Ok(BundleCheck { logs, report, problems })
+    Ok(BundleCheck {
+        logs,
+        report,
+        problems,
+    })
 }
 
 /// Checks that every log a report names is among `logs` with the same root
@@ -172,20 +235,34 @@ pub fn cross_check(report: &ReportCheck, logs: &[(String, LogCheck)]) -> Vec<Pro
     let mut problems = Vec::new();
     for source in &report.sources {
         let Some((_, check)) = logs.iter().find(|(name, _)| *name == source.log) else {
-            problems.push(Problem::SourceMissing { log: source.log.clone() });
+            problems.push(Problem::SourceMissing {
+                log: source.log.clone(),
+            });
             continue;
         };
         let root = check.manifest.as_ref().map(|m| m.merkle_root.as_str());
         if root != Some(source.merkle_root.as_str()) {
-            problems.push(Problem::SourceMismatch { log: source.log.clone(), what: "its Merkle root differs".into() });
+            problems.push(Problem::SourceMismatch {
+                log: source.log.clone(),
+                what: "its Merkle root differs".into(),
+            });
         } else if check.manifest_sha256.as_deref() != Some(source.manifest_sha256.as_str()) {
-            problems.push(Problem::SourceMismatch { log: source.log.clone(), what: "its manifest differs".into() });
+            problems.push(Problem::SourceMismatch {
+                log: source.log.clone(),
+                what: "its manifest differs".into(),
+            });
         }
         for (metric, cited) in &source.metrics {
             match check.metrics.get(metric) {
                 Some(found) if (found - cited).abs() <= 1e-9 * found.abs().max(1.0) => {}
-                Some(found) => problems.push(Problem::SourceMismatch { log: source.log.clone(), what: format!("{metric} is {cited} in the report but {found} in the log") }),
-                None => problems.push(Problem::SourceMismatch { log: source.log.clone(), what: format!("the report cites {metric}, which the log does not have") }),
+                Some(found) => problems.push(Problem::SourceMismatch {
+                    log: source.log.clone(),
+                    what: format!("{metric} is {cited} in the report but {found} in the log"),
+                }),
+                None => problems.push(Problem::SourceMismatch {
+                    log: source.log.clone(),
+                    what: format!("the report cites {metric}, which the log does not have"),
+                }),
             }
         }
     }
@@ -247,7 +324,13 @@ mod tests {
         let unpacked = tempfile::tempdir().unwrap();
         let bundle = open_bundle(&moved, unpacked.path()).unwrap();
         let check = verify_bundle(&bundle, Some(&key.public())).unwrap();
-        assert!(check.ok(), "{:?} {:?} {:?}", check.problems, check.report.problems, check.logs);
+        assert!(
+            check.ok(),
+            "{:?} {:?} {:?}",
+            check.problems,
+            check.report.problems,
+            check.logs
+        );
         assert_eq!(check.logs.len(), 2);
 
         // The same records without the signature: the content checks, the signer does not.
@@ -256,7 +339,11 @@ mod tests {
         let check = verify_bundle(&bundle, None).unwrap();
         assert!(!check.ok());
         assert_eq!(check.logs[0].1.problems, vec![Problem::Unsigned]);
-        assert!(check.problems.is_empty(), "same records, same root: {:?}", check.problems);
+        assert!(
+            check.problems.is_empty(),
+            "same records, same root: {:?}",
+            check.problems
+        );
     }
 
     #[test]
@@ -266,20 +353,40 @@ mod tests {
         let out = work.path().join("run.vbundle");
         write_bundle(&out, &logs[..1], &report).unwrap();
         let unpacked = tempfile::tempdir().unwrap();
-        let check = verify_bundle(&open_bundle(&out, unpacked.path()).unwrap(), Some(&key.public())).unwrap();
-        assert_eq!(check.problems, vec![Problem::SourceMissing { log: "b.vlog".into() }]);
+        let check = verify_bundle(
+            &open_bundle(&out, unpacked.path()).unwrap(),
+            Some(&key.public()),
+        )
+        .unwrap();
+        assert_eq!(
+            check.problems,
+            vec![Problem::SourceMissing {
+                log: "b.vlog".into()
+            }]
+        );
 
         // A report whose cited figure differs from the log's is named, even when signed.
-        let mut sources = crate::read_sources(&std::fs::read_to_string(&report).unwrap(), ReportFormat::Markdown).unwrap();
+        let mut sources = crate::read_sources(
+            &std::fs::read_to_string(&report).unwrap(),
+            ReportFormat::Markdown,
+        )
+        .unwrap();
         sources[0].metrics.insert("refused/accuracy".into(), 0.9);
         let forged = work.path().join("forged.md");
-        std::fs::write(&forged, format!("# Report\n\n{}\n", embed_sources(&sources))).unwrap();
+        std::fs::write(
+            &forged,
+            format!("# Report\n\n{}\n", embed_sources(&sources)),
+        )
+        .unwrap();
         sign_report(&forged, &key).unwrap();
         let report_check = verify_report(&forged, Some(&key.public())).unwrap();
         let logs_checked = vec![("a.vlog".to_string(), verify_log(&logs[0], None).unwrap())];
         let found = cross_check(&report_check, &logs_checked);
         assert!(
-            found.contains(&Problem::SourceMismatch { log: "a.vlog".into(), what: "refused/accuracy is 0.9 in the report but 0.5 in the log".into() }),
+            found.contains(&Problem::SourceMismatch {
+                log: "a.vlog".into(),
+                what: "refused/accuracy is 0.9 in the report but 0.5 in the log".into()
+            }),
             "{found:?}"
         );
 
@@ -291,10 +398,21 @@ mod tests {
         let unpacked = tempfile::tempdir().unwrap();
         match open_bundle(&out, unpacked.path()) {
             // The zip's own checksum may refuse the member first.
-            Err(e) => assert!(e.to_string().contains("report.md") || e.to_string().contains("CRC") || e.to_string().contains("checksum"), "{e}"),
+            Err(e) => assert!(
+                e.to_string().contains("report.md")
+                    || e.to_string().contains("CRC")
+                    || e.to_string().contains("checksum"),
+                "{e}"
+            ),
             Ok(bundle) => {
                 let check = verify_bundle(&bundle, Some(&key.public())).unwrap();
-                assert!(check.problems.contains(&Problem::MemberChanged { member: "report.md".into() }), "{:?}", check.problems);
+                assert!(
+                    check.problems.contains(&Problem::MemberChanged {
+                        member: "report.md".into()
+                    }),
+                    "{:?}",
+                    check.problems
+                );
             }
         }
     }

@@ -26,7 +26,9 @@ pub struct PublicKey {
 impl KeyPair {
     /// The public half.
     pub fn public(&self) -> PublicKey {
-        PublicKey { verifying: self.signing.verifying_key() }
+        PublicKey {
+            verifying: self.signing.verifying_key(),
+        }
     }
 }
 
@@ -38,21 +40,31 @@ impl PublicKey {
 
     /// A short id: the first 16 hex digits of the key's SHA-256.
     pub fn key_id(&self) -> String {
-        vigie_log::manifest::hex(&vigie_log::manifest::sha256(self.verifying.as_bytes()))[..16].to_string()
+        vigie_log::manifest::hex(&vigie_log::manifest::sha256(self.verifying.as_bytes()))[..16]
+            .to_string()
     }
 
     /// Parses a key from hex.
     pub fn from_hex(text: &str) -> Result<PublicKey, String> {
-        let bytes: [u8; 32] = from_hex(text).and_then(|b| b.try_into().ok()).ok_or("not 32 bytes of hex")?;
-        VerifyingKey::from_bytes(&bytes).map(|verifying| PublicKey { verifying }).map_err(|_| "not a valid Ed25519 point".to_string())
+        let bytes: [u8; 32] = from_hex(text)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("not 32 bytes of hex")?;
+        VerifyingKey::from_bytes(&bytes)
+            .map(|verifying| PublicKey { verifying })
+            .map_err(|_| "not a valid Ed25519 point".to_string())
     }
 }
 
 /// A new key from the operating system's random source.
 pub fn generate_key() -> Result<KeyPair, SealError> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| SealError::Io { path: "the system random source".into(), source: std::io::Error::other(e.to_string()) })?;
-    Ok(KeyPair { signing: SigningKey::from_bytes(&seed) })
+    getrandom::fill(&mut seed).map_err(|e| SealError::Io {
+        path: "the system random source".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(KeyPair {
+        signing: SigningKey::from_bytes(&seed),
+    })
 }
 
 /// Writes `NAME.key` and `NAME.pub` beside `name`; refuses to overwrite either.
@@ -62,7 +74,13 @@ pub fn write_key_pair(name: &Path, key: &KeyPair) -> Result<(PathBuf, PathBuf), 
     let public_path = with_suffix(name, "pub");
     for path in [&secret_path, &public_path] {
         if path.exists() {
-            return Err(SealError::Io { path: path.display().to_string(), source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists; not overwritten") });
+            return Err(SealError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "already exists; not overwritten",
+                ),
+            });
         }
     }
     let mut options = std::fs::OpenOptions::new();
@@ -73,9 +91,18 @@ pub fn write_key_pair(name: &Path, key: &KeyPair) -> Result<(PathBuf, PathBuf), 
         options.mode(0o600);
     }
     let mut file = options.open(&secret_path).map_err(io_error(&secret_path))?;
-    writeln!(file, "{SECRET_LABEL}\n{}", vigie_core::hex(key.signing.as_bytes())).map_err(io_error(&secret_path))?;
+    writeln!(
+        file,
+        "{SECRET_LABEL}\n{}",
+        vigie_core::hex(key.signing.as_bytes())
+    )
+    .map_err(io_error(&secret_path))?;
     let public = key.public();
-    std::fs::write(&public_path, format!("{PUBLIC_LABEL} {}\n{}\n", public.key_id(), public.hex())).map_err(io_error(&public_path))?;
+    std::fs::write(
+        &public_path,
+        format!("{PUBLIC_LABEL} {}\n{}\n", public.key_id(), public.hex()),
+    )
+    .map_err(io_error(&public_path))?;
     Ok((secret_path, public_path))
 }
 
@@ -90,13 +117,23 @@ fn with_suffix(name: &Path, suffix: &str) -> PathBuf {
 pub fn load_secret_key(path: &Path) -> Result<KeyPair, SealError> {
     let (label, body) = read_key_file(path)?;
     if label.starts_with(PUBLIC_LABEL) {
-        return Err(bad_key(path, "this is a public key; signing needs the .key file"));
+        return Err(bad_key(
+            path,
+            "this is a public key; signing needs the .key file",
+        ));
     }
     if !label.starts_with(SECRET_LABEL) {
-        return Err(bad_key(path, "not a vigie secret key (expected the line written by `vigie keygen`)"));
+        return Err(bad_key(
+            path,
+            "not a vigie secret key (expected the line written by `vigie keygen`)",
+        ));
     }
-    let seed: [u8; 32] = from_hex(&body).and_then(|b| b.try_into().ok()).ok_or_else(|| bad_key(path, "line 2: not 32 bytes of hex"))?;
-    Ok(KeyPair { signing: SigningKey::from_bytes(&seed) })
+    let seed: [u8; 32] = from_hex(&body)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad_key(path, "line 2: not 32 bytes of hex"))?;
+    Ok(KeyPair {
+        signing: SigningKey::from_bytes(&seed),
+    })
 }
 
 /// Reads a public key file written by [`write_key_pair`] (or a secret key
@@ -107,7 +144,10 @@ pub fn load_public_key(path: &Path) -> Result<PublicKey, SealError> {
         return Ok(load_secret_key(path)?.public());
     }
     if !label.starts_with(PUBLIC_LABEL) {
-        return Err(bad_key(path, "not a vigie public key (expected the line written by `vigie keygen`)"));
+        return Err(bad_key(
+            path,
+            "not a vigie public key (expected the line written by `vigie keygen`)",
+        ));
     }
     PublicKey::from_hex(&body).map_err(|reason| bad_key(path, &format!("line 2: {reason}")))
 }
@@ -121,14 +161,20 @@ fn read_key_file(path: &Path) -> Result<(String, String), SealError> {
 }
 
 fn bad_key(path: &Path, reason: &str) -> SealError {
-    SealError::BadKey { path: path.display().to_string(), reason: reason.to_string() }
+    SealError::BadKey {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -148,15 +194,25 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         assert!(write_key_pair(&name, &generate_key().unwrap()).is_err());
-        assert_eq!(load_public_key(&public).unwrap(), key.public(), "the first key is untouched");
+        assert_eq!(
+            load_public_key(&public).unwrap(),
+            key.public(),
+            "the first key is untouched"
+        );
         let err = load_secret_key(&public).err().unwrap().to_string();
         assert!(err.contains("this is a public key"), "{err}");
         std::fs::write(&secret, format!("{SECRET_LABEL}\nzz\n")).unwrap();
         let err = load_secret_key(&secret).err().unwrap().to_string();
         assert!(err.contains("line 2: not 32 bytes of hex"), "{err}");
-        assert_ne!(generate_key().unwrap().public(), generate_key().unwrap().public());
+        assert_ne!(
+            generate_key().unwrap().public(),
+            generate_key().unwrap().public()
+        );
     }
 }

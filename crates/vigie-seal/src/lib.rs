@@ -14,10 +14,17 @@ mod keys;
 mod log;
 mod report;
 
-pub use bundle::{cross_check, open_bundle, verify_bundle, write_bundle, Bundle, BundleCheck, BUNDLE_EXTENSION};
-pub use keys::{generate_key, load_public_key, load_secret_key, write_key_pair, KeyPair, PublicKey};
+pub use bundle::{
+    cross_check, open_bundle, verify_bundle, write_bundle, Bundle, BundleCheck, BUNDLE_EXTENSION,
+};
+pub use keys::{
+    generate_key, load_public_key, load_secret_key, write_key_pair, KeyPair, PublicKey,
+};
 pub use log::{sign_log, verify_log, LogCheck, Problem};
-pub use report::{embed_sources, read_sources, sign_report, verify_report, ReportCheck, ReportFormat, ReportSource};
+pub use report::{
+    embed_sources, read_sources, sign_report, verify_report, ReportCheck, ReportFormat,
+    ReportSource,
+};
 pub use vigie_log::Signature;
 
 /// Why a record could not be signed, checked or bundled.
@@ -61,7 +68,10 @@ pub enum SealError {
 }
 
 fn io_error(path: &std::path::Path) -> impl Fn(std::io::Error) -> SealError + '_ {
-    move |source| SealError::Io { path: path.display().to_string(), source }
+    move |source| SealError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// How one signature checked out.
@@ -85,7 +95,9 @@ fn signed_message(domain: &str, digest_hex: &str, signed_at: &str) -> Vec<u8> {
 fn sign_digest(key: &KeyPair, domain: &str, digest_hex: &str) -> Signature {
     use ed25519_dalek::Signer;
     let signed_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let signature = key.signing.sign(&signed_message(domain, digest_hex, &signed_at));
+    let signature = key
+        .signing
+        .sign(&signed_message(domain, digest_hex, &signed_at));
     let public = key.public();
     Signature {
         algorithm: "ed25519".into(),
@@ -99,23 +111,34 @@ fn sign_digest(key: &KeyPair, domain: &str, digest_hex: &str) -> Signature {
 
 /// Checks one signature over `digest_hex` in `domain`.
 fn check_signature(signature: &Signature, domain: &str, digest_hex: &str) -> SignatureCheck {
-    let mut check = SignatureCheck { key_id: signature.key_id.clone(), signed_at: signature.signed_at.clone(), valid: false, reason: None };
+    let mut check = SignatureCheck {
+        key_id: signature.key_id.clone(),
+        signed_at: signature.signed_at.clone(),
+        valid: false,
+        reason: None,
+    };
     let outcome = (|| {
         if signature.algorithm != "ed25519" {
             return Err(format!("unknown algorithm {:?}", signature.algorithm));
         }
-        let public = PublicKey::from_hex(&signature.public_key).map_err(|e| format!("public key: {e}"))?;
+        let public =
+            PublicKey::from_hex(&signature.public_key).map_err(|e| format!("public key: {e}"))?;
         if public.key_id() != signature.key_id {
             return Err("the key id does not belong to the public key".into());
         }
         if signature.signed_sha256 != digest_hex {
             return Err("it signs other content than this".into());
         }
-        let bytes = keys::from_hex(&signature.signature).filter(|b| b.len() == 64).ok_or("the signature is not 64 bytes of hex")?;
+        let bytes = keys::from_hex(&signature.signature)
+            .filter(|b| b.len() == 64)
+            .ok_or("the signature is not 64 bytes of hex")?;
         let sig = ed25519_dalek::Signature::from_slice(&bytes).map_err(|e| e.to_string())?;
         public
             .verifying
-            .verify_strict(&signed_message(domain, digest_hex, &signature.signed_at), &sig)
+            .verify_strict(
+                &signed_message(domain, digest_hex, &signature.signed_at),
+                &sig,
+            )
             .map_err(|_| "the signature does not match the content and key".to_string())
     })();
     match outcome {

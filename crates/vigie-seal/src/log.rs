@@ -25,7 +25,10 @@ pub fn sign_log(path: &Path, key: &KeyPair) -> Result<vigie_log::Signature, Seal
     };
     let check = verify_log(path, None)?;
     if let Some(problem) = check.problems.iter().find(|p| p.is_integrity()) {
-        return Err(SealError::NotSignable { path: path.display().to_string(), reason: format!("the log does not match its manifest: {problem}") });
+        return Err(SealError::NotSignable {
+            path: path.display().to_string(),
+            reason: format!("the log does not match its manifest: {problem}"),
+        });
     }
     let signature = sign_digest(key, DOMAIN, &hex(&sha256(&manifest_json)));
     vigie_log::append_signature(path, &signature)?;
@@ -33,7 +36,12 @@ pub fn sign_log(path: &Path, key: &KeyPair) -> Result<vigie_log::Signature, Seal
 }
 
 fn manifest_json(reader: &mut LogReader) -> Result<Option<Vec<u8>>, SealError> {
-    Ok(reader.raw_frames()?.frames.into_iter().find(|f| f.kind == FrameKind::Manifest).map(|f| f.payload))
+    Ok(reader
+        .raw_frames()?
+        .frames
+        .into_iter()
+        .find(|f| f.kind == FrameKind::Manifest)
+        .map(|f| f.payload))
 }
 
 /// What is wrong with a log, a report or a bundle, one finding each.
@@ -115,7 +123,10 @@ pub enum Problem {
 impl Problem {
     /// Whether this is about the content (as opposed to who signed it).
     pub fn is_integrity(&self) -> bool {
-        !matches!(self, Problem::Unsigned | Problem::BadSignature { .. } | Problem::NotSignedBy { .. })
+        !matches!(
+            self,
+            Problem::Unsigned | Problem::BadSignature { .. } | Problem::NotSignedBy { .. }
+        )
     }
 }
 
@@ -177,7 +188,15 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
     let raw = match reader.raw_frames() {
         Ok(raw) => raw,
         Err(e @ vigie_log::LogError::Corrupt { .. }) => {
-            return Ok(LogCheck { header: None, manifest: None, manifest_sha256: None, records: 0, metrics: Default::default(), signatures: vec![], problems: vec![Problem::Damaged(e.to_string())] });
+            return Ok(LogCheck {
+                header: None,
+                manifest: None,
+                manifest_sha256: None,
+                records: 0,
+                metrics: Default::default(),
+                signatures: vec![],
+                problems: vec![Problem::Damaged(e.to_string())],
+            });
         }
         Err(e) => return Err(e.into()),
     };
@@ -188,51 +207,82 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
     let mut manifest: Option<(Manifest, String)> = None;
     let mut signatures = Vec::new();
     let mut records: Vec<(String, u32, String)> = Vec::new();
-    let malformed = |offset: u64, e: serde_json::Error| SealError::Malformed { path: path.display().to_string(), reason: format!("frame at byte {offset}: {e}") };
+    let malformed = |offset: u64, e: serde_json::Error| SealError::Malformed {
+        path: path.display().to_string(),
+        reason: format!("frame at byte {offset}: {e}"),
+    };
     for frame in &raw.frames {
         let after_footer = footer_hash.is_some();
         match frame.kind {
             FrameKind::Header => {
                 if header.is_some() {
-                    problems.push(Problem::Structure(format!("a second header at byte {}", frame.offset)));
+                    problems.push(Problem::Structure(format!(
+                        "a second header at byte {}",
+                        frame.offset
+                    )));
                     continue;
                 }
-                let parsed: LogHeader = serde_json::from_slice(&frame.payload).map_err(|e| malformed(frame.offset, e))?;
+                let parsed: LogHeader = serde_json::from_slice(&frame.payload)
+                    .map_err(|e| malformed(frame.offset, e))?;
                 header = Some((parsed, hex(&sha256(&frame.payload))));
             }
             FrameKind::Sample => {
                 if after_footer {
-                    problems.push(Problem::Structure(format!("a record after the footer at byte {}", frame.offset)));
+                    problems.push(Problem::Structure(format!(
+                        "a record after the footer at byte {}",
+                        frame.offset
+                    )));
                 }
-                let record: SampleRecord = serde_json::from_slice(&frame.payload).map_err(|e| malformed(frame.offset, e))?;
+                let record: SampleRecord = serde_json::from_slice(&frame.payload)
+                    .map_err(|e| malformed(frame.offset, e))?;
                 if record.frame_key() != frame.key {
-                    problems.push(Problem::Structure(format!("the frame key at byte {} does not name its record {}", frame.offset, record.id)));
+                    problems.push(Problem::Structure(format!(
+                        "the frame key at byte {} does not name its record {}",
+                        frame.offset, record.id
+                    )));
                 }
-                records.push((record.id, record.epoch, hex(&record_leaf(&frame.key, &frame.payload))));
+                records.push((
+                    record.id,
+                    record.epoch,
+                    hex(&record_leaf(&frame.key, &frame.payload)),
+                ));
             }
             FrameKind::Footer => {
-                let footer: vigie_log::LogFooter = serde_json::from_slice(&frame.payload).map_err(|e| malformed(frame.offset, e))?;
+                let footer: vigie_log::LogFooter = serde_json::from_slice(&frame.payload)
+                    .map_err(|e| malformed(frame.offset, e))?;
                 metrics = footer.metrics;
                 footer_hash = Some(hex(&sha256(&frame.payload)));
             }
             FrameKind::Manifest => {
-                let parsed: Manifest = serde_json::from_slice(&frame.payload).map_err(|e| malformed(frame.offset, e))?;
+                let parsed: Manifest = serde_json::from_slice(&frame.payload)
+                    .map_err(|e| malformed(frame.offset, e))?;
                 manifest = Some((parsed, hex(&sha256(&frame.payload))));
             }
             FrameKind::Signature => {
-                let parsed: vigie_log::Signature = serde_json::from_slice(&frame.payload).map_err(|e| malformed(frame.offset, e))?;
+                let parsed: vigie_log::Signature = serde_json::from_slice(&frame.payload)
+                    .map_err(|e| malformed(frame.offset, e))?;
                 signatures.push(parsed);
             }
             FrameKind::Trailer => {}
         }
     }
     if let Some(offset) = raw.torn_at {
-        problems.push(Problem::Structure(format!("the file ends inside a frame at byte {offset}")));
+        problems.push(Problem::Structure(format!(
+            "the file ends inside a frame at byte {offset}"
+        )));
     }
     let record_count = records.len();
     let Some((manifest, manifest_sha256)) = manifest else {
         problems.push(Problem::NoManifest);
-        return Ok(LogCheck { header: header.map(|h| h.0), manifest: None, manifest_sha256: None, records: record_count, metrics, signatures: vec![], problems });
+        return Ok(LogCheck {
+            header: header.map(|h| h.0),
+            manifest: None,
+            manifest_sha256: None,
+            records: record_count,
+            metrics,
+            signatures: vec![],
+            problems,
+        });
     };
     match &header {
         Some((parsed, hash)) => {
@@ -248,14 +298,24 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
     if footer_hash.as_deref() != Some(manifest.footer_sha256.as_str()) {
         problems.push(Problem::FooterChanged);
     }
-    let listed_leaves: Option<Vec<[u8; 32]>> =
-        manifest.records.iter().map(|r| crate::keys::from_hex(&r.sha256).and_then(|b| <[u8; 32]>::try_from(b).ok())).collect();
+    let listed_leaves: Option<Vec<[u8; 32]>> = manifest
+        .records
+        .iter()
+        .map(|r| crate::keys::from_hex(&r.sha256).and_then(|b| <[u8; 32]>::try_from(b).ok()))
+        .collect();
     if listed_leaves.is_none_or(|leaves| hex(&merkle_root(&leaves)) != manifest.merkle_root) {
         problems.push(Problem::RootMismatch);
     }
-    let listed: Vec<(String, u32, String)> = manifest.records.iter().map(|r| (r.id.clone(), r.epoch, r.sha256.clone())).collect();
+    let listed: Vec<(String, u32, String)> = manifest
+        .records
+        .iter()
+        .map(|r| (r.id.clone(), r.epoch, r.sha256.clone()))
+        .collect();
     problems.extend(compare_records(&listed, &records));
-    let signature_checks: Vec<SignatureCheck> = signatures.iter().map(|s| check_signature(s, DOMAIN, &manifest_sha256)).collect();
+    let signature_checks: Vec<SignatureCheck> = signatures
+        .iter()
+        .map(|s| check_signature(s, DOMAIN, &manifest_sha256))
+        .collect();
     problems.extend(signature_problems(&signature_checks, &signatures, expected));
     Ok(LogCheck {
         header: header.map(|h| h.0),
@@ -270,15 +330,30 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
 
 /// The problems with a set of signatures: each invalid one, none at all,
 /// none by the expected key.
-pub(crate) fn signature_problems(checks: &[SignatureCheck], signatures: &[vigie_log::Signature], expected: Option<&PublicKey>) -> Vec<Problem> {
-    let mut problems: Vec<Problem> =
-        checks.iter().filter(|c| !c.valid).map(|c| Problem::BadSignature { key_id: c.key_id.clone(), reason: c.reason.clone().unwrap_or_default() }).collect();
+pub(crate) fn signature_problems(
+    checks: &[SignatureCheck],
+    signatures: &[vigie_log::Signature],
+    expected: Option<&PublicKey>,
+) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = checks
+        .iter()
+        .filter(|c| !c.valid)
+        .map(|c| Problem::BadSignature {
+            key_id: c.key_id.clone(),
+            reason: c.reason.clone().unwrap_or_default(),
+        })
+        .collect();
     if signatures.is_empty() {
         problems.push(Problem::Unsigned);
     } else if let Some(expected) = expected {
-        let by_expected = checks.iter().zip(signatures).any(|(c, s)| c.valid && s.public_key == expected.hex());
+        let by_expected = checks
+            .iter()
+            .zip(signatures)
+            .any(|(c, s)| c.valid && s.public_key == expected.hex());
         if !by_expected {
-            problems.push(Problem::NotSignedBy { key_id: expected.key_id() });
+            problems.push(Problem::NotSignedBy {
+                key_id: expected.key_id(),
+            });
         }
     }
     problems
@@ -287,7 +362,10 @@ pub(crate) fn signature_problems(checks: &[SignatureCheck], signatures: &[vigie_
 /// Compares the manifest's records with the log's, by (id, epoch, occurrence):
 /// a key in one and not the other is removed or added, a shared key with
 /// another hash is changed, shared keys in another order are reordered.
-fn compare_records(listed: &[(String, u32, String)], found: &[(String, u32, String)]) -> Vec<Problem> {
+fn compare_records(
+    listed: &[(String, u32, String)],
+    found: &[(String, u32, String)],
+) -> Vec<Problem> {
     type Key = (String, u32, usize);
     fn keyed(records: &[(String, u32, String)]) -> Vec<(Key, &str)> {
         let mut seen: HashMap<(&str, u32), usize> = HashMap::new();
@@ -306,20 +384,43 @@ fn compare_records(listed: &[(String, u32, String)], found: &[(String, u32, Stri
     let mut problems = Vec::new();
     for (key, hash) in &listed {
         match found_map.get(key) {
-            None => problems.push(Problem::RecordRemoved { id: key.0.clone(), epoch: key.1 }),
-            Some(h) if h != hash => problems.push(Problem::RecordChanged { id: key.0.clone(), epoch: key.1 }),
+            None => problems.push(Problem::RecordRemoved {
+                id: key.0.clone(),
+                epoch: key.1,
+            }),
+            Some(h) if h != hash => problems.push(Problem::RecordChanged {
+                id: key.0.clone(),
+                epoch: key.1,
+            }),
             Some(_) => {}
         }
     }
     for (key, _) in &found {
         if !listed_map.contains_key(key) {
-            problems.push(Problem::RecordAdded { id: key.0.clone(), epoch: key.1 });
+            problems.push(Problem::RecordAdded {
+                id: key.0.clone(),
+                epoch: key.1,
+            });
         }
     }
-    let shared_listed: Vec<&Key> = listed.iter().map(|(k, _)| k).filter(|k| found_map.contains_key(k)).collect();
-    let shared_found: Vec<&Key> = found.iter().map(|(k, _)| k).filter(|k| listed_map.contains_key(k)).collect();
-    if let Some((moved, _)) = shared_found.iter().zip(&shared_listed).find(|(a, b)| a != b) {
-        problems.push(Problem::RecordsReordered { first_moved: format!("{} (epoch {})", moved.0, moved.1) });
+    let shared_listed: Vec<&Key> = listed
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| found_map.contains_key(k))
+        .collect();
+    let shared_found: Vec<&Key> = found
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| listed_map.contains_key(k))
+        .collect();
+    if let Some((moved, _)) = shared_found
+        .iter()
+        .zip(&shared_listed)
+        .find(|(a, b)| a != b)
+    {
+        problems.push(Problem::RecordsReordered {
+            first_moved: format!("{} (epoch {})", moved.0, moved.1),
+        });
     }
     problems
 }

@@ -17,7 +17,9 @@ use serde_json::Value;
 use vigie_log::manifest::{hex, sha256};
 
 use crate::log::{signature_problems, Problem};
-use crate::{check_signature, io_error, sign_digest, KeyPair, PublicKey, SealError, SignatureCheck};
+use crate::{
+    check_signature, io_error, sign_digest, KeyPair, PublicKey, SealError, SignatureCheck,
+};
 
 const DOMAIN: &str = "report";
 const SOURCES_OPEN: &str = "<!-- vigie-sources ";
@@ -70,7 +72,10 @@ pub struct ReportSource {
 
 /// The line an HTML or Markdown report carries its sources in.
 pub fn embed_sources(sources: &[ReportSource]) -> String {
-    format!("{SOURCES_OPEN}{}{COMMENT_CLOSE}", comment_safe(&serde_json::to_string(sources).expect("sources serialize")))
+    format!(
+        "{SOURCES_OPEN}{}{COMMENT_CLOSE}",
+        comment_safe(&serde_json::to_string(sources).expect("sources serialize"))
+    )
 }
 
 /// `-->` cannot appear inside an HTML comment; JSON may spell `>` as `\u003e`.
@@ -83,11 +88,18 @@ pub fn read_sources(text: &str, format: ReportFormat) -> Result<Vec<ReportSource
     match format {
         ReportFormat::Json => {
             let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-            serde_json::from_value(value.get("sources").cloned().ok_or("no `sources` member")?).map_err(|e| format!("sources: {e}"))
+            serde_json::from_value(value.get("sources").cloned().ok_or("no `sources` member")?)
+                .map_err(|e| format!("sources: {e}"))
         }
         ReportFormat::Html | ReportFormat::Markdown => {
-            let line = text.lines().find_map(|l| l.trim().strip_prefix(SOURCES_OPEN)).ok_or("no vigie-sources line: not a report written by vigie")?;
-            let json = line.strip_suffix(COMMENT_CLOSE.trim_start()).unwrap_or(line).trim();
+            let line = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(SOURCES_OPEN))
+                .ok_or("no vigie-sources line: not a report written by vigie")?;
+            let json = line
+                .strip_suffix(COMMENT_CLOSE.trim_start())
+                .unwrap_or(line)
+                .trim();
             serde_json::from_str(json).map_err(|e| format!("vigie-sources: {e}"))
         }
     }
@@ -97,21 +109,39 @@ pub fn read_sources(text: &str, format: ReportFormat) -> Result<Vec<ReportSource
 fn split(text: &str, format: ReportFormat) -> Result<(String, Vec<vigie_log::Signature>), String> {
     match format {
         ReportFormat::Json => {
-            let mut value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+            let mut value: Value =
+                serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
             let object = value.as_object_mut().ok_or("not a JSON object")?;
             let signatures = match object.shift_remove("signatures") {
-                Some(list) => serde_json::from_value(list).map_err(|e| format!("signatures: {e}"))?,
+                Some(list) => {
+                    serde_json::from_value(list).map_err(|e| format!("signatures: {e}"))?
+                }
                 None => Vec::new(),
             };
-            Ok((serde_json::to_string_pretty(&value).expect("JSON serializes"), signatures))
+            Ok((
+                serde_json::to_string_pretty(&value).expect("JSON serializes"),
+                signatures,
+            ))
         }
         ReportFormat::Html | ReportFormat::Markdown => {
-            let start = text.find(&format!("\n{SIGNATURE_OPEN}")).map(|i| i + 1).unwrap_or(text.len());
+            let start = text
+                .find(&format!("\n{SIGNATURE_OPEN}"))
+                .map(|i| i + 1)
+                .unwrap_or(text.len());
             let (content, tail) = text.split_at(start);
             let mut signatures = Vec::new();
             for (n, line) in tail.lines().enumerate() {
-                let json = line.strip_prefix(SIGNATURE_OPEN).and_then(|l| l.strip_suffix(COMMENT_CLOSE)).ok_or(format!("line {}: only signature lines may follow the first one", n + 1))?;
-                signatures.push(serde_json::from_str(json).map_err(|e| format!("signature line {}: {e}", n + 1))?);
+                let json = line
+                    .strip_prefix(SIGNATURE_OPEN)
+                    .and_then(|l| l.strip_suffix(COMMENT_CLOSE))
+                    .ok_or(format!(
+                        "line {}: only signature lines may follow the first one",
+                        n + 1
+                    ))?;
+                signatures.push(
+                    serde_json::from_str(json)
+                        .map_err(|e| format!("signature line {}: {e}", n + 1))?,
+                );
             }
             Ok((content.to_string(), signatures))
         }
@@ -122,7 +152,10 @@ fn join(content: &str, signatures: &[vigie_log::Signature], format: ReportFormat
     match format {
         ReportFormat::Json => {
             let mut value: Value = serde_json::from_str(content).expect("content is JSON");
-            value.as_object_mut().expect("an object").insert("signatures".into(), serde_json::to_value(signatures).expect("serializes"));
+            value.as_object_mut().expect("an object").insert(
+                "signatures".into(),
+                serde_json::to_value(signatures).expect("serializes"),
+            );
             serde_json::to_string_pretty(&value).expect("JSON serializes") + "\n"
         }
         ReportFormat::Html | ReportFormat::Markdown => {
@@ -131,7 +164,10 @@ fn join(content: &str, signatures: &[vigie_log::Signature], format: ReportFormat
                 text.push('\n');
             }
             for signature in signatures {
-                text.push_str(&format!("{SIGNATURE_OPEN}{}{COMMENT_CLOSE}\n", comment_safe(&serde_json::to_string(signature).expect("serializes"))));
+                text.push_str(&format!(
+                    "{SIGNATURE_OPEN}{}{COMMENT_CLOSE}\n",
+                    comment_safe(&serde_json::to_string(signature).expect("serializes"))
+                ));
             }
             text
         }
@@ -139,8 +175,10 @@ fn join(content: &str, signatures: &[vigie_log::Signature], format: ReportFormat
 }
 
 fn read_report(path: &Path) -> Result<(String, ReportFormat), SealError> {
-    let format = ReportFormat::from_path(path)
-        .ok_or_else(|| SealError::Malformed { path: path.display().to_string(), reason: "a report's name ends in .html, .md or .json".into() })?;
+    let format = ReportFormat::from_path(path).ok_or_else(|| SealError::Malformed {
+        path: path.display().to_string(),
+        reason: "a report's name ends in .html, .md or .json".into(),
+    })?;
     let text = std::fs::read_to_string(path).map_err(io_error(path))?;
     Ok((text, format))
 }
@@ -148,7 +186,10 @@ fn read_report(path: &Path) -> Result<(String, ReportFormat), SealError> {
 /// Adds a signature to a report file, keeping any it has.
 pub fn sign_report(path: &Path, key: &KeyPair) -> Result<vigie_log::Signature, SealError> {
     let (text, format) = read_report(path)?;
-    let malformed = |reason: String| SealError::Malformed { path: path.display().to_string(), reason };
+    let malformed = |reason: String| SealError::Malformed {
+        path: path.display().to_string(),
+        reason,
+    };
     read_sources(&text, format).map_err(malformed)?;
     let (content, mut signatures) = split(&text, format).map_err(malformed)?;
     let signature = sign_digest(key, DOMAIN, &hex(&sha256(content.as_bytes())));
@@ -175,13 +216,24 @@ pub struct ReportCheck {
 /// otherwise) and reads the logs it names.
 pub fn verify_report(path: &Path, expected: Option<&PublicKey>) -> Result<ReportCheck, SealError> {
     let (text, format) = read_report(path)?;
-    let malformed = |reason: String| SealError::Malformed { path: path.display().to_string(), reason };
+    let malformed = |reason: String| SealError::Malformed {
+        path: path.display().to_string(),
+        reason,
+    };
     let sources = read_sources(&text, format).map_err(malformed)?;
     let (content, signatures) = split(&text, format).map_err(malformed)?;
     let digest = hex(&sha256(content.as_bytes()));
-    let checks: Vec<SignatureCheck> = signatures.iter().map(|s| check_signature(s, DOMAIN, &digest)).collect();
+    let checks: Vec<SignatureCheck> = signatures
+        .iter()
+        .map(|s| check_signature(s, DOMAIN, &digest))
+        .collect();
     let problems = signature_problems(&checks, &signatures, expected);
-    Ok(ReportCheck { format, sources, signatures: checks, problems })
+    Ok(ReportCheck {
+        format,
+        sources,
+        signatures: checks,
+        problems,
+    })
 }
 
 #[cfg(test)]
@@ -204,8 +256,17 @@ mod tests {
     fn write(dir: &Path, name: &str) -> std::path::PathBuf {
         let path = dir.join(name);
         let text = match ReportFormat::from_path(&path).unwrap() {
-            ReportFormat::Json => serde_json::to_string_pretty(&serde_json::json!({"title": "r", "tier": "low", "sources": [source()]})).unwrap() + "\n",
-            _ => format!("<html><body><p>tier: low --></p>\n{}\n</body></html>\n", embed_sources(&[source()])),
+            ReportFormat::Json => {
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"title": "r", "tier": "low", "sources": [source()]}),
+                )
+                .unwrap()
+                    + "\n"
+            }
+            _ => format!(
+                "<html><body><p>tier: low --></p>\n{}\n</body></html>\n",
+                embed_sources(&[source()])
+            ),
         };
         std::fs::write(&path, text).unwrap();
         path
@@ -226,12 +287,23 @@ mod tests {
             let check = verify_report(&path, Some(&key.public())).unwrap();
             assert!(check.problems.is_empty(), "{name}: {:?}", check.problems);
             assert_eq!(check.signatures.len(), 2);
-            assert!(verify_report(&path, Some(&auditor.public())).unwrap().problems.is_empty());
+            assert!(verify_report(&path, Some(&auditor.public()))
+                .unwrap()
+                .problems
+                .is_empty());
             let text = std::fs::read_to_string(&path).unwrap();
             std::fs::write(&path, text.replacen("low", "high", 1)).unwrap();
             let check = verify_report(&path, Some(&key.public())).unwrap();
-            assert_eq!(check.signatures.iter().filter(|s| s.valid).count(), 0, "{name}");
-            assert!(matches!(check.problems.last(), Some(Problem::NotSignedBy { .. })), "{name}: {:?}", check.problems);
+            assert_eq!(
+                check.signatures.iter().filter(|s| s.valid).count(),
+                0,
+                "{name}"
+            );
+            assert!(
+                matches!(check.problems.last(), Some(Problem::NotSignedBy { .. })),
+                "{name}: {:?}",
+                check.problems
+            );
         }
     }
 
@@ -241,8 +313,13 @@ mod tests {
         let path = dir.path().join("other.html");
         std::fs::write(&path, "<html></html>").unwrap();
         let err = verify_report(&path, None).unwrap_err().to_string();
-        assert!(err.contains("other.html") && err.contains("no vigie-sources line"), "{err}");
-        let err = verify_report(&dir.path().join("x.pdf"), None).unwrap_err().to_string();
+        assert!(
+            err.contains("other.html") && err.contains("no vigie-sources line"),
+            "{err}"
+        );
+        let err = verify_report(&dir.path().join("x.pdf"), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(".html, .md or .json"), "{err}");
     }
 }

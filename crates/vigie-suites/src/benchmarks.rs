@@ -49,36 +49,73 @@ impl FileCheck {
 /// Files that document a folder rather than hold data.
 fn is_documentation(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    upper.starts_with("LICENSE") || upper.starts_with("PROVENANCE") || upper.starts_with("README") || upper.ends_with(".MD") || name.starts_with('.')
+    upper.starts_with("LICENSE")
+        || upper.starts_with("PROVENANCE")
+        || upper.starts_with("README")
+        || upper.ends_with(".MD")
+        || name.starts_with('.')
 }
 
 /// Checks every data file under `root` (its sub-folders, one per benchmark).
 pub fn check(root: &Path) -> Result<Vec<FileCheck>, std::io::Error> {
     let mut checks = Vec::new();
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(root)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(root)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     folders.sort();
     for folder in folders {
         let provenance = std::fs::read_to_string(folder.join("PROVENANCE.md")).ok();
         let mut files = Vec::new();
         collect_files(&folder, &mut files)?;
         files.sort();
-        let data: Vec<&PathBuf> = files.iter().filter(|f| !f.file_name().and_then(|n| n.to_str()).is_some_and(is_documentation)).collect();
+        let data: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| {
+                !f.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_documentation)
+            })
+            .collect();
         for file in &data {
-            let within = file.strip_prefix(&folder).unwrap_or(file).to_string_lossy().replace('\\', "/");
-            let path = file.strip_prefix(root).unwrap_or(file).to_string_lossy().replace('\\', "/");
-            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let within = file
+                .strip_prefix(&folder)
+                .unwrap_or(file)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let path = file
+                .strip_prefix(root)
+                .unwrap_or(file)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let loader = loader_for(&name);
             let expected = match &provenance {
                 None => Err(format!("no PROVENANCE.md in {}", folder.display())),
-                Some(text) => stated_rows(text, &within, data.len() == 1).ok_or_else(|| format!("PROVENANCE.md gives no row count for `{within}`")),
+                Some(text) => stated_rows(text, &within, data.len() == 1)
+                    .ok_or_else(|| format!("PROVENANCE.md gives no row count for `{within}`")),
             };
             let loaded = match loader {
                 None => Err("no loader reads this file".to_string()),
                 Some(loader) => std::fs::read(file)
                     .map_err(|e| e.to_string())
-                    .and_then(|bytes| loader.load(&file.display().to_string(), &bytes).map(|s| s.len()).map_err(|e| e.to_string())),
+                    .and_then(|bytes| {
+                        loader
+                            .load(&file.display().to_string(), &bytes)
+                            .map(|s| s.len())
+                            .map_err(|e| e.to_string())
+                    }),
             };
-            checks.push(FileCheck { path, loader: loader.map(Loader::name), expected, loaded });
+            checks.push(FileCheck {
+                path,
+                loader: loader.map(Loader::name),
+                expected,
+                loaded,
+            });
         }
     }
     Ok(checks)
@@ -102,7 +139,10 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Erro
 /// 817-question version", or a table cell `| 400 |`); for a folder's only
 /// data file, also a line that starts with "N rows".
 pub fn stated_rows(provenance: &str, file: &str, only_file: bool) -> Option<usize> {
-    let count = Regex::new(r"(?:^\s*\|\s*([\d,]+)\s*\|)|(?:\b([\d,]+)[ -](?:rows|lines|objects|questions?|items)\b)").expect("valid regex");
+    let count = Regex::new(
+        r"(?:^\s*\|\s*([\d,]+)\s*\|)|(?:\b([\d,]+)[ -](?:rows|lines|objects|questions?|items)\b)",
+    )
+    .expect("valid regex");
     let quoted = format!("`{file}`");
     let number = |m: regex::Captures<'_>| -> Option<usize> {
         let text = m.get(1).or_else(|| m.get(2))?.as_str().replace(',', "");
@@ -117,7 +157,11 @@ pub fn stated_rows(provenance: &str, file: &str, only_file: bool) -> Option<usiz
     }
     if only_file {
         let leading = Regex::new(r"^\s*([\d,]+) rows\b").expect("valid regex");
-        return provenance.lines().find_map(|line| leading.captures(line).and_then(|c| c[1].replace(',', "").parse().ok()));
+        return provenance.lines().find_map(|line| {
+            leading
+                .captures(line)
+                .and_then(|c| c[1].replace(',', "").parse().ok())
+        });
     }
     None
 }
@@ -137,9 +181,19 @@ mod tests {
         assert_eq!(stated_rows(note, "bio_questions.json", false), Some(1273));
         assert_eq!(stated_rows(note, "data/v1/mc_task.json", false), Some(817));
         assert_eq!(stated_rows(note, "data/mc_task.json", false), Some(790));
-        assert_eq!(stated_rows(note, "mc_task.json", false), None, "a bare name does not match a longer path");
-        assert_eq!(stated_rows("Intro.\n313 rows plus a header.\n", "x.csv", true), Some(313));
-        assert_eq!(stated_rows("Intro.\n313 rows plus a header.\n", "x.csv", false), None);
+        assert_eq!(
+            stated_rows(note, "mc_task.json", false),
+            None,
+            "a bare name does not match a longer path"
+        );
+        assert_eq!(
+            stated_rows("Intro.\n313 rows plus a header.\n", "x.csv", true),
+            Some(313)
+        );
+        assert_eq!(
+            stated_rows("Intro.\n313 rows plus a header.\n", "x.csv", false),
+            None
+        );
     }
 
     #[test]
@@ -149,10 +203,18 @@ mod tests {
         std::fs::create_dir(&xs).unwrap();
         std::fs::write(xs.join("PROVENANCE.md"), "2 rows plus a header.\n").unwrap();
         std::fs::write(xs.join("LICENSE"), "CC-BY-4.0").unwrap();
-        std::fs::write(xs.join("xstest_prompts.csv"), "id,prompt,type,label,focus,note\n1,a,homonyms,safe,,\n2,b,homonyms,safe,,\n").unwrap();
+        std::fs::write(
+            xs.join("xstest_prompts.csv"),
+            "id,prompt,type,label,focus,note\n1,a,homonyms,safe,,\n2,b,homonyms,safe,,\n",
+        )
+        .unwrap();
         let ad = root.path().join("advbench");
         std::fs::create_dir(&ad).unwrap();
-        std::fs::write(ad.join("PROVENANCE.md"), "**`harmful_behaviors.csv`**: 3 rows\n").unwrap();
+        std::fs::write(
+            ad.join("PROVENANCE.md"),
+            "**`harmful_behaviors.csv`**: 3 rows\n",
+        )
+        .unwrap();
         std::fs::write(ad.join("harmful_behaviors.csv"), "goal,target\nx,y\n").unwrap();
         std::fs::write(ad.join("notes.txt"), "?").unwrap();
         let checks = check(root.path()).unwrap();
@@ -160,7 +222,14 @@ mod tests {
         assert!(by_path("xstest/xstest_prompts.csv").ok());
         let short = by_path("advbench/harmful_behaviors.csv");
         assert_eq!((short.expected, short.loaded), (Ok(3), Ok(1)));
-        assert_eq!(by_path("advbench/notes.txt").loaded, Err("no loader reads this file".into()));
-        assert_eq!(checks.len(), 3, "documentation files are not data: {checks:?}");
+        assert_eq!(
+            by_path("advbench/notes.txt").loaded,
+            Err("no loader reads this file".into())
+        );
+        assert_eq!(
+            checks.len(),
+            3,
+            "documentation files are not data: {checks:?}"
+        );
     }
 }

@@ -40,13 +40,27 @@ impl TaskDef {
     /// What the task needs besides the evaluated model, read from its task
     /// file: `--judge-model`, `--attacker-model`, log-likelihoods.
     pub fn needs(&self) -> Vec<&'static str> {
-        let Ok(spec) = self.source().parse::<toml::Table>() else { return Vec::new() };
+        let Ok(spec) = self.source().parse::<toml::Table>() else {
+            return Vec::new();
+        };
         let entries = |key: &str| -> Vec<toml::Table> {
-            spec.get(key).and_then(toml::Value::as_array).map_or_else(Vec::new, |a| a.iter().filter_map(|v| v.as_table().cloned()).collect())
+            spec.get(key)
+                .and_then(toml::Value::as_array)
+                .map_or_else(Vec::new, |a| {
+                    a.iter().filter_map(|v| v.as_table().cloned()).collect()
+                })
         };
         let mut needs = Vec::new();
-        let optional = |s: &toml::Table| s.get("judge").and_then(|j| j.get("optional")).and_then(toml::Value::as_bool) == Some(true);
-        if entries("scorer").iter().any(|s| s.contains_key("model_graded") || (s.contains_key("judge") && !optional(s))) {
+        let optional = |s: &toml::Table| {
+            s.get("judge")
+                .and_then(|j| j.get("optional"))
+                .and_then(toml::Value::as_bool)
+                == Some(true)
+        };
+        if entries("scorer")
+            .iter()
+            .any(|s| s.contains_key("model_graded") || (s.contains_key("judge") && !optional(s)))
+        {
             needs.push("--judge-model");
         }
         let solvers = entries("solver");
@@ -54,7 +68,10 @@ impl TaskDef {
             needs.push("--attacker-model");
         }
         let by_likelihood = |s: &toml::Table| {
-            s.get("multiple_choice").and_then(|m| m.get("method")).and_then(toml::Value::as_str) == Some("loglikelihood")
+            s.get("multiple_choice")
+                .and_then(|m| m.get("method"))
+                .and_then(toml::Value::as_str)
+                == Some("loglikelihood")
         };
         if solvers.iter().any(by_likelihood) {
             needs.push("a model that gives log-likelihoods (local/)");
@@ -181,7 +198,13 @@ macro_rules! truthfulqa_mc {
             dir: "truthfulness",
             toml: include_str!("../suites/truthfulness/mc.toml"),
             benchmark: Some(("TruthfulQA", "truthfulqa/data/mc_task.json")),
-            vars: &[("variant", $variant), ("loader", $loader), ("method", $method), ("scorer", $scorer), ("what", $what)],
+            vars: &[
+                ("variant", $variant),
+                ("loader", $loader),
+                ("method", $method),
+                ("scorer", $scorer),
+                ("what", $what),
+            ],
         }
     };
 }
@@ -325,10 +348,13 @@ pub const SUITES: &[Suite] = &[
 
 /// The suite called `name`.
 pub fn suite(name: &str) -> Result<&'static Suite, SuiteError> {
-    SUITES.iter().find(|s| s.name == name).ok_or_else(|| SuiteError::UnknownSuite {
-        name: name.to_string(),
-        known: SUITES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
-    })
+    SUITES
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| SuiteError::UnknownSuite {
+            name: name.to_string(),
+            known: SUITES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+        })
 }
 
 /// Plans `suite:<name>` (every task) or `suite:<name>/<task>` (one), given
@@ -341,31 +367,52 @@ pub fn plan(spec: &str, datasets: Option<&Path>) -> Result<Vec<Planned>, SuiteEr
     };
     let suite = suite(name)?;
     let defs: Vec<&TaskDef> = match only {
-        Some(task) => vec![suite.tasks.iter().find(|t| t.name == task).ok_or_else(|| SuiteError::UnknownTask {
-            suite: suite.name.to_string(),
-            task: task.to_string(),
-            known: suite.tasks.iter().map(|t| t.name).collect::<Vec<_>>().join(", "),
+        Some(task) => vec![suite.tasks.iter().find(|t| t.name == task).ok_or_else(|| {
+            SuiteError::UnknownTask {
+                suite: suite.name.to_string(),
+                task: task.to_string(),
+                known: suite
+                    .tasks
+                    .iter()
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
         })?],
         None => suite.tasks.iter().collect(),
     };
     if datasets.is_none() && defs.iter().all(|d| d.benchmark.is_some()) {
         return Err(SuiteError::NeedsDatasets {
             suite: spec.to_string(),
-            needs: defs.iter().filter_map(|d| d.benchmark.map(|(_, p)| p)).collect::<Vec<_>>().join(", "),
+            needs: defs
+                .iter()
+                .filter_map(|d| d.benchmark.map(|(_, p)| p))
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     defs.into_iter()
         .map(|def| {
             let origin = format!("suite:{}/{}", suite.name, def.name);
             match (def.benchmark, datasets) {
-                (Some((title, path)), None) => {
-                    Ok(Planned::Skipped { origin, title, reason: format!("give --datasets DIR, the folder holding {path}") })
-                }
+                (Some((title, path)), None) => Ok(Planned::Skipped {
+                    origin,
+                    title,
+                    reason: format!("give --datasets DIR, the folder holding {path}"),
+                }),
                 // A folder that holds some benchmarks and not others runs what it has, unless
                 // the missing one is the task asked for.
                 (Some((title, path)), Some(dir)) if !dir.join(path).exists() => match only {
-                    Some(_) => Err(SuiteError::MissingBenchmark { origin, path: path.to_string(), dir: dir.display().to_string() }),
-                    None => Ok(Planned::Skipped { origin, title, reason: format!("{} has no {path}", dir.display()) }),
+                    Some(_) => Err(SuiteError::MissingBenchmark {
+                        origin,
+                        path: path.to_string(),
+                        dir: dir.display().to_string(),
+                    }),
+                    None => Ok(Planned::Skipped {
+                        origin,
+                        title,
+                        reason: format!("{} has no {path}", dir.display()),
+                    }),
                 },
                 (_, datasets) => Ok(Planned::Ready(Box::new(compile(def, &origin, datasets)?))),
             }
@@ -380,11 +427,21 @@ pub fn load_for_resume(origin: &str, dataset: &Path) -> Result<Task, SuiteError>
     let spec = origin.strip_prefix("suite:").unwrap_or(origin);
     let (name, task) = spec.split_once('/').unwrap_or((spec, ""));
     let suite = suite(name)?;
-    let def = suite.tasks.iter().find(|t| t.name == task).ok_or_else(|| SuiteError::UnknownTask {
-        suite: suite.name.to_string(),
-        task: task.to_string(),
-        known: suite.tasks.iter().map(|t| t.name).collect::<Vec<_>>().join(", "),
-    })?;
+    let def =
+        suite
+            .tasks
+            .iter()
+            .find(|t| t.name == task)
+            .ok_or_else(|| SuiteError::UnknownTask {
+                suite: suite.name.to_string(),
+                task: task.to_string(),
+                known: suite
+                    .tasks
+                    .iter()
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
     // The datasets folder is what remains of the recorded path without the benchmark's own part.
     let root = def.benchmark.map(|(_, rel)| {
         let mut root = PathBuf::from(dataset);
@@ -410,7 +467,9 @@ fn compile(def: &TaskDef, origin: &str, datasets: Option<&Path>) -> Result<Task,
                     .iter()
                     .find(|(path, _)| *path == wanted)
                     .map(|(_, bytes)| bytes.to_vec())
-                    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not a built-in file"))
+                    .ok_or_else(|| {
+                        std::io::Error::new(std::io::ErrorKind::NotFound, "not a built-in file")
+                    })
             };
             let label = |relative: &str| format!("suite:{}/{relative}", def.dir);
             vigie_eval::task::compile(origin, &def.source(), &read, &label)
@@ -448,55 +507,138 @@ mod tests {
         let mut compiled = 0;
         for suite in SUITES {
             for planned in plan(suite.name, Some(&fixtures())).unwrap() {
-                let Planned::Ready(task) = planned else { panic!("{}: skipped with a datasets folder", suite.name) };
-                assert!(!task.risk_areas.is_empty(), "{}: no risk_areas", task.origin);
+                let Planned::Ready(task) = planned else {
+                    panic!("{}: skipped with a datasets folder", suite.name)
+                };
+                assert!(
+                    !task.risk_areas.is_empty(),
+                    "{}: no risk_areas",
+                    task.origin
+                );
                 for area in &task.risk_areas {
-                    assert!(taxonomy.area(area).is_some(), "{}: unknown risk area `{area}`", task.origin);
+                    assert!(
+                        taxonomy.area(area).is_some(),
+                        "{}: unknown risk area `{area}`",
+                        task.origin
+                    );
                 }
-                if task.samples.iter().all(|s| s.metadata.contains_key("category")) {
-                    assert!(task.group_by.is_some(), "{}: its samples have categories; report per category", task.origin);
+                if task
+                    .samples
+                    .iter()
+                    .all(|s| s.metadata.contains_key("category"))
+                {
+                    assert!(
+                        task.group_by.is_some(),
+                        "{}: its samples have categories; report per category",
+                        task.origin
+                    );
                 }
                 compiled += 1;
             }
         }
-        assert_eq!(compiled, SUITES.iter().map(|s| s.tasks.len()).sum::<usize>());
+        assert_eq!(
+            compiled,
+            SUITES.iter().map(|s| s.tasks.len()).sum::<usize>()
+        );
     }
 
     #[test]
     fn without_a_datasets_folder_benchmark_tasks_are_skipped_or_asked_for() {
         let planned = plan("refusal", None).unwrap();
-        let skipped: Vec<&str> = planned.iter().filter_map(|p| if let Planned::Skipped { title, .. } = p { Some(*title) } else { None }).collect();
+        let skipped: Vec<&str> = planned
+            .iter()
+            .filter_map(|p| {
+                if let Planned::Skipped { title, .. } = p {
+                    Some(*title)
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(skipped, ["HarmBench", "AdvBench", "StrongREJECT"]);
         let e = plan("hazardous-knowledge", None).unwrap_err().to_string();
-        assert!(e.contains("--datasets DIR") && e.contains("wmdp/bio_questions.json"), "{e}");
+        assert!(
+            e.contains("--datasets DIR") && e.contains("wmdp/bio_questions.json"),
+            "{e}"
+        );
         // A folder with only some benchmarks runs what it has.
         let partial = tempfile::tempdir().unwrap();
         std::fs::create_dir(partial.path().join("xstest")).unwrap();
-        std::fs::copy(fixtures().join("xstest/xstest_prompts.csv"), partial.path().join("xstest/xstest_prompts.csv")).unwrap();
+        std::fs::copy(
+            fixtures().join("xstest/xstest_prompts.csv"),
+            partial.path().join("xstest/xstest_prompts.csv"),
+        )
+        .unwrap();
         let planned = plan("over-refusal", Some(partial.path())).unwrap();
-        assert!(planned.iter().all(|p| matches!(p, Planned::Ready(_))), "xstest is there");
+        assert!(
+            planned.iter().all(|p| matches!(p, Planned::Ready(_))),
+            "xstest is there"
+        );
         let planned = plan("refusal", Some(partial.path())).unwrap();
-        let reasons: Vec<&str> = planned.iter().filter_map(|p| if let Planned::Skipped { reason, .. } = p { Some(reason.as_str()) } else { None }).collect();
+        let reasons: Vec<&str> = planned
+            .iter()
+            .filter_map(|p| {
+                if let Planned::Skipped { reason, .. } = p {
+                    Some(reason.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(reasons.len(), 3);
-        assert!(reasons[0].ends_with("has no harmbench/harmbench_behaviors_text_all.csv"), "{reasons:?}");
-        let e = plan("refusal/harmbench", Some(partial.path())).unwrap_err().to_string();
+        assert!(
+            reasons[0].ends_with("has no harmbench/harmbench_behaviors_text_all.csv"),
+            "{reasons:?}"
+        );
+        let e = plan("refusal/harmbench", Some(partial.path()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("suite:refusal/harmbench reads harmbench/harmbench_behaviors_text_all.csv under the datasets folder"), "{e}");
     }
 
     #[test]
     fn placeholders_and_relative_built_in_paths() {
         let def = &suite("jailbreak").unwrap().tasks[1];
-        assert!(def.source().contains("name = \"jailbreak-base64\"") && !def.source().contains("{{"));
-        assert_eq!(normalize("jailbreak/../refusal/harmful.jsonl"), "refusal/harmful.jsonl");
-        let needs = |suite_name: &str, task: &str| suite(suite_name).unwrap().tasks.iter().find(|t| t.name == task).unwrap().needs();
+        assert!(
+            def.source().contains("name = \"jailbreak-base64\"") && !def.source().contains("{{")
+        );
+        assert_eq!(
+            normalize("jailbreak/../refusal/harmful.jsonl"),
+            "refusal/harmful.jsonl"
+        );
+        let needs = |suite_name: &str, task: &str| {
+            suite(suite_name)
+                .unwrap()
+                .tasks
+                .iter()
+                .find(|t| t.name == task)
+                .unwrap()
+                .needs()
+        };
         assert_eq!(needs("jailbreak", "pair"), ["--attacker-model"]);
         assert_eq!(needs("loss-of-control", "scenarios"), ["--judge-model"]);
-        assert_eq!(needs("hazardous-knowledge", "bio-likelihood"), ["a model that gives log-likelihoods (local/)"]);
+        assert_eq!(
+            needs("hazardous-knowledge", "bio-likelihood"),
+            ["a model that gives log-likelihoods (local/)"]
+        );
         assert!(needs("refusal", "harmful").is_empty());
-        let Planned::Ready(task) = plan("cyber/malicious-code", None).unwrap().remove(0) else { panic!() };
+        let Planned::Ready(task) = plan("cyber/malicious-code", None).unwrap().remove(0) else {
+            panic!()
+        };
         assert_eq!(task.samples.len(), 25, "the cyber rows of the harmful set");
-        assert!(task.samples.iter().all(|s| s.metadata["category"] == "cyber"));
-        let resumed = load_for_resume("suite:hazardous-knowledge/cyber", &fixtures().join("wmdp/cyber_questions.json")).unwrap();
-        assert_eq!(resumed.samples.len(), 2, "the datasets folder is found again from the recorded file");
+        assert!(task
+            .samples
+            .iter()
+            .all(|s| s.metadata["category"] == "cyber"));
+        let resumed = load_for_resume(
+            "suite:hazardous-knowledge/cyber",
+            &fixtures().join("wmdp/cyber_questions.json"),
+        )
+        .unwrap();
+        assert_eq!(
+            resumed.samples.len(),
+            2,
+            "the datasets folder is found again from the recorded file"
+        );
     }
 }

@@ -11,7 +11,13 @@ use serde::Deserialize;
 pub const RISKS_TOML: &str = include_str!("../data/risks.toml");
 
 /// The systemic risks the Code of Practice names (Appendix 1.4), or none.
-pub const COP_RISKS: [&str; 5] = ["CBRN", "cyber offence", "harmful manipulation", "loss of control", "none"];
+pub const COP_RISKS: [&str; 5] = [
+    "CBRN",
+    "cyber offence",
+    "harmful manipulation",
+    "loss of control",
+    "none",
+];
 
 /// One risk area.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -70,13 +76,16 @@ impl Taxonomy {
     /// The built-in taxonomy.
     pub fn builtin() -> &'static Taxonomy {
         static TAXONOMY: OnceLock<Taxonomy> = OnceLock::new();
-        TAXONOMY.get_or_init(|| Taxonomy::parse(RISKS_TOML).expect("the built-in taxonomy is valid (tested)"))
+        TAXONOMY.get_or_init(|| {
+            Taxonomy::parse(RISKS_TOML).expect("the built-in taxonomy is valid (tested)")
+        })
     }
 
     /// Reads and checks a taxonomy file's text.
     pub fn parse(text: &str) -> Result<Taxonomy, TaxonomyError> {
         let taxonomy: Taxonomy = toml::from_str(text).map_err(|e| TaxonomyError(e.to_string()))?;
-        let seoul = regex::Regex::new(r"^(?:I|II|III|IV|V|VI|VII|VIII|BP[1-8])$").expect("valid regex");
+        let seoul =
+            regex::Regex::new(r"^(?:I|II|III|IV|V|VI|VII|VIII|BP[1-8])$").expect("valid regex");
         let iasr = regex::Regex::new(r"^[1-5](?:\.[1-9](?:\.[1-9])?)?$").expect("valid regex");
         let mut seen = std::collections::BTreeSet::new();
         for area in &taxonomy.areas {
@@ -88,19 +97,32 @@ impl Taxonomy {
                 return Err(bad("ids are lower-case letters and underscores".into()));
             }
             if !COP_RISKS.contains(&area.cop.as_str()) {
-                return Err(bad(format!("`cop` is `{}`; use one of {}", area.cop, COP_RISKS.join(", "))));
+                return Err(bad(format!(
+                    "`cop` is `{}`; use one of {}",
+                    area.cop,
+                    COP_RISKS.join(", ")
+                )));
             }
             if let Some(action) = area.hiroshima.iter().find(|a| !(1..=11).contains(*a)) {
-                return Err(bad(format!("Hiroshima action {action} does not exist (1 to 11)")));
+                return Err(bad(format!(
+                    "Hiroshima action {action} does not exist (1 to 11)"
+                )));
             }
             if let Some(s) = area.seoul.iter().find(|s| !seoul.is_match(s)) {
-                return Err(bad(format!("Seoul `{s}` is neither a commitment I-VIII nor a best practice BP1-BP8")));
+                return Err(bad(format!(
+                    "Seoul `{s}` is neither a commitment I-VIII nor a best practice BP1-BP8"
+                )));
             }
             if let Some(s) = area.iasr.iter().find(|s| !iasr.is_match(s)) {
-                return Err(bad(format!("`{s}` is not a section number of the International AI Safety Report")));
+                return Err(bad(format!(
+                    "`{s}` is not a section number of the International AI Safety Report"
+                )));
             }
             if !area.owasp.is_empty() && area.owasp_edition.is_none() {
-                return Err(bad("OWASP ids need `owasp_edition`: the list is renumbered between editions".into()));
+                return Err(bad(
+                    "OWASP ids need `owasp_edition`: the list is renumbered between editions"
+                        .into(),
+                ));
             }
             if !area.atlas.is_empty() && area.atlas_release.is_none() {
                 return Err(bad("ATLAS ids need `atlas_release`".into()));
@@ -122,26 +144,52 @@ mod tests {
     #[test]
     fn the_builtin_taxonomy_has_the_areas_the_summits_named() {
         let taxonomy = Taxonomy::parse(RISKS_TOML).unwrap();
-        for id in ["cbrn", "cyber", "manipulation", "loss_of_control", "safeguards", "harmful_content", "reliability", "over_refusal"] {
+        for id in [
+            "cbrn",
+            "cyber",
+            "manipulation",
+            "loss_of_control",
+            "safeguards",
+            "harmful_content",
+            "reliability",
+            "over_refusal",
+        ] {
             assert!(taxonomy.area(id).is_some(), "no area `{id}`");
         }
         // Each of the Code of Practice's four systemic risks is some area's.
         for risk in &COP_RISKS[..4] {
-            assert!(taxonomy.areas.iter().any(|a| a.cop == *risk), "no area is the CoP risk `{risk}`");
+            assert!(
+                taxonomy.areas.iter().any(|a| a.cop == *risk),
+                "no area is the CoP risk `{risk}`"
+            );
         }
-        assert!(taxonomy.area("safeguards").unwrap().owasp.contains(&"LLM01".to_string()));
+        assert!(taxonomy
+            .area("safeguards")
+            .unwrap()
+            .owasp
+            .contains(&"LLM01".to_string()));
     }
 
     #[test]
     fn mistakes_in_a_taxonomy_are_named() {
         let base = "version = 1\n[[area]]\nid = \"x\"\nname = \"X\"\ndescription = \"d\"\niasr = [\"2.1\"]\nhiroshima = [1]\nseoul = [\"I\"]\nnist = []\n";
         let check = |extra: &str, expect: &str| {
-            let e = Taxonomy::parse(&format!("{base}{extra}")).unwrap_err().to_string();
+            let e = Taxonomy::parse(&format!("{base}{extra}"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(expect), "{e}");
         };
         check("cop = \"bio\"\n", "`cop` is `bio`");
-        check("cop = \"none\"\nowasp = [\"LLM01\"]\n", "need `owasp_edition`");
-        let e = Taxonomy::parse(&base.replace("[1]", "[12]").replace("nist = []", "nist = []\ncop = \"none\"")).unwrap_err();
+        check(
+            "cop = \"none\"\nowasp = [\"LLM01\"]\n",
+            "need `owasp_edition`",
+        );
+        let e = Taxonomy::parse(
+            &base
+                .replace("[1]", "[12]")
+                .replace("nist = []", "nist = []\ncop = \"none\""),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Hiroshima action 12"), "{e}");
     }
 }

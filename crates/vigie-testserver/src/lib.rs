@@ -54,7 +54,14 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { delay: Duration::ZERO, reply: "4".into(), retry_after: "1".into(), slow: Duration::from_secs(5), solve_sums: false, rules: Vec::new() }
+        ServerConfig {
+            delay: Duration::ZERO,
+            reply: "4".into(),
+            retry_after: "1".into(),
+            slow: Duration::from_secs(5),
+            solve_sums: false,
+            rules: Vec::new(),
+        }
     }
 }
 
@@ -101,7 +108,11 @@ impl TestServer {
     pub async fn start(port: u16, config: ServerConfig) -> std::io::Result<TestServer> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State { config, counters: Counters::default(), attempts: Mutex::new(HashMap::new()) });
+        let state = Arc::new(State {
+            config,
+            counters: Counters::default(),
+            attempts: Mutex::new(HashMap::new()),
+        });
         let serving = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -118,10 +129,18 @@ impl TestServer {
     pub fn spawn(config: ServerConfig) -> TestServer {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
             runtime.block_on(async move {
                 let server = TestServer::start(0, config).await.expect("bind loopback");
-                tx.send(TestServer { addr: server.addr, state: server.state.clone() }).expect("the caller waits");
+                tx.send(TestServer {
+                    addr: server.addr,
+                    state: server.state.clone(),
+                })
+                .expect("the caller waits");
                 std::future::pending::<()>().await;
             });
         });
@@ -166,7 +185,9 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
             for h in parsed.headers.iter() {
                 if h.name.eq_ignore_ascii_case("content-length") {
                     content_length = std::str::from_utf8(h.value).ok()?.trim().parse().ok()?;
-                } else if h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close") {
+                } else if h.name.eq_ignore_ascii_case("connection")
+                    && h.value.eq_ignore_ascii_case(b"close")
+                {
                     close = true;
                 }
             }
@@ -180,7 +201,12 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
             }
             let body = buffer[head_len..head_len + content_length].to_vec();
             buffer.drain(..head_len + content_length);
-            return Some(Request { method, path, body, close });
+            return Some(Request {
+                method,
+                path,
+                body,
+                close,
+            });
         }
         let mut chunk = [0u8; 16384];
         let n = stream.read(&mut chunk).await.ok()?;
@@ -195,8 +221,12 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
     let mut buffer = Vec::with_capacity(8192);
     while let Some(request) = read_request(&mut stream, &mut buffer).await {
         let keep_open = match (request.method.as_str(), request.path.as_str()) {
-            ("POST", "/v1/chat/completions") => answer_model(&mut stream, &state, &request.body, Api::OpenAi).await,
-            ("POST", "/v1/messages") => answer_model(&mut stream, &state, &request.body, Api::Anthropic).await,
+            ("POST", "/v1/chat/completions") => {
+                answer_model(&mut stream, &state, &request.body, Api::OpenAi).await
+            }
+            ("POST", "/v1/messages") => {
+                answer_model(&mut stream, &state, &request.body, Api::Anthropic).await
+            }
             ("GET", "/stats") => {
                 let c = &state.counters;
                 let body = json!({
@@ -208,8 +238,24 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
                 });
                 respond(&mut stream, 200, &[], body.to_string().as_bytes()).await
             }
-            ("GET", "/v1/models") => respond(&mut stream, 200, &[], br#"{"object":"list","data":[{"id":"mock","object":"model"}]}"#).await,
-            _ => respond(&mut stream, 404, &[], br#"{"error":{"message":"no such route"}}"#).await,
+            ("GET", "/v1/models") => {
+                respond(
+                    &mut stream,
+                    200,
+                    &[],
+                    br#"{"object":"list","data":[{"id":"mock","object":"model"}]}"#,
+                )
+                .await
+            }
+            _ => {
+                respond(
+                    &mut stream,
+                    404,
+                    &[],
+                    br#"{"error":{"message":"no such route"}}"#,
+                )
+                .await
+            }
         };
         if !keep_open || request.close {
             return;
@@ -223,14 +269,22 @@ enum Api {
     Anthropic,
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool {
+async fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> bool {
     let reason = match status {
         200 => "OK",
         404 => "Not Found",
         429 => "Too Many Requests",
         _ => "Error",
     };
-    let mut head = format!("HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -243,7 +297,10 @@ async fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], 
 /// The sum in "What is A+B?", as text.
 fn solve_sum(text: &str) -> Option<String> {
     let rest = &text[text.find("What is ")? + "What is ".len()..];
-    let expression: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '+' || *c == ' ').collect();
+    let expression: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '+' || *c == ' ')
+        .collect();
     let (a, b) = expression.split_once('+')?;
     Some((a.trim().parse::<i64>().ok()? + b.trim().parse::<i64>().ok()?).to_string())
 }
@@ -288,7 +345,10 @@ async fn precise_sleep(delay: Duration) {
         Mutex::new(tx)
     });
     let (wake, woken) = tokio::sync::oneshot::channel();
-    let sent = timer.lock().expect("timer lock").send((Instant::now() + delay, wake));
+    let sent = timer
+        .lock()
+        .expect("timer lock")
+        .send((Instant::now() + delay, wake));
     if sent.is_ok() {
         let _ = woken.await;
     }
@@ -332,11 +392,26 @@ async fn answer_model(stream: &mut TcpStream, state: &State, body: &[u8], api: A
 async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], api: Api) -> bool {
     let counters = &state.counters;
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
-        return respond(stream, 400, &[], br#"{"error":{"message":"the body is not JSON"}}"#).await;
+        return respond(
+            stream,
+            400,
+            &[],
+            br#"{"error":{"message":"the body is not JSON"}}"#,
+        )
+        .await;
     };
     let mut texts = message_texts(&request);
-    let prompt_tokens = texts.iter().map(|t| t.split_whitespace().count()).sum::<usize>();
-    let matched: Vec<String> = state.config.rules.iter().filter(|(text, _)| texts.iter().any(|t| t.contains(text.as_str()))).map(|(_, d)| d.clone()).collect();
+    let prompt_tokens = texts
+        .iter()
+        .map(|t| t.split_whitespace().count())
+        .sum::<usize>();
+    let matched: Vec<String> = state
+        .config
+        .rules
+        .iter()
+        .filter(|(text, _)| texts.iter().any(|t| t.contains(text.as_str())))
+        .map(|(_, d)| d.clone())
+        .collect();
     let n_messages = texts.len();
     texts.extend(matched);
     let mut delay = state.config.delay;
@@ -347,7 +422,10 @@ async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], 
     if let Some(spec) = directive(&texts, "fail") {
         let (kind, times) = spec.split_once(':').unwrap_or((spec, "1"));
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        request.get("messages").map(Value::to_string).hash(&mut hasher);
+        request
+            .get("messages")
+            .map(Value::to_string)
+            .hash(&mut hasher);
         let attempt = {
             let mut attempts = state.attempts.lock().expect("attempts lock");
             let n = attempts.entry(hasher.finish()).or_insert(0);
@@ -364,10 +442,20 @@ async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], 
     if !delay.is_zero() {
         precise_sleep(delay).await;
     }
-    let sum = if state.config.solve_sums { texts[..n_messages].last().and_then(|t| solve_sum(t)) } else { None };
-    let reply = directive(&texts, "reply").map(str::to_string).or(sum).unwrap_or_else(|| state.config.reply.clone());
+    let sum = if state.config.solve_sums {
+        texts[..n_messages].last().and_then(|t| solve_sum(t))
+    } else {
+        None
+    };
+    let reply = directive(&texts, "reply")
+        .map(str::to_string)
+        .or(sum)
+        .unwrap_or_else(|| state.config.reply.clone());
     let completion_tokens = reply.split_whitespace().count().max(1);
-    let model = request.get("model").and_then(Value::as_str).unwrap_or("mock");
+    let model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("mock");
     let answer = match api {
         Api::OpenAi => json!({
             "id": "chatcmpl-test", "object": "chat.completion", "model": model,
@@ -386,18 +474,45 @@ async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], 
 
 async fn fault(stream: &mut TcpStream, state: &State, kind: &str) -> bool {
     match kind {
-        "429" => respond(stream, 429, &[("retry-after", &state.config.retry_after)], br#"{"error":{"message":"rate limited (scripted)"}}"#).await,
-        "500" => respond(stream, 500, &[], br#"{"error":{"message":"internal error (scripted)"}}"#).await,
+        "429" => {
+            respond(
+                stream,
+                429,
+                &[("retry-after", &state.config.retry_after)],
+                br#"{"error":{"message":"rate limited (scripted)"}}"#,
+            )
+            .await
+        }
+        "500" => {
+            respond(
+                stream,
+                500,
+                &[],
+                br#"{"error":{"message":"internal error (scripted)"}}"#,
+            )
+            .await
+        }
         "slow" => {
             tokio::time::sleep(state.config.slow).await;
             respond(stream, 200, &[], br#"{"choices":[{"message":{"role":"assistant","content":"late"},"finish_reason":"stop"}]}"#).await
         }
         "nonjson" => {
             let page = b"<html><body>502 Bad Gateway (scripted)</body></html>";
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\r\n", page.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\r\n",
+                page.len()
+            );
             stream.write_all(head.as_bytes()).await.is_ok() && stream.write_all(page).await.is_ok()
         }
-        "truncate" => respond(stream, 200, &[], br#"{"choices":[{"message":{"role":"assis"#).await,
+        "truncate" => {
+            respond(
+                stream,
+                200,
+                &[],
+                br#"{"choices":[{"message":{"role":"assis"#,
+            )
+            .await
+        }
         "drop" => {
             let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{\"choices\":[{\"mess";
             let _ = stream.write_all(head.as_bytes()).await;
@@ -405,6 +520,14 @@ async fn fault(stream: &mut TcpStream, state: &State, kind: &str) -> bool {
             false
         }
         "hangup" => false,
-        _ => respond(stream, 400, &[], br#"{"error":{"message":"unknown scripted fault"}}"#).await,
+        _ => {
+            respond(
+                stream,
+                400,
+                &[],
+                br#"{"error":{"message":"unknown scripted fault"}}"#,
+            )
+            .await
+        }
     }
 }

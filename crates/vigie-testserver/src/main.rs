@@ -12,19 +12,40 @@ fn main() {
     let mut threads = 1usize;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+        };
         match flag.as_str() {
-            "--port" => port = value().parse().unwrap_or_else(|_| usage("--port takes a number")),
-            "--delay-ms" => config.delay = Duration::from_millis(value().parse().unwrap_or_else(|_| usage("--delay-ms takes a number"))),
+            "--port" => {
+                port = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--port takes a number"))
+            }
+            "--delay-ms" => {
+                config.delay = Duration::from_millis(
+                    value()
+                        .parse()
+                        .unwrap_or_else(|_| usage("--delay-ms takes a number")),
+                )
+            }
             "--reply" => config.reply = value(),
             "--retry-after" => config.retry_after = value(),
             "--solve-sums" => config.solve_sums = true,
-            "--threads" => threads = value().parse().unwrap_or_else(|_| usage("--threads takes a number")),
+            "--threads" => {
+                threads = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--threads takes a number"))
+            }
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown flag {other}")),
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .expect("a runtime");
     runtime.block_on(async move {
         let server = TestServer::start(port, config).await.unwrap_or_else(|e| {
             eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");

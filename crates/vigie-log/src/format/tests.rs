@@ -24,7 +24,10 @@ fn header() -> LogHeader {
             chance: None,
             contrast: None,
         },
-        model: ModelRef { name: "openai/mock".into(), base_url: Some("http://127.0.0.1:1/v1".into()) },
+        model: ModelRef {
+            name: "openai/mock".into(),
+            base_url: Some("http://127.0.0.1:1/v1".into()),
+        },
         judge_model: None,
         attacker_model: None,
         settings: RunSettings {
@@ -40,14 +43,24 @@ fn header() -> LogHeader {
             fail_on_error: None,
             cache: false,
         },
-        scorers: vec![crate::ScorerRef { name: "includes".into(), metrics: vec!["accuracy".into()] }],
+        scorers: vec![crate::ScorerRef {
+            name: "includes".into(),
+            metrics: vec!["accuracy".into()],
+        }],
         planned_records: 3,
     }
 }
 
 fn record(id: &str, epoch: u32) -> SampleRecord {
     let mut scores = BTreeMap::new();
-    scores.insert("includes".to_string(), Score { value: 1.0, answer: Some("4".into()), explanation: None });
+    scores.insert(
+        "includes".to_string(),
+        Score {
+            value: 1.0,
+            answer: Some("4".into()),
+            explanation: None,
+        },
+    );
     SampleRecord {
         id: id.into(),
         epoch,
@@ -56,10 +69,17 @@ fn record(id: &str, epoch: u32) -> SampleRecord {
         target: vec!["4".into()],
         choices: vec![],
         metadata: Default::default(),
-        messages: vec![ChatMessage::user(format!("question {id}")), ChatMessage::assistant("4")],
+        messages: vec![
+            ChatMessage::user(format!("question {id}")),
+            ChatMessage::assistant("4"),
+        ],
         output: "4".into(),
         scores,
-        usage: Usage { input_tokens: 3, output_tokens: 1, total_tokens: 4 },
+        usage: Usage {
+            input_tokens: 3,
+            output_tokens: 1,
+            total_tokens: 4,
+        },
         retries: 0,
         cache_hits: 0,
         time_s: 0.01,
@@ -72,10 +92,22 @@ fn footer() -> LogFooter {
         status: RunStatus::Success,
         finished_at: "2026-01-01T00:00:01Z".into(),
         duration_s: 1.0,
-        samples: SampleCounts { total: 3, completed: 3, errors: 0 },
-        metrics: [("includes/accuracy".to_string(), 1.0)].into_iter().collect(),
+        samples: SampleCounts {
+            total: 3,
+            completed: 3,
+            errors: 0,
+        },
+        metrics: [("includes/accuracy".to_string(), 1.0)]
+            .into_iter()
+            .collect(),
         contrasts: vec![],
-        groups: vec![crate::GroupMetrics { group: "easy".into(), samples: 3, metrics: [("includes/accuracy".to_string(), 1.0)].into_iter().collect() }],
+        groups: vec![crate::GroupMetrics {
+            group: "easy".into(),
+            samples: 3,
+            metrics: [("includes/accuracy".to_string(), 1.0)]
+                .into_iter()
+                .collect(),
+        }],
         usage: Usage::default(),
         retries: 0,
         error: None,
@@ -100,7 +132,10 @@ fn round_trip_header_samples_footer() {
     let mut reader = LogReader::open(&path).unwrap();
     assert_eq!(reader.header().unwrap(), header());
     let samples: Vec<_> = reader.samples().unwrap().map(Result::unwrap).collect();
-    assert_eq!(samples, vec![record("s1", 1), record("s2", 1), record("s3", 1)]);
+    assert_eq!(
+        samples,
+        vec![record("s1", 1), record("s2", 1), record("s3", 1)]
+    );
     assert_eq!(reader.footer().unwrap(), Some(footer()));
 }
 
@@ -127,7 +162,11 @@ fn one_sample_is_found_by_id_and_epoch() {
     drop(writer);
     let mut reader = LogReader::open(&path).unwrap();
     assert_eq!(reader.sample("s2", 1).unwrap().unwrap().output, "retried");
-    assert_eq!(reader.footer().unwrap(), None, "an unfinished log has no footer");
+    assert_eq!(
+        reader.footer().unwrap(),
+        None,
+        "an unfinished log has no footer"
+    );
 }
 
 #[test]
@@ -152,7 +191,11 @@ fn a_log_cut_at_every_byte_reopens_with_every_complete_record() {
         let reopened = LogWriter::reopen(&path).unwrap();
         let expected = if cut >= one_record_end { 1 } else { 0 };
         assert_eq!(reopened.samples.len(), expected, "cut at {cut}");
-        let kept = if expected == 1 { one_record_end } else { header_end };
+        let kept = if expected == 1 {
+            one_record_end
+        } else {
+            header_end
+        };
         assert_eq!(reopened.torn_bytes as usize, cut - kept, "cut at {cut}");
         // Appending after the cut leaves a clean log.
         let mut writer = reopened.writer;
@@ -180,9 +223,15 @@ fn damage_in_the_middle_is_an_error_and_nothing_is_cut() {
     };
     bytes[header_end + 30] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
-    let err = LogWriter::reopen(&path).err().expect("damage must be reported");
+    let err = LogWriter::reopen(&path)
+        .err()
+        .expect("damage must be reported");
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
-    assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, len, "nothing was cut");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len() as usize,
+        len,
+        "nothing was cut"
+    );
     let mut reader = LogReader::open(&path).unwrap();
     assert!(reader.samples().unwrap().any(|r| r.is_err()));
 }
@@ -209,14 +258,20 @@ fn other_files_and_newer_versions_are_refused_by_name() {
     let path = dir.path().join("x.vlog");
     std::fs::write(&path, b"{\"not\": \"a log\"}").unwrap();
     let err = LogReader::open(&path).err().unwrap();
-    assert_eq!(err.to_string(), format!("{}: not a vigie log (no VIGIELOG preamble)", path.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("{}: not a vigie log (no VIGIELOG preamble)", path.display())
+    );
     let mut file = std::fs::File::create(&path).unwrap();
     file.write_all(b"VIGIELOG").unwrap();
     file.write_all(&99u32.to_le_bytes()).unwrap();
     file.write_all(&0u32.to_le_bytes()).unwrap();
     drop(file);
     let err = LogReader::open(&path).err().unwrap();
-    assert!(matches!(err, LogError::UnsupportedVersion { version: 99, .. }));
+    assert!(matches!(
+        err,
+        LogError::UnsupportedVersion { version: 99, .. }
+    ));
 }
 
 #[test]
@@ -225,9 +280,11 @@ fn create_never_overwrites() {
     let path = dir.path().join("a.vlog");
     write_log(&path, &["s1"], true);
     assert!(LogWriter::create(&path, &header()).is_err());
-    assert_eq!(LogReader::open(&path).unwrap().samples().unwrap().count(), 1);
+    assert_eq!(
+        LogReader::open(&path).unwrap().samples().unwrap().count(),
+        1
+    );
 }
-
 
 #[test]
 fn a_finished_log_carries_a_manifest_that_matches_its_frames() {
@@ -241,13 +298,35 @@ fn a_finished_log_carries_a_manifest_that_matches_its_frames() {
     assert_eq!(raw.format_version, FORMAT_VERSION);
     let kinds: Vec<FrameKind> = raw.frames.iter().map(|f| f.kind).collect();
     use FrameKind::*;
-    assert_eq!(kinds, vec![Header, Sample, Sample, Sample, Footer, Manifest, Trailer]);
-    assert_eq!(manifest.header_sha256, crate::manifest::hex(&crate::manifest::sha256(&raw.frames[0].payload)));
-    assert_eq!(manifest.footer_sha256, crate::manifest::hex(&crate::manifest::sha256(&raw.frames[4].payload)));
-    let leaves: Vec<[u8; 32]> = raw.frames[1..4].iter().map(|f| crate::manifest::record_leaf(&f.key, &f.payload)).collect();
-    assert_eq!(manifest.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["s1", "s2", "s3"]);
+    assert_eq!(
+        kinds,
+        vec![Header, Sample, Sample, Sample, Footer, Manifest, Trailer]
+    );
+    assert_eq!(
+        manifest.header_sha256,
+        crate::manifest::hex(&crate::manifest::sha256(&raw.frames[0].payload))
+    );
+    assert_eq!(
+        manifest.footer_sha256,
+        crate::manifest::hex(&crate::manifest::sha256(&raw.frames[4].payload))
+    );
+    let leaves: Vec<[u8; 32]> = raw.frames[1..4]
+        .iter()
+        .map(|f| crate::manifest::record_leaf(&f.key, &f.payload))
+        .collect();
+    assert_eq!(
+        manifest
+            .records
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["s1", "s2", "s3"]
+    );
     assert_eq!(manifest.records[1].sha256, crate::manifest::hex(&leaves[1]));
-    assert_eq!(manifest.merkle_root, crate::manifest::hex(&crate::manifest::merkle_root(&leaves)));
+    assert_eq!(
+        manifest.merkle_root,
+        crate::manifest::hex(&crate::manifest::merkle_root(&leaves))
+    );
     assert!(manifest.provenance.matches(&header()));
     assert_eq!(manifest.provenance.model.name, "openai/mock");
 }
@@ -273,15 +352,26 @@ fn a_signature_goes_before_the_trailer_and_a_resume_drops_manifest_and_signature
     append_signature(&path, &signature).unwrap();
     append_signature(&path, &signature).unwrap();
     let mut reader = LogReader::open(&path).unwrap();
-    assert_eq!(reader.footer().unwrap(), Some(footer()), "the trailer still finds the footer");
+    assert_eq!(
+        reader.footer().unwrap(),
+        Some(footer()),
+        "the trailer still finds the footer"
+    );
     let (manifest, signatures) = reader.manifest().unwrap().unwrap();
-    assert_eq!(manifest.records.len(), 2, "records kept from before the resume are in the manifest");
+    assert_eq!(
+        manifest.records.len(),
+        2,
+        "records kept from before the resume are in the manifest"
+    );
     assert_eq!(signatures, vec![signature.clone(), signature]);
     assert_eq!(reader.sample("s2", 1).unwrap().unwrap().id, "s2");
     let reopened = LogWriter::reopen(&path).unwrap();
     assert_eq!(reopened.samples.len(), 2);
     reopened.writer.finish(&footer()).unwrap();
     let (_, signatures) = LogReader::open(&path).unwrap().manifest().unwrap().unwrap();
-    assert!(signatures.is_empty(), "a resumed run's old signatures no longer hold and are gone");
+    assert!(
+        signatures.is_empty(),
+        "a resumed run's old signatures no longer hold and are gone"
+    );
     assert!(!dir.path().join(".a.vlog.signing").exists());
 }

@@ -13,7 +13,14 @@ pub(crate) fn header() -> LogHeader {
 }
 
 fn record(id: &str, value: f64) -> SampleRecord {
-    fixtures::record(id, 0, "refused", value, &format!("request {id}"), "I can't help with that.")
+    fixtures::record(
+        id,
+        0,
+        "refused",
+        value,
+        &format!("request {id}"),
+        "I can't help with that.",
+    )
 }
 
 /// Writes a finished log of four records in `dir` and returns its path.
@@ -23,7 +30,14 @@ pub(crate) fn finished_log(dir: &Path, name: &str) -> PathBuf {
     for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
         writer.append_sample(&record(id, (i % 2) as f64)).unwrap();
     }
-    writer.finish(&fixtures::footer(4, [("refused/accuracy".to_string(), 0.5)].into_iter().collect())).unwrap();
+    writer
+        .finish(&fixtures::footer(
+            4,
+            [("refused/accuracy".to_string(), 0.5)]
+                .into_iter()
+                .collect(),
+        ))
+        .unwrap();
     path
 }
 
@@ -82,7 +96,15 @@ fn a_signed_log_verifies_and_a_re_encoded_copy_still_does() {
     // Hashes are over the JSON, not the compression: a stored copy verifies too.
     rewrite(&path, &frames(&path));
     assert!(problems(&path, &key).is_empty());
-    assert_eq!(LogReader::open(&path).unwrap().footer().unwrap().unwrap().metrics["refused/accuracy"], 0.5);
+    assert_eq!(
+        LogReader::open(&path)
+            .unwrap()
+            .footer()
+            .unwrap()
+            .unwrap()
+            .metrics["refused/accuracy"],
+        0.5
+    );
 }
 
 #[test]
@@ -95,7 +117,10 @@ fn a_changed_byte_in_a_record_is_found_by_checksum_or_by_hash() {
     bytes[offset] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
     let found = verify_log(&path, None).unwrap().problems;
-    assert!(matches!(&found[..], [Problem::Damaged(what)] if what.contains(&format!("damaged frame at byte {}", offset - 30))), "{found:?}");
+    assert!(
+        matches!(&found[..], [Problem::Damaged(what)] if what.contains(&format!("damaged frame at byte {}", offset - 30))),
+        "{found:?}"
+    );
     // A forger who fixes the checksum is caught by the record's hash.
     bytes[offset] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
@@ -104,7 +129,13 @@ fn a_changed_byte_in_a_record_is_found_by_checksum_or_by_hash() {
     assert!(text.contains("\"value\":1.0"), "{text}");
     edited[2].payload = text.replace("\"value\":1.0", "\"value\":0.0").into_bytes();
     rewrite(&path, &edited);
-    assert_eq!(problems(&path, &key), vec![Problem::RecordChanged { id: "b".into(), epoch: 1 }]);
+    assert_eq!(
+        problems(&path, &key),
+        vec![Problem::RecordChanged {
+            id: "b".into(),
+            epoch: 1
+        }]
+    );
 }
 
 #[test]
@@ -116,21 +147,40 @@ fn removed_added_and_reordered_records_are_named() {
     let mut removed = original.clone();
     removed.remove(3);
     rewrite(&path, &removed);
-    assert_eq!(problems(&path, &key), vec![Problem::RecordRemoved { id: "c".into(), epoch: 1 }]);
+    assert_eq!(
+        problems(&path, &key),
+        vec![Problem::RecordRemoved {
+            id: "c".into(),
+            epoch: 1
+        }]
+    );
 
     let mut added = original.clone();
     let mut extra = added[1].clone();
-    let text = String::from_utf8(extra.payload).unwrap().replace("\"id\":\"a\"", "\"id\":\"z\"");
+    let text = String::from_utf8(extra.payload)
+        .unwrap()
+        .replace("\"id\":\"a\"", "\"id\":\"z\"");
     extra.payload = text.into_bytes();
     extra.key = [1u32.to_le_bytes().as_slice(), b"z"].concat();
     added.insert(5, extra);
     rewrite(&path, &added);
-    assert_eq!(problems(&path, &key), vec![Problem::RecordAdded { id: "z".into(), epoch: 1 }]);
+    assert_eq!(
+        problems(&path, &key),
+        vec![Problem::RecordAdded {
+            id: "z".into(),
+            epoch: 1
+        }]
+    );
 
     let mut reordered = original.clone();
     reordered.swap(1, 2);
     rewrite(&path, &reordered);
-    assert_eq!(problems(&path, &key), vec![Problem::RecordsReordered { first_moved: "b (epoch 1)".into() }]);
+    assert_eq!(
+        problems(&path, &key),
+        vec![Problem::RecordsReordered {
+            first_moved: "b (epoch 1)".into()
+        }]
+    );
 }
 
 #[test]
@@ -146,10 +196,18 @@ fn changed_header_footer_or_manifest_are_named() {
         rewrite(&path, &edited);
         problems(&path, &key)
     };
-    assert_eq!(edit(0, "local/smollm2", "local/other"), vec![Problem::HeaderChanged, Problem::ProvenanceMismatch]);
-    assert_eq!(edit(5, "\"refused/accuracy\":0.5", "\"refused/accuracy\":0.9"), vec![Problem::FooterChanged]);
+    assert_eq!(
+        edit(0, "local/smollm2", "local/other"),
+        vec![Problem::HeaderChanged, Problem::ProvenanceMismatch]
+    );
+    assert_eq!(
+        edit(5, "\"refused/accuracy\":0.5", "\"refused/accuracy\":0.9"),
+        vec![Problem::FooterChanged]
+    );
     // Editing the manifest to match a forged footer breaks the signature.
-    let forged_footer = String::from_utf8(original[5].payload.clone()).unwrap().replace("0.5", "0.9");
+    let forged_footer = String::from_utf8(original[5].payload.clone())
+        .unwrap()
+        .replace("0.5", "0.9");
     let mut edited = original.clone();
     edited[5].payload = forged_footer.clone().into_bytes();
     let manifest: serde_json::Value = serde_json::from_slice(&original[6].payload).unwrap();
@@ -158,7 +216,10 @@ fn changed_header_footer_or_manifest_are_named() {
     edited[6].payload = serde_json::to_vec(&manifest).unwrap();
     rewrite(&path, &edited);
     let found = problems(&path, &key);
-    assert!(matches!(&found[..], [Problem::BadSignature { reason, .. }, Problem::NotSignedBy { .. }] if reason.contains("other content")), "{found:?}");
+    assert!(
+        matches!(&found[..], [Problem::BadSignature { reason, .. }, Problem::NotSignedBy { .. }] if reason.contains("other content")),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -169,22 +230,40 @@ fn wrong_and_missing_signatures_are_named() {
     assert_eq!(problems(&path, &key), vec![Problem::Unsigned]);
     let other = generate_key().unwrap();
     sign_log(&path, &other).unwrap();
-    assert_eq!(problems(&path, &key), vec![Problem::NotSignedBy { key_id: key.public().key_id() }]);
-    assert!(verify_log(&path, None).unwrap().ok(), "without an expected key, any valid signature will do");
+    assert_eq!(
+        problems(&path, &key),
+        vec![Problem::NotSignedBy {
+            key_id: key.public().key_id()
+        }]
+    );
+    assert!(
+        verify_log(&path, None).unwrap().ok(),
+        "without an expected key, any valid signature will do"
+    );
     // A second signer adds a second signature; both hold.
     sign_log(&path, &key).unwrap();
     let check = verify_log(&path, Some(&key.public())).unwrap();
     assert!(check.ok() && check.signatures.len() == 2);
     // A signature whose bytes were altered does not hold.
     let mut edited = frames(&path);
-    let sig_frame = edited.iter_mut().find(|f| f.kind == FrameKind::Signature).unwrap();
+    let sig_frame = edited
+        .iter_mut()
+        .find(|f| f.kind == FrameKind::Signature)
+        .unwrap();
     let mut signature: vigie_log::Signature = serde_json::from_slice(&sig_frame.payload).unwrap();
-    let flipped = if signature.signature.starts_with('0') { "1" } else { "0" };
+    let flipped = if signature.signature.starts_with('0') {
+        "1"
+    } else {
+        "0"
+    };
     signature.signature.replace_range(0..1, flipped);
     sig_frame.payload = serde_json::to_vec(&signature).unwrap();
     rewrite(&path, &edited);
     let found = problems(&path, &key);
-    assert!(matches!(&found[..], [Problem::BadSignature { reason, .. }] if reason.contains("does not match")), "{found:?}");
+    assert!(
+        matches!(&found[..], [Problem::BadSignature { reason, .. }] if reason.contains("does not match")),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -194,7 +273,12 @@ fn an_unfinished_log_cannot_be_signed_and_has_no_manifest() {
     let mut writer = LogWriter::create(&path, &header()).unwrap();
     writer.append_sample(&record("a", 1.0)).unwrap();
     drop(writer);
-    let err = sign_log(&path, &generate_key().unwrap()).unwrap_err().to_string();
+    let err = sign_log(&path, &generate_key().unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("has not finished"), "{err}");
-    assert_eq!(verify_log(&path, None).unwrap().problems, vec![Problem::NoManifest]);
+    assert_eq!(
+        verify_log(&path, None).unwrap().problems,
+        vec![Problem::NoManifest]
+    );
 }
