@@ -6,9 +6,9 @@
 //! the tier that end reaches. The area's tier is the highest tier among its
 //! findings; an area without findings is not assessed.
 
+use crate::taxonomy::Taxonomy;
 use serde::{Deserialize, Serialize};
 use vigie_log::{LogFooter, RunStatus};
-use vigie_suites::taxonomy::Taxonomy;
 
 use crate::evidence::EvidenceLog;
 use crate::framework::{Framework, Indicator};

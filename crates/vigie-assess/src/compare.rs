@@ -139,11 +139,11 @@ fn compare_scorer(
         .filter_map(|(id, va)| b.get(id).map(|vb| (id, *va, *vb)))
         .collect();
     let differences: Vec<f64> = pairs.iter().map(|(_, va, vb)| vb - va).collect();
-    let mean = vigie_eval::metrics::mean;
+    let mean = vigie_log::metrics::mean;
     let mean_a = mean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
     let mean_b = mean(&pairs.iter().map(|p| p.2).collect::<Vec<_>>());
     let (ci95_low, ci95_high) =
-        vigie_eval::metrics::bootstrap_ci(&differences, seed, &format!("compare/{scorer}"));
+        vigie_log::metrics::bootstrap_ci(&differences, seed, &format!("compare/{scorer}"));
     let binary = pairs
         .iter()
         .all(|(_, va, vb)| (*va == 0.0 || *va == 1.0) && (*vb == 0.0 || *vb == 1.0));
@@ -211,7 +211,7 @@ fn sign_flip_p_value(differences: &[f64], seed: u64, label: &str) -> f64 {
         return 1.0;
     }
     let observed = (differences.iter().sum::<f64>() / n as f64).abs();
-    let mut rng = vigie_eval::rng::seeded(seed, &format!("sign-flip/{label}"));
+    let mut rng = vigie_log::rng::seeded(seed, &format!("sign-flip/{label}"));
     let mut extreme = 0usize;
     for _ in 0..PERMUTATIONS {
         let sum: f64 = differences

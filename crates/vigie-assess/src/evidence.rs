@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use vigie_eval::metrics::Reducer;
 use vigie_log::{LogFooter, LogHeader, LogReader, SampleRecord};
 
 use crate::AssessError;
@@ -57,29 +56,8 @@ pub fn per_sample_scores(
     path: &Path,
     header: &LogHeader,
 ) -> Result<BTreeMap<String, BTreeMap<String, f64>>, AssessError> {
-    let reducer = Reducer::parse(&header.settings.epochs_reducer)
-        .map_err(|e| AssessError::Input(format!("{}: epochs_reducer: {e}", path.display())))?;
-    let mut values: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
-    for record in records_that_count(path)? {
-        for (scorer, score) in &record.scores {
-            values
-                .entry(scorer.clone())
-                .or_default()
-                .entry(record.id.clone())
-                .or_default()
-                .push(score.value);
-        }
-    }
-    Ok(values
-        .into_iter()
-        .map(|(scorer, samples)| {
-            (
-                scorer,
-                samples
-                    .into_iter()
-                    .map(|(id, v)| (id, reducer.reduce(&v)))
-                    .collect(),
-            )
-        })
-        .collect())
+    let records = LogReader::open(path)?
+        .samples()?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(vigie_log::results::per_sample_scores(header, &records))
 }

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::taxonomy::Taxonomy;
 use serde::{Deserialize, Serialize};
-use vigie_suites::taxonomy::Taxonomy;
 
 use crate::AssessError;
 
@@ -320,53 +320,6 @@ mod tests {
             );
         }
         assert_eq!(framework.tiers, ["low", "elevated", "high", "critical"]);
-    }
-
-    #[test]
-    fn every_builtin_indicator_names_a_builtin_task_and_scorer() {
-        use vigie_suites::suites::{plan, Planned, SUITES};
-        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../vigie-suites/tests/data/benchmarks");
-        let mut tasks = Vec::new();
-        for suite in SUITES {
-            for planned in plan(suite.name, Some(&fixtures)).unwrap() {
-                let Planned::Ready(task) = planned else {
-                    panic!("{}: skipped", suite.name)
-                };
-                tasks.push((
-                    task.name.clone(),
-                    task.scorers
-                        .iter()
-                        .map(|s| s.name.clone())
-                        .collect::<Vec<_>>(),
-                    task.contrast.is_some(),
-                ));
-            }
-        }
-        for area in &Framework::builtin().areas {
-            for indicator in &area.indicators {
-                let matching: Vec<_> = tasks
-                    .iter()
-                    .filter(|(name, _, _)| indicator.matches_task(name))
-                    .collect();
-                assert!(
-                    !matching.is_empty(),
-                    "{} matches no built-in task",
-                    indicator.task
-                );
-                for (name, scorers, has_contrast) in matching {
-                    assert!(
-                        scorers.contains(&indicator.scorer),
-                        "{name} has no scorer {} (it has {scorers:?})",
-                        indicator.scorer
-                    );
-                    assert!(
-                        !indicator.contrast || *has_contrast,
-                        "{name} has no contrast"
-                    );
-                }
-            }
-        }
     }
 
     #[test]

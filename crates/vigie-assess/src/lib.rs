@@ -7,14 +7,20 @@
 //! assessed when no log gives evidence for it. [`compare`] sets two runs side
 //! by side with a paired test over their shared samples.
 //!
+//! It also holds the risk taxonomy ([`taxonomy`]) the areas come from, with
+//! their places in the EU Code of Practice, the Hiroshima Code and the other
+//! frameworks; task files, frameworks and reports name areas by its ids.
+//!
 //! This crate reads logs and decides; it does not render (that is
-//! `vigie-report`) and does not check signatures (that is `vigie-seal`).
+//! `vigie-report`), does not check signatures (that is `vigie-seal`) and
+//! needs nothing of the engine: it depends on the log crate only.
 #![deny(missing_docs)]
 
 mod assess;
 mod compare;
 mod evidence;
 pub mod framework;
+pub mod taxonomy;
 
 pub use assess::{assess, AreaResult, Assessment, Finding, ModelAssessment};
 pub use compare::{compare, Comparison, MetricDelta, ScoreChange, ScorerComparison};

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use vigie_core::ModelApi;
-use vigie_eval::engine::{self, Run, RunConfig};
-use vigie_eval::metrics::Reducer;
+use vigie_eval::engine::{self, Run};
 use vigie_eval::{Sample, Task};
+use vigie_log::metrics::Reducer;
 use vigie_log::{
     LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RunSettings, RunStatus, TaskRef,
 };
@@ -416,12 +416,12 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
                 samples.len() * epochs as usize
             );
         }
-        let started_at = engine::now_rfc3339();
+        let started_at = vigie_log::now_rfc3339();
         let run_id = new_run_id();
         let settings = RunSettings {
             generate: generate.clone(),
             epochs,
-            epochs_reducer: reducer.name(),
+            epochs_reducer: reducer,
             limit: args.limit,
             sample_ids: args.sample_id.clone(),
             seed: args.seed,
@@ -472,18 +472,10 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         };
         let path = log_path(&dir, &task.name, &started_at, &run_id);
         let writer = LogWriter::create(&path, &header)?;
-        let config = RunConfig {
-            epochs,
-            reducer,
-            seed: args.seed,
-            generate,
-            max_in_flight: args.max_connections,
-            fail_on_error: args.fail_on_error,
-        };
         let run = Run {
             task: Arc::new(task),
             samples,
-            config,
+            max_in_flight: args.max_connections,
             model: model.clone(),
             judge: judge.clone(),
             attacker: attacker.clone(),
@@ -551,8 +543,6 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         )));
     }
     let settings = header.settings.clone();
-    let reducer = Reducer::parse(&settings.epochs_reducer)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
     let samples = select_samples(&task, settings.seed, &settings.sample_ids, settings.limit)?;
     let connection = Connection {
         cache: settings
@@ -590,18 +580,10 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
             reopened.torn_bytes
         );
     }
-    let config = RunConfig {
-        epochs: settings.epochs,
-        reducer,
-        seed: settings.seed,
-        generate: settings.generate.clone(),
-        max_in_flight: args.max_connections,
-        fail_on_error: settings.fail_on_error,
-    };
     let run = Run {
         task: Arc::new(task),
         samples,
-        config,
+        max_in_flight: args.max_connections,
         model,
         judge,
         attacker,
@@ -694,5 +676,5 @@ fn execute(
 fn new_run_id() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::rng().random();
-    vigie_core::hex(&bytes)
+    hex::encode(bytes)
 }

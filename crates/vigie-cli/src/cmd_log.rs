@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
-use vigie_eval::engine::RunTally;
-use vigie_eval::metrics::Reducer;
+use vigie_log::results::LogResults;
 use vigie_log::{LogFooter, LogHeader, LogReader, RunStatus, SampleRecord};
 
 use crate::{Outcome, UsageError};
@@ -53,69 +52,8 @@ pub(crate) struct ExportArgs {
     out: Option<PathBuf>,
 }
 
-/// A log's header and results: its footer, or for a run without one
-/// (running, or killed), results computed from the records written so far.
-pub(crate) struct LoadedLog {
-    pub(crate) header: LogHeader,
-    pub(crate) footer: LogFooter,
-    pub(crate) finished: bool,
-}
-
-pub(crate) fn load(path: &Path, records: Option<&[SampleRecord]>) -> Result<LoadedLog> {
-    let mut reader = LogReader::open(path)?;
-    let header = reader.header()?;
-    if let Some(footer) = reader.footer()? {
-        return Ok(LoadedLog {
-            header,
-            footer,
-            finished: true,
-        });
-    }
-    let owned;
-    let records = match records {
-        Some(records) => records,
-        None => {
-            owned = reader.samples()?.collect::<Result<Vec<_>, _>>()?;
-            &owned
-        }
-    };
-    let footer = tally_footer(&header, records, RunStatus::Started, None);
-    Ok(LoadedLog {
-        header,
-        footer,
-        finished: false,
-    })
-}
-
-/// Results recomputed from records, as a footer.
-pub(crate) fn tally_footer(
-    header: &LogHeader,
-    records: &[SampleRecord],
-    status: RunStatus,
-    error: Option<String>,
-) -> LogFooter {
-    let mut tally = RunTally::new(
-        &header.scorers,
-        header.planned_records,
-        header.task.group_by.as_deref(),
-        header.task.contrast.as_ref(),
-    );
-    for record in records {
-        tally.add(record);
-    }
-    let reducer = Reducer::parse(&header.settings.epochs_reducer).unwrap_or(Reducer::Mean);
-    LogFooter {
-        status,
-        finished_at: String::new(),
-        duration_s: 0.0,
-        samples: tally.counts(),
-        metrics: tally.metrics(reducer, header.settings.seed),
-        groups: tally.groups(reducer, header.settings.seed),
-        contrasts: tally.contrasts(reducer, header.settings.seed),
-        usage: tally.usage(),
-        retries: tally.retries(),
-        error,
-    }
+pub(crate) fn load(path: &Path, records: Option<&[SampleRecord]>) -> Result<LogResults> {
+    Ok(LogResults::read(path, records)?)
 }
 
 fn read_records(path: &Path) -> Result<Vec<SampleRecord>> {
@@ -126,15 +64,10 @@ fn read_records(path: &Path) -> Result<Vec<SampleRecord>> {
 
 pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
     let dir = dir.unwrap_or_else(crate::env::log_dir);
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| UsageError(format!("cannot read the log folder {}: {e}", dir.display())))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == vigie_log::LOG_EXTENSION))
-        .collect();
-    paths.sort();
+    let paths = vigie_log::find_logs(&dir)
+        .map_err(|e| UsageError(format!("cannot read the log folder {e}")))?;
     if paths.is_empty() {
-        eprintln!("no logs in {}", dir.display());
+        eprintln!("no logs in {} or its sub-folders", dir.display());
         return Ok(Outcome::Success);
     }
     let mut rows = vec![[
@@ -147,9 +80,12 @@ pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
         "log".into(),
     ]];
     for path in &paths {
+        // Logs in sub-folders (a suite run's) are named from the folder listed.
         let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            .strip_prefix(&dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         match load(path, None) {
             Ok(log) => {
                 let s = log.footer.samples;
@@ -157,8 +93,7 @@ pub(crate) fn list(dir: Option<PathBuf>) -> Result<Outcome> {
                     log.header.started_at.clone(),
                     log.header.task.name.clone(),
                     log.header.model.name.clone(),
-                    crate::render::status_word(log.finished.then_some(log.footer.status))
-                        .to_string(),
+                    log.status_word().to_string(),
                     format!(
                         "{}/{}{}",
                         s.completed,
@@ -206,7 +141,7 @@ fn headline(header: &LogHeader, footer: &LogFooter) -> String {
 }
 
 /// The summary object of `vigie log show --json`.
-pub(crate) fn summary_json(path: &Path, log: &LoadedLog) -> Value {
+pub(crate) fn summary_json(path: &Path, log: &LogResults) -> Value {
     let h = &log.header;
     let f = &log.footer;
     json!({

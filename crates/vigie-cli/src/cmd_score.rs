@@ -118,11 +118,7 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     for (scorer, _) in &scorers {
         let reference = ScorerRef {
             name: scorer.name.clone(),
-            metrics: scorer
-                .metrics
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect(),
+            metrics: scorer.metrics.clone(),
         };
         match header.scorers.iter_mut().find(|s| s.name == scorer.name) {
             Some(existing) => *existing = reference,
@@ -142,13 +138,12 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
         writer.append_sample(record)?;
     }
     let status = old_footer.as_ref().map_or(RunStatus::Started, |f| f.status);
-    let mut footer = crate::cmd_log::tally_footer(
-        &header,
-        &rescored,
+    let footer = vigie_log::results::RunTally::of(&header, &rescored).footer(
         status,
         old_footer.as_ref().and_then(|f| f.error.clone()),
+        vigie_log::now_rfc3339(),
+        0.0,
     );
-    footer.finished_at = vigie_eval::engine::now_rfc3339();
     writer.finish(&footer)?;
     println!(
         "{}",

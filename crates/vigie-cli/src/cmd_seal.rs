@@ -35,7 +35,7 @@ pub(crate) fn keygen(args: KeygenArgs) -> Result<Outcome> {
 
 #[derive(Args)]
 pub(crate) struct SignArgs {
-    /// Finished logs and reports to sign
+    /// Finished logs, folders of logs (sub-folders included) and reports to sign
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// The secret key (NAME.key from `vigie keygen`)
@@ -46,7 +46,34 @@ pub(crate) struct SignArgs {
 /// `vigie sign`.
 pub(crate) fn sign(args: SignArgs) -> Result<Outcome> {
     let key = vigie_seal::load_secret_key(&args.key)?;
-    for file in &args.files {
+    let mut files = Vec::new();
+    for given in &args.files {
+        if !given.is_dir() {
+            files.push(given.clone());
+            continue;
+        }
+        let found = vigie_log::find_logs(given)?;
+        if found.is_empty() {
+            return Err(UsageError(format!(
+                "{}: no .{} files in this folder or its sub-folders",
+                given.display(),
+                vigie_log::LOG_EXTENSION
+            ))
+            .into());
+        }
+        // A folder may hold a run that is still going: sign the finished ones.
+        for log in found {
+            if vigie_log::LogReader::open(&log)?.footer()?.is_some() {
+                files.push(log);
+            } else {
+                eprintln!(
+                    "note: {}: not signed, the run has not finished",
+                    log.display()
+                );
+            }
+        }
+    }
+    for file in &files {
         let signature = if is_log(file) {
             vigie_seal::sign_log(file, &key)?
         } else if ReportFormat::from_path(file).is_some() {

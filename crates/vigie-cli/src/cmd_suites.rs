@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use vigie_assess::taxonomy::Taxonomy;
 use vigie_suites::suites::SUITES;
-use vigie_suites::taxonomy::Taxonomy;
 
 use crate::render::aligned;
 use crate::{Outcome, UsageError};

@@ -36,20 +36,15 @@ pub(crate) fn gather(paths: &[PathBuf]) -> Result<Inputs> {
     };
     for path in paths {
         if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("{}: cannot list", path.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| is_log(p))
-                .collect();
+            let found = vigie_log::find_logs(path)?;
             if found.is_empty() {
                 return Err(UsageError(format!(
-                    "{}: no .{} files in this folder",
+                    "{}: no .{} files in this folder or its sub-folders",
                     path.display(),
                     vigie_log::LOG_EXTENSION
                 ))
                 .into());
             }
-            found.sort();
             inputs.logs.extend(found);
         } else if !path.exists() {
             return Err(UsageError(format!("{}: no such file or folder", path.display())).into());

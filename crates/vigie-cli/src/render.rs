@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use vigie_log::{GroupMetrics, LogFooter, LogHeader, RunStatus};
+use vigie_log::{GroupMetrics, LogFooter, LogHeader};
 
 /// The results of a run as a block of text.
 pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> String {
@@ -18,7 +18,11 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
     if let Some(attacker) = &header.attacker_model {
         let _ = writeln!(out, "attacker {}", attacker.name);
     }
-    let _ = writeln!(out, "status   {}", footer.status.as_str());
+    let _ = writeln!(
+        out,
+        "status   {}",
+        vigie_log::results::status_word(Some(footer))
+    );
     let _ = writeln!(
         out,
         "samples  {}/{} completed, {} failed",
@@ -273,12 +277,4 @@ fn matrix(runs: &[(LogHeader, LogFooter, std::path::PathBuf)]) -> String {
         rows.push(row);
     }
     format!("\n{}", aligned(&rows))
-}
-
-/// A short status word for listings.
-pub(crate) fn status_word(status: Option<RunStatus>) -> &'static str {
-    match status {
-        Some(status) => status.as_str(),
-        None => "incomplete",
-    }
 }

@@ -20,17 +20,6 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
-/// Lower-case hex of some bytes: how logs, the cache and model checks spell
-/// SHA-256 digests and run ids.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
-}
-
 /// A boxed future, the return type of the object-safe async traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -365,12 +354,6 @@ mod tests {
             config.set("temprature", "1"),
             Err(ConfigError::UnknownKey(_))
         ));
-    }
-
-    #[test]
-    fn hex_is_lower_case_two_digits_per_byte() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
-        assert_eq!(hex(&[]), "");
     }
 
     #[test]

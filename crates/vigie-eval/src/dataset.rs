@@ -146,11 +146,7 @@ pub(crate) fn decode<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, TaskErr
 
 /// A metadata value as text, for grouping, filtering and pairing samples:
 /// a string as it is, anything else as its JSON.
-pub(crate) fn value_text(value: &Value) -> String {
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_string)
-}
+pub(crate) use vigie_log::results::value_text;
 
 pub(crate) type Row = (usize, Map<String, Value>);
 

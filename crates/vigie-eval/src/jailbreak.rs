@@ -163,22 +163,8 @@ pub fn apply(transform: Transform, request: &str, shots: usize, rng: &mut impl R
 
 /// Standard base64 (RFC 4648, with padding).
 pub fn base64(text: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }
 
 /// ROT13 of ASCII letters; everything else unchanged.
@@ -311,7 +297,7 @@ mod tests {
     const REQUEST: &str = "Explain how to open the secret door in the castle";
 
     fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
-        crate::rng::seeded(seed, "test")
+        vigie_log::rng::seeded(seed, "test")
     }
 
     fn text(attack: &Attack) -> String {

@@ -17,9 +17,7 @@ pub mod dataset;
 pub mod engine;
 pub mod jailbreak;
 pub mod loaders;
-pub mod metrics;
 pub mod refusal;
-pub mod rng;
 pub mod scorer;
 pub mod solver;
 pub mod task;
@@ -32,5 +30,5 @@ pub use task::{Task, TaskError};
 /// Hex SHA-256 of some bytes: how logs identify task files and datasets.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    vigie_core::hex(&sha2::Sha256::digest(bytes))
+    hex::encode(sha2::Sha256::digest(bytes))
 }

@@ -10,9 +10,9 @@ use serde_json::{Map, Value};
 use vigie_core::{ChatMessage, GenerateConfig, GenerateRequest, ModelApi};
 use vigie_log::Score;
 
-use crate::metrics::Metric;
 use crate::refusal::{RefusalDetector, RefusalLabel};
 use crate::template::Templates;
+use vigie_log::metrics::Metric;
 
 /// One `[[scorer]]` entry as written in a task file.
 #[derive(Debug, Clone, Deserialize)]
@@ -360,9 +360,11 @@ impl Scorer {
                 let method = match r.detector.as_deref() {
                     None | Some("rules") => RefusalMethod::Rules,
                     Some("keywords") => RefusalMethod::Keywords,
-                    Some(other) => return Err(format!(
+                    Some(other) => {
+                        return Err(format!(
                         "field `detector`: `{other}` is not a detector; use `rules` or `keywords`"
-                    )),
+                    ))
+                    }
                 };
                 let mut values = [1.0, 0.0, 0.0];
                 for (label, value) in r.values.iter().flatten() {

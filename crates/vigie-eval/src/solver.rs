@@ -588,7 +588,7 @@ impl Solver {
                 config,
             } => {
                 // Best-of-N draws afresh for each epoch: the epochs are its N attempts.
-                let mut rng = crate::rng::seeded(
+                let mut rng = vigie_log::rng::seeded(
                     ctx.seed,
                     &format!("jailbreak/{}/{}", state.sample.id, state.epoch),
                 );
@@ -771,7 +771,7 @@ async fn choose_by_likelihood(
 
 fn shuffle_choices(state: &mut TaskState<'_>, seed: u64) {
     let n = state.choices.len();
-    let order = crate::rng::permutation(seed, &format!("choices/{}", state.sample.id), n);
+    let order = vigie_log::rng::permutation(seed, &format!("choices/{}", state.sample.id), n);
     let original = state.sample.choices.clone();
     state.choices = order.iter().map(|&i| original[i].clone()).collect();
     state.target = state

@@ -12,10 +12,10 @@ use toml::Spanned;
 use vigie_core::GenerateConfig;
 
 use crate::dataset::{self, ChoicesField, DatasetFormat, FieldMap, Sample};
-use crate::metrics::{Metric, Reducer};
 use crate::scorer::{Scorer, ScorerKind};
 use crate::solver::Solver;
 use crate::template::Templates;
+use vigie_log::metrics::{Metric, Reducer};
 
 /// A task file, or its dataset, that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +175,7 @@ impl Task {
         if !self.dataset_shuffle {
             return self.samples.clone();
         }
-        crate::rng::permutation(seed, "dataset", self.samples.len())
+        vigie_log::rng::permutation(seed, "dataset", self.samples.len())
             .into_iter()
             .map(|i| self.samples[i].clone())
             .collect()
@@ -588,7 +588,10 @@ fn field_at(source: &str, at: usize) -> Option<String> {
 
 /// Checks the names in a metrics list.
 pub(crate) fn parse_metrics(names: &[String]) -> Result<Vec<Metric>, String> {
-    names.iter().map(|n| Metric::parse(n)).collect()
+    names
+        .iter()
+        .map(|n| Metric::parse(n).map_err(|e| e.to_string()))
+        .collect()
 }
 
 #[cfg(test)]

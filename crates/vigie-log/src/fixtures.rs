@@ -42,7 +42,7 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
                 ..GenerateConfig::default()
             },
             epochs: 1,
-            epochs_reducer: "mean".into(),
+            epochs_reducer: crate::metrics::Reducer::Mean,
             limit: None,
             sample_ids: vec![],
             seed: 0,
@@ -54,7 +54,10 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
         },
         scorers: vec![ScorerRef {
             name: scorer.into(),
-            metrics: vec!["mean".into(), "bootstrap_ci".into()],
+            metrics: vec![
+                crate::metrics::Metric::Mean,
+                crate::metrics::Metric::BootstrapCi,
+            ],
         }],
         planned_records: records,
     }

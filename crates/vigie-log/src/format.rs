@@ -287,6 +287,11 @@ impl LogWriter {
         &self.path
     }
 
+    /// The log's header.
+    pub fn header(&self) -> &LogHeader {
+        &self.header
+    }
+
     /// Appends one sample record.
     pub fn append_sample(&mut self, record: &SampleRecord) -> Result<(), LogError> {
         let key = record.frame_key();

@@ -36,6 +36,9 @@
 pub mod fixtures;
 mod format;
 pub mod manifest;
+pub mod metrics;
+pub mod results;
+pub mod rng;
 mod schema;
 
 pub use format::{
@@ -48,6 +51,42 @@ pub use schema::{
     RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, ScorerRef, Signature,
     TaskRef,
 };
+
+/// Every log (`*.vlog`) in a folder and its sub-folders, sorted by path, so
+/// that a folder of runs (`logs/`, with a sub-folder per suite run) reads as
+/// one set. Hidden entries (a signing's temporary file) are skipped.
+pub fn find_logs(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, LogError> {
+    let io = |source| LogError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            // Follows links to folders as the shell does; a loop of links ends
+            // at the operating system's limit on path length.
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == LOG_EXTENSION) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The current time as logs, manifests and signatures record it: RFC 3339,
+/// UTC, whole seconds (`2026-12-01T19:51:02Z`).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
 
 /// The version of the file format this build writes, and the newest it reads.
 /// Version 2 added the manifest and signature frames (kinds 5 and 6); version 1

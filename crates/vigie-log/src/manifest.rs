@@ -144,11 +144,6 @@ pub fn merkle_root(leaves: &[[u8; 32]]) -> [u8; 32] {
     }
 }
 
-/// The hex spelling of a digest, as manifests store it.
-pub fn hex(bytes: &[u8]) -> String {
-    vigie_core::hex(bytes)
-}
-
 /// Builds a manifest as records are appended.
 #[derive(Debug, Clone)]
 pub(crate) struct ManifestBuilder {
@@ -160,7 +155,7 @@ pub(crate) struct ManifestBuilder {
 impl ManifestBuilder {
     pub(crate) fn new(header_json: &[u8]) -> ManifestBuilder {
         ManifestBuilder {
-            header_sha256: hex(&sha256(header_json)),
+            header_sha256: hex::encode(sha256(header_json)),
             records: Vec::new(),
             leaves: Vec::new(),
         }
@@ -171,7 +166,7 @@ impl ManifestBuilder {
         self.records.push(RecordDigest {
             id: id.to_string(),
             epoch,
-            sha256: hex(&leaf),
+            sha256: hex::encode(leaf),
         });
         self.leaves.push(leaf);
     }
@@ -181,9 +176,9 @@ impl ManifestBuilder {
             manifest_version: MANIFEST_VERSION,
             hash: "sha256".into(),
             header_sha256: self.header_sha256.clone(),
-            footer_sha256: hex(&sha256(footer_json)),
+            footer_sha256: hex::encode(sha256(footer_json)),
             records: self.records.clone(),
-            merkle_root: hex(&merkle_root(&self.leaves)),
+            merkle_root: hex::encode(merkle_root(&self.leaves)),
             provenance: Provenance::of(header),
         }
     }
@@ -220,7 +215,7 @@ mod tests {
             node(node(node(l[0], l[1]), node(l[2], l[3])), l[4])
         );
         assert_eq!(
-            hex(&merkle_root(&[])),
+            hex::encode(merkle_root(&[])),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use vigie_core::{ChatMessage, GenerateConfig, Usage};
 
+use crate::metrics::{Metric, Reducer};
+
 /// The first record of a log: what was run, on what, with which settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogHeader {
@@ -41,8 +43,8 @@ pub struct LogHeader {
 pub struct ScorerRef {
     /// The scorer's name, the key of its scores in each record.
     pub name: String,
-    /// Its metrics (`accuracy`, `mean`, `stderr`, `bootstrap_ci`).
-    pub metrics: Vec<String>,
+    /// Its metrics.
+    pub metrics: Vec<Metric>,
 }
 
 /// The task a run evaluated.
@@ -128,8 +130,8 @@ pub struct RunSettings {
     pub generate: GenerateConfig,
     /// Times each sample runs.
     pub epochs: u32,
-    /// How a sample's epochs are reduced to one score (`mean`, `mode`, `max`, `at_least_<k>`).
-    pub epochs_reducer: String,
+    /// How a sample's epochs are reduced to one score.
+    pub epochs_reducer: Reducer,
     /// Samples kept from the start of the dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,

@@ -32,7 +32,7 @@ impl ResponseCache {
         hasher.update(endpoint.as_bytes());
         hasher.update(b"\n");
         hasher.update(body);
-        vigie_core::hex(&hasher.finalize())
+        hex::encode(hasher.finalize())
     }
 
     fn path(&self, key: &str) -> PathBuf {

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use vigie_assess::taxonomy::Taxonomy;
 use vigie_assess::{Assessment, EvidenceLog};
 use vigie_seal::ReportSource;
-use vigie_suites::taxonomy::Taxonomy;
 
 use crate::ReportError;
 
@@ -233,7 +233,7 @@ pub fn build(input: ReportInput<'_>) -> Result<ReportData, ReportError> {
     Ok(ReportData {
         report_version: 1,
         title: input.title,
-        generated_at: now(),
+        generated_at: vigie_log::now_rfc3339(),
         generated_by: format!("vigie {}", env!("CARGO_PKG_VERSION")),
         redacted: input.redact,
         assessment: input.assessment.clone(),
@@ -244,10 +244,6 @@ pub fn build(input: ReportInput<'_>) -> Result<ReportData, ReportError> {
         limitations,
         sources: input.sources,
     })
-}
-
-fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 fn summarise(model: &vigie_assess::ModelAssessment, logs: &[EvidenceLog]) -> ModelSummary {
@@ -638,7 +634,7 @@ mod tests {
 
     #[test]
     fn dates_are_rfc_3339() {
-        let now = now();
+        let now = vigie_log::now_rfc3339();
         assert_eq!(now.len(), 20);
         assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
     }

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use vigie_log::manifest::{hex, sha256};
+use vigie_log::manifest::sha256;
 
 use crate::log::{verify_log, LogCheck, Problem};
 use crate::report::{verify_report, ReportCheck, ReportFormat};
@@ -85,12 +85,12 @@ pub fn write_bundle(out: &Path, logs: &[PathBuf], report: &Path) -> Result<(), S
         members.push(Member {
             path: path.clone(),
             kind: kind.to_string(),
-            sha256: hex(&sha256(bytes)),
+            sha256: hex::encode(sha256(bytes)),
         });
     }
     let index = BundleIndex {
         bundle_version: 1,
-        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        created_at: vigie_log::now_rfc3339(),
         created_by: format!("vigie {}", env!("CARGO_PKG_VERSION")),
         members,
     };
@@ -161,7 +161,7 @@ pub fn open_bundle(path: &Path, dir: &Path) -> Result<Bundle, SealError> {
             .and_then(|n| n.to_str())
             .ok_or_else(|| malformed(format!("member {:?} has no file name", member.path)))?;
         let bytes = read_member(&member.path)?;
-        if hex(&sha256(&bytes)) != member.sha256 {
+        if hex::encode(sha256(&bytes)) != member.sha256 {
             changed.push(member.path.clone());
         }
         let target = dir.join(name);

@@ -35,18 +35,18 @@ impl KeyPair {
 impl PublicKey {
     /// The key in hex.
     pub fn hex(&self) -> String {
-        vigie_core::hex(self.verifying.as_bytes())
+        hex::encode(self.verifying.as_bytes())
     }
 
     /// A short id: the first 16 hex digits of the key's SHA-256.
     pub fn key_id(&self) -> String {
-        vigie_log::manifest::hex(&vigie_log::manifest::sha256(self.verifying.as_bytes()))[..16]
-            .to_string()
+        hex::encode(vigie_log::manifest::sha256(self.verifying.as_bytes()))[..16].to_string()
     }
 
     /// Parses a key from hex.
     pub fn from_hex(text: &str) -> Result<PublicKey, String> {
-        let bytes: [u8; 32] = from_hex(text)
+        let bytes: [u8; 32] = hex::decode(text)
+            .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or("not 32 bytes of hex")?;
         VerifyingKey::from_bytes(&bytes)
@@ -94,7 +94,7 @@ pub fn write_key_pair(name: &Path, key: &KeyPair) -> Result<(PathBuf, PathBuf), 
     writeln!(
         file,
         "{SECRET_LABEL}\n{}",
-        vigie_core::hex(key.signing.as_bytes())
+        hex::encode(key.signing.as_bytes())
     )
     .map_err(io_error(&secret_path))?;
     let public = key.public();
@@ -128,7 +128,8 @@ pub fn load_secret_key(path: &Path) -> Result<KeyPair, SealError> {
             "not a vigie secret key (expected the line written by `vigie keygen`)",
         ));
     }
-    let seed: [u8; 32] = from_hex(&body)
+    let seed: [u8; 32] = hex::decode(&body)
+        .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| bad_key(path, "line 2: not 32 bytes of hex"))?;
     Ok(KeyPair {
@@ -165,16 +166,6 @@ fn bad_key(path: &Path, reason: &str) -> SealError {
         path: path.display().to_string(),
         reason: reason.to_string(),
     }
-}
-
-pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

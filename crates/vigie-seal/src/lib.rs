@@ -94,7 +94,7 @@ fn signed_message(domain: &str, digest_hex: &str, signed_at: &str) -> Vec<u8> {
 
 fn sign_digest(key: &KeyPair, domain: &str, digest_hex: &str) -> Signature {
     use ed25519_dalek::Signer;
-    let signed_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let signed_at = vigie_log::now_rfc3339();
     let signature = key
         .signing
         .sign(&signed_message(domain, digest_hex, &signed_at));
@@ -105,7 +105,7 @@ fn sign_digest(key: &KeyPair, domain: &str, digest_hex: &str) -> Signature {
         public_key: public.hex(),
         signed_at,
         signed_sha256: digest_hex.to_string(),
-        signature: vigie_core::hex(&signature.to_bytes()),
+        signature: hex::encode(signature.to_bytes()),
     }
 }
 
@@ -129,7 +129,8 @@ fn check_signature(signature: &Signature, domain: &str, digest_hex: &str) -> Sig
         if signature.signed_sha256 != digest_hex {
             return Err("it signs other content than this".into());
         }
-        let bytes = keys::from_hex(&signature.signature)
+        let bytes = hex::decode(&signature.signature)
+            .ok()
             .filter(|b| b.len() == 64)
             .ok_or("the signature is not 64 bytes of hex")?;
         let sig = ed25519_dalek::Signature::from_slice(&bytes).map_err(|e| e.to_string())?;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use vigie_log::manifest::{hex, merkle_root, record_leaf, sha256};
+use vigie_log::manifest::{merkle_root, record_leaf, sha256};
 use vigie_log::{FrameKind, LogHeader, LogReader, Manifest, SampleRecord};
 
 use crate::{check_signature, sign_digest, KeyPair, PublicKey, SealError, SignatureCheck};
@@ -30,7 +30,7 @@ pub fn sign_log(path: &Path, key: &KeyPair) -> Result<vigie_log::Signature, Seal
             reason: format!("the log does not match its manifest: {problem}"),
         });
     }
-    let signature = sign_digest(key, DOMAIN, &hex(&sha256(&manifest_json)));
+    let signature = sign_digest(key, DOMAIN, &hex::encode(sha256(&manifest_json)));
     vigie_log::append_signature(path, &signature)?;
     Ok(signature)
 }
@@ -143,7 +143,7 @@ impl std::fmt::Display for Problem {
             Problem::RecordAdded { id, epoch } => write!(f, "record {id} (epoch {epoch}) was added"),
             Problem::RecordsReordered { first_moved } => write!(f, "the records were reordered (first out of place: {first_moved})"),
             Problem::Structure(what) | Problem::Damaged(what) => f.write_str(what),
-            Problem::Unsigned => f.write_str("the log is not signed"),
+            Problem::Unsigned => f.write_str("not signed"),
             Problem::BadSignature { key_id, reason } => write!(f, "signature by key {key_id} does not hold: {reason}"),
             Problem::NotSignedBy { key_id } => write!(f, "not signed by the expected key {key_id}"),
             Problem::SourceMissing { log } => write!(f, "the report cites log {log}, which is not here to check against"),
@@ -224,7 +224,7 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
                 }
                 let parsed: LogHeader = serde_json::from_slice(&frame.payload)
                     .map_err(|e| malformed(frame.offset, e))?;
-                header = Some((parsed, hex(&sha256(&frame.payload))));
+                header = Some((parsed, hex::encode(sha256(&frame.payload))));
             }
             FrameKind::Sample => {
                 if after_footer {
@@ -244,19 +244,19 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
                 records.push((
                     record.id,
                     record.epoch,
-                    hex(&record_leaf(&frame.key, &frame.payload)),
+                    hex::encode(record_leaf(&frame.key, &frame.payload)),
                 ));
             }
             FrameKind::Footer => {
                 let footer: vigie_log::LogFooter = serde_json::from_slice(&frame.payload)
                     .map_err(|e| malformed(frame.offset, e))?;
                 metrics = footer.metrics;
-                footer_hash = Some(hex(&sha256(&frame.payload)));
+                footer_hash = Some(hex::encode(sha256(&frame.payload)));
             }
             FrameKind::Manifest => {
                 let parsed: Manifest = serde_json::from_slice(&frame.payload)
                     .map_err(|e| malformed(frame.offset, e))?;
-                manifest = Some((parsed, hex(&sha256(&frame.payload))));
+                manifest = Some((parsed, hex::encode(sha256(&frame.payload))));
             }
             FrameKind::Signature => {
                 let parsed: vigie_log::Signature = serde_json::from_slice(&frame.payload)
@@ -301,9 +301,14 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
     let listed_leaves: Option<Vec<[u8; 32]>> = manifest
         .records
         .iter()
-        .map(|r| crate::keys::from_hex(&r.sha256).and_then(|b| <[u8; 32]>::try_from(b).ok()))
+        .map(|r| {
+            hex::decode(&r.sha256)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        })
         .collect();
-    if listed_leaves.is_none_or(|leaves| hex(&merkle_root(&leaves)) != manifest.merkle_root) {
+    if listed_leaves.is_none_or(|leaves| hex::encode(merkle_root(&leaves)) != manifest.merkle_root)
+    {
         problems.push(Problem::RootMismatch);
     }
     let listed: Vec<(String, u32, String)> = manifest

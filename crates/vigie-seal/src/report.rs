@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use vigie_log::manifest::{hex, sha256};
+use vigie_log::manifest::sha256;
 
 use crate::log::{signature_problems, Problem};
 use crate::{
@@ -192,7 +192,7 @@ pub fn sign_report(path: &Path, key: &KeyPair) -> Result<vigie_log::Signature, S
     };
     read_sources(&text, format).map_err(malformed)?;
     let (content, mut signatures) = split(&text, format).map_err(malformed)?;
-    let signature = sign_digest(key, DOMAIN, &hex(&sha256(content.as_bytes())));
+    let signature = sign_digest(key, DOMAIN, &hex::encode(sha256(content.as_bytes())));
     signatures.push(signature.clone());
     std::fs::write(path, join(&content, &signatures, format)).map_err(io_error(path))?;
     Ok(signature)
@@ -222,7 +222,7 @@ pub fn verify_report(path: &Path, expected: Option<&PublicKey>) -> Result<Report
     };
     let sources = read_sources(&text, format).map_err(malformed)?;
     let (content, signatures) = split(&text, format).map_err(malformed)?;
-    let digest = hex(&sha256(content.as_bytes()));
+    let digest = hex::encode(sha256(content.as_bytes()));
     let checks: Vec<SignatureCheck> = signatures
         .iter()
         .map(|s| check_signature(s, DOMAIN, &digest))

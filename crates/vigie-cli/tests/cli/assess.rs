@@ -391,3 +391,48 @@ fn the_html_report_renders_in_headless_chromium() {
     );
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// Regression (issue 12): the main job writes into `logs/start-<time>/`, and
+/// the README's next commands name `logs/`; every command that takes a folder
+/// of logs walks its sub-folders.
+#[test]
+fn commands_taking_a_folder_of_logs_walk_its_sub_folders() {
+    let ws = Workspace::new();
+    let server = scripted(&["Write ransomware"]);
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(
+        &url,
+        "suite:refusal",
+        &["--limit", "6", "--log-dir", "logs/start-20261201T000000Z"],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = ok(&ws.vigie(&["log", "list", "logs"]));
+    assert_eq!(
+        listed.matches("start-20261201T000000Z/").count(),
+        2,
+        "{listed}"
+    );
+    let assessed = ws.vigie(&["assess", "logs"]);
+    assert!(
+        text(&assessed.stdout).contains("model openai/mock"),
+        "{}{}",
+        text(&assessed.stdout),
+        text(&assessed.stderr)
+    );
+    let report = ok(&ws.vigie(&["report", "logs", "--out", "report.html"]));
+    assert!(report.contains("(2 logs cited by Merkle root)"), "{report}");
+    ok(&ws.vigie(&["keygen", "--out", "aisi"]));
+    let signed = ok(&ws.vigie(&["sign", "logs", "report.html", "--key", "aisi.key"]));
+    assert_eq!(
+        signed
+            .matches("signed   logs/start-20261201T000000Z/")
+            .count(),
+        2,
+        "{signed}"
+    );
+    assert!(signed.contains("signed   report.html"), "{signed}");
+    let bundled = ok(&ws.vigie(&["bundle", "logs", "report.html", "--out", "run.vbundle"]));
+    assert!(bundled.contains("(2 logs and report.html)"), "{bundled}");
+    let verified = ok(&ws.vigie(&["verify", "run.vbundle", "--pubkey", "aisi.pub"]));
+    assert!(verified.starts_with("OK   run.vbundle"), "{verified}");
+}

@@ -293,6 +293,15 @@ fn a_persistent_failure_is_recorded_and_the_run_goes_on() {
         "{}",
         text(&out.stderr)
     );
+    // Every record was written, but a run with failed samples is not called a success.
+    assert!(
+        text(&out.stdout)
+            .contains("status   completed with failures\nsamples  3/3 completed, 1 failed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let listed = text(&ws.vigie(&["log", "list"]).stdout);
+    assert!(listed.contains("completed with failures"), "{listed}");
     let log = ws.only_log();
     let summary = ws.summary(&log);
     assert_eq!(summary["status"], "success");

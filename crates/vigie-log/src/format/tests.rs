@@ -33,7 +33,7 @@ fn header() -> LogHeader {
         settings: RunSettings {
             generate: GenerateConfig::default(),
             epochs: 1,
-            epochs_reducer: "mean".into(),
+            epochs_reducer: crate::metrics::Reducer::Mean,
             limit: None,
             sample_ids: vec![],
             seed: 0,
@@ -45,7 +45,7 @@ fn header() -> LogHeader {
         },
         scorers: vec![crate::ScorerRef {
             name: "includes".into(),
-            metrics: vec!["accuracy".into()],
+            metrics: vec![crate::metrics::Metric::Accuracy],
         }],
         planned_records: 3,
     }
@@ -304,11 +304,11 @@ fn a_finished_log_carries_a_manifest_that_matches_its_frames() {
     );
     assert_eq!(
         manifest.header_sha256,
-        crate::manifest::hex(&crate::manifest::sha256(&raw.frames[0].payload))
+        hex::encode(crate::manifest::sha256(&raw.frames[0].payload))
     );
     assert_eq!(
         manifest.footer_sha256,
-        crate::manifest::hex(&crate::manifest::sha256(&raw.frames[4].payload))
+        hex::encode(crate::manifest::sha256(&raw.frames[4].payload))
     );
     let leaves: Vec<[u8; 32]> = raw.frames[1..4]
         .iter()
@@ -322,10 +322,10 @@ fn a_finished_log_carries_a_manifest_that_matches_its_frames() {
             .collect::<Vec<_>>(),
         ["s1", "s2", "s3"]
     );
-    assert_eq!(manifest.records[1].sha256, crate::manifest::hex(&leaves[1]));
+    assert_eq!(manifest.records[1].sha256, hex::encode(leaves[1]));
     assert_eq!(
         manifest.merkle_root,
-        crate::manifest::hex(&crate::manifest::merkle_root(&leaves))
+        hex::encode(crate::manifest::merkle_root(&leaves))
     );
     assert!(manifest.provenance.matches(&header()));
     assert_eq!(manifest.provenance.model.name, "openai/mock");

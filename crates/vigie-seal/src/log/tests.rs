@@ -212,7 +212,7 @@ fn changed_header_footer_or_manifest_are_named() {
     edited[5].payload = forged_footer.clone().into_bytes();
     let manifest: serde_json::Value = serde_json::from_slice(&original[6].payload).unwrap();
     let mut manifest = manifest;
-    manifest["footer_sha256"] = hex(&sha256(forged_footer.as_bytes())).into();
+    manifest["footer_sha256"] = hex::encode(sha256(forged_footer.as_bytes())).into();
     edited[6].payload = serde_json::to_vec(&manifest).unwrap();
     rewrite(&path, &edited);
     let found = problems(&path, &key);

@@ -1,7 +1,21 @@
 //! Metrics over scores: epoch reducers, accuracy and mean, the standard
-//! error, and a seeded percentile-bootstrap 95% interval.
+//! error, and a seeded percentile-bootstrap 95% interval. Every number a log
+//! reports is computed here, for the run that writes it and for every reader.
 
 use std::collections::BTreeMap;
+
+/// A name that is not a metric or a reducer (in a task file, on the
+/// command line or in a log): never replaced by a default.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{name}` (expected {expected})")]
+pub struct UnknownName {
+    /// `metric` or `reducer`.
+    pub what: &'static str,
+    /// The name given.
+    pub name: String,
+    /// The names that exist.
+    pub expected: &'static str,
+}
 
 /// A metric a scorer reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,21 +31,26 @@ pub enum Metric {
 }
 
 impl Metric {
-    /// Parses a metric name as task files spell it.
-    pub fn parse(name: &str) -> Result<Metric, String> {
-        match name {
-            "accuracy" => Ok(Metric::Accuracy),
-            "mean" => Ok(Metric::Mean),
-            "stderr" => Ok(Metric::Stderr),
-            "bootstrap_ci" => Ok(Metric::BootstrapCi),
-            _ => Err(format!(
-                "unknown metric `{name}` (expected accuracy, mean, stderr or bootstrap_ci)"
-            )),
-        }
-    }
-}
+    /// Every metric, in the order task files list them.
+    pub const ALL: [Metric; 4] = [
+        Metric::Accuracy,
+        Metric::Mean,
+        Metric::Stderr,
+        Metric::BootstrapCi,
+    ];
 
-impl Metric {
+    /// Parses a metric name as task files and logs spell it.
+    pub fn parse(name: &str) -> Result<Metric, UnknownName> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| UnknownName {
+                what: "metric",
+                name: name.to_string(),
+                expected: "accuracy, mean, stderr or bootstrap_ci",
+            })
+    }
+
     /// The name as task files and logs spell it.
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +59,12 @@ impl Metric {
             Metric::Stderr => "stderr",
             Metric::BootstrapCi => "bootstrap_ci",
         }
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -58,14 +83,18 @@ pub enum Reducer {
 
 impl Reducer {
     /// Parses `mean`, `mode`, `max` or `at_least_<k>`.
-    pub fn parse(name: &str) -> Result<Reducer, String> {
+    pub fn parse(name: &str) -> Result<Reducer, UnknownName> {
         match name {
             "mean" => Ok(Reducer::Mean),
             "mode" => Ok(Reducer::Mode),
             "max" => Ok(Reducer::Max),
             _ => match name.strip_prefix("at_least_").map(str::parse::<u32>) {
                 Some(Ok(k)) if k >= 1 => Ok(Reducer::AtLeast(k)),
-                _ => Err(format!("unknown reducer `{name}` (expected mean, mode, max or at_least_<k> with k ≥ 1)")),
+                _ => Err(UnknownName {
+                    what: "reducer",
+                    name: name.to_string(),
+                    expected: "mean, mode, max or at_least_<k> with k ≥ 1",
+                }),
             },
         }
     }
@@ -272,6 +301,34 @@ impl ScoreTable {
         out
     }
 }
+
+impl std::fmt::Display for Reducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+// Logs and task files spell metrics and reducers by name; a name this build
+// does not know fails to parse, naming it, rather than falling back.
+macro_rules! by_name {
+    ($type:ty) => {
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.name())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = <String as serde::Deserialize>::deserialize(deserializer)?;
+                <$type>::parse(&name).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+by_name!(Metric);
+by_name!(Reducer);
 
 #[cfg(test)]
 mod tests {
