@@ -118,6 +118,11 @@ impl Matrix {
         let [cols, rows] = info.dims[..] else {
             return Err(format!("tensor `{name}` is not a matrix"));
         };
+        if cols == 0 || rows == 0 {
+            return Err(format!(
+                "tensor `{name}` has a zero dimension ({cols} × {rows})"
+            ));
+        }
         let data = match info.kind {
             TensorType::Q4_1 | TensorType::Q8_0 if cols.is_multiple_of(QK) => {
                 MatrixData::Quantized { kind: info.kind, start: info.start, row_bytes: info.len / rows }
@@ -315,25 +320,69 @@ impl LlamaModel {
             || config.n_kv_heads == 0
             || !config.dim.is_multiple_of(config.n_heads)
             || !config.n_heads.is_multiple_of(config.n_kv_heads)
+            || !config.head_dim().is_multiple_of(2)
         {
             return Err(unsupported(format!(
-                "{} heads and {} key/value heads do not divide a width of {}",
+                "{} heads and {} key/value heads do not divide a width of {} into heads of an even size",
                 config.n_heads, config.n_kv_heads, config.dim
             )));
+        }
+        // Sizes from the metadata are checked against the tensors before
+        // anything is allocated from them: a damaged count must not become
+        // an allocation of that size.
+        if embed.cols != config.dim {
+            return Err(unsupported(format!(
+                "token_embd.weight is {} wide but llama.embedding_length is {}",
+                embed.cols, config.dim
+            )));
+        }
+        if tokenizer.vocab_size() != config.vocab {
+            return Err(unsupported(format!(
+                "the vocabulary has {} tokens but token_embd.weight has {} rows",
+                tokenizer.vocab_size(),
+                config.vocab
+            )));
+        }
+        if config.n_layers == 0 || config.n_layers > file.tensors.len() {
+            return Err(unsupported(format!(
+                "llama.block_count is {} but the file holds {} tensors",
+                config.n_layers,
+                file.tensors.len()
+            )));
+        }
+        if config.context_length == 0 {
+            return Err(unsupported("llama.context_length is 0".into()));
         }
         let output = match file.tensor("output.weight") {
             Some(_) => matrix("output.weight")?,
             // Tied embeddings: the output projection is the embedding matrix.
             None => matrix("token_embd.weight")?,
         };
+        if output.rows != config.vocab || output.cols != config.dim {
+            return Err(unsupported(format!(
+                "output.weight is {} × {}, not the vocabulary ({}) by the width ({})",
+                output.rows, output.cols, config.vocab, config.dim
+            )));
+        }
+        let vector_of_width = |name: &str| -> Result<Vec<f32>, ModelError> {
+            let values = vector(name)?;
+            if values.len() != config.dim {
+                return Err(unsupported(format!(
+                    "tensor `{name}` has {} values, not the width {}",
+                    values.len(),
+                    config.dim
+                )));
+            }
+            Ok(values)
+        };
         let mut layers = Vec::with_capacity(config.n_layers);
         for i in 0..config.n_layers {
             let m = |part: &str| matrix(&format!("blk.{i}.{part}.weight"));
             let layer = Layer {
-                attn_norm: vector(&format!("blk.{i}.attn_norm.weight"))?,
+                attn_norm: vector_of_width(&format!("blk.{i}.attn_norm.weight"))?,
                 qkv: [m("attn_q")?, m("attn_k")?, m("attn_v")?],
                 wo: m("attn_output")?,
-                ffn_norm: vector(&format!("blk.{i}.ffn_norm.weight"))?,
+                ffn_norm: vector_of_width(&format!("blk.{i}.ffn_norm.weight"))?,
                 gate_up: [m("ffn_gate")?, m("ffn_up")?],
                 down: m("ffn_down")?,
             };
@@ -347,6 +396,8 @@ impl LlamaModel {
                     .chain(&layer.gate_up)
                     .all(|w| w.cols == config.dim)
                 && layer.wo.cols == config.dim
+                && layer.wo.rows == config.dim
+                && layer.gate_up[1].rows == layer.gate_up[0].rows
                 && layer.down.cols == layer.gate_up[0].rows
                 && layer.down.rows == config.dim;
             if !shapes_fit {
@@ -361,7 +412,7 @@ impl LlamaModel {
             .get("tokenizer.chat_template")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let norm = vector("output_norm.weight")?;
+        let norm = vector_of_width("output_norm.weight")?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(LlamaModel {
             config,

@@ -5,6 +5,7 @@
 //! when done). The chat template from the GGUF file turns messages into a
 //! prompt. It also scores continuations by log-likelihood.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -165,7 +166,7 @@ impl LocalModel {
             continuations,
             reply,
         })?;
-        answer.await.map_err(|_| stopped())?
+        answer.await.map_err(|_| dropped())?
     }
 }
 
@@ -174,6 +175,29 @@ fn stopped() -> ModelError {
         ModelErrorKind::Fatal,
         "the local model's worker thread has stopped",
     )
+}
+
+/// The answer to a request the worker dropped (a panic while taking it in).
+fn dropped() -> ModelError {
+    ModelError::new(
+        ModelErrorKind::Fatal,
+        "the local model dropped this request after an internal error (printed on stderr); it serves the next ones",
+    )
+}
+
+fn internal(message: &str) -> ModelError {
+    ModelError::new(
+        ModelErrorKind::Fatal,
+        format!("internal error in the local model: {message}; it serves the next requests"),
+    )
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// ChatML, for GGUF files that carry no template.
@@ -197,7 +221,7 @@ impl ModelApi for LocalModel {
                 reply,
             };
             self.submit(job)?;
-            answer.await.map_err(|_| stopped())?
+            answer.await.map_err(|_| dropped())?
         })
     }
 
@@ -253,47 +277,74 @@ impl Worker<'_> {
         loop {
             if active.is_empty() {
                 match jobs.recv() {
-                    Ok(job) => self.accept(job, &mut active),
+                    Ok(job) => self.accept_guarded(job, &mut active),
                     Err(_) => return,
                 }
             }
             while active.len() < MAX_BATCH {
                 match jobs.try_recv() {
-                    Ok(job) => self.accept(job, &mut active),
+                    Ok(job) => self.accept_guarded(job, &mut active),
                     Err(_) => break,
                 }
             }
             if active.is_empty() {
                 continue;
             }
-            let result = {
-                let mut steps: Vec<Step<'_>> = active
-                    .iter_mut()
-                    .map(|s| Step {
-                        cache: &mut s.cache,
-                        tokens: &s.pending,
-                        all_logits: false,
-                    })
-                    .collect();
-                self.model.forward_batch(&mut steps)
-            };
-            let logits = match result {
-                Ok(logits) => logits,
-                Err(e) => {
-                    for sequence in active.drain(..) {
-                        let _ = sequence.reply.send(Err(fatal(&e)));
-                    }
-                    continue;
-                }
-            };
-            let mut still = Vec::with_capacity(active.len());
-            for (mut sequence, mut logits) in active.drain(..).zip(logits) {
-                match self.advance(&mut sequence, &mut logits) {
-                    Some(stop_reason) => self.finish(sequence, stop_reason),
-                    None => still.push(sequence),
+            // A panic is a bug, but it must not take the worker down with it:
+            // the requests of this step are answered with the error and the
+            // worker goes on serving the next ones.
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.step(&mut active))) {
+                let message = panic_message(panic.as_ref());
+                for sequence in active.drain(..) {
+                    let _ = sequence.reply.send(Err(internal(&message)));
                 }
             }
-            active = still;
+        }
+    }
+
+    /// Takes a job in; a panic while doing so drops only that job (its
+    /// caller hears that the request was dropped).
+    fn accept_guarded(&self, job: Job, active: &mut Vec<Sequence>) {
+        let before = active.len();
+        if catch_unwind(AssertUnwindSafe(|| self.accept(job, active))).is_err() {
+            active.truncate(before);
+        }
+    }
+
+    /// One batched step for every active sequence: the finished ones are
+    /// answered and leave `active`.
+    fn step(&self, active: &mut Vec<Sequence>) {
+        let result = {
+            let mut steps: Vec<Step<'_>> = active
+                .iter_mut()
+                .map(|s| Step {
+                    cache: &mut s.cache,
+                    tokens: &s.pending,
+                    all_logits: false,
+                })
+                .collect();
+            self.model.forward_batch(&mut steps)
+        };
+        let logits = match result {
+            Ok(logits) => logits,
+            Err(e) => {
+                for sequence in active.drain(..) {
+                    let _ = sequence.reply.send(Err(fatal(&e)));
+                }
+                return;
+            }
+        };
+        // Sequences stay in `active` until they are answered, so a panic
+        // here still finds every one of them to answer.
+        let mut finished = Vec::new();
+        for (i, mut logits) in logits.into_iter().enumerate() {
+            if let Some(stop_reason) = self.advance(&mut active[i], &mut logits) {
+                finished.push((i, stop_reason));
+            }
+        }
+        for (i, stop_reason) in finished.into_iter().rev() {
+            let sequence = active.remove(i);
+            self.finish(sequence, stop_reason);
         }
     }
 
@@ -365,6 +416,14 @@ impl Worker<'_> {
         // Nobody is waiting any more (a client hung up): stop decoding.
         if s.reply.is_closed() || s.stream.as_ref().is_some_and(|t| t.is_closed()) {
             return Some("cancelled");
+        }
+        #[cfg(test)]
+        if s.params
+            .stop
+            .iter()
+            .any(|stop| stop == tests::PANIC_ON_STEP)
+        {
+            panic!("a test asked the worker to panic");
         }
         let tokenizer = &self.model.tokenizer;
         for &(token, bias) in &s.params.logit_bias {
@@ -559,6 +618,42 @@ fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stop sequence that makes the worker panic in the middle of a step.
+    pub(super) const PANIC_ON_STEP: &str = "\u{0}panic-on-step";
+
+    #[test]
+    fn a_panic_in_a_step_answers_its_requests_and_the_worker_serves_the_next() {
+        let home = crate::default_home();
+        let path = crate::model_path(&home, crate::known_model("smollm2").unwrap());
+        assert!(
+            path.is_file(),
+            "{} is missing: run `vigie model pull smollm2` first",
+            path.display()
+        );
+        let model = LocalModel::load("local/smollm2", &path).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let request = |stop: Vec<String>| GenerateRequest {
+            messages: vec![vigie_core::ChatMessage::user("Say hi.")],
+            config: vigie_core::GenerateConfig {
+                max_tokens: Some(4),
+                stop,
+                ..Default::default()
+            },
+        };
+        let err = runtime
+            .block_on(model.generate(&request(vec![PANIC_ON_STEP.into()])))
+            .unwrap_err();
+        assert!(
+            err.message
+                .contains("internal error in the local model: a test asked the worker to panic"),
+            "{err}"
+        );
+        let output = runtime.block_on(model.generate(&request(vec![]))).unwrap();
+        assert!(output.usage.output_tokens > 0, "{output:?}");
+    }
 
     #[test]
     fn sampling_is_greedy_at_zero_and_respects_top_k_and_top_p() {

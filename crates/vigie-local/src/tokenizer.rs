@@ -85,6 +85,9 @@ fn byte_chars() -> [char; 256] {
     map
 }
 
+/// A byte without a token, while merging.
+const NO_TOKEN: u32 = u32::MAX;
+
 const GPT2_PATTERN: &str =
     r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
 
@@ -181,6 +184,12 @@ impl Tokenizer {
             merges.insert((l, r), (rank as u32, m));
         }
         let byte_char = byte_chars();
+        // An id outside the vocabulary is ignored, as llama.cpp ignores it.
+        let special = |key: &str| meta_u32(content, key).filter(|&id| (id as usize) < tokens.len());
+        let (bos, eos) = (
+            special("tokenizer.ggml.bos_token_id"),
+            special("tokenizer.ggml.eos_token_id"),
+        );
         let char_byte = byte_char
             .iter()
             .enumerate()
@@ -200,8 +209,8 @@ impl Tokenizer {
             pre,
             byte_char,
             char_byte,
-            bos: meta_u32(content, "tokenizer.ggml.bos_token_id"),
-            eos: meta_u32(content, "tokenizer.ggml.eos_token_id"),
+            bos,
+            eos,
             add_bos,
         })
     }
@@ -270,14 +279,16 @@ impl Tokenizer {
     }
 
     fn bpe(&self, piece: &str, out: &mut Vec<u32>) {
+        // A byte with no token of its own (SmolLM2's vocabulary has none for
+        // 0x04) takes part in no merge and is left out, as llama.cpp leaves it.
         let mut symbols: Vec<u32> = piece
             .bytes()
             .map(|b| {
                 let c = self.byte_char[b as usize];
-                *self
-                    .ids
+                self.ids
                     .get(c.encode_utf8(&mut [0u8; 4]) as &str)
-                    .expect("every byte is a token in a byte-level vocabulary")
+                    .copied()
+                    .unwrap_or(NO_TOKEN)
             })
             .collect();
         loop {
@@ -294,7 +305,7 @@ impl Tokenizer {
             symbols[i] = merged;
             symbols.remove(i + 1);
         }
-        out.extend(symbols);
+        out.extend(symbols.into_iter().filter(|&id| id != NO_TOKEN));
     }
 
     /// The bytes a token stands for (control tokens: none).

@@ -237,3 +237,104 @@ fn logit_bias_ignore_eos_and_loglikelihood() {
         assert!(scores[0] > scores[1] && scores[0] < 0.0, "{scores:?}");
     });
 }
+
+/// A copy of the embedded model with `patch` applied to its bytes.
+fn patched_copy(dir: &std::path::Path, name: &str, patch: impl Fn(&mut Vec<u8>)) -> PathBuf {
+    let mut bytes = std::fs::read(model_path()).unwrap();
+    patch(&mut bytes);
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Where `needle` first occurs in `bytes`.
+fn find(bytes: &[u8], needle: &[u8]) -> usize {
+    bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the pattern is in the file")
+}
+
+/// A GGUF string as the file stores it: u64 length, then the bytes.
+fn gguf_string(text: &str) -> Vec<u8> {
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+/// Regression (issue 12): a byte without a token of its own panicked the
+/// model's worker at the first text holding it, and every later request
+/// failed with "worker thread has stopped". SmolLM2's own vocabulary has no
+/// token for byte 0x04; llama.cpp leaves such a byte out, and so does vigie.
+#[test]
+fn a_byte_without_a_token_is_left_out_as_llama_cpp_leaves_it() {
+    let content = vigie_local::gguf::GgufFile::open(&model_path()).unwrap();
+    let tokenizer = vigie_local::tokenizer::Tokenizer::from_gguf(&content).unwrap();
+    assert_eq!(
+        tokenizer.token_id("Ą"),
+        None,
+        "the vocabulary has no token for byte 0x04"
+    );
+    let (a, b) = (
+        tokenizer.token_id("a").unwrap(),
+        tokenizer.token_id("b").unwrap(),
+    );
+    assert_eq!(tokenizer.encode("a\u{4}b", false), [a, b]);
+}
+
+/// Regression (issue 12): a tensor of absurd shape (a width-0 norm) panicked
+/// the worker at the first step, a damaged count could become a huge
+/// allocation. Both are refused at load, naming the file and what is wrong,
+/// and other models keep serving.
+#[test]
+fn malformed_model_files_are_refused_at_load_naming_file_and_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    // The final norm's one dimension (576) set to 0: a vector of no values.
+    let empty_norm = patched_copy(dir.path(), "empty-norm.gguf", |bytes| {
+        let at =
+            find(bytes, &gguf_string("output_norm.weight")) + 8 + "output_norm.weight".len() + 4;
+        assert_eq!(
+            u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()),
+            576
+        );
+        bytes[at..at + 8].copy_from_slice(&0u64.to_le_bytes());
+    });
+    let err = vigie_local::LocalModel::load("local/x", &empty_norm)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("empty-norm.gguf")
+            && err.contains("tensor `output_norm.weight` has 0 values, not the width 576"),
+        "{err}"
+    );
+    // A layer count far beyond the tensors the file holds.
+    let many_layers = patched_copy(dir.path(), "many-layers.gguf", |bytes| {
+        let at = find(bytes, &gguf_string("llama.block_count")) + 8 + "llama.block_count".len() + 4;
+        bytes[at..at + 4].copy_from_slice(&4_000_000_000u32.to_le_bytes());
+    });
+    let err = vigie_local::LocalModel::load("local/x", &many_layers)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("many-layers.gguf") && err.contains("llama.block_count is 4000000000"),
+        "{err}"
+    );
+    // The real model, loaded after them in the same process, answers.
+    let model = vigie_local::LocalModel::load("local/smollm2", &model_path()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let request = vigie_core::GenerateRequest {
+        messages: vec![vigie_core::ChatMessage::user("Say hi.")],
+        config: vigie_core::GenerateConfig {
+            max_tokens: Some(3),
+            ..Default::default()
+        },
+    };
+    let output = runtime
+        .block_on(vigie_core::ModelApi::generate(&model, &request))
+        .unwrap();
+    assert_eq!(output.usage.output_tokens, 3);
+}
