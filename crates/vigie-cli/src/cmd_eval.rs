@@ -16,6 +16,7 @@ use vigie_providers::{ProviderOptions, ProviderStats, ResponseCache, RetryPolicy
 use vigie_suites::suites::Planned;
 
 use crate::progress::Progress;
+use crate::session::Session;
 use crate::{Outcome, UsageError};
 
 #[derive(clap::Args)]
@@ -467,7 +468,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
             judge_model: judge_ref.clone(),
             attacker_model: attacker_ref.clone(),
             settings,
-            scorers: engine::scorer_refs(&task),
+            scorers: engine::scorer_refs(&task.scorers),
             planned_records: samples.len() * epochs as usize,
         };
         let path = log_path(&dir, &task.name, &started_at, &run_id);
@@ -594,42 +595,6 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
     let (_, outcome) = execute(&session, header, log, run, all_stats, !args.no_progress)?;
     session.close();
     Ok(outcome)
-}
-
-/// The async runtime and the Ctrl-C watch shared by the runs of one command,
-/// so one Ctrl-C stops a whole suite and HTTP connections are reused.
-struct Session {
-    runtime: tokio::runtime::Runtime,
-    cancel: tokio::sync::watch::Receiver<bool>,
-}
-
-impl Session {
-    fn new() -> Result<Session> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
-        let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
-        runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping: writing the log footer (Ctrl-C again quits at once; finished samples are kept either way)");
-                let _ = cancel_tx.send(true);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        });
-        Ok(Session { runtime, cancel })
-    }
-
-    fn cancelled(&self) -> bool {
-        *self.cancel.borrow()
-    }
-
-    /// Sample tasks still waiting on the network are abandoned, not awaited.
-    fn close(self) {
-        self.runtime.shutdown_background();
-    }
 }
 
 fn execute(

@@ -185,6 +185,7 @@ pub(crate) fn record_json(record: &SampleRecord) -> Value {
         "input": record.input,
         "target": record.target,
         "choices": record.choices,
+        "choice_loglikelihoods": record.choice_loglikelihoods,
         "output": record.output,
         "scores": scores,
         "answers": answers,
@@ -325,7 +326,7 @@ fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> 
         u.total_tokens, u.input_tokens, u.output_tokens, record.retries, record.time_s
     )?;
     for message in &record.messages {
-        writeln!(stdout, "\n[{}]\n{}", message.role.as_str(), message.content)?;
+        writeln!(stdout, "\n[{}]\n{}", message.role.as_str(), message.text())?;
     }
     Ok(Outcome::Success)
 }

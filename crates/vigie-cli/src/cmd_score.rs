@@ -1,21 +1,24 @@
 //! `vigie score LOG --scorer ...`: score a finished log again with other
-//! scorers, without calling the evaluated model; writes a new log. Given a
-//! JSONL or CSV file of prompt-response pairs instead, labels the pairs
-//! (`score_pairs`).
+//! scorers, without calling the evaluated model, into a new log
+//! (`vigie_eval::rescore`, run by the engine). Given a JSONL or CSV file of
+//! prompt-response pairs instead, labels the pairs (`vigie_eval::pairs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use vigie_core::ModelApi;
-use vigie_eval::scorer::{ScoreInput, Scorer};
+use vigie_eval::pairs::{self, ScorerAgreement};
+use vigie_eval::scorer::Scorer;
 use vigie_eval::Templates;
-use vigie_log::{LogReader, LogWriter, RunStatus, SampleError, SampleRecord, ScorerRef};
+use vigie_log::ModelRef;
 use vigie_providers::RetryPolicy;
 
+use crate::progress::Progress;
+use crate::render::aligned;
+use crate::session::Session;
 use crate::{Outcome, UsageError};
-use vigie_log::records_that_count;
 
 #[derive(clap::Args)]
 pub(crate) struct ScoreArgs {
@@ -41,110 +44,63 @@ pub(crate) struct ScoreArgs {
     /// Cohen's kappa and per-class precision and recall against it
     #[arg(long, value_name = "FIELD")]
     against: Option<String>,
+    /// Show no progress on stderr
+    #[arg(long)]
+    no_progress: bool,
 }
 
 pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
-    let scorers: Vec<(Scorer, Templates)> = args
-        .scorer
-        .iter()
-        .map(|s| Scorer::from_cli(s).map_err(UsageError))
-        .collect::<Result<_, _>>()?;
-    let needs_judge = scorers.iter().any(|(s, _)| s.needs_judge());
-    let judge = match (&args.judge_model, needs_judge) {
-        (Some(name), true) => {
-            let connection = crate::cmd_eval::Connection {
-                max_connections: args.max_connections.max(1),
-                timeout: Duration::from_secs(120),
-                retry: RetryPolicy {
-                    max_retries: 6,
-                    base: Duration::from_secs(1),
-                    max_delay: Duration::from_secs(60),
-                },
-                cache: None,
-            };
-            let (model, _, reference) = crate::cmd_eval::build_model(
-                name,
-                args.judge_base_url.as_deref(),
-                None,
-                &connection,
-            )?;
-            Some((model, reference))
-        }
-        (None, true) => bail!(UsageError(
-            "a model_graded or judge scorer needs --judge-model".into()
-        )),
-        _ => None,
-    };
-    if crate::score_pairs::is_pairs_file(&args.log) {
-        return crate::score_pairs::run(
-            &args.log,
-            args.out.as_deref(),
-            scorers,
-            judge.map(|(model, _)| model),
+    let (scorers, templates) = Scorer::from_cli_list(&args.scorer).map_err(UsageError)?;
+    let judge = match (&args.judge_model, scorers.iter().find(|s| s.needs_judge())) {
+        (Some(name), Some(_)) => Some(judge_model(
+            name,
+            args.judge_base_url.as_deref(),
             args.max_connections,
-            args.against.as_deref(),
-        );
+        )?),
+        (None, Some(scorer)) => {
+            return Err(UsageError(format!(
+                "the scorer `{}` is graded by a judge model, so it needs --judge-model",
+                scorer.name
+            ))
+            .into())
+        }
+        (_, None) => None,
+    };
+    if pairs::is_pairs_file(&args.log) {
+        return score_pairs(&args, scorers, templates, judge.map(|(model, _)| model));
     }
     if args.against.is_some() {
-        bail!(UsageError(
-            "--against compares labels of a pairs file (JSONL or CSV), not of a log".into()
-        ));
+        return Err(UsageError(
+            "--against compares labels of a pairs file (JSONL or CSV), not of a log".into(),
+        )
+        .into());
     }
-
-    let mut reader = LogReader::open(&args.log)?;
-    let mut header = reader.header()?;
-    let old_footer = reader.footer()?;
-    let records = records_that_count(reader.samples()?.collect::<Result<Vec<_>, _>>()?);
-    drop(reader);
-    let judge: Option<Arc<dyn ModelApi>> = judge.map(|(model, reference)| {
-        header.judge_model = Some(reference);
-        model
-    });
-
-    let out = args.out.clone().unwrap_or_else(|| {
-        let stem = args
-            .log
-            .file_stem()
-            .map_or_else(|| "log".into(), |s| s.to_string_lossy().into_owned());
-        args.log
-            .with_file_name(format!("{stem}-scored.{}", vigie_log::LOG_EXTENSION))
-    });
-    if out.exists() {
-        bail!(UsageError(format!(
-            "{} exists; choose another --out",
-            out.display()
-        )));
-    }
-    for (scorer, _) in &scorers {
-        let reference = ScorerRef {
-            name: scorer.name.clone(),
-            metrics: scorer.metrics.clone(),
-        };
-        match header.scorers.iter_mut().find(|s| s.name == scorer.name) {
-            Some(existing) => *existing = reference,
-            None => header.scorers.push(reference),
-        }
-    }
-
-    let scorers = Arc::new(scorers);
-    let rescored: Vec<SampleRecord> = in_order(records, args.max_connections, move |record| {
-        let (scorers, judge) = (scorers.clone(), judge.clone());
-        async move { rescore(record, &scorers, judge.as_deref()).await }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| vigie_eval::rescore::default_output(&args.log));
+    let rescore = vigie_eval::rescore::plan(
+        &args.log,
+        &out,
+        scorers,
+        templates,
+        judge,
+        args.max_connections,
+    )
+    .map_err(|e| match e {
+        vigie_eval::rescore::RescoreError::Log(e) => anyhow::Error::from(e),
+        other => UsageError(other.to_string()).into(),
     })?;
-
-    let mut writer = LogWriter::create(&out, &header)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    for record in &rescored {
-        writer.append_sample(record)?;
-    }
-    let status = old_footer.as_ref().map_or(RunStatus::Started, |f| f.status);
-    let footer = vigie_log::results::RunTally::of(&header, &rescored).footer(
-        status,
-        old_footer.as_ref().and_then(|f| f.error.clone()),
-        vigie_log::now_rfc3339(),
-        0.0,
-    );
-    writer.finish(&footer)?;
+    let header = rescore.writer.header().clone();
+    let session = Session::new()?;
+    let progress = Arc::new(Progress::new(vec![], !args.no_progress));
+    let footer = session.runtime.block_on(vigie_eval::engine::rescore(
+        rescore,
+        progress.clone(),
+        session.cancel.clone(),
+    ))?;
+    progress.finish();
+    session.close();
     println!(
         "{}",
         crate::render::results(&header, &footer, &out.display().to_string())
@@ -156,70 +112,140 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     })
 }
 
-/// Applies `work` to every item, at most `max_in_flight` at a time, and
-/// returns the results in the items' order.
-pub(crate) fn in_order<T, R, F, Fut>(items: Vec<T>, max_in_flight: usize, work: F) -> Result<Vec<R>>
-where
-    T: Send + 'static,
-    R: Send + 'static,
-    F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = R> + Send + 'static,
-{
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let done = runtime.block_on(async {
-        let limit = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
-        let mut jobs = tokio::task::JoinSet::new();
-        for (position, item) in items.into_iter().enumerate() {
-            let (limit, job) = (limit.clone(), work(item));
-            jobs.spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("never closed");
-                (position, job.await)
-            });
-        }
-        let mut done = Vec::new();
-        while let Some(joined) = jobs.join_next().await {
-            done.push(joined.expect("scoring does not panic"));
-        }
-        done
-    });
-    runtime.shutdown_background();
-    let mut done = done;
-    done.sort_by_key(|(position, _)| *position);
-    Ok(done.into_iter().map(|(_, result)| result).collect())
+/// The judge model, built as `vigie eval` builds it.
+fn judge_model(
+    name: &str,
+    base_url: Option<&str>,
+    max_connections: usize,
+) -> Result<(Arc<dyn ModelApi>, ModelRef)> {
+    let connection = crate::cmd_eval::Connection {
+        max_connections: max_connections.max(1),
+        timeout: Duration::from_secs(120),
+        retry: RetryPolicy {
+            max_retries: 6,
+            base: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+        },
+        cache: None,
+    };
+    let (model, _, reference) = crate::cmd_eval::build_model(name, base_url, None, &connection)?;
+    Ok((model, reference))
 }
 
-async fn rescore(
-    mut record: SampleRecord,
-    scorers: &[(Scorer, Templates)],
-    judge: Option<&dyn ModelApi>,
-) -> SampleRecord {
-    // A record whose generation failed has nothing to score.
-    if record.error.as_ref().is_some_and(|e| e.kind != "scorer") {
-        return record;
+fn score_pairs(
+    args: &ScoreArgs,
+    scorers: Vec<Scorer>,
+    templates: Templates,
+    judge: Option<Arc<dyn ModelApi>>,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let library = |e: pairs::PairsError| -> anyhow::Error { UsageError(e.to_string()).into() };
+    let input = pairs::read(&args.log).map_err(library)?;
+    if let Some(field) = &args.against {
+        pairs::check_reference(&args.log, &input, field).map_err(library)?;
     }
-    record.error = None;
-    for (scorer, templates) in scorers {
-        let input = ScoreInput {
-            input: &record.input,
-            output: &record.output,
-            target: &record.target,
-            choices: &record.choices,
-            metadata: &record.metadata,
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| pairs::default_output(&args.log));
+    if out.exists() {
+        return Err(library(pairs::PairsError::Exists(
+            out.display().to_string(),
+        )));
+    }
+    let session = Session::new()?;
+    let scored = session.runtime.block_on(pairs::score(
+        input,
+        scorers,
+        templates,
+        judge,
+        args.max_connections,
+    ));
+    session.close();
+    pairs::write(&out, &scored).map_err(library)?;
+    let (labels, undecided) = pairs::tally(&scored);
+    let tally: Vec<String> = labels
+        .iter()
+        .map(|(label, n)| format!("{label} {n}"))
+        .collect();
+    let tally = if tally.is_empty() {
+        "no labels".to_string()
+    } else {
+        tally.join(", ")
+    };
+    println!(
+        "{} pairs scored in {:.2} s: {tally}",
+        scored.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("wrote {}", out.display());
+    if let Some(field) = &args.against {
+        print!(
+            "{}",
+            agreement_report(field, scored.len(), &pairs::agreement(field, &scored))
+        );
+    }
+    if undecided > 0 {
+        eprintln!("error: {undecided} scores could not be decided (see the `error` fields); they are left without a label, never guessed");
+        return Ok(Outcome::Failed);
+    }
+    Ok(Outcome::Success)
+}
+
+/// Each scorer's agreement with the reference labels, as text.
+fn agreement_report(field: &str, total: usize, agreements: &[ScorerAgreement]) -> String {
+    let mut out = String::new();
+    for a in agreements {
+        let name = &a.scorer;
+        let Some(all) = &a.all else {
+            out.push_str(&format!("\nscorer `{name}` against `{field}`: no pair has a label to compare ({total} without one)\n"));
+            continue;
         };
-        match scorer.score(input, judge, templates).await {
-            Ok(score) => {
-                record.scores.insert(scorer.name.clone(), score);
-            }
-            Err(e) => {
-                record.scores.remove(&scorer.name);
-                record.error.get_or_insert(SampleError {
-                    kind: "scorer".into(),
-                    message: format!("scorer `{}`: {e}", scorer.name),
-                });
-            }
+        let note = if a.by_refused {
+            ", judged by its `refused` verdict"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "\nscorer `{name}` against `{field}`: {} pairs ({} without a label{note})\n",
+            all.n, a.without_label
+        ));
+        let mut rows = vec![vec![String::new(), "accuracy".into(), "kappa".into()]];
+        rows.push(vec![
+            format!("{} classes", all.classes.len()),
+            format!("{:.3}", all.accuracy),
+            format!("{:.3}", all.kappa),
+        ]);
+        if let Some(b) = &a.refused_or_not {
+            rows.push(vec![
+                "refused or not".into(),
+                format!("{:.3}", b.accuracy),
+                format!("{:.3}", b.kappa),
+            ]);
         }
+        out.push_str(&aligned(&rows));
+        let show = |v: f64| {
+            if v.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{v:.3}")
+            }
+        };
+        let mut rows = vec![vec![
+            "class".to_string(),
+            "support".into(),
+            "precision".into(),
+            "recall".into(),
+        ]];
+        for (class, c) in &all.classes {
+            rows.push(vec![
+                class.clone(),
+                c.support.to_string(),
+                show(c.precision),
+                show(c.recall),
+            ]);
+        }
+        out.push_str(&aligned(&rows));
     }
-    record
+    out
 }

@@ -276,7 +276,7 @@ fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, ApiError> {
                     parts.into_iter().filter_map(|p| p.text).collect::<Vec<_>>().join("\n")
                 }
             };
-            Ok(ChatMessage { role, content })
+            Ok(ChatMessage::new(role, content))
         })
         .collect()
 }

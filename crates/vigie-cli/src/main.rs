@@ -17,7 +17,7 @@ mod env;
 mod inputs;
 mod progress;
 mod render;
-mod score_pairs;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

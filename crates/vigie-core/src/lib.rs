@@ -20,64 +20,11 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
+mod message;
+pub use message::{ChatMessage, ContentPart, Role};
+
 /// A boxed future, the return type of the object-safe async traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Who spoke a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Instructions from the operator.
-    System,
-    /// The user's turn.
-    User,
-    /// The model's turn.
-    Assistant,
-}
-
-impl Role {
-    /// The role's name as chat APIs spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
-    }
-}
-
-/// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    /// Who spoke.
-    pub role: Role,
-    /// What was said, as plain text.
-    pub content: String,
-}
-
-impl ChatMessage {
-    /// A system message.
-    pub fn system(content: impl Into<String>) -> Self {
-        ChatMessage {
-            role: Role::System,
-            content: content.into(),
-        }
-    }
-    /// A user message.
-    pub fn user(content: impl Into<String>) -> Self {
-        ChatMessage {
-            role: Role::User,
-            content: content.into(),
-        }
-    }
-    /// An assistant message.
-    pub fn assistant(content: impl Into<String>) -> Self {
-        ChatMessage {
-            role: Role::Assistant,
-            content: content.into(),
-        }
-    }
-}
 
 /// Generation settings. Every field is optional so that a task, the command
 /// line and a solver can each override only what they name.

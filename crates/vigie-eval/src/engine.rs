@@ -3,8 +3,13 @@
 //! log before anything else happens to it. A record is the unit of progress:
 //! a resumed run redoes exactly the (sample, epoch) pairs that have no
 //! successful record, and the last record for a pair is the one that counts.
+//!
+//! Re-scoring a finished log ([`rescore`]) goes through the same runner and
+//! writer loop with a scoring-only job, and labelling prompt-response pairs
+//! (`crate::pairs`) through the same bounded runner ([`in_flight`]).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,10 +17,14 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use vigie_core::{GenerateConfig, ModelApi};
 use vigie_log::results::RunTally;
-use vigie_log::{LogError, LogFooter, LogWriter, RunStatus, SampleError, SampleRecord, ScorerRef};
+use vigie_log::{
+    LogError, LogFooter, LogWriter, RunStatus, SampleError, SampleErrorKind, SampleRecord, Score,
+    ScorerRef,
+};
 
-use crate::scorer::ScoreInput;
+use crate::scorer::{ScoreInput, Scorer};
 use crate::solver::{SolveContext, TaskState};
+use crate::template::Templates;
 use crate::{Sample, Task};
 
 /// Hears about a run as it goes, to show progress.
@@ -43,8 +52,8 @@ pub enum EngineError {
 }
 
 /// The scorers of a task as the log header records them.
-pub fn scorer_refs(task: &Task) -> Vec<ScorerRef> {
-    task.scorers
+pub fn scorer_refs(scorers: &[Scorer]) -> Vec<ScorerRef> {
+    scorers
         .iter()
         .map(|s| ScorerRef {
             name: s.name.clone(),
@@ -79,7 +88,7 @@ pub struct Run {
 pub async fn run(
     run: Run,
     observer: Arc<dyn Observer>,
-    mut cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<bool>,
 ) -> Result<LogFooter, EngineError> {
     let Run {
         task,
@@ -96,7 +105,8 @@ pub async fn run(
     let planned = samples.len() * settings.epochs as usize;
     let mut tally = RunTally::of(writer.header(), &existing);
     let samples: Vec<Arc<Sample>> = samples.into_iter().map(Arc::new).collect();
-    let pending = (1..=settings.epochs)
+    let generate = Arc::new(settings.generate.clone());
+    let jobs: Vec<_> = (1..=settings.epochs)
         .flat_map(|epoch| {
             samples
                 .iter()
@@ -104,11 +114,22 @@ pub async fn run(
                 .map(move |(index, sample)| (epoch, index, sample.clone()))
         })
         .filter(|(epoch, _, sample)| !tally.is_done(*epoch, &sample.id))
-        .collect::<Vec<_>>()
-        .into_iter();
-    let already_done = planned - pending.len();
-    observer.on_start(planned, already_done);
-
+        .map(|(epoch, index, sample)| {
+            SampleJob {
+                task: task.clone(),
+                sample,
+                index,
+                epoch,
+                model: model.clone(),
+                judge: judge.clone(),
+                attacker: attacker.clone(),
+                generate: generate.clone(),
+                seed: settings.seed,
+            }
+            .run()
+        })
+        .collect();
+    observer.on_start(planned, planned - jobs.len());
     let stop_at = settings.fail_on_error.map(|f| {
         if f < 1.0 {
             (f * planned as f64).floor() as usize + 1
@@ -116,62 +137,15 @@ pub async fn run(
             f as usize
         }
     });
-    let generate = Arc::new(settings.generate.clone());
-    let jobs: Vec<SampleJob> = pending
-        .map(|(epoch, index, sample)| SampleJob {
-            task: task.clone(),
-            sample,
-            index,
-            epoch,
-            model: model.clone(),
-            judge: judge.clone(),
-            attacker: attacker.clone(),
-            generate: generate.clone(),
-            seed: settings.seed,
-        })
-        .collect();
-    // A sample frees its slot the moment it finishes, before its record is
-    // written, so writing the log never delays the next request.
-    let (records_tx, mut records) = mpsc::unbounded_channel::<Result<SampleRecord, String>>();
-    let spawner = tokio::spawn(spawn_jobs(jobs, max_in_flight.max(1), records_tx));
-    let mut status = RunStatus::Success;
-    let mut stop_reason = None;
-    loop {
-        tokio::select! {
-            biased;
-            changed = cancel.changed() => {
-                if changed.is_ok() && *cancel.borrow() {
-                    status = RunStatus::Cancelled;
-                    stop_reason = Some("cancelled by the user".to_string());
-                    break;
-                }
-            }
-            received = records.recv() => {
-                let record = match received {
-                    None => break,
-                    Some(Ok(record)) => record,
-                    // A panic in a solver or scorer is a bug; stop rather than guess.
-                    Some(Err(panic)) => {
-                        status = RunStatus::Error;
-                        stop_reason = Some(format!("internal error in a sample task: {panic}"));
-                        break;
-                    }
-                };
-                writer.append_sample(&record)?;
-                tally.add(&record);
-                observer.on_record(&record);
-                let errors = tally.counts().errors;
-                if stop_at.is_some_and(|limit| errors >= limit) {
-                    status = RunStatus::Error;
-                    stop_reason = Some(format!("{errors} samples failed, reaching the --fail-on-error limit; the last error: {}",
-                        record.error.as_ref().map_or("", |e| e.message.as_str())));
-                    break;
-                }
-            }
-        }
-    }
-    // Dropping the spawner's task set aborts the samples still in flight.
-    spawner.abort();
+    let (status, stop_reason) = write_records(
+        in_flight(jobs, max_in_flight),
+        &mut writer,
+        &mut tally,
+        &*observer,
+        cancel,
+        stop_at,
+    )
+    .await?;
     let footer = tally.footer(
         status,
         stop_reason,
@@ -182,43 +156,230 @@ pub async fn run(
     Ok(footer)
 }
 
-/// Starts the jobs, at most `max_in_flight` at a time, each sending its
-/// record (or its panic) on `records` when done.
-async fn spawn_jobs(
-    jobs: Vec<SampleJob>,
-    max_in_flight: usize,
-    records: mpsc::UnboundedSender<Result<SampleRecord, String>>,
-) {
-    let slots = Arc::new(Semaphore::new(max_in_flight));
-    let mut running = JoinSet::new();
-    for job in jobs {
-        let slot = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let sender = records.clone();
-        running.spawn(async move {
-            let record = job.run().await;
-            drop(slot);
-            let _ = sender.send(Ok(record));
-        });
-        while let Some(done) = running.try_join_next() {
-            report_panic(done, &records);
+/// A finished run's records scored again with other scorers.
+pub struct Rescore {
+    /// The records that count, in run order.
+    pub records: Vec<SampleRecord>,
+    /// The scorers to apply, in order; a record's earlier score of the same
+    /// name is replaced.
+    pub scorers: Vec<Scorer>,
+    /// The templates the scorers render.
+    pub templates: Arc<Templates>,
+    /// The judge of model-graded scorers.
+    pub judge: Option<Arc<dyn ModelApi>>,
+    /// Judge requests in flight at once.
+    pub max_in_flight: usize,
+    /// The new log, whose header lists every scorer, old and new.
+    pub writer: LogWriter,
+    /// How the run being re-scored ended, and why, which the new log keeps.
+    pub original: (RunStatus, Option<String>),
+}
+
+/// Scores records again through the runner and writer loop of [`run`]: the
+/// evaluated model is not called. A record whose generation failed is kept as
+/// it is (it has nothing to score); one that failed only in a scorer is
+/// scored afresh.
+pub async fn rescore(
+    rescore: Rescore,
+    observer: Arc<dyn Observer>,
+    cancel: watch::Receiver<bool>,
+) -> Result<LogFooter, EngineError> {
+    let Rescore {
+        records,
+        scorers,
+        templates,
+        judge,
+        max_in_flight,
+        mut writer,
+        original,
+    } = rescore;
+    let started = Instant::now();
+    let mut tally = RunTally::new(writer.header());
+    let scorers = Arc::new(scorers);
+    let jobs: Vec<_> = records
+        .into_iter()
+        .map(|record| {
+            let (scorers, templates, judge) = (scorers.clone(), templates.clone(), judge.clone());
+            async move { rescore_record(record, &scorers, &templates, judge.as_deref()).await }
+        })
+        .collect();
+    observer.on_start(jobs.len(), 0);
+    let (status, stop_reason) = write_records(
+        in_flight(jobs, max_in_flight),
+        &mut writer,
+        &mut tally,
+        &*observer,
+        cancel,
+        None,
+    )
+    .await?;
+    let (status, stop_reason) = if status == RunStatus::Success {
+        original
+    } else {
+        (status, stop_reason)
+    };
+    let footer = tally.footer(
+        status,
+        stop_reason,
+        vigie_log::now_rfc3339(),
+        started.elapsed().as_secs_f64(),
+    );
+    writer.finish(&footer)?;
+    Ok(footer)
+}
+
+async fn rescore_record(
+    mut record: SampleRecord,
+    scorers: &[Scorer],
+    templates: &Templates,
+    judge: Option<&dyn ModelApi>,
+) -> SampleRecord {
+    if record
+        .error
+        .as_ref()
+        .is_some_and(|e| e.kind != SampleErrorKind::Scorer)
+    {
+        return record;
+    }
+    let input = ScoreInput {
+        input: &record.input,
+        output: &record.output,
+        target: &record.target,
+        choices: &record.choices,
+        choice_loglikelihoods: &record.choice_loglikelihoods,
+        metadata: &record.metadata,
+    };
+    let (scores, error) = score_all(scorers, templates, input, judge).await;
+    for scorer in scorers {
+        record.scores.remove(&scorer.name);
+    }
+    record.scores.extend(scores);
+    record.error = error;
+    record
+}
+
+/// Every scorer's verdict on one finished conversation, and, when any could
+/// not decide, the sample's error naming the first that failed (the others'
+/// scores are kept).
+pub async fn score_all(
+    scorers: &[Scorer],
+    templates: &Templates,
+    input: ScoreInput<'_>,
+    judge: Option<&dyn ModelApi>,
+) -> (BTreeMap<String, Score>, Option<SampleError>) {
+    let mut scores = BTreeMap::new();
+    let mut error = None;
+    for scorer in scorers {
+        match scorer.score(input, judge, templates).await {
+            Ok(score) => {
+                scores.insert(scorer.name.clone(), score);
+            }
+            Err(e) => {
+                error.get_or_insert(SampleError {
+                    kind: SampleErrorKind::Scorer,
+                    message: format!("scorer `{}`: {e}", scorer.name),
+                });
+            }
         }
     }
-    while let Some(done) = running.join_next().await {
-        report_panic(done, &records);
+    (scores, error)
+}
+
+/// Appends records as they come, until they run out, the user cancels, or
+/// `stop_at` records have failed; returns how the run ended and why.
+async fn write_records(
+    mut records: mpsc::UnboundedReceiver<Result<SampleRecord, String>>,
+    writer: &mut LogWriter,
+    tally: &mut RunTally,
+    observer: &dyn Observer,
+    mut cancel: watch::Receiver<bool>,
+    stop_at: Option<usize>,
+) -> Result<(RunStatus, Option<String>), EngineError> {
+    loop {
+        tokio::select! {
+            biased;
+            changed = cancel.changed() => {
+                if changed.is_ok() && *cancel.borrow() {
+                    return Ok((RunStatus::Cancelled, Some("cancelled by the user".to_string())));
+                }
+            }
+            received = records.recv() => {
+                let record = match received {
+                    None => return Ok((RunStatus::Success, None)),
+                    Some(Ok(record)) => record,
+                    // A panic in a solver or scorer is a bug; stop rather than guess.
+                    Some(Err(panic)) => {
+                        return Ok((RunStatus::Error, Some(format!("internal error in a sample task: {panic}"))));
+                    }
+                };
+                writer.append_sample(&record)?;
+                tally.add(&record);
+                observer.on_record(&record);
+                let errors = tally.counts().errors;
+                if stop_at.is_some_and(|limit| errors >= limit) {
+                    let last = record.error.as_ref().map_or("", |e| e.message.as_str());
+                    return Ok((RunStatus::Error, Some(format!(
+                        "{errors} samples failed, reaching the --fail-on-error limit; the last error: {last}"
+                    ))));
+                }
+            }
+        }
     }
 }
 
-fn report_panic(
+/// Runs `jobs` on the runtime, at most `max_in_flight` at a time, and sends
+/// each one's output (or its panic) as it finishes. A job frees its slot
+/// before its output is handled, so writing a log never delays the next
+/// request. Dropping the receiver abandons the jobs still running.
+pub fn in_flight<F, T>(
+    jobs: Vec<F>,
+    max_in_flight: usize,
+) -> mpsc::UnboundedReceiver<Result<T, String>>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (outputs, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let slots = Arc::new(Semaphore::new(max_in_flight.max(1)));
+        let mut running = JoinSet::new();
+        for job in jobs {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                () = outputs.closed() => return,
+            };
+            let sender = outputs.clone();
+            running.spawn(async move {
+                let output = job.await;
+                drop(slot);
+                let _ = sender.send(Ok(output));
+            });
+            while let Some(done) = running.try_join_next() {
+                report_panic(done, &outputs);
+            }
+        }
+        loop {
+            tokio::select! {
+                done = running.join_next() => match done {
+                    Some(done) => report_panic(done, &outputs),
+                    None => return,
+                },
+                // Nobody is listening any more (a cancelled run): dropping
+                // `running` aborts the jobs still in flight.
+                () = outputs.closed() => return,
+            }
+        }
+    });
+    receiver
+}
+
+fn report_panic<T>(
     done: Result<(), tokio::task::JoinError>,
-    records: &mpsc::UnboundedSender<Result<SampleRecord, String>>,
+    outputs: &mpsc::UnboundedSender<Result<T, String>>,
 ) {
     if let Err(e) = done {
         if e.is_panic() {
-            let _ = records.send(Err(e.to_string()));
+            let _ = outputs.send(Err(e.to_string()));
         }
     }
 }
@@ -264,24 +425,11 @@ impl SampleJob {
                 output: &state.output,
                 target: &state.target,
                 choices: &state.choices,
+                choice_loglikelihoods: &state.choice_loglikelihoods,
                 metadata: &self.sample.metadata,
             };
-            for scorer in &task.scorers {
-                match scorer
-                    .score(input, self.judge.as_deref(), &task.templates)
-                    .await
-                {
-                    Ok(score) => {
-                        scores.insert(scorer.name.clone(), score);
-                    }
-                    Err(e) => {
-                        error.get_or_insert(SampleError {
-                            kind: "scorer".into(),
-                            message: format!("scorer `{}`: {e}", scorer.name),
-                        });
-                    }
-                }
-            }
+            (scores, error) =
+                score_all(&task.scorers, &task.templates, input, self.judge.as_deref()).await;
         }
         SampleRecord {
             id: self.sample.id.clone(),
@@ -293,6 +441,7 @@ impl SampleJob {
             metadata: self.sample.metadata.clone(),
             messages: state.messages,
             output: state.output,
+            choice_loglikelihoods: state.choice_loglikelihoods,
             scores,
             usage: state.usage,
             retries: state.retries,

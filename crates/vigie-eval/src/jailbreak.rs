@@ -302,7 +302,7 @@ mod tests {
 
     fn text(attack: &Attack) -> String {
         match attack {
-            Attack::Conversation(m) => m.last().unwrap().content.clone(),
+            Attack::Conversation(m) => m.last().unwrap().text(),
             Attack::Turns(t) => t.join("\n"),
         }
     }
@@ -395,17 +395,19 @@ mod tests {
         };
         assert_eq!(few.len(), 7);
         assert_eq!(few.iter().filter(|m| m.role == Role::Assistant).count(), 3);
-        assert_eq!(few.last().unwrap().content, REQUEST);
+        assert_eq!(few.last().unwrap().text(), REQUEST);
         let Attack::Conversation(many) = apply(Transform::ManyShot, REQUEST, 32, &mut rng(1))
         else {
             panic!()
         };
         assert_eq!(many.len(), 65);
-        assert!(many.iter().filter(|m| m.role == Role::Assistant).all(|m| m
-            .content
-            .starts_with("Absolutely")
-            || m.content.starts_with("Sure")
-            || m.content.starts_with("Of course")));
+        assert!(many
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .map(ChatMessage::text)
+            .all(|t| t.starts_with("Absolutely")
+                || t.starts_with("Sure")
+                || t.starts_with("Of course")));
     }
 
     #[test]

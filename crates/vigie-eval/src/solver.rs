@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 use vigie_core::{ChatMessage, GenerateConfig, GenerateRequest, ModelApi, Role, Usage};
+use vigie_log::SampleErrorKind;
 
 use crate::dataset::Sample;
 use crate::jailbreak::{self, Attack, Transform};
@@ -204,6 +205,8 @@ pub struct TaskState<'a> {
     pub choices: Vec<String>,
     /// The target, remapped to the presented choice letters.
     pub target: Vec<String>,
+    /// The log-likelihood of each presented choice, when answered by likelihood.
+    pub choice_loglikelihoods: Vec<f64>,
     /// Tokens used by the evaluated model.
     pub usage: Usage,
     /// Request retries so far.
@@ -222,6 +225,7 @@ impl<'a> TaskState<'a> {
             output: String::new(),
             choices: sample.choices.clone(),
             target: sample.target.clone(),
+            choice_loglikelihoods: Vec::new(),
             usage: Usage::default(),
             retries: 0,
             cache_hits: 0,
@@ -244,7 +248,7 @@ impl<'a> TaskState<'a> {
             .iter()
             .rev()
             .find(|m| m.role == Role::User)
-            .map(|m| m.content.clone())
+            .map(ChatMessage::text)
             .unwrap_or_default()
     }
 
@@ -274,20 +278,16 @@ pub struct SolveContext<'a> {
 /// Why a sample could not be solved.
 #[derive(Debug, Clone)]
 pub struct SolveError {
-    /// `rate_limited`, `timeout`, `template`, ...
-    pub kind: String,
+    /// What kind of failure.
+    pub kind: SampleErrorKind,
     /// What happened.
     pub message: String,
 }
 
 impl From<vigie_core::ModelError> for SolveError {
     fn from(e: vigie_core::ModelError) -> Self {
-        let kind = serde_json::to_value(e.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "model".into());
         SolveError {
-            kind,
+            kind: e.kind.into(),
             message: e.to_string(),
         }
     }
@@ -295,7 +295,7 @@ impl From<vigie_core::ModelError> for SolveError {
 
 fn template_error(message: String) -> SolveError {
     SolveError {
-        kind: "template".into(),
+        kind: SampleErrorKind::Template,
         message,
     }
 }
@@ -507,7 +507,7 @@ impl Solver {
             }
             SolverKind::PromptTemplate { template } => {
                 let text = render(template, &state.context(&[]))?;
-                state.last_user_mut().content = text;
+                state.last_user_mut().set_text(text);
             }
             SolverKind::UserMessage { template } => {
                 let text = render(template, &state.context(&[]))?;
@@ -536,7 +536,7 @@ impl Solver {
                 ]);
                 context["choices"] = Value::String(format_choices(&state.choices));
                 let text = render(template, &context)?;
-                state.last_user_mut().content = text;
+                state.last_user_mut().set_text(text);
                 match method {
                     ChoiceMethod::Generate => generate(state, ctx, config).await?,
                     ChoiceMethod::Loglikelihood => choose_by_likelihood(state, ctx).await?,
@@ -544,7 +544,7 @@ impl Solver {
             }
             SolverKind::ChainOfThought { template } => {
                 let text = render(template, &state.context(&[]))?;
-                state.last_user_mut().content = text;
+                state.last_user_mut().set_text(text);
             }
             SolverKind::SelfCritique {
                 critique,
@@ -665,7 +665,7 @@ async fn pair_attack(
     config: &GenerateConfig,
 ) -> Result<(), SolveError> {
     let attacker = ctx.attacker.ok_or_else(|| SolveError {
-        kind: "fatal".into(),
+        kind: SampleErrorKind::Fatal,
         message: "the pair solver needs an attacker model (--attacker-model)".into(),
     })?;
     let goal = state.last_user_text();
@@ -685,7 +685,7 @@ async fn pair_attack(
             },
         };
         let proposal = attacker.generate(&request).await.map_err(|e| SolveError {
-            kind: "attacker".into(),
+            kind: SampleErrorKind::Attacker,
             message: format!("attacker model: {e}"),
         })?;
         let prompt = extract_prompt(&proposal.text);
@@ -740,29 +740,33 @@ async fn choose_by_likelihood(
     ctx: &SolveContext<'_>,
 ) -> Result<(), SolveError> {
     if state.choices.is_empty() {
-        return Err(SolveError {
-            kind: "template".into(),
-            message: "method = \"loglikelihood\" needs the sample's choices".into(),
-        });
+        return Err(template_error(
+            "method = \"loglikelihood\" needs the sample's choices".into(),
+        ));
     }
     let scores = ctx
         .model
         .loglikelihood(&state.messages, &state.choices)
         .await?;
+    if scores.len() != state.choices.len() {
+        return Err(SolveError {
+            kind: SampleErrorKind::BadResponse,
+            message: format!(
+                "{} gave {} log-likelihoods for {} choices",
+                ctx.model.name(),
+                scores.len(),
+                state.choices.len()
+            ),
+        });
+    }
     let best = scores
         .iter()
         .enumerate()
         .fold(0, |best, (i, s)| if *s > scores[best] { i } else { best });
-    let listing: Vec<String> = scores
-        .iter()
-        .enumerate()
-        .map(|(i, s)| format!("{}) {s:.4}", letter(i)))
-        .collect();
-    state.output = format!(
-        "log-likelihoods: {}\nANSWER: {}",
-        listing.join(", "),
-        letter(best)
-    );
+    // The likelihoods are a field of the record; the answer line is what the
+    // `choice` scorer reads, as for a generated answer.
+    state.output = format!("ANSWER: {}", letter(best));
+    state.choice_loglikelihoods = scores;
     state
         .messages
         .push(ChatMessage::assistant(state.output.clone()));

@@ -352,7 +352,10 @@ impl Worker<'_> {
         match prompt {
             Prompt::Text(text) => Ok(text.clone()),
             Prompt::Chat(messages) => {
-                let messages: Vec<minijinja::Value> = messages.iter().map(|m| minijinja::context! { role => m.role.as_str(), content => m.content.clone() }).collect();
+                let messages: Vec<minijinja::Value> = messages
+                    .iter()
+                    .map(|m| minijinja::context! { role => m.role.as_str(), content => m.text() })
+                    .collect();
                 self.env
                     .get_template("chat")
                     .and_then(|t| t.render(minijinja::context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" }))

@@ -106,16 +106,10 @@ pub fn record(
             ChatMessage::assistant(output),
         ],
         output: output.into(),
-        scores: [(
-            scorer.to_string(),
-            Score {
-                value,
-                answer: None,
-                explanation: None,
-            },
-        )]
-        .into_iter()
-        .collect(),
+        choice_loglikelihoods: vec![],
+        scores: [(scorer.to_string(), Score::of(value))]
+            .into_iter()
+            .collect(),
         usage: Usage::default(),
         retries: 0,
         cache_hits: 0,

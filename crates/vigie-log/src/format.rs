@@ -162,6 +162,12 @@ pub struct ReopenedLog {
 impl LogWriter {
     /// Creates a new log at `path` (which must not exist) and writes its header.
     pub fn create(path: &Path, header: &LogHeader) -> Result<LogWriter, LogError> {
+        // A new log is written in this build's format, whatever the header
+        // was copied from (`vigie score` starts from an older log's).
+        let header = &LogHeader {
+            format_version: FORMAT_VERSION,
+            ..header.clone()
+        };
         let header_json = to_json(path, header)?;
         let file = OpenOptions::new()
             .write(true)
@@ -232,7 +238,11 @@ impl LogWriter {
                         }
                         FrameKind::Sample => {
                             let json = reader.payload(&head, &body, offset)?.to_vec();
-                            let record = parse::<SampleRecord>(path, &json, offset)?;
+                            let mut record = parse::<SampleRecord>(path, &json, offset)?;
+                            let version = header
+                                .as_ref()
+                                .map_or(FORMAT_VERSION, |h: &LogHeader| h.format_version);
+                            crate::upgrade::record(version, &mut record);
                             let builder = manifest.as_mut().ok_or_else(|| {
                                 corrupt(path, offset, "a sample comes before the header")
                             })?;
@@ -471,6 +481,9 @@ pub struct LogReader {
     position: u64,
     decompressor: zstd::bulk::Decompressor<'static>,
     scratch: Vec<u8>,
+    /// The format version the run began in (its header's), once read:
+    /// records are brought up to date from it ([`crate::upgrade`]).
+    run_version: Option<u32>,
 }
 
 impl LogReader {
@@ -501,6 +514,7 @@ impl LogReader {
             position: PREAMBLE_LEN,
             decompressor,
             scratch: Vec::new(),
+            run_version: None,
         })
     }
 
@@ -518,7 +532,11 @@ impl LogReader {
                 offset,
                 head,
                 body,
-            } => self.decode(&head, &body, offset),
+            } => {
+                let header: LogHeader = self.decode(&head, &body, offset)?;
+                self.run_version = Some(header.format_version);
+                Ok(header)
+            }
             _ => Err(LogError::NoHeader {
                 path: self.path.display().to_string(),
             }),
@@ -574,6 +592,7 @@ impl LogReader {
     /// Finds the record that counts for a sample's epoch (the last one with
     /// that key), skipping over frames without decompressing them.
     pub fn sample(&mut self, id: &str, epoch: u32) -> Result<Option<SampleRecord>, LogError> {
+        self.run_version()?;
         let mut wanted = Vec::with_capacity(4 + id.len());
         wanted.extend_from_slice(&epoch.to_le_bytes());
         wanted.extend_from_slice(id.as_bytes());
@@ -604,7 +623,7 @@ impl LogReader {
         match self.next_frame()? {
             Frame::Complete {
                 offset, head, body, ..
-            } => self.decode(&head, &body, offset).map(Some),
+            } => self.decode_record(&head, &body, offset).map(Some),
             _ => Err(corrupt(
                 &self.path,
                 offset,
@@ -616,6 +635,7 @@ impl LogReader {
     /// Streams every complete sample record in file order. A torn final frame
     /// (a run killed mid-write) ends the stream quietly; damage elsewhere is an error.
     pub fn samples(&mut self) -> Result<SampleFrames<'_>, LogError> {
+        self.run_version()?;
         self.seek(PREAMBLE_LEN)?;
         Ok(SampleFrames { reader: self })
     }
@@ -786,6 +806,27 @@ impl LogReader {
         }
     }
 
+    /// The format version the run began in, from its header.
+    fn run_version(&mut self) -> Result<u32, LogError> {
+        match self.run_version {
+            Some(version) => Ok(version),
+            None => Ok(self.header()?.format_version),
+        }
+    }
+
+    /// A sample record, brought up to date from the run's format version.
+    fn decode_record(
+        &mut self,
+        head: &FrameHead,
+        body: &[u8],
+        offset: u64,
+    ) -> Result<SampleRecord, LogError> {
+        let version = self.run_version()?;
+        let mut record: SampleRecord = self.decode(head, body, offset)?;
+        crate::upgrade::record(version, &mut record);
+        Ok(record)
+    }
+
     fn decode<T: DeserializeOwned>(
         &mut self,
         head: &FrameHead,
@@ -817,7 +858,7 @@ impl Iterator for SampleFrames<'_> {
                     head,
                     body,
                 }) => {
-                    return Some(self.reader.decode(&head, &body, offset));
+                    return Some(self.reader.decode_record(&head, &body, offset));
                 }
                 Ok(Frame::Complete {
                     kind:

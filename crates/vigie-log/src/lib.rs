@@ -5,7 +5,7 @@
 //! everything that reads its results later (reports, re-scoring, other
 //! institutes). It has no async runtime and never calls a model.
 //!
-//! # Wire format (version 2)
+//! # Wire format (version 3)
 //!
 //! A log is a 16-byte preamble followed by frames, written append-only:
 //!
@@ -30,6 +30,11 @@
 //!
 //! A log without a footer is a run that is still going or was killed; every
 //! complete sample frame in it is valid and a resumed run appends after them.
+//!
+//! Versions 1 and 2 are read unchanged except that two results they kept in
+//! text are read into the typed fields version 3 added (`upgrade`). The
+//! results of a log (counts, metrics, intervals) are computed by [`results`]
+//! with [`metrics`] and the seeded [`rng`], for the run and every reader.
 #![deny(missing_docs)]
 
 #[cfg(feature = "fixtures")]
@@ -40,6 +45,7 @@ pub mod metrics;
 pub mod results;
 pub mod rng;
 mod schema;
+mod upgrade;
 
 pub use format::{
     append_signature, FrameKind, LogReader, LogWriter, RawFrame, RawFrames, ReopenedLog,
@@ -48,8 +54,8 @@ pub use format::{
 pub use manifest::{Manifest, Provenance, RecordDigest};
 pub use schema::{
     records_that_count, Contrast, ContrastSpec, GroupMetrics, LogFooter, LogHeader, ModelRef,
-    RunSettings, RunStatus, SampleCounts, SampleError, SampleRecord, Score, ScorerRef, Signature,
-    TaskRef,
+    RunSettings, RunStatus, SampleCounts, SampleError, SampleErrorKind, SampleRecord, Score,
+    ScorerRef, Signature, TaskRef,
 };
 
 /// Every log (`*.vlog`) in a folder and its sub-folders, sorted by path, so
@@ -89,9 +95,13 @@ pub fn now_rfc3339() -> String {
 }
 
 /// The version of the file format this build writes, and the newest it reads.
-/// Version 2 added the manifest and signature frames (kinds 5 and 6); version 1
-/// logs read unchanged and simply have neither.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 2 added the manifest and signature frames (kinds 5 and 6). Version
+/// 3 gave messages content parts (a single text part is still written as a
+/// string), records the log-likelihood of each choice and scores their
+/// sub-scores as fields, and closed the set of error kinds, reducers and
+/// metrics. Earlier logs read: version 1 has no manifest, and records of both
+/// are brought up to date as they are read.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The extension of vigie log files.
 pub const LOG_EXTENSION: &str = "vlog";

@@ -1,11 +1,12 @@
 //! The records a log holds. Field order and names are part of the format:
-//! a change that a version-1 reader cannot read bumps [`crate::FORMAT_VERSION`].
+//! a change that an earlier reader cannot read bumps [`crate::FORMAT_VERSION`],
+//! and records of earlier versions are read into these types ([`crate::upgrade`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use vigie_core::{ChatMessage, GenerateConfig, Usage};
+use vigie_core::{ChatMessage, GenerateConfig, ModelErrorKind, Usage};
 
 use crate::metrics::{Metric, Reducer};
 
@@ -177,6 +178,10 @@ pub struct SampleRecord {
     pub messages: Vec<ChatMessage>,
     /// The final completion.
     pub output: String,
+    /// The log-likelihood the model gave each choice as its reply, in the
+    /// order of `choices`, when the sample was answered by likelihood.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choice_loglikelihoods: Vec<f64>,
     /// Scores by scorer name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scores: BTreeMap<String, Score>,
@@ -234,15 +239,117 @@ pub struct Score {
     /// Why, when the scorer says (a judge's reasoning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// The parts a verdict is made of, by name, when the scorer has them (a
+    /// StrongREJECT judge's `refused`, `convincing` and `specific`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sub_scores: BTreeMap<String, f64>,
+}
+
+impl Score {
+    /// A score with a value alone.
+    pub fn of(value: f64) -> Score {
+        Score {
+            value,
+            answer: None,
+            explanation: None,
+            sub_scores: BTreeMap::new(),
+        }
+    }
+
+    /// A score with the answer the scorer read.
+    pub fn answered(value: f64, answer: Option<String>) -> Score {
+        Score {
+            answer,
+            ..Score::of(value)
+        }
+    }
 }
 
 /// Why a sample failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleError {
-    /// A short machine-readable kind (`rate_limited`, `timeout`, `scorer`, ...).
-    pub kind: String,
+    /// What kind of failure.
+    pub kind: SampleErrorKind,
     /// What happened.
     pub message: String,
+}
+
+/// What kind of failure ended a sample: a closed set, so that counting and
+/// filtering failures never depends on their wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleErrorKind {
+    /// The model's API said to slow down (HTTP 429), after every retry.
+    RateLimited,
+    /// The model's server failed (5xx), after every retry.
+    Server,
+    /// The model did not answer in time, after every retry.
+    Timeout,
+    /// The connection failed or dropped, after every retry.
+    Connection,
+    /// The model's answer was not what its API promises, after every retry.
+    BadResponse,
+    /// The model's API refused the request (4xx).
+    Rejected,
+    /// The prompt does not fit the model's context.
+    ContextLength,
+    /// A failure no retry can help (a missing key, a model that cannot do what the task asks).
+    Fatal,
+    /// A template could not be rendered for this sample, or the sample lacks what a solver needs.
+    Template,
+    /// A scorer could not decide (a judge's verdict that cannot be read); never guessed.
+    Scorer,
+    /// The attacker model of an attack solver failed.
+    Attacker,
+}
+
+impl SampleErrorKind {
+    /// The kind as logs and outputs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleErrorKind::RateLimited => "rate_limited",
+            SampleErrorKind::Server => "server",
+            SampleErrorKind::Timeout => "timeout",
+            SampleErrorKind::Connection => "connection",
+            SampleErrorKind::BadResponse => "bad_response",
+            SampleErrorKind::Rejected => "rejected",
+            SampleErrorKind::ContextLength => "context_length",
+            SampleErrorKind::Fatal => "fatal",
+            SampleErrorKind::Template => "template",
+            SampleErrorKind::Scorer => "scorer",
+            SampleErrorKind::Attacker => "attacker",
+        }
+    }
+
+    /// Whether the failure was the evaluated model's (or its API's), as
+    /// opposed to the task's, a scorer's or an attacker's.
+    pub fn is_model_failure(self) -> bool {
+        !matches!(
+            self,
+            SampleErrorKind::Template | SampleErrorKind::Scorer | SampleErrorKind::Attacker
+        )
+    }
+}
+
+impl std::fmt::Display for SampleErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<ModelErrorKind> for SampleErrorKind {
+    fn from(kind: ModelErrorKind) -> SampleErrorKind {
+        match kind {
+            ModelErrorKind::RateLimited => SampleErrorKind::RateLimited,
+            ModelErrorKind::Server => SampleErrorKind::Server,
+            ModelErrorKind::Timeout => SampleErrorKind::Timeout,
+            ModelErrorKind::Connection => SampleErrorKind::Connection,
+            ModelErrorKind::BadResponse => SampleErrorKind::BadResponse,
+            ModelErrorKind::Rejected => SampleErrorKind::Rejected,
+            ModelErrorKind::ContextLength => SampleErrorKind::ContextLength,
+            ModelErrorKind::Fatal => SampleErrorKind::Fatal,
+        }
+    }
 }
 
 /// The last record of a finished (or stopped) run.

@@ -2,7 +2,9 @@
 //! Each builds a request body and reads an answer; neither does I/O.
 
 use serde_json::{json, Map, Value};
-use vigie_core::{GenerateRequest, ModelError, ModelErrorKind, ModelOutput, Role, Usage};
+use vigie_core::{
+    ChatMessage, GenerateRequest, ModelError, ModelErrorKind, ModelOutput, Role, Usage,
+};
 
 /// Which API an endpoint speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +37,7 @@ impl Protocol {
                 let messages: Vec<Value> = request
                     .messages
                     .iter()
-                    .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                    .map(|m| json!({"role": m.role.as_str(), "content": m.text()}))
                     .collect();
                 body.insert("messages".into(), Value::Array(messages));
                 if let Some(v) = config.max_tokens {
@@ -49,11 +51,11 @@ impl Protocol {
                 }
             }
             Protocol::AnthropicMessages => {
-                let system: Vec<&str> = request
+                let system: Vec<String> = request
                     .messages
                     .iter()
                     .filter(|m| m.role == Role::System)
-                    .map(|m| m.content.as_str())
+                    .map(ChatMessage::text)
                     .collect();
                 if !system.is_empty() {
                     body.insert("system".into(), json!(system.join("\n\n")));
@@ -62,7 +64,7 @@ impl Protocol {
                     .messages
                     .iter()
                     .filter(|m| m.role != Role::System)
-                    .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                    .map(|m| json!({"role": m.role.as_str(), "content": m.text()}))
                     .collect();
                 body.insert("messages".into(), Value::Array(messages));
                 body.insert(

@@ -397,7 +397,7 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
             .iter()
             .find(|m| m.role == vigie_core::Role::System)
     }) {
-        elicitation.push(("system prompt".into(), cut(&system.content, 300).0));
+        elicitation.push(("system prompt".into(), cut(&system.text(), 300).0));
     }
     if let Some(judge) = &header.judge_model {
         elicitation.push(("judge model".into(), judge.name.clone()));

@@ -1229,16 +1229,19 @@ fn multiple_choice_by_likelihood_on_the_embedded_model() {
     let records = ws.records(&ws.only_log());
     for r in &records {
         let output = r["output"].as_str().unwrap();
-        // Every choice's log-likelihood is on record, then the answer.
-        assert!(
-            output.starts_with("log-likelihoods: A) -") && output.contains(", C) -"),
-            "{output}"
-        );
-        let answer = output.rsplit("ANSWER: ").next().unwrap();
-        let scores: Vec<f64> = output.lines().next().unwrap()["log-likelihoods: ".len()..]
-            .split(", ")
-            .map(|p| p[3..].parse().unwrap())
+        // Every choice's log-likelihood is a field of the record; the output is the answer.
+        let scores: Vec<f64> = r["choice_loglikelihoods"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no log-likelihoods in {r}"))
+            .iter()
+            .map(|v| v.as_f64().unwrap())
             .collect();
+        assert!(
+            scores.len() == 3 && scores.iter().all(|s| *s < 0.0),
+            "{scores:?}"
+        );
+        assert!(output.starts_with("ANSWER: "), "{output}");
+        let answer = output.rsplit("ANSWER: ").next().unwrap();
         let best = scores
             .iter()
             .enumerate()

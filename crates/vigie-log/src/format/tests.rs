@@ -59,6 +59,7 @@ fn record(id: &str, epoch: u32) -> SampleRecord {
             value: 1.0,
             answer: Some("4".into()),
             explanation: None,
+            sub_scores: Default::default(),
         },
     );
     SampleRecord {
@@ -74,6 +75,7 @@ fn record(id: &str, epoch: u32) -> SampleRecord {
             ChatMessage::assistant("4"),
         ],
         output: "4".into(),
+        choice_loglikelihoods: vec![],
         scores,
         usage: Usage {
             input_tokens: 3,

@@ -1,0 +1,128 @@
+//! Logs written by every format version still read, into today's types, and
+//! today's results code gives the results each version wrote in its footer
+//! (`tests/data/README.md` says how the fixtures were made).
+
+use std::path::PathBuf;
+
+use vigie_log::results::{LogResults, RunTally};
+use vigie_log::{LogReader, SampleErrorKind, SampleRecord};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn records(name: &str) -> Vec<SampleRecord> {
+    LogReader::open(&fixture(name))
+        .unwrap()
+        .samples()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn every_version_reads_and_recomputes_to_the_results_it_wrote() {
+    for version in [1u32, 2, 3] {
+        for task in ["fixture", "mc"] {
+            let name = format!("v{version}-{task}.vlog");
+            let mut reader = LogReader::open(&fixture(&name)).unwrap();
+            assert_eq!(
+                reader.raw_frames().unwrap().format_version,
+                version,
+                "{name}: preamble"
+            );
+            let header = reader.header().unwrap();
+            assert_eq!(header.format_version, version, "{name}: header");
+            let footer = reader.footer().unwrap().expect("a finished run");
+            let records = records(&name);
+            let tally = RunTally::of(&header, &records);
+            assert_eq!(tally.counts(), footer.samples, "{name}");
+            assert_eq!(
+                tally.metrics(),
+                footer.metrics,
+                "{name}: metrics, intervals included"
+            );
+            assert_eq!(tally.groups(), footer.groups, "{name}: groups");
+            assert_eq!(tally.usage(), footer.usage, "{name}");
+            // Only version 1 lacks a manifest.
+            assert_eq!(reader.manifest().unwrap().is_some(), version >= 2, "{name}");
+            let results = LogResults::read(&fixture(&name), None).unwrap();
+            assert!(results.finished && results.footer == footer, "{name}");
+        }
+    }
+}
+
+#[test]
+fn failures_are_typed_and_judge_sub_scores_are_fields_in_every_version() {
+    for version in [1u32, 2, 3] {
+        let name = format!("v{version}-fixture.vlog");
+        let records = records(&name);
+        assert_eq!(records.len(), 6, "{name}: 3 samples × 2 epochs");
+        for record in &records {
+            if record.id == "c" {
+                let error = record.error.as_ref().expect("c fails");
+                assert_eq!(error.kind, SampleErrorKind::Server, "{name}");
+                assert!(record.scores.is_empty());
+                continue;
+            }
+            let verdict = &record.scores["strongreject"];
+            let parts: Vec<(&str, f64)> = verdict
+                .sub_scores
+                .iter()
+                .map(|(k, v)| (k.as_str(), *v))
+                .collect();
+            assert_eq!(
+                parts,
+                [("convincing", 4.0), ("refused", 0.0), ("specific", 2.0)],
+                "{name}"
+            );
+            assert_eq!(verdict.value, 0.5, "{name}");
+            assert_eq!(
+                record.messages[0].text(),
+                "Answer with a number only.",
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn choice_log_likelihoods_are_fields_in_every_version() {
+    let mut seen = Vec::new();
+    for version in [1u32, 2, 3] {
+        let name = format!("v{version}-mc.vlog");
+        for record in records(&name) {
+            assert_eq!(record.choice_loglikelihoods.len(), 3, "{name}: {record:?}");
+            assert!(
+                record.choice_loglikelihoods.iter().all(|ll| *ll < 0.0),
+                "{name}"
+            );
+            let answer = record.output.rsplit("ANSWER: ").next().unwrap().to_string();
+            let best = record
+                .choice_loglikelihoods
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, ll)| {
+                    if *ll > record.choice_loglikelihoods[b] {
+                        i
+                    } else {
+                        b
+                    }
+                });
+            assert_eq!(
+                answer,
+                ["A", "B", "C"][best],
+                "{name}: the answer is the likeliest choice"
+            );
+            seen.push((record.id.clone(), answer));
+        }
+    }
+    // The same model answered the same way in every version.
+    assert_eq!(seen.len(), 6);
+    assert!(
+        seen[..2] == seen[2..4] && seen[2..4] == seen[4..],
+        "{seen:?}"
+    );
+}
