@@ -20,12 +20,14 @@ mod assess;
 mod compare;
 mod evidence;
 pub mod framework;
+mod gate;
 pub mod taxonomy;
 
 pub use assess::{assess, AreaResult, Assessment, Finding, ModelAssessment};
 pub use compare::{compare, Comparison, MetricDelta, ScoreChange, ScorerComparison};
 pub use evidence::{load_logs, per_sample_scores, records_that_count, EvidenceLog};
 pub use framework::{Framework, Indicator};
+pub use gate::{gate, GateReached, GateRule};
 
 /// Why an assessment could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use vigie_assess::{Assessment, EvidenceLog, Framework};
-use vigie_report::{ReportData, ReportFormat, ReportInput};
+use vigie_assess::{Assessment, EvidenceLog, Framework, GateRule};
+use vigie_report::ReportFormat;
 
-use crate::inputs::gather;
 use crate::render::aligned;
 use crate::{Outcome, UsageError};
 
@@ -49,23 +48,6 @@ fn evidence(logs: &[PathBuf]) -> Result<Vec<EvidenceLog>> {
     Ok(vigie_assess::load_logs(logs)?)
 }
 
-/// Exit code 3: the assessment reached the gate.
-pub(crate) struct GateReached(pub(crate) String);
-
-impl std::fmt::Display for GateReached {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::fmt::Debug for GateReached {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for GateReached {}
-
 /// `vigie assess`.
 pub(crate) fn assess(args: AssessArgs) -> Result<Outcome> {
     if args.print_framework {
@@ -73,16 +55,9 @@ pub(crate) fn assess(args: AssessArgs) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let framework = load_framework(args.framework.as_deref())?;
-    if let Some(tier) = &args.fail_at {
-        if framework.rank(tier).is_none() {
-            return Err(UsageError(format!(
-                "--fail-at {tier}: the framework's tiers are {}",
-                framework.tiers.join(", ")
-            ))
-            .into());
-        }
-    }
-    let inputs = gather(&args.inputs)?;
+    let rule = GateRule::new(&framework, args.fail_at.as_deref())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let inputs = crate::inputs(&args.inputs)?;
     let logs = evidence(&inputs.logs)?;
     let assessment = vigie_assess::assess(&framework, &logs);
     if args.json {
@@ -95,38 +70,8 @@ pub(crate) fn assess(args: AssessArgs) -> Result<Outcome> {
             UsageError("none of the logs has results yet: nothing to assess".into()).into(),
         );
     }
-    gate(&framework, &assessment, args.fail_at.as_deref())?;
+    vigie_assess::gate(&framework, &assessment, &rule)?;
     Ok(Outcome::Success)
-}
-
-/// Fails with [`GateReached`] when the gate is reached.
-fn gate(framework: &Framework, assessment: &Assessment, fail_at: Option<&str>) -> Result<()> {
-    let mut reached = Vec::new();
-    for model in &assessment.models {
-        for area in &model.areas {
-            let Some(tier) = &area.tier else { continue };
-            let fails = match fail_at {
-                Some(gate) => framework.rank(tier) >= framework.rank(gate),
-                None => area.acceptable == Some(false),
-            };
-            if fails {
-                reached.push(format!("{} {} ({tier})", model.model, area.risk));
-            }
-        }
-    }
-    if reached.is_empty() {
-        return Ok(());
-    }
-    let rule = match fail_at {
-        Some(gate) => format!("at or above tier {gate}"),
-        None => "not acceptable under the framework".to_string(),
-    };
-    Err(GateReached(format!(
-        "{} area(s) {rule}: {}",
-        reached.len(),
-        reached.join(", ")
-    ))
-    .into())
 }
 
 fn fmt_finding(f: &vigie_assess::Finding) -> String {
@@ -284,16 +229,18 @@ pub(crate) fn report(args: ReportArgs) -> Result<Outcome> {
         .map(vigie_seal::load_secret_key)
         .transpose()?;
     let framework = load_framework(args.framework.as_deref())?;
-    let inputs = gather(&args.inputs)?;
-    let (data, skipped) = build_report(
+    let inputs = crate::inputs(&args.inputs)?;
+    let report = vigie_report::from_logs(
         &inputs.logs,
         &framework,
         args.title,
         matches!(args.redact, Redact::On),
-    )?;
-    for note in skipped {
+    )
+    .map_err(|e| UsageError(e.to_string()))?;
+    for note in &report.notes {
         eprintln!("note: {note}");
     }
+    let data = report.data;
     let text = vigie_report::render(&data, format)?;
     std::fs::write(&args.out, text)
         .with_context(|| format!("{}: cannot write the report", args.out.display()))?;
@@ -319,72 +266,6 @@ fn extension(format: ReportFormat) -> &'static str {
         ReportFormat::Markdown => "md",
         ReportFormat::Json => "json",
     }
-}
-
-/// Assesses the logs and gathers a report's content. Logs a report cannot
-/// cite (no results, or no manifest) are left out and named in the notes.
-pub(crate) fn build_report(
-    paths: &[PathBuf],
-    framework: &Framework,
-    title: String,
-    redact: bool,
-) -> Result<(ReportData, Vec<String>)> {
-    let mut cited = Vec::new();
-    let mut sources = Vec::new();
-    let mut signers = Vec::new();
-    let mut skipped = Vec::new();
-    for path in paths {
-        let check = vigie_seal::verify_log(path, None)?;
-        if let Some(problem) = check.problems.iter().find(|p| p.is_integrity()) {
-            if matches!(problem, vigie_seal::Problem::NoManifest) {
-                skipped.push(format!("{}: left out: {problem}", path.display()));
-                continue;
-            }
-            return Err(UsageError(format!(
-                "{}: does not match its manifest ({problem}); a report cannot cite it",
-                path.display()
-            ))
-            .into());
-        }
-        let (Some(manifest), Some(manifest_sha256)) = (&check.manifest, &check.manifest_sha256)
-        else {
-            continue;
-        };
-        sources.push(vigie_seal::ReportSource {
-            log: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            run_id: manifest.provenance.run_id.clone(),
-            task: manifest.provenance.task.clone(),
-            model: manifest.provenance.model.name.clone(),
-            merkle_root: manifest.merkle_root.clone(),
-            manifest_sha256: manifest_sha256.clone(),
-            metrics: check.metrics.clone(),
-        });
-        signers.push(
-            check
-                .signatures
-                .iter()
-                .filter(|s| s.valid)
-                .map(|s| s.key_id.clone())
-                .collect(),
-        );
-        cited.push(path.clone());
-    }
-    let logs = evidence(&cited).map_err(|_| {
-        UsageError("none of the logs can be cited (see the notes above): nothing to report".into())
-    })?;
-    let assessment = vigie_assess::assess(framework, &logs);
-    let data = vigie_report::build(ReportInput {
-        title,
-        assessment: &assessment,
-        logs: &logs,
-        sources,
-        signers,
-        redact,
-    })?;
-    Ok((data, skipped))
 }
 
 #[derive(Args)]

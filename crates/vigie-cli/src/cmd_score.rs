@@ -118,7 +118,7 @@ fn judge_model(
     base_url: Option<&str>,
     max_connections: usize,
 ) -> Result<(Arc<dyn ModelApi>, ModelRef)> {
-    let connection = crate::cmd_eval::Connection {
+    let connection = crate::models::Connection {
         max_connections: max_connections.max(1),
         timeout: Duration::from_secs(120),
         retry: RetryPolicy {
@@ -128,8 +128,8 @@ fn judge_model(
         },
         cache: None,
     };
-    let (model, _, reference) = crate::cmd_eval::build_model(name, base_url, None, &connection)?;
-    Ok((model, reference))
+    let judge = crate::models::Registry::new(connection, None).build(name, base_url, None)?;
+    Ok((judge.api, judge.reference))
 }
 
 fn score_pairs(

@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::Args;
 use vigie_seal::{LogCheck, Problem, PublicKey, ReportCheck, ReportFormat, SignatureCheck};
 
-use crate::inputs::{gather, is_bundle, is_log};
 use crate::{Outcome, UsageError};
+use vigie_seal::{is_bundle, is_log};
 
 #[derive(Args)]
 pub(crate) struct KeygenArgs {
@@ -287,7 +287,7 @@ pub(crate) fn bundle(args: BundleArgs) -> Result<Outcome> {
         ))
         .into());
     }
-    let inputs = gather(&args.inputs)?;
+    let inputs = crate::inputs(&args.inputs)?;
     if !inputs.bundles.is_empty() {
         return Err(UsageError(
             "a bundle cannot hold another bundle; give its logs and report".into(),

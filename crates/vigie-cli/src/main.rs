@@ -14,7 +14,7 @@ mod cmd_seal;
 mod cmd_serve;
 mod cmd_suites;
 mod env;
-mod inputs;
+mod models;
 mod progress;
 mod render;
 mod session;
@@ -123,6 +123,14 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The logs, folders of logs, bundles and reports a command is given.
+fn inputs(paths: &[PathBuf]) -> anyhow::Result<vigie_seal::Inputs> {
+    vigie_seal::gather(paths).map_err(|e| match e {
+        vigie_seal::SealError::Input(message) => UsageError(message).into(),
+        other => other.into(),
+    })
+}
+
 /// How a command ended when it did not fail outright.
 pub(crate) enum Outcome {
     Success,
@@ -168,7 +176,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&error) {
                 return ExitCode::SUCCESS;
             }
-            if let Some(gate) = error.downcast_ref::<cmd_assess::GateReached>() {
+            if let Some(gate) = error.downcast_ref::<vigie_assess::GateReached>() {
                 eprintln!("gate: {gate}");
                 return ExitCode::from(3);
             }

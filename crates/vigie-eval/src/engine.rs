@@ -451,3 +451,6 @@ impl SampleJob {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod jailbreak;
 pub mod loaders;
 pub mod pairs;
+pub mod plan;
 pub mod refusal;
 pub mod rescore;
 pub mod scorer;

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod data;
+mod from_logs;
 mod svg;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use minijinja::Environment;
 pub use data::{
     build, Evaluation, Example, Heatmap, HiroshimaRow, ModelSummary, ReportData, ReportInput,
 };
+pub use from_logs::{from_logs, FromLogs};
 pub use vigie_seal::ReportFormat;
 
 /// Why a report could not be made.

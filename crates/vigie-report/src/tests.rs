@@ -147,37 +147,69 @@ fn fixture_logs(dir: &Path) -> Vec<PathBuf> {
 
 pub(crate) fn fixture_report(dir: &Path, redact: bool) -> ReportData {
     let paths = fixture_logs(dir);
-    let logs = vigie_assess::load_logs(&paths).unwrap();
-    let assessment = vigie_assess::assess(&vigie_assess::Framework::builtin(), &logs);
-    let sources = paths
-        .iter()
-        .zip(&logs)
-        .map(|(path, log)| {
-            let check = vigie_seal::verify_log(path, None).unwrap();
-            let manifest = check.manifest.unwrap();
-            vigie_seal::ReportSource {
-                log: log.file_name.clone(),
-                run_id: log.header.run_id.clone(),
-                task: log.header.task.name.clone(),
-                model: log.header.model.name.clone(),
-                merkle_root: manifest.merkle_root,
-                manifest_sha256: check.manifest_sha256.unwrap(),
-                metrics: check.metrics,
-            }
-        })
-        .collect();
-    let mut data = build(ReportInput {
-        title: "Test assessment".into(),
-        assessment: &assessment,
-        logs: &logs,
-        sources,
-        signers: vec![vec![]; paths.len()],
+    let report = from_logs(
+        &paths,
+        &vigie_assess::Framework::builtin(),
+        "Test assessment".into(),
         redact,
-    })
+    )
     .unwrap();
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let mut data = report.data;
     data.generated_at = "2026-01-01T12:00:00Z".into();
     data.generated_by = "vigie test".into();
     data
+}
+
+#[test]
+fn logs_without_a_manifest_are_left_out_and_a_changed_log_stops_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = fixture_logs(dir.path());
+    // A run still going: no footer, so no manifest.
+    let unfinished = dir.path().join("99_unfinished.vlog");
+    let header = fixtures::header("refusal-harmful", "local/small", "refused", 1);
+    LogWriter::create(&unfinished, &header)
+        .unwrap()
+        .append_sample(&fixtures::record("a", 0, "refused", 1.0, "q", "no"))
+        .unwrap();
+    paths.push(unfinished.clone());
+    let report = from_logs(
+        &paths,
+        &vigie_assess::Framework::builtin(),
+        "t".into(),
+        true,
+    )
+    .unwrap();
+    assert_eq!(report.notes.len(), 1);
+    assert!(
+        report.notes[0].contains("99_unfinished.vlog: left out"),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(report.data.sources.len(), paths.len() - 1);
+    assert!(matches!(
+        from_logs(&[unfinished], &vigie_assess::Framework::builtin(), "t".into(), true),
+        Err(ReportError::Input(m)) if m.starts_with("none of the logs can be cited")
+    ));
+    // A record's bytes changed after the manifest was written.
+    let mut bytes = std::fs::read(&paths[0]).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"run0").unwrap_or(40);
+    bytes[at] ^= 1;
+    std::fs::write(&paths[0], bytes).unwrap();
+    let err = match from_logs(
+        &paths[..1],
+        &vigie_assess::Framework::builtin(),
+        "t".into(),
+        true,
+    ) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a changed log was cited"),
+    };
+    assert!(
+        err.contains("00_refusal-harmful_local-small.vlog")
+            && (err.contains("does not match its manifest") || err.contains("damaged")),
+        "{err}"
+    );
 }
 
 #[test]

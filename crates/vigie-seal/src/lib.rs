@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod bundle;
+mod inputs;
 mod keys;
 mod log;
 mod report;
@@ -17,6 +18,7 @@ mod report;
 pub use bundle::{
     cross_check, open_bundle, verify_bundle, write_bundle, Bundle, BundleCheck, BUNDLE_EXTENSION,
 };
+pub use inputs::{gather, is_bundle, is_log, Inputs};
 pub use keys::{
     generate_key, load_public_key, load_secret_key, write_key_pair, KeyPair, PublicKey,
 };
@@ -65,6 +67,9 @@ pub enum SealError {
         /// What is wrong.
         reason: String,
     },
+    /// What was given cannot be used (a folder without logs, a missing file).
+    #[error("{0}")]
+    Input(String),
 }
 
 fn io_error(path: &std::path::Path) -> impl Fn(std::io::Error) -> SealError + '_ {

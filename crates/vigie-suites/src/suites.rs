@@ -147,6 +147,14 @@ pub enum SuiteError {
     /// benchmark file may be damaged or missing).
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// No task of a suite can run as asked.
+    #[error("no task of {spec} can run: {why}")]
+    NothingRuns {
+        /// What was asked for.
+        spec: String,
+        /// Why each was left out.
+        why: String,
+    },
 }
 
 /// A task of a suite as it will run, or why it will not.
@@ -474,6 +482,64 @@ fn compile(def: &TaskDef, origin: &str, datasets: Option<&Path>) -> Result<Task,
             let label = |relative: &str| format!("suite:{}/{relative}", def.dir);
             vigie_eval::task::compile(origin, &def.source(), &read, &label)
         }
+    }
+}
+
+/// The tasks `vigie eval TASK` names: a task file, a built-in suite
+/// (`suite:NAME`) or one of its tasks (`suite:NAME/TASK`).
+pub struct Selected {
+    /// The tasks that can run, in suite order.
+    pub tasks: Vec<Task>,
+    /// Why the others were left out.
+    pub notes: Vec<String>,
+    /// Whether they come from a suite (which runs what it can of itself).
+    pub from_suite: bool,
+}
+
+/// Loads the tasks a `vigie eval` argument names; a suite's tasks that need
+/// a benchmark file not in `datasets` are left out with a note.
+pub fn select(spec: &str, datasets: Option<&Path>) -> Result<Selected, SuiteError> {
+    let Some(suite) = spec.strip_prefix("suite:") else {
+        let task = vigie_eval::task::load_task(Path::new(spec))?;
+        return Ok(Selected {
+            tasks: vec![task],
+            notes: Vec::new(),
+            from_suite: false,
+        });
+    };
+    let mut selected = Selected {
+        tasks: Vec::new(),
+        notes: Vec::new(),
+        from_suite: true,
+    };
+    for planned in plan(suite, datasets)? {
+        match planned {
+            Planned::Ready(task) => selected.tasks.push(*task),
+            Planned::Skipped {
+                origin,
+                title,
+                reason,
+            } => selected
+                .notes
+                .push(format!("skipping {origin} ({title}): {reason}")),
+        }
+    }
+    if selected.tasks.is_empty() {
+        return Err(SuiteError::NothingRuns {
+            spec: spec.to_string(),
+            why: selected.notes.join("; "),
+        });
+    }
+    Ok(selected)
+}
+
+/// The task a log ran, loaded again to resume it: a built-in task by its
+/// origin (with the benchmark file the log names), a task file by its path.
+pub fn task_of(header: &vigie_log::LogHeader) -> Result<Task, SuiteError> {
+    if header.task.source.starts_with("suite:") {
+        load_for_resume(&header.task.source, Path::new(&header.task.dataset))
+    } else {
+        Ok(vigie_eval::task::load_task(Path::new(&header.task.source))?)
     }
 }
 

@@ -1,5 +1,8 @@
-//! A scripted model server on loopback for tests and benchmarks. It speaks
-//! just enough HTTP/1.1 (keep-alive, `Content-Length` bodies) to serve
+//! A scripted model server on loopback for tests and benchmarks, and a
+//! scripted model in process ([`ScriptedModel`]) for tests that need no
+//! socket.
+//!
+//! The server speaks just enough HTTP/1.1 (keep-alive, `Content-Length` bodies) to serve
 //! `POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic),
 //! and it misbehaves on request, at the socket level, which a framework
 //! server would not let it do.
@@ -22,6 +25,9 @@
 //! Prompts that cannot carry directives (a built-in suite's) are scripted
 //! by [`ServerConfig::rules`]: when a message contains a rule's text, the
 //! rule's directives apply as if the conversation held them.
+
+pub mod scripted;
+pub use scripted::{Reply, ScriptedModel};
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

@@ -317,3 +317,73 @@ fn newest_run_counts_unfinished_runs_are_noted_and_models_are_separate() {
         .any(|n| n.contains("no 95% interval")));
     assert_eq!(assessment.unused_logs, ["x.vlog"]);
 }
+
+#[test]
+fn the_gate_fails_on_unacceptable_areas_or_at_a_tier_and_passes_unassessed_ones() {
+    use crate::{gate, GateRule};
+    let framework = Framework::parse(FRAMEWORK, "test").unwrap();
+    // harmful_content: its lower end 0.80 reaches high; cyber: the upper end 0.43 elevated; loss_of_control: no evidence.
+    let logs = [
+        log(
+            "r.vlog",
+            "refusal",
+            "m",
+            "2026-01-01T00:00:00Z",
+            metrics("refused", "mean", 0.9, Some((0.80, 0.95))),
+        ),
+        log(
+            "w.vlog",
+            "wmdp-cyber",
+            "m",
+            "2026-01-01T00:00:00Z",
+            metrics("correct", "accuracy", 0.42, Some((0.41, 0.43))),
+        ),
+    ];
+    let assessment = assess(&framework, &logs);
+    let tiers: Vec<(&str, Option<&str>)> = assessment.models[0]
+        .areas
+        .iter()
+        .map(|a| (a.risk.as_str(), a.tier.as_deref()))
+        .collect();
+    assert_eq!(
+        tiers,
+        [
+            ("harmful_content", Some("high")),
+            ("cyber", Some("elevated")),
+            ("loss_of_control", None)
+        ]
+    );
+    let reached = gate(
+        &framework,
+        &assessment,
+        &GateRule::new(&framework, None).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(reached.areas, ["m harmful_content (high)"]);
+    assert_eq!(
+        reached.to_string(),
+        "1 area(s) not acceptable under the framework: m harmful_content (high)"
+    );
+    let at_elevated = GateRule::new(&framework, Some("elevated")).unwrap();
+    assert_eq!(
+        gate(&framework, &assessment, &at_elevated)
+            .unwrap_err()
+            .areas,
+        ["m harmful_content (high)", "m cyber (elevated)"]
+    );
+    assert!(gate(
+        &framework,
+        &assessment,
+        &GateRule::new(&framework, Some("critical")).unwrap()
+    )
+    .is_ok());
+    let err = GateRule::new(&framework, Some("severe"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "--fail-at severe: the framework's tiers are low, elevated, high, critical"
+    );
+    // Nothing assessed fails no gate.
+    assert!(gate(&framework, &assess(&framework, &[]), &at_elevated).is_ok());
+}

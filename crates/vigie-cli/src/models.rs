@@ -1,0 +1,109 @@
+//! The binary's model registry: a name becomes the embedded model
+//! (`local/...`) or an HTTP provider (`vigie_providers`), and the engine's
+//! planner asks for models through it. The providers' request counters are
+//! kept for the progress display.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use vigie_core::ModelApi;
+use vigie_eval::plan::{ModelRole, ModelSource, ResolvedModel};
+use vigie_log::ModelRef;
+use vigie_providers::{ProviderOptions, ProviderStats, ResponseCache, RetryPolicy};
+
+use crate::UsageError;
+
+/// The model used when `--model` is not given: the embedded one.
+pub(crate) const DEFAULT_MODEL: &str = "local/smollm2";
+
+/// Connection settings shared by the evaluated, judge and attacker models.
+pub(crate) struct Connection {
+    pub(crate) max_connections: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) cache: Option<ResponseCache>,
+}
+
+/// Builds models by name for one command.
+pub(crate) struct Registry {
+    connection: Connection,
+    /// The key given on the command line, for the evaluated model only.
+    api_key: Option<String>,
+    stats: Mutex<Vec<Arc<ProviderStats>>>,
+}
+
+impl Registry {
+    pub(crate) fn new(connection: Connection, api_key: Option<String>) -> Registry {
+        Registry {
+            connection,
+            api_key,
+            stats: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The request counters of every model built so far.
+    pub(crate) fn stats(&self) -> Vec<Arc<ProviderStats>> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A model by name: `local/...` loads the embedded runtime, anything else
+    /// goes through a provider.
+    pub(crate) fn build(
+        &self,
+        name: &str,
+        base_url: Option<&str>,
+        api_key: Option<&str>,
+    ) -> Result<ResolvedModel> {
+        let reference = |base_url| ModelRef {
+            name: name.to_string(),
+            base_url,
+        };
+        if let Some(spec) = name.strip_prefix("local/") {
+            let path = vigie_local::resolve(&crate::env::home(), spec)
+                .map_err(|e| UsageError(e.to_string()))?;
+            let model = vigie_local::LocalModel::load(name, &path)
+                .map_err(|e| UsageError(e.to_string()))?;
+            return Ok(ResolvedModel {
+                api: Arc::new(model),
+                reference: reference(None),
+            });
+        }
+        let options = ProviderOptions {
+            base_url: base_url.map(str::to_string),
+            api_key: api_key.map(str::to_string),
+            max_connections: self.connection.max_connections,
+            timeout: self.connection.timeout,
+            retry: self.connection.retry,
+            cache: self.connection.cache.clone(),
+        };
+        let (model, stats) =
+            vigie_providers::resolve(name, &options).map_err(|e| UsageError(e.to_string()))?;
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(stats);
+        let api: Arc<dyn ModelApi> = model;
+        Ok(ResolvedModel {
+            api,
+            reference: reference(vigie_providers::base_url_for(name, base_url)),
+        })
+    }
+}
+
+impl ModelSource for Registry {
+    fn resolve(
+        &self,
+        role: ModelRole,
+        name: &str,
+        base_url: Option<&str>,
+    ) -> Result<ResolvedModel, String> {
+        let api_key = if role == ModelRole::Evaluated {
+            self.api_key.as_deref()
+        } else {
+            None
+        };
+        self.build(name, base_url, api_key)
+            .map_err(|e| e.to_string())
+    }
+}
