@@ -46,32 +46,9 @@ pub(crate) struct SignArgs {
 /// `vigie sign`.
 pub(crate) fn sign(args: SignArgs) -> Result<Outcome> {
     let key = vigie_seal::load_secret_key(&args.key)?;
-    let mut files = Vec::new();
-    for given in &args.files {
-        if !given.is_dir() {
-            files.push(given.clone());
-            continue;
-        }
-        let found = vigie_log::find_logs(given)?;
-        if found.is_empty() {
-            return Err(UsageError(format!(
-                "{}: no .{} files in this folder or its sub-folders",
-                given.display(),
-                vigie_log::LOG_EXTENSION
-            ))
-            .into());
-        }
-        // A folder may hold a run that is still going: sign the finished ones.
-        for log in found {
-            if vigie_log::LogReader::open(&log)?.footer()?.is_some() {
-                files.push(log);
-            } else {
-                eprintln!(
-                    "note: {}: not signed, the run has not finished",
-                    log.display()
-                );
-            }
-        }
+    let (files, notes) = vigie_seal::files_to_sign(&args.files).map_err(seal_error)?;
+    for note in notes {
+        eprintln!("note: {note}");
     }
     for file in &files {
         let signature = if is_log(file) {
@@ -187,44 +164,21 @@ fn verify_report(
     logs_dir: Option<&Path>,
     expected: Option<&PublicKey>,
 ) -> Result<bool> {
-    let check = vigie_seal::verify_report(path, expected)?;
-    let dir = logs_dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
-    let mut logs = Vec::new();
-    let mut absent = Vec::new();
-    for source in &check.sources {
-        // A report names logs by file name only; anything else is not looked up.
-        let plain = Path::new(&source.log)
-            .file_name()
-            .is_some_and(|n| n == source.log.as_str());
-        let log = dir.join(&source.log);
-        if plain && log.exists() {
-            logs.push((source.log.clone(), vigie_seal::verify_log(&log, None)?));
-        } else {
-            absent.push(source.log.clone());
-        }
-    }
-    let mut problems = check.problems.clone();
-    problems.extend(
-        vigie_seal::cross_check(&check, &logs)
-            .into_iter()
-            .filter(|p| !matches!(p, Problem::SourceMissing { .. })),
+    let checked = vigie_seal::verify_report_against_logs(path, logs_dir, expected)?;
+    print_report_check(
+        &path.display().to_string(),
+        &checked.report,
+        &checked.problems,
+        checked.logs.len(),
     );
-    problems.extend(logs.iter().flat_map(|(name, c)| {
-        c.problems
-            .iter()
-            .filter(|p| p.is_integrity())
-            .map(move |p| Problem::SourceMismatch {
-                log: name.clone(),
-                what: p.to_string(),
-            })
-    }));
-    print_report_check(&path.display().to_string(), &check, &problems, logs.len());
-    if !absent.is_empty() {
-        println!("  note: {} cited log(s) not found in {} (--logs DIR): its figures for them are unchecked", absent.len(), dir.display());
+    if !checked.absent.is_empty() {
+        println!(
+            "  note: {} cited log(s) not found in {} (--logs DIR): its figures for them are unchecked",
+            checked.absent.len(),
+            checked.logs_dir.display()
+        );
     }
-    Ok(problems.is_empty())
+    Ok(checked.ok())
 }
 
 fn print_report_check(name: &str, check: &ReportCheck, problems: &[Problem], logs_checked: usize) {
@@ -305,26 +259,7 @@ pub(crate) fn bundle(args: BundleArgs) -> Result<Outcome> {
             _ => return Err(UsageError("give one report per bundle".into()).into()),
         };
     let check = vigie_seal::verify_report(&report, None)?;
-    let missing: Vec<&str> = check
-        .sources
-        .iter()
-        .filter(|s| {
-            !inputs
-                .logs
-                .iter()
-                .any(|l| l.file_name().is_some_and(|n| n.to_string_lossy() == s.log))
-        })
-        .map(|s| s.log.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Err(UsageError(format!(
-            "{} cites logs not given here: {}",
-            report.display(),
-            missing.join(", ")
-        ))
-        .into());
-    }
-    vigie_seal::write_bundle(&args.out, &inputs.logs, &report)?;
+    vigie_seal::write_bundle(&args.out, &inputs.logs, &report).map_err(seal_error)?;
     let unsigned = check.signatures.is_empty();
     println!(
         "bundle   {} ({} logs and {})",
@@ -336,4 +271,12 @@ pub(crate) fn bundle(args: BundleArgs) -> Result<Outcome> {
         println!("note: the report is not signed; `vigie verify` at the other end will say so (`vigie sign REPORT --key K`)");
     }
     Ok(Outcome::Success)
+}
+
+/// A seal error that is a usage mistake exits 2.
+fn seal_error(e: vigie_seal::SealError) -> anyhow::Error {
+    match e {
+        vigie_seal::SealError::Input(message) => UsageError(message).into(),
+        other => other.into(),
+    }
 }

@@ -44,10 +44,37 @@ pub struct Bundle {
     pub changed: Vec<String>,
 }
 
-/// Writes `logs` and `report` into one bundle at `out`. Every log must be
-/// finished and match its manifest (a log that does not would fail at the
-/// other end anyway); signatures are not required here, `verify` asks for them.
+/// Writes `logs` and `report` into one bundle at `out`. Every log the
+/// report cites must be among `logs`, and every log must be finished and
+/// match its manifest (a log that does not would fail at the other end
+/// anyway); signatures are not required here, `verify` asks for them.
 pub fn write_bundle(out: &Path, logs: &[PathBuf], report: &Path) -> Result<(), SealError> {
+    if ReportFormat::from_path(report).is_some() {
+        let cited = crate::verify_report(report, None)?;
+        let missing: Vec<&str> = cited
+            .sources
+            .iter()
+            .filter(|s| {
+                !logs
+                    .iter()
+                    .any(|l| l.file_name().is_some_and(|n| n.to_string_lossy() == s.log))
+            })
+            .map(|s| s.log.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(SealError::Input(format!(
+                "{} cites logs not given here: {}",
+                report.display(),
+                missing.join(", ")
+            )));
+        }
+    }
+    write_members(out, logs, report)
+}
+
+/// Writes the bundle without checking that the report's logs are all in it
+/// (the receiving side must catch a bundle that lacks one: tested).
+fn write_members(out: &Path, logs: &[PathBuf], report: &Path) -> Result<(), SealError> {
     let mut members = Vec::new();
     let mut contents = Vec::new();
     for log in logs {
@@ -351,7 +378,12 @@ mod tests {
         let work = tempfile::tempdir().unwrap();
         let (key, logs, report) = signed_run(work.path());
         let out = work.path().join("run.vbundle");
-        write_bundle(&out, &logs[..1], &report).unwrap();
+        let err = write_bundle(&out, &logs[..1], &report)
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("cites logs not given here: b.vlog"), "{err}");
+        // Made by other means, such a bundle is caught at the other end.
+        write_members(&out, &logs[..1], &report).unwrap();
         let unpacked = tempfile::tempdir().unwrap();
         let check = verify_bundle(
             &open_bundle(&out, unpacked.path()).unwrap(),

@@ -9,12 +9,14 @@
 //! so a log signature can never be replayed as a report signature.
 #![deny(missing_docs)]
 
+mod against;
 mod bundle;
 mod inputs;
 mod keys;
 mod log;
 mod report;
 
+pub use against::{files_to_sign, verify_report_against_logs, ReportVerification};
 pub use bundle::{
     cross_check, open_bundle, verify_bundle, write_bundle, Bundle, BundleCheck, BUNDLE_EXTENSION,
 };
