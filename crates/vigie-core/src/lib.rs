@@ -21,7 +21,9 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 
 mod message;
+mod stream;
 pub use message::{ChatMessage, ContentPart, Role};
+pub use stream::{BoxStream, StreamEvent};
 
 /// A boxed future, the return type of the object-safe async traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -49,6 +51,14 @@ pub struct GenerateConfig {
     /// Stop sequences.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// Added to the logits of these token ids before sampling (OpenAI's
+    /// `logit_bias`; honoured by the embedded model and OpenAI-compatible servers).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub logit_bias: std::collections::BTreeMap<u32, f32>,
+    /// Keep generating past the end-of-turn token, to `max_tokens` exactly
+    /// (llama.cpp's and vLLM's `ignore_eos`, for fixed-length benchmarks).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_eos: bool,
 }
 
 impl GenerateConfig {
@@ -60,6 +70,12 @@ impl GenerateConfig {
             top_k: over.top_k.or(self.top_k),
             max_tokens: over.max_tokens.or(self.max_tokens),
             seed: over.seed.or(self.seed),
+            logit_bias: if over.logit_bias.is_empty() {
+                self.logit_bias.clone()
+            } else {
+                over.logit_bias.clone()
+            },
+            ignore_eos: over.ignore_eos || self.ignore_eos,
             stop: if over.stop.is_empty() {
                 self.stop.clone()
             } else {
@@ -237,6 +253,34 @@ pub trait ModelApi: Send + Sync {
         &'a self,
         request: &'a GenerateRequest,
     ) -> BoxFuture<'a, Result<ModelOutput, ModelError>>;
+
+    /// Answers one request as a stream: pieces of text as they are decoded,
+    /// then the whole output. Models that cannot stream answer in one piece.
+    /// Dropping the stream abandons the request.
+    fn generate_stream<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxStream<'a, Result<StreamEvent, ModelError>> {
+        stream::in_one_piece(self.generate(request))
+    }
+
+    /// Continues raw text, with no chat template (the legacy completions
+    /// API), as a stream. Only models that run their own template can; the
+    /// others say so.
+    fn complete_stream<'a>(
+        &'a self,
+        prompt: &'a str,
+        config: &'a GenerateConfig,
+    ) -> BoxStream<'a, Result<StreamEvent, ModelError>> {
+        let _ = (prompt, config);
+        let name = self.name().to_string();
+        stream::in_one_piece(Box::pin(async move {
+            Err(ModelError::new(
+                ModelErrorKind::Rejected,
+                format!("{name} continues chats only, not raw text; use the chat API"),
+            ))
+        }))
+    }
 
     /// Whether [`ModelApi::loglikelihood`] works for this model, so that
     /// likelihood-scored tasks can be skipped up front rather than fail per sample.

@@ -11,7 +11,8 @@ use std::sync::mpsc;
 
 use rand::{Rng, SeedableRng};
 use vigie_core::{
-    BoxFuture, GenerateRequest, ModelApi, ModelError, ModelErrorKind, ModelOutput, Usage,
+    BoxFuture, BoxStream, GenerateConfig, GenerateRequest, ModelApi, ModelError, ModelErrorKind,
+    ModelOutput, StreamEvent, Usage,
 };
 
 use crate::llama::{KvCache, LlamaModel, ModelError as LlamaError, Step};
@@ -83,7 +84,12 @@ impl SamplingParams {
             max_tokens: config.max_tokens,
             seed: config.seed,
             stop: config.stop.clone(),
-            ..SamplingParams::default()
+            logit_bias: config
+                .logit_bias
+                .iter()
+                .map(|(token, bias)| (*token, bias.clamp(-100.0, 100.0)))
+                .collect(),
+            ignore_eos: config.ignore_eos,
         }
     }
 }
@@ -153,6 +159,28 @@ impl LocalModel {
         self.jobs.send(job).map_err(|_| stopped())
     }
 
+    /// A generation whose pieces of text come as they are decoded. Dropping
+    /// the stream stops the decoding.
+    fn stream(
+        &self,
+        prompt: Prompt,
+        params: SamplingParams,
+    ) -> BoxStream<'static, Result<StreamEvent, ModelError>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let (pieces_tx, pieces) = tokio::sync::mpsc::unbounded_channel();
+        let submitted = self.submit(Job::Generate {
+            prompt,
+            params,
+            stream: Some(pieces_tx),
+            reply,
+        });
+        Box::pin(JobStream {
+            failed: submitted.err(),
+            pieces: Some(pieces),
+            answer: Some(answer),
+        })
+    }
+
     /// The log-likelihood of each continuation after the prompt (sum of the
     /// log-probabilities of its tokens), as multiple-choice scoring needs.
     pub async fn loglikelihood(
@@ -167,6 +195,51 @@ impl LocalModel {
             reply,
         })?;
         answer.await.map_err(|_| dropped())?
+    }
+}
+
+/// The events of one streamed job: its pieces of text while the worker
+/// sends them, then its result.
+struct JobStream {
+    failed: Option<ModelError>,
+    pieces: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    answer: Option<tokio::sync::oneshot::Receiver<Result<ModelOutput, ModelError>>>,
+}
+
+impl futures_core::Stream for JobStream {
+    type Item = Result<StreamEvent, ModelError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if let Some(error) = self.failed.take() {
+            self.answer = None;
+            return Poll::Ready(Some(Err(error)));
+        }
+        if let Some(pieces) = self.pieces.as_mut() {
+            match pieces.poll_recv(cx) {
+                Poll::Ready(Some(text)) => return Poll::Ready(Some(Ok(StreamEvent::Text(text)))),
+                // The worker is done with the sequence: its result follows.
+                Poll::Ready(None) => self.pieces = None,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let Some(answer) = self.answer.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match std::future::Future::poll(std::pin::Pin::new(answer), cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                self.answer = None;
+                Poll::Ready(Some(
+                    result
+                        .unwrap_or_else(|_| Err(dropped()))
+                        .map(StreamEvent::Done),
+                ))
+            }
+        }
     }
 }
 
@@ -223,6 +296,27 @@ impl ModelApi for LocalModel {
             self.submit(job)?;
             answer.await.map_err(|_| dropped())?
         })
+    }
+
+    fn generate_stream<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxStream<'a, Result<StreamEvent, ModelError>> {
+        self.stream(
+            Prompt::Chat(request.messages.clone()),
+            SamplingParams::from_config(&request.config),
+        )
+    }
+
+    fn complete_stream<'a>(
+        &'a self,
+        prompt: &'a str,
+        config: &'a GenerateConfig,
+    ) -> BoxStream<'a, Result<StreamEvent, ModelError>> {
+        self.stream(
+            Prompt::Text(prompt.to_string()),
+            SamplingParams::from_config(config),
+        )
     }
 
     fn gives_loglikelihoods(&self) -> bool {
@@ -624,6 +718,62 @@ mod tests {
 
     /// A stop sequence that makes the worker panic in the middle of a step.
     pub(super) const PANIC_ON_STEP: &str = "\u{0}panic-on-step";
+
+    #[test]
+    fn streams_give_pieces_that_join_to_the_whole_answer_chat_and_raw_text() {
+        let home = crate::default_home();
+        let path = crate::model_path(&home, crate::known_model("smollm2").unwrap());
+        let model = LocalModel::load("local/smollm2", &path).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let collect = |stream: BoxStream<'_, Result<StreamEvent, ModelError>>| {
+            runtime.block_on(async {
+                let mut stream = stream;
+                let (mut pieces, mut done) = (Vec::new(), None);
+                while let Some(event) =
+                    std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+                {
+                    match event.unwrap() {
+                        StreamEvent::Text(text) => pieces.push(text),
+                        StreamEvent::Done(output) => done = Some(output),
+                    }
+                }
+                (pieces, done.expect("a stream ends with its output"))
+            })
+        };
+        let request = GenerateRequest {
+            messages: vec![vigie_core::ChatMessage::user(
+                "What is the capital of France?",
+            )],
+            config: GenerateConfig {
+                max_tokens: Some(12),
+                ..Default::default()
+            },
+        };
+        let (pieces, output) = collect(model.generate_stream(&request));
+        assert!(pieces.len() > 1, "{pieces:?}");
+        assert_eq!(pieces.concat(), output.text);
+        assert_eq!(
+            output.text,
+            runtime.block_on(model.generate(&request)).unwrap().text,
+            "streamed or not, the same greedy answer"
+        );
+        let config = GenerateConfig {
+            max_tokens: Some(5),
+            ignore_eos: true,
+            ..Default::default()
+        };
+        let (pieces, output) = collect(model.complete_stream("The capital of France is", &config));
+        assert_eq!(
+            (
+                pieces.concat(),
+                output.usage.output_tokens,
+                output.stop_reason.as_str()
+            ),
+            (output.text.clone(), 5, "length")
+        );
+    }
 
     #[test]
     fn a_panic_in_a_step_answers_its_requests_and_the_worker_serves_the_next() {

@@ -49,6 +49,18 @@ impl Protocol {
                 if !config.stop.is_empty() {
                     body.insert("stop".into(), json!(config.stop));
                 }
+                if !config.logit_bias.is_empty() {
+                    let bias: Map<String, Value> = config
+                        .logit_bias
+                        .iter()
+                        .map(|(t, b)| (t.to_string(), json!(b)))
+                        .collect();
+                    body.insert("logit_bias".into(), Value::Object(bias));
+                }
+                if config.ignore_eos {
+                    // vLLM's and llama.cpp's servers take it; OpenAI's own API refuses it (a 400, recorded).
+                    body.insert("ignore_eos".into(), json!(true));
+                }
             }
             Protocol::AnthropicMessages => {
                 let system: Vec<String> = request
