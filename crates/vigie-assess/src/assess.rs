@@ -14,7 +14,7 @@ use crate::evidence::EvidenceLog;
 use crate::framework::{Framework, Indicator};
 
 /// The assessment of every model the logs cover.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Assessment {
     /// The framework's id.
     pub framework_id: String,
@@ -35,7 +35,7 @@ pub struct Assessment {
 }
 
 /// One model's assessment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelAssessment {
     /// `provider/model`.
     pub model: String,
@@ -48,7 +48,7 @@ pub struct ModelAssessment {
 }
 
 /// One risk area's decision.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AreaResult {
     /// The taxonomy id.
     pub risk: String,
@@ -83,7 +83,7 @@ impl AreaResult {
 }
 
 /// One indicator read from one log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// The indicator's label.
     pub indicator: String,

@@ -15,7 +15,7 @@ use crate::AssessError;
 const PERMUTATIONS: usize = 10_000;
 
 /// Two runs side by side.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Comparison {
     /// Log A's file name, task and model.
     pub a: String,
@@ -28,7 +28,7 @@ pub struct Comparison {
 }
 
 /// A metric in both runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MetricDelta {
     /// `scorer/metric`.
     pub metric: String,
@@ -41,7 +41,7 @@ pub struct MetricDelta {
 }
 
 /// One scorer compared over the samples both runs scored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ScorerComparison {
     /// The scorer.
     pub scorer: String,
@@ -70,7 +70,7 @@ pub struct ScorerComparison {
 }
 
 /// A sample whose score differs between the runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ScoreChange {
     /// The sample id.
     pub id: String,

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Map, Value};
+
+use vigie_log::outputs::{ExportedRecord, LogSummary};
 use vigie_log::results::LogResults;
 use vigie_log::{LogFooter, LogHeader, LogReader, RunStatus, SampleRecord};
 
@@ -140,65 +141,6 @@ fn headline(header: &LogHeader, footer: &LogFooter) -> String {
         .unwrap_or_default()
 }
 
-/// The summary object of `vigie log show --json`.
-pub(crate) fn summary_json(path: &Path, log: &LogResults) -> Value {
-    let h = &log.header;
-    let f = &log.footer;
-    json!({
-        "log": path.display().to_string(),
-        "format_version": h.format_version,
-        "run_id": h.run_id,
-        "status": if log.finished { f.status.as_str() } else { "started" },
-        "task": {
-            "name": h.task.name, "source": h.task.source, "source_sha256": h.task.source_sha256, "dataset": h.task.dataset,
-            "dataset_sha256": h.task.dataset_sha256, "risk_areas": h.task.risk_areas, "group_by": h.task.group_by, "chance": h.task.chance, "contrast": h.task.contrast,
-        },
-        "model": h.model.name,
-        "judge_model": h.judge_model.as_ref().map(|j| j.name.clone()),
-        "started_at": h.started_at,
-        "finished_at": if log.finished { Value::String(f.finished_at.clone()) } else { Value::Null },
-        "samples": {"total": f.samples.total, "completed": f.samples.completed, "errors": f.samples.errors},
-        "metrics": f.metrics,
-        "groups": f.groups,
-        "contrasts": f.contrasts,
-        "usage": f.usage,
-        "retries": f.retries,
-        "error": f.error,
-    })
-}
-
-/// One exported record: `vigie log export --format jsonl` prints one per line.
-pub(crate) fn record_json(record: &SampleRecord) -> Value {
-    let scores: Map<String, Value> = record
-        .scores
-        .iter()
-        .map(|(k, s)| (k.clone(), json!(s.value)))
-        .collect();
-    let answers: Map<String, Value> = record
-        .scores
-        .iter()
-        .map(|(k, s)| (k.clone(), json!(s.answer)))
-        .collect();
-    json!({
-        "id": record.id,
-        "epoch": record.epoch,
-        "input": record.input,
-        "target": record.target,
-        "choices": record.choices,
-        "choice_loglikelihoods": record.choice_loglikelihoods,
-        "output": record.output,
-        "scores": scores,
-        "answers": answers,
-        "error": record.error,
-        "usage": record.usage,
-        "retries": record.retries,
-        "cache_hits": record.cache_hits,
-        "time_s": record.time_s,
-        "metadata": record.metadata,
-        "messages": record.messages,
-    })
-}
-
 pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
     if let Some(id) = &args.sample_id {
         return show_sample(&args.log, id, args.epoch, args.json);
@@ -210,26 +152,18 @@ pub(crate) fn show(args: ShowArgs) -> Result<Outcome> {
         None
     };
     let log = load(&args.log, records.as_deref())?;
-    let chosen: Vec<&SampleRecord> = records
-        .iter()
-        .flatten()
-        .filter(|r| !args.failed || r.error.is_some())
-        .collect();
+    let chosen: Option<Vec<SampleRecord>> = records.as_ref().map(|records| {
+        records
+            .iter()
+            .filter(|r| !args.failed || r.error.is_some())
+            .cloned()
+            .collect()
+    });
     let mut stdout = std::io::stdout().lock();
     let manifest = LogReader::open(&args.log)?.manifest()?;
     if args.json {
-        let mut summary = summary_json(&args.log, &log);
-        summary["manifest"] = match &manifest {
-            Some((m, signatures)) => serde_json::json!({
-                "merkle_root": m.merkle_root, "records": m.records.len(),
-                "signed_by": signatures.iter().map(|s| s.key_id.clone()).collect::<Vec<_>>(),
-            }),
-            None => Value::Null,
-        };
-        if want_records {
-            summary["records"] = Value::Array(chosen.iter().map(|r| record_json(r)).collect());
-        }
-        writeln!(stdout, "{summary}")?;
+        let summary = LogSummary::new(&args.log, &log, manifest.as_ref(), chosen.as_deref());
+        writeln!(stdout, "{}", serde_json::to_string(&summary)?)?;
         return Ok(Outcome::Success);
     }
     let mut footer = log.footer.clone();
@@ -267,7 +201,7 @@ manifest {} records, Merkle root {}; {signed}",
     }
     if want_records {
         writeln!(stdout)?;
-        for record in chosen {
+        for record in chosen.iter().flatten() {
             let scores: Vec<String> = record
                 .scores
                 .iter()
@@ -300,7 +234,11 @@ fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> 
     };
     let mut stdout = std::io::stdout().lock();
     if json {
-        writeln!(stdout, "{}", record_json(&record))?;
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string(&ExportedRecord::from(&record))?
+        )?;
         return Ok(Outcome::Success);
     }
     writeln!(stdout, "sample   {} (epoch {})", record.id, record.epoch)?;
@@ -370,7 +308,7 @@ pub(crate) fn export(args: ExportArgs) -> Result<Outcome> {
     match args.format {
         ExportFormat::Jsonl => {
             for record in &records {
-                serde_json::to_writer(&mut sink, &record_json(record))?;
+                serde_json::to_writer(&mut sink, &ExportedRecord::from(record))?;
                 sink.write_all(b"\n")?;
             }
         }

@@ -126,7 +126,9 @@ pub enum ConfigError {
 }
 
 /// Token counts of one or more generations.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Usage {
     /// Tokens read.
     pub input_tokens: u64,

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Who spoke a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Instructions from the operator.
@@ -34,7 +34,7 @@ impl Role {
 }
 
 /// One part of a message's content.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ContentPart {
     /// Plain text.
@@ -45,12 +45,13 @@ pub enum ContentPart {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChatMessage {
     /// Who spoke.
     pub role: Role,
     /// What was said, in order.
     #[serde(serialize_with = "write_content", deserialize_with = "read_content")]
+    #[schemars(schema_with = "content_schema")]
     pub content: Vec<ContentPart>,
 }
 
@@ -101,6 +102,12 @@ impl ChatMessage {
     pub fn set_text(&mut self, text: impl Into<String>) {
         self.content = vec![ContentPart::Text { text: text.into() }];
     }
+}
+
+/// The schema of `content`: one text as a string, or a list of parts.
+fn content_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let parts = generator.subschema_for::<Vec<ContentPart>>();
+    schemars::json_schema!({ "anyOf": [{ "type": "string" }, parts] })
 }
 
 fn write_content<S: Serializer>(parts: &[ContentPart], serializer: S) -> Result<S::Ok, S::Error> {

@@ -42,6 +42,7 @@ pub mod fixtures;
 mod format;
 pub mod manifest;
 pub mod metrics;
+pub mod outputs;
 pub mod results;
 pub mod rng;
 mod schema;

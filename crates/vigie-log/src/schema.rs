@@ -82,7 +82,7 @@ pub struct TaskRef {
 
 /// Which samples a contrast compares: those whose `field` is `baseline`
 /// against those with the field's other value, paired by the `pair` field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContrastSpec {
     /// The metadata field that names the condition.
     pub field: String,
@@ -96,7 +96,7 @@ pub struct ContrastSpec {
 
 /// A contrast's result for one scorer: the mean difference between the
 /// conditions over the pairs where both scored, with a paired bootstrap interval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Contrast {
     /// The scorer.
     pub scorer: String,
@@ -266,7 +266,7 @@ impl Score {
 }
 
 /// Why a sample failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SampleError {
     /// What kind of failure.
     pub kind: SampleErrorKind,
@@ -276,7 +276,7 @@ pub struct SampleError {
 
 /// What kind of failure ended a sample: a closed set, so that counting and
 /// filtering failures never depends on their wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SampleErrorKind {
     /// The model's API said to slow down (HTTP 429), after every retry.
@@ -382,7 +382,7 @@ pub struct LogFooter {
 }
 
 /// The metrics of the samples that share one value of the `group_by` field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupMetrics {
     /// The field's value (`(none)` for samples without it).
     pub group: String,
@@ -393,7 +393,9 @@ pub struct GroupMetrics {
 }
 
 /// Counts of sample records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct SampleCounts {
     /// Records a complete run has (samples × epochs).
     pub total: usize,
@@ -404,7 +406,7 @@ pub struct SampleCounts {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Still running, or killed before it could write a footer.

@@ -9,6 +9,7 @@ use serde_json::Value;
 use vigie_testserver::{ServerConfig, TestServer};
 
 mod assess;
+mod schemas;
 mod suites;
 
 const ARITH_TASK: &str = r#"name = "arith"
