@@ -11,6 +11,10 @@ llama.cpp through llama-cpp-python built from source (see tokenizer_fixture.py).
 Run by hand from the repository root:
 
     /tmp/llama-venv/bin/python bench/local_model.py ~/.cache/vigie/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+
+`--vs-greedy OTHER/target/release/examples/greedy` also sets this build
+beside another (the previous commit's, built in a worktree), run alternately
+(`--rounds`), and prints medians and ratios; `--no-llama` skips llama.cpp.
 """
 import os
 import re
@@ -52,23 +56,57 @@ print(f"prompt {len(toks)} tokens in {pp:.3f}s ({len(toks)/pp:.0f} tok/s); 128 t
 '''
 
 
+def vigie_figures(greedy, model):
+    """(prompt tok/s, decode tok/s, 8-stream tok/s, peak MB) of one run of a greedy example binary."""
+    _, err, mb, _ = peak_mb([greedy, model, PROMPT, "128", "8"])
+    single, streams = err.strip().splitlines()[-2:]
+    prompt, decode = [float(x) for x in re.findall(r"\(([\d.]+) tok/s\)", single)]
+    batched = float(re.findall(r"\(([\d.]+) tok/s aggregate\)", streams)[0])
+    return prompt, decode, batched, mb, single, streams
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+
+
+def compare_builds(model, other, rounds):
+    """This build's greedy example against another's (e.g. the previous commit's), alternately."""
+    this = str(ROOT / "target/release/examples/greedy")
+    runs = {"this": [], "other": []}
+    for _ in range(rounds):
+        for name, binary in (("this", this), ("other", other)):
+            runs[name].append(vigie_figures(binary, model)[:4])
+    names = ["prompt tok/s", "decode tok/s", "8 streams tok/s", "peak MB"]
+    print(f"{rounds} alternating runs each; medians (this / other):")
+    for i, label in enumerate(names):
+        a, b = median([r[i] for r in runs["this"]]), median([r[i] for r in runs["other"]])
+        print(f"  {label:16} {a:8.1f} {b:8.1f}  ratio {a / b:.2f}x")
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    model = sys.argv[1]
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model")
+    parser.add_argument("--vs-greedy", help="another build's greedy example binary (e.g. the previous commit's) to compare with, alternately")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-llama", action="store_true", help="skip llama.cpp (llama-cpp-python not installed)")
+    args = parser.parse_args()
+    model = args.model
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "vigie-local", "--example", "greedy"], cwd=ROOT, check=True)
-    _, err, vigie_mb, _ = peak_mb([str(ROOT / "target/release/examples/greedy"), model, PROMPT, "128", "8"])
-    vigie, streams = err.strip().splitlines()[-2:]
+    if args.vs_greedy:
+        compare_builds(model, args.vs_greedy, args.rounds)
+    if args.no_llama:
+        return
+    prompt, decode, batched, vigie_mb, vigie, streams = vigie_figures(str(ROOT / "target/release/examples/greedy"), model)
     _, err, llama_mb, _ = peak_mb([sys.executable, "-c", LLAMA, model, PROMPT])
     llama = err.strip().splitlines()[-1]
-    rate = lambda line: [float(x) for x in re.findall(r"\(([\d.]+) tok/s\)", line)]
-    v, l = rate(vigie), rate(llama)
+    l = [float(x) for x in re.findall(r"\(([\d.]+) tok/s\)", llama)]
     print(f"vigie     {vigie}; peak {vigie_mb:.0f} MB")
     print(f"llama.cpp {llama}; peak {llama_mb:.0f} MB (includes the Python interpreter)")
-    batched = float(re.findall(r"\(([\d.]+) tok/s aggregate\)", streams)[0])
     print(f"vigie     {streams}")
-    print(f"ratios vigie/llama.cpp: prompt {v[0] / l[0]:.2f}x, decode {v[1] / l[1]:.2f}x, memory {vigie_mb / llama_mb:.2f}x")
-    print(f"vigie 8 streams / vigie single stream: {batched / v[1]:.2f}x")
+    print(f"ratios vigie/llama.cpp: prompt {prompt / l[0]:.2f}x, decode {decode / l[1]:.2f}x, memory {vigie_mb / llama_mb:.2f}x")
+    print(f"vigie 8 streams / vigie single stream: {batched / decode:.2f}x")
 
 
 if __name__ == "__main__":

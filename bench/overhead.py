@@ -48,7 +48,7 @@ def start_server(delay_ms):
     return server, line.removeprefix("listening on ")
 
 
-def vigie_run(work, base_url, n, connections):
+def vigie_run(work, base_url, n, connections, vigie=None):
     task_dir = work / "vigie"
     task_dir.mkdir(exist_ok=True)
     with open(task_dir / "arith.jsonl", "w") as f:
@@ -57,8 +57,8 @@ def vigie_run(work, base_url, n, connections):
     (task_dir / "arith.toml").write_text(
         'name = "arith"\n[dataset]\npath = "arith.jsonl"\nid = "id"\ninput = "question"\ntarget = "answer"\n'
         '[[solver]]\ngenerate = {}\n[[scorer]]\nincludes = {}\n')
-    logs = work / f"vigie-logs-{connections}"
-    vigie = str(ROOT / "target/release/vigie")
+    logs = Path(tempfile.mkdtemp(prefix=f"vigie-logs-{connections}-", dir=work))
+    vigie = vigie or str(ROOT / "target/release/vigie")
     wall, cpu, rss = measure([vigie, "eval", str(task_dir / "arith.toml"), "--model", "openai/mock", "--base-url", base_url,
                               "--max-connections", str(connections), "--log-dir", str(logs), "--no-progress"])
     log = next(logs.glob("*.vlog"))
@@ -102,6 +102,8 @@ def main():
     parser.add_argument("--connections", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--inspect", help="path to Inspect's `inspect` command")
     parser.add_argument("--inspect-connections", type=int, nargs="+", default=[100])
+    parser.add_argument("--vs-vigie", help="another build's vigie binary (e.g. the previous commit's) to run alternately with this one")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds with --vs-vigie")
     args = parser.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "vigie-cli", "-p", "vigie-testserver"], cwd=ROOT, check=True)
@@ -113,13 +115,28 @@ def main():
             if args.inspect:
                 for c in args.inspect_connections:
                     results.append(("inspect", c, inspect_run(work, args.inspect, base_url, args.samples, c)))
-            for c in args.connections:
-                results.append(("vigie", c, vigie_run(work, base_url, args.samples, c)))
+            if args.vs_vigie:
+                pairs = {c: ([], []) for c in args.connections}
+                for _ in range(args.rounds):
+                    for c in args.connections:
+                        pairs[c][0].append(vigie_run(work, base_url, args.samples, c))
+                        pairs[c][1].append(vigie_run(work, base_url, args.samples, c, args.vs_vigie))
+            else:
+                for c in args.connections:
+                    results.append(("vigie", c, vigie_run(work, base_url, args.samples, c)))
     finally:
         server.terminate()
         _, _, server_usage = os.wait4(server.pid, 0)
 
     n = args.samples
+    if args.vs_vigie:
+        median = lambda xs: sorted(xs)[len(xs) // 2]
+        print(f"\n{n} samples, server delay {args.delay_ms} ms; {args.rounds} alternating rounds; medians, this build / {args.vs_vigie}")
+        for c, (this, other) in pairs.items():
+            for key in ["wall", "cpu", "rss", "log_bytes", "read", "header", "startup"]:
+                a, b = median([r[key] for r in this]), median([r[key] for r in other])
+                print(f"  {c:>5} conn  {key:10} {a:10.4f} {b:10.4f}  ratio {a / b:.2f}x")
+        return
     server_cpu = server_usage.ru_utime + server_usage.ru_stime
     print(f"\n{n} samples, server delay {args.delay_ms} ms; the test server used {server_cpu:.2f} s of CPU over the whole benchmark")
     print(f"{'harness':8} {'conn':>5} {'wall s':>8} {'ideal s':>8} {'wall/ideal':>10} {'CPU s':>7} {'CPU ms/sample':>13} {'peak MB':>8} {'log B/sample':>12} {'read s':>7} {'header s':>8} {'start s':>7}")

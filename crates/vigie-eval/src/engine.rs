@@ -146,14 +146,7 @@ pub async fn run(
         stop_at,
     )
     .await?;
-    let footer = tally.footer(
-        status,
-        stop_reason,
-        vigie_log::now_rfc3339(),
-        started.elapsed().as_secs_f64(),
-    );
-    writer.finish(&footer)?;
-    Ok(footer)
+    finish(writer, &tally, (status, stop_reason), started)
 }
 
 /// A finished run's records scored again with other scorers.
@@ -173,6 +166,23 @@ pub struct Rescore {
     pub writer: LogWriter,
     /// How the run being re-scored ended, and why, which the new log keeps.
     pub original: (RunStatus, Option<String>),
+}
+
+/// Writes the footer of a run that ended as `ended`, and its manifest.
+fn finish(
+    writer: LogWriter,
+    tally: &RunTally,
+    ended: (RunStatus, Option<String>),
+    started: Instant,
+) -> Result<LogFooter, EngineError> {
+    let footer = tally.footer(
+        ended.0,
+        ended.1,
+        vigie_log::now_rfc3339(),
+        started.elapsed().as_secs_f64(),
+    );
+    writer.finish(&footer)?;
+    Ok(footer)
 }
 
 /// Scores records again through the runner and writer loop of [`run`]: the
@@ -218,14 +228,7 @@ pub async fn rescore(
     } else {
         (status, stop_reason)
     };
-    let footer = tally.footer(
-        status,
-        stop_reason,
-        vigie_log::now_rfc3339(),
-        started.elapsed().as_secs_f64(),
-    );
-    writer.finish(&footer)?;
-    Ok(footer)
+    finish(writer, &tally, (status, stop_reason), started)
 }
 
 async fn rescore_record(
@@ -241,15 +244,8 @@ async fn rescore_record(
     {
         return record;
     }
-    let input = ScoreInput {
-        input: &record.input,
-        output: &record.output,
-        target: &record.target,
-        choices: &record.choices,
-        choice_loglikelihoods: &record.choice_loglikelihoods,
-        metadata: &record.metadata,
-    };
-    let (scores, error) = score_all(scorers, templates, input, judge).await;
+    let (scores, error) =
+        score_all(scorers, templates, ScoreInput::of_record(&record), judge).await;
     for scorer in scorers {
         record.scores.remove(&scorer.name);
     }

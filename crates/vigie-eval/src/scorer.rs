@@ -257,6 +257,20 @@ pub struct ScoreInput<'a> {
     pub metadata: &'a Map<String, Value>,
 }
 
+impl<'a> ScoreInput<'a> {
+    /// What a logged record gives a scorer (to re-score it).
+    pub fn of_record(record: &'a vigie_log::SampleRecord) -> ScoreInput<'a> {
+        ScoreInput {
+            input: &record.input,
+            output: &record.output,
+            target: &record.target,
+            choices: &record.choices,
+            choice_loglikelihoods: &record.choice_loglikelihoods,
+            metadata: &record.metadata,
+        }
+    }
+}
+
 /// A scorer that could not decide.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]

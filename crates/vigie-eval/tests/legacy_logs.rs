@@ -22,14 +22,7 @@ fn true_mass_rescores_every_version_to_its_recorded_value() {
             .unwrap();
         assert_eq!(records.len(), 2);
         for record in records {
-            let input = ScoreInput {
-                input: &record.input,
-                output: &record.output,
-                target: &record.target,
-                choices: &record.choices,
-                choice_loglikelihoods: &record.choice_loglikelihoods,
-                metadata: &record.metadata,
-            };
+            let input = ScoreInput::of_record(&record);
             let score = scorer.score_offline(input).unwrap();
             assert_eq!(
                 score.value, record.scores["true_mass"].value,

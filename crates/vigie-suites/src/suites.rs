@@ -19,6 +19,25 @@ pub struct Suite {
     pub tasks: &'static [TaskDef],
 }
 
+impl Suite {
+    /// The suite's task of this name, or an error listing its tasks.
+    pub fn task(&self, name: &str) -> Result<&TaskDef, SuiteError> {
+        self.tasks
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| SuiteError::UnknownTask {
+                suite: self.name.to_string(),
+                task: name.to_string(),
+                known: self
+                    .tasks
+                    .iter()
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
 /// A task of a suite.
 #[derive(Debug)]
 pub struct TaskDef {
@@ -375,18 +394,7 @@ pub fn plan(spec: &str, datasets: Option<&Path>) -> Result<Vec<Planned>, SuiteEr
     };
     let suite = suite(name)?;
     let defs: Vec<&TaskDef> = match only {
-        Some(task) => vec![suite.tasks.iter().find(|t| t.name == task).ok_or_else(|| {
-            SuiteError::UnknownTask {
-                suite: suite.name.to_string(),
-                task: task.to_string(),
-                known: suite
-                    .tasks
-                    .iter()
-                    .map(|t| t.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-        })?],
+        Some(task) => vec![suite.task(task)?],
         None => suite.tasks.iter().collect(),
     };
     if datasets.is_none() && defs.iter().all(|d| d.benchmark.is_some()) {
@@ -435,21 +443,7 @@ pub fn load_for_resume(origin: &str, dataset: &Path) -> Result<Task, SuiteError>
     let spec = origin.strip_prefix("suite:").unwrap_or(origin);
     let (name, task) = spec.split_once('/').unwrap_or((spec, ""));
     let suite = suite(name)?;
-    let def =
-        suite
-            .tasks
-            .iter()
-            .find(|t| t.name == task)
-            .ok_or_else(|| SuiteError::UnknownTask {
-                suite: suite.name.to_string(),
-                task: task.to_string(),
-                known: suite
-                    .tasks
-                    .iter()
-                    .map(|t| t.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+    let def = suite.task(task)?;
     // The datasets folder is what remains of the recorded path without the benchmark's own part.
     let root = def.benchmark.map(|(_, rel)| {
         let mut root = PathBuf::from(dataset);
