@@ -114,19 +114,16 @@ pub async fn run(
                 .map(move |(index, sample)| (epoch, index, sample.clone()))
         })
         .filter(|(epoch, _, sample)| !tally.is_done(*epoch, &sample.id))
-        .map(|(epoch, index, sample)| {
-            SampleJob {
-                task: task.clone(),
-                sample,
-                index,
-                epoch,
-                model: model.clone(),
-                judge: judge.clone(),
-                attacker: attacker.clone(),
-                generate: generate.clone(),
-                seed: settings.seed,
-            }
-            .run()
+        .map(|(epoch, index, sample)| SampleJob {
+            task: task.clone(),
+            sample,
+            index,
+            epoch,
+            model: model.clone(),
+            judge: judge.clone(),
+            attacker: attacker.clone(),
+            generate: generate.clone(),
+            seed: settings.seed,
         })
         .collect();
     observer.on_start(planned, planned - jobs.len());
@@ -138,7 +135,7 @@ pub async fn run(
         }
     });
     let (status, stop_reason) = write_records(
-        in_flight(jobs, max_in_flight),
+        in_flight(jobs, max_in_flight, SampleJob::run),
         &mut writer,
         &mut tally,
         &*observer,
@@ -206,16 +203,14 @@ pub async fn rescore(
     let started = Instant::now();
     let mut tally = RunTally::new(writer.header());
     let scorers = Arc::new(scorers);
-    let jobs: Vec<_> = records
-        .into_iter()
-        .map(|record| {
-            let (scorers, templates, judge) = (scorers.clone(), templates.clone(), judge.clone());
-            async move { rescore_record(record, &scorers, &templates, judge.as_deref()).await }
-        })
-        .collect();
+    let jobs = records;
+    let start = move |record: SampleRecord| {
+        let (scorers, templates, judge) = (scorers.clone(), templates.clone(), judge.clone());
+        async move { rescore_record(record, &scorers, &templates, judge.as_deref()).await }
+    };
     observer.on_start(jobs.len(), 0);
     let (status, stop_reason) = write_records(
-        in_flight(jobs, max_in_flight),
+        in_flight(jobs, max_in_flight, start),
         &mut writer,
         &mut tally,
         &*observer,
@@ -323,19 +318,22 @@ async fn write_records(
     }
 }
 
-/// Runs `jobs` on the runtime, at most `max_in_flight` at a time, and sends
+/// Runs `start(job)` for each of `jobs` on the runtime, at most `max_in_flight` at a time, and sends
 /// each one's output (or its panic) as it finishes. A job frees its slot
 /// before its output is handled, so writing a log never delays the next
 /// request. Dropping the receiver abandons the jobs still running.
-pub fn in_flight<F, T>(
-    jobs: Vec<F>,
+pub fn in_flight<J, F, T>(
+    jobs: Vec<J>,
     max_in_flight: usize,
+    start: impl Fn(J) -> F + Send + Sync + 'static,
 ) -> mpsc::UnboundedReceiver<Result<T, String>>
 where
+    J: Send + 'static,
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
     let (outputs, receiver) = mpsc::unbounded_channel();
+    let start = Arc::new(start);
     tokio::spawn(async move {
         let slots = Arc::new(Semaphore::new(max_in_flight.max(1)));
         let mut running = JoinSet::new();
@@ -344,9 +342,11 @@ where
                 slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
                 () = outputs.closed() => return,
             };
-            let sender = outputs.clone();
+            let (sender, start) = (outputs.clone(), start.clone());
+            // The job's future is made inside its task: a run of many
+            // samples holds small job descriptions, and no future is moved.
             running.spawn(async move {
-                let output = job.await;
+                let output = start(job).await;
                 drop(slot);
                 let _ = sender.send(Ok(output));
             });

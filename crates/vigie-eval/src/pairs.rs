@@ -190,20 +190,17 @@ pub async fn score(
 ) -> Vec<ScoredPair> {
     let (scorers, templates) = (Arc::new(scorers), Arc::new(templates));
     let total = pairs.len();
-    let jobs: Vec<_> = pairs
-        .into_iter()
-        .enumerate()
-        .map(|(position, pair)| {
-            let (scorers, templates, judge) = (scorers.clone(), templates.clone(), judge.clone());
-            async move {
-                (
-                    position,
-                    score_pair(pair, &scorers, &templates, judge.as_deref()).await,
-                )
-            }
-        })
-        .collect();
-    let mut outputs = crate::engine::in_flight(jobs, max_in_flight);
+    let jobs: Vec<(usize, Pair)> = pairs.into_iter().enumerate().collect();
+    let start = move |(position, pair): (usize, Pair)| {
+        let (scorers, templates, judge) = (scorers.clone(), templates.clone(), judge.clone());
+        async move {
+            (
+                position,
+                score_pair(pair, &scorers, &templates, judge.as_deref()).await,
+            )
+        }
+    };
+    let mut outputs = crate::engine::in_flight(jobs, max_in_flight, start);
     let mut scored: Vec<Option<ScoredPair>> = (0..total).map(|_| None).collect();
     while let Some(output) = outputs.recv().await {
         // Scoring a pair has no panicking path; a panic would be a bug worth stopping for.
