@@ -22,7 +22,7 @@ mod pull;
 mod team;
 pub mod tokenizer;
 
-pub use provider::{Job, LocalModel, Prompt, SamplingParams, DEFAULT_MAX_TOKENS, MAX_BATCH};
+pub use provider::{LocalModel, DEFAULT_MAX_TOKENS, MAX_BATCH};
 pub use pull::{pull, verify, PullError, PullSource, PullStep};
 
 use std::path::{Path, PathBuf};

@@ -21,7 +21,7 @@ use crate::llama::{KvCache, LlamaModel, ModelError as LlamaError, Step};
 pub const DEFAULT_MAX_TOKENS: u32 = 512;
 
 /// What a caller asks of the worker.
-pub enum Job {
+pub(crate) enum Job {
     /// Generate a continuation.
     Generate {
         /// The prompt.
@@ -46,7 +46,7 @@ pub enum Job {
 
 /// A prompt: chat messages (rendered with the model's chat template) or raw text.
 #[derive(Debug, Clone)]
-pub enum Prompt {
+pub(crate) enum Prompt {
     /// Messages, rendered with the chat template and the assistant's turn opened.
     Chat(Vec<vigie_core::ChatMessage>),
     /// Text given to the model as is.
@@ -55,7 +55,7 @@ pub enum Prompt {
 
 /// Sampling settings of one request.
 #[derive(Debug, Clone, Default)]
-pub struct SamplingParams {
+pub(crate) struct SamplingParams {
     /// 0 (or absent) for greedy.
     pub temperature: Option<f64>,
     /// Nucleus mass.
@@ -76,7 +76,7 @@ pub struct SamplingParams {
 
 impl SamplingParams {
     /// The settings a [`GenerateRequest`] carries.
-    pub fn from_config(config: &vigie_core::GenerateConfig) -> SamplingParams {
+    pub(crate) fn from_config(config: &vigie_core::GenerateConfig) -> SamplingParams {
         SamplingParams {
             temperature: config.temperature,
             top_p: config.top_p,
@@ -155,7 +155,7 @@ impl LocalModel {
     }
 
     /// Hands a job to the worker.
-    pub fn submit(&self, job: Job) -> Result<(), ModelError> {
+    fn submit(&self, job: Job) -> Result<(), ModelError> {
         self.jobs.send(job).map_err(|_| stopped())
     }
 
@@ -183,7 +183,7 @@ impl LocalModel {
 
     /// The log-likelihood of each continuation after the prompt (sum of the
     /// log-probabilities of its tokens), as multiple-choice scoring needs.
-    pub async fn loglikelihood(
+    async fn loglikelihood_of(
         &self,
         prompt: Prompt,
         continuations: Vec<String>,
@@ -328,7 +328,7 @@ impl ModelApi for LocalModel {
         messages: &'a [vigie_core::ChatMessage],
         continuations: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
-        Box::pin(LocalModel::loglikelihood(
+        Box::pin(LocalModel::loglikelihood_of(
             self,
             Prompt::Chat(messages.to_vec()),
             continuations.to_vec(),

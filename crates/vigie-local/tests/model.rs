@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
+use vigie_core::GenerateConfig;
 
 fn model_path() -> PathBuf {
     // Where `scripts/test` pulled it.
@@ -131,25 +132,26 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn chat(text: &str) -> vigie_local::Prompt {
-    vigie_local::Prompt::Chat(vec![vigie_core::ChatMessage::user(text)])
-}
-
+/// Asks the model through `ModelApi`, as the engine and `vigie serve` do.
 async fn generate(
     model: &vigie_local::LocalModel,
-    prompt: vigie_local::Prompt,
-    params: vigie_local::SamplingParams,
+    text: &str,
+    config: GenerateConfig,
 ) -> vigie_core::ModelOutput {
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    model
-        .submit(vigie_local::Job::Generate {
-            prompt,
-            params,
-            stream: None,
-            reply,
-        })
-        .unwrap();
-    answer.await.unwrap().unwrap()
+    let request = vigie_core::GenerateRequest {
+        messages: vec![vigie_core::ChatMessage::user(text)],
+        config,
+    };
+    vigie_core::ModelApi::generate(model, &request)
+        .await
+        .unwrap()
+}
+
+fn tokens(n: u32) -> GenerateConfig {
+    GenerateConfig {
+        max_tokens: Some(n),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -162,20 +164,17 @@ fn concurrent_requests_decode_together_and_answer_as_they_would_alone() {
         "What is 12 times 7?",
         "Why is the sky blue?",
     ];
-    let params = vigie_local::SamplingParams {
-        max_tokens: Some(12),
-        ..Default::default()
-    };
+    let params = tokens(12);
     runtime().block_on(async {
         let mut alone = Vec::new();
         for p in prompts {
-            alone.push(generate(&model, chat(p), params.clone()).await.text);
+            alone.push(generate(&model, p, params.clone()).await.text);
         }
         let tasks: Vec<_> = prompts
             .into_iter()
             .map(|p| {
                 let (model, params) = (model.clone(), params.clone());
-                tokio::spawn(async move { generate(&model, chat(p), params).await.text })
+                tokio::spawn(async move { generate(&model, p, params).await.text })
             })
             .collect();
         let mut together = Vec::new();
@@ -194,44 +193,34 @@ fn logit_bias_ignore_eos_and_loglikelihood() {
     let model = vigie_local::LocalModel::load("local/smollm2", &model_path()).unwrap();
     runtime().block_on(async {
         // ignore_eos: exactly max_tokens, even where the model would stop.
-        let params = vigie_local::SamplingParams {
-            max_tokens: Some(20),
+        let params = GenerateConfig {
             ignore_eos: true,
-            ..Default::default()
+            ..tokens(20)
         };
-        let out = generate(&model, chat("Say yes."), params).await;
+        let out = generate(&model, "Say yes.", params).await;
         assert_eq!(
             (out.usage.output_tokens, out.stop_reason.as_str()),
             (20, "length")
         );
         // logit_bias: a large bias on one token makes greedy decoding pick it.
         let target = 9690; // a token id the model would not choose here
-        let params = vigie_local::SamplingParams {
-            max_tokens: Some(3),
-            logit_bias: vec![(target, 100.0)],
-            ..Default::default()
+        let params = GenerateConfig {
+            logit_bias: [(target, 100.0)].into_iter().collect(),
+            ..tokens(3)
         };
-        let out = generate(&model, chat("What is the capital of France?"), params).await;
+        let out = generate(&model, "What is the capital of France?", params).await;
         assert_eq!(out.usage.output_tokens, 3);
-        let plain = generate(
-            &model,
-            chat("What is the capital of France?"),
-            vigie_local::SamplingParams {
-                max_tokens: Some(3),
-                ..Default::default()
-            },
-        )
-        .await;
+        let plain = generate(&model, "What is the capital of France?", tokens(3)).await;
         assert_ne!(out.text, plain.text);
         // Log-likelihood: the right answer is the likelier continuation.
-        let scores = model
-            .loglikelihood(
-                chat("What is the capital of France?"),
-                vec![
-                    "The capital of France is Paris.".into(),
-                    "The capital of France is Berlin.".into(),
-                ],
-            )
+        let question = [vigie_core::ChatMessage::user(
+            "What is the capital of France?",
+        )];
+        let answers = [
+            "The capital of France is Paris.".to_string(),
+            "The capital of France is Berlin.".to_string(),
+        ];
+        let scores = vigie_core::ModelApi::loglikelihood(&model, &question, &answers)
             .await
             .unwrap();
         assert!(scores[0] > scores[1] && scores[0] < 0.0, "{scores:?}");
