@@ -25,6 +25,8 @@ pub mod scorer;
 pub mod solver;
 pub mod task;
 mod template;
+#[cfg(test)]
+mod test_models;
 pub use template::Templates;
 
 pub use dataset::Sample;

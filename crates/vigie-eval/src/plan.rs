@@ -564,31 +564,9 @@ mod tests {
 
     use vigie_testserver::{Reply, ScriptedModel};
 
+    use crate::test_models::Models;
+
     use super::*;
-
-    struct Models(Vec<Arc<ScriptedModel>>);
-
-    impl ModelSource for Models {
-        fn resolve(
-            &self,
-            _: ModelRole,
-            name: &str,
-            base_url: Option<&str>,
-        ) -> Result<ResolvedModel, String> {
-            let model = self
-                .0
-                .iter()
-                .find(|m| m.name() == name)
-                .ok_or_else(|| format!("unknown model provider in `{name}`"))?;
-            Ok(ResolvedModel {
-                api: model.clone(),
-                reference: ModelRef {
-                    name: name.into(),
-                    base_url: base_url.map(str::to_string),
-                },
-            })
-        }
-    }
 
     fn models() -> Models {
         Models(vec![

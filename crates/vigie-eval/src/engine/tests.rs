@@ -10,8 +10,10 @@ use vigie_log::metrics::Reducer;
 use vigie_log::{LogHeader, LogReader, RunStatus, SampleErrorKind};
 use vigie_testserver::{Reply, ScriptedModel};
 
+use crate::test_models::Models;
+
 use super::*;
-use crate::plan::{self, EvalSettings, ModelRole, ModelSource, ResolvedModel, Resume};
+use crate::plan::{self, EvalSettings, Resume};
 
 /// A task compiled from text, its dataset given inline.
 fn task(toml: &str, jsonl: &str) -> Task {
@@ -41,26 +43,6 @@ fn rows(n: usize) -> String {
             )
         })
         .collect()
-}
-
-/// Hands out the scripted models by name.
-struct Models(Vec<Arc<ScriptedModel>>);
-
-impl ModelSource for Models {
-    fn resolve(&self, _: ModelRole, name: &str, _: Option<&str>) -> Result<ResolvedModel, String> {
-        let model = self
-            .0
-            .iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| format!("no model {name}"))?;
-        Ok(ResolvedModel {
-            api: model.clone(),
-            reference: vigie_log::ModelRef {
-                name: name.into(),
-                base_url: None,
-            },
-        })
-    }
 }
 
 fn settings(dir: &std::path::Path) -> EvalSettings {
@@ -136,63 +118,38 @@ fn fail_on_error_stops_at_the_fraction_or_the_count_and_not_before() {
                 .on("question 8", Reply::fail(ModelErrorKind::Server)),
         )
     };
-    // 0.2 of 10 planned records: stop at the 3rd failure (more than 2), after 5 records.
-    let ran = run_task(
-        task(ARITH, &rows(10)),
-        &EvalSettings {
-            fail_on_error: Some(0.2),
+    let run_with_limit = |limit: f64| {
+        let settings = EvalSettings {
+            fail_on_error: Some(limit),
             ..settings(dir.path())
-        },
-        vec![model()],
-    );
+        };
+        run_task(task(ARITH, &rows(10)), &settings, vec![model()])
+    };
+    // 0.2 of 10 planned records: stop at the 3rd failure (more than 2), after 5 records.
+    let ran = run_with_limit(0.2);
     assert_eq!(ran.footer.status, RunStatus::Error);
     assert_eq!(
         (ran.footer.samples.completed, ran.footer.samples.errors),
         (5, 3)
     );
+    let reason = ran.footer.error.as_deref().unwrap();
     assert!(
-        ran.footer
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("3 samples failed, reaching the --fail-on-error limit"),
-        "{:?}",
-        ran.footer.error
+        reason.contains("3 samples failed, reaching the --fail-on-error limit"),
+        "{reason}"
     );
     // A count: stop at the 2nd failure.
-    let ran = run_task(
-        task(ARITH, &rows(10)),
-        &EvalSettings {
-            fail_on_error: Some(2.0),
-            ..settings(dir.path())
-        },
-        vec![model()],
-    );
-    assert_eq!(
+    let ran = run_with_limit(2.0);
+    let outcome = |ran: &Ran| {
         (
             ran.footer.status,
             ran.footer.samples.errors,
-            ran.footer.samples.completed
-        ),
-        (RunStatus::Error, 2, 3)
-    );
+            ran.footer.samples.completed,
+        )
+    };
+    assert_eq!(outcome(&ran), (RunStatus::Error, 2, 3));
     // Half is allowed and five failures are not more than half: the run ends, with failures.
-    let ran = run_task(
-        task(ARITH, &rows(10)),
-        &EvalSettings {
-            fail_on_error: Some(0.5),
-            ..settings(dir.path())
-        },
-        vec![model()],
-    );
-    assert_eq!(
-        (
-            ran.footer.status,
-            ran.footer.samples.errors,
-            ran.footer.samples.completed
-        ),
-        (RunStatus::Success, 5, 10)
-    );
+    let ran = run_with_limit(0.5);
+    assert_eq!(outcome(&ran), (RunStatus::Success, 5, 10));
     assert_eq!(
         vigie_log::results::status_word(Some(&ran.footer)),
         "completed with failures"
