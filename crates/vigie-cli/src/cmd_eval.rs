@@ -201,8 +201,8 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
                 planned.header.planned_records
             );
         }
-        let (header, path) = (planned.header.clone(), planned.path.clone());
-        let (footer, run_outcome) = execute(&session, planned, &registry, !args.no_progress)?;
+        let (header, footer, path, run_outcome) =
+            execute(&session, planned, &registry, !args.no_progress)?;
         if matches!(run_outcome, Outcome::Failed) {
             outcome = Outcome::Failed;
         }
@@ -234,21 +234,23 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         }
         Resume::Run(planned) => {
             let session = Session::new()?;
-            let (_, outcome) = execute(&session, *planned, &registry, !args.no_progress)?;
+            let (_, _, _, outcome) = execute(&session, *planned, &registry, !args.no_progress)?;
             session.close();
             Ok(outcome)
         }
     }
 }
 
+/// Starts a planned run, shows its progress and its results; the header,
+/// footer and log path, and whether it succeeded.
 fn execute(
     session: &Session,
     planned: PlannedRun,
     registry: &Registry,
     show_progress: bool,
-) -> Result<(LogFooter, Outcome)> {
-    let (header, path) = (planned.header.clone(), planned.path.clone());
+) -> Result<(LogHeader, LogFooter, PathBuf, Outcome)> {
     let (run, torn) = planned.start()?;
+    let (header, path) = (run.writer.header().clone(), run.writer.path().to_path_buf());
     if torn > 0 {
         eprintln!(
             "note: cut {torn} bytes of a record the previous session was writing when it stopped"
@@ -284,5 +286,5 @@ fn execute(
             Outcome::Failed
         }
     };
-    Ok((footer, outcome))
+    Ok((header, footer, path, outcome))
 }

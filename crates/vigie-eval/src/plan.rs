@@ -116,10 +116,10 @@ fn usage(message: impl Into<String>) -> PlanError {
 
 /// One run, planned: its log is not written until [`PlannedRun::start`].
 pub struct PlannedRun {
-    /// The log's header.
+    /// The log's header; a new run's start time is set when it starts.
     pub header: LogHeader,
-    /// Where the log is (a new one is created there).
-    pub path: PathBuf,
+    /// Where the log goes: a new one in a folder, or one to carry on.
+    pub log: LogPlace,
     /// The task.
     pub task: Arc<Task>,
     /// The samples in run order.
@@ -128,8 +128,15 @@ pub struct PlannedRun {
     pub max_in_flight: usize,
     /// The models.
     pub models: RunModels,
-    /// Whether the log exists and is carried on.
-    pub resumes: bool,
+}
+
+/// Where a planned run's log is.
+#[derive(Debug, Clone)]
+pub enum LogPlace {
+    /// A new log in this folder, named by its start time, task and run id.
+    New(PathBuf),
+    /// The existing log to carry on.
+    Resume(PathBuf),
 }
 
 /// The models of a run.
@@ -147,18 +154,31 @@ impl PlannedRun {
     /// Creates the log (or reopens it to carry on) and hands the run to the
     /// engine. Reopening cuts a torn last frame, and the old footer with its
     /// manifest and signatures; the bytes cut are returned.
+    /// A new run's header gets its start time now (a suite's tasks start
+    /// one after another), and its log is named by it.
     pub fn start(self) -> Result<(Run, u64), LogError> {
-        let (writer, existing, torn) = if self.resumes {
-            let reopened = LogWriter::reopen(&self.path)?;
-            (reopened.writer, reopened.samples, reopened.torn_bytes)
-        } else {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| LogError::Io {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
+        let (writer, existing, torn) = match &self.log {
+            LogPlace::Resume(path) => {
+                let reopened = LogWriter::reopen(path)?;
+                (reopened.writer, reopened.samples, reopened.torn_bytes)
             }
-            (LogWriter::create(&self.path, &self.header)?, Vec::new(), 0)
+            LogPlace::New(dir) => {
+                let header = LogHeader {
+                    started_at: vigie_log::now_rfc3339(),
+                    ..self.header
+                };
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|source| LogError::Io {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                (
+                    LogWriter::create(&log_path(dir, &header), &header)?,
+                    Vec::new(),
+                    0,
+                )
+            }
         };
         let run = Run {
             task: self.task,
@@ -349,15 +369,13 @@ pub fn plan(
                 scorers: scorer_refs(&task.scorers),
                 planned_records: samples.len() * epochs as usize,
             };
-            let path = log_path(&settings.log_dir, &header);
             PlannedRun {
                 header,
-                path,
+                log: LogPlace::New(settings.log_dir.clone()),
                 task: Arc::new(task),
                 samples,
                 max_in_flight: settings.max_connections,
                 models: run_models.clone(),
-                resumes: false,
             }
         })
         .collect();
@@ -436,12 +454,11 @@ pub fn resume(
     };
     Ok(Resume::Run(Box::new(PlannedRun {
         header,
-        path: log.to_path_buf(),
+        log: LogPlace::Resume(log.to_path_buf()),
         task: Arc::new(task),
         samples,
         max_in_flight: max_connections,
         models: run_models,
-        resumes: true,
     })))
 }
 
@@ -649,7 +666,7 @@ mod tests {
         )
         .unwrap();
         let run = &plan.runs[0];
-        let h = &run.header;
+        let h = run.header.clone();
         assert_eq!(
             (
                 h.format_version,
@@ -687,14 +704,22 @@ mod tests {
             (6, 3, 5)
         );
         assert_eq!(h.task.chance, None, "no choice scorer");
-        let name = run.path.file_name().unwrap().to_string_lossy().into_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = plan;
+        plan.runs[0].log = LogPlace::New(dir.path().join("logs/x"));
         assert!(
-            run.path.starts_with("logs/x")
-                && name.ends_with(&format!("_alpha_{}.vlog", &h.run_id[..8])),
-            "{name}"
+            !dir.path().join("logs").exists(),
+            "nothing is written before start"
         );
-        assert!(!name.contains(':'), "{name}");
-        assert!(!run.path.exists(), "nothing is written before start");
+        let (run, _) = plan.runs.remove(0).start().unwrap();
+        let (path, started) = (
+            run.writer.path().to_path_buf(),
+            run.writer.header().started_at.clone(),
+        );
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let stamp = started.trim_end_matches('Z').replace(':', "-");
+        assert!(path.starts_with(dir.path().join("logs/x")), "{path:?}");
+        assert_eq!(name, format!("{stamp}_alpha_{}.vlog", &h.run_id[..8]));
     }
 
     #[test]
