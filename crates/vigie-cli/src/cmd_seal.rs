@@ -75,7 +75,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<Outcome> {
 
 #[derive(Args)]
 pub(crate) struct VerifyArgs {
-    /// Logs, reports or bundles
+    /// Logs, folders of logs (sub-folders included), reports or bundles
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Require a valid signature by this key (NAME.pub); without it, any valid signature will do
@@ -94,7 +94,15 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<Outcome> {
         .map(vigie_seal::load_public_key)
         .transpose()?;
     let mut failed = false;
-    for file in &args.files {
+    let mut files = Vec::new();
+    for given in &args.files {
+        if given.is_dir() {
+            files.extend(crate::inputs(std::slice::from_ref(given))?.logs);
+        } else {
+            files.push(given.clone());
+        }
+    }
+    for file in &files {
         if !file.exists() {
             return Err(UsageError(format!("{}: no such file", file.display())).into());
         }

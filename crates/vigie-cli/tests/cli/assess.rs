@@ -435,4 +435,12 @@ fn commands_taking_a_folder_of_logs_walk_its_sub_folders() {
     assert!(bundled.contains("(2 logs and report.html)"), "{bundled}");
     let verified = ok(&ws.vigie(&["verify", "run.vbundle", "--pubkey", "aisi.pub"]));
     assert!(verified.starts_with("OK   run.vbundle"), "{verified}");
+    let verified = ok(&ws.vigie(&["verify", "logs", "--pubkey", "aisi.pub"]));
+    assert_eq!(
+        verified
+            .matches("OK   logs/start-20261201T000000Z/")
+            .count(),
+        2,
+        "{verified}"
+    );
 }
