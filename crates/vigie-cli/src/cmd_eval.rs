@@ -32,7 +32,8 @@ pub(crate) struct EvalArgs {
     #[arg(long, env = crate::env::VIGIE_DATASETS, value_name = "DIR")]
     datasets: Option<PathBuf>,
     /// The model, as provider/name: local/smollm2 (the default, embedded), local/PATH.gguf,
-    /// openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, vllm/..., ollama/...
+    /// openai/gpt-5, azure/DEPLOYMENT, anthropic/claude-sonnet-4-5, google/gemini-2.5-pro,
+    /// bedrock/MODEL_ID, vllm/..., ollama/... (README: the model table)
     #[arg(long, short = 'm')]
     model: Option<String>,
     /// Base URL of the model's API (overrides the provider's env variable)
@@ -53,7 +54,8 @@ pub(crate) struct EvalArgs {
     /// Base URL of the attacker model's API
     #[arg(long)]
     attacker_base_url: Option<String>,
-    /// Generation setting KEY=VALUE (temperature, top_p, top_k, max_tokens, seed, stop); repeatable
+    /// Generation setting KEY=VALUE (temperature, top_p, top_k, max_tokens, seed, stop,
+    /// reasoning_effort, reasoning_tokens, reasoning_summary, reasoning_history); repeatable
     #[arg(short = 'M', value_name = "KEY=VALUE")]
     generate: Vec<String>,
     /// Run only the first N samples
@@ -89,6 +91,17 @@ pub(crate) struct EvalArgs {
     /// Reuse cached answers to identical requests, and cache new ones
     #[arg(long)]
     cache: bool,
+    /// Model profiles of your own (TOML, as crates/vigie-providers/data/profiles.toml),
+    /// consulted before the built-in ones
+    #[arg(long, env = crate::env::VIGIE_PROFILES, value_name = "FILE")]
+    profiles: Option<PathBuf>,
+    /// Launch no new sample once the evaluated model's tokens have cost this many US dollars
+    /// (priced by its profile)
+    #[arg(long, value_name = "USD")]
+    max_cost: Option<f64>,
+    /// Launch no new sample once the evaluated model has used this many tokens
+    #[arg(long, value_name = "TOKENS")]
+    max_tokens_total: Option<u64>,
     /// Folder for the log (default: ./logs, or VIGIE_LOG_DIR)
     #[arg(long)]
     log_dir: Option<PathBuf>,
@@ -100,8 +113,9 @@ pub(crate) struct EvalArgs {
     no_progress: bool,
 }
 
-fn connection(args: &EvalArgs, cache: bool) -> Connection {
-    Connection {
+fn connection(args: &EvalArgs, cache: bool) -> Result<Connection> {
+    Ok(Connection {
+        profiles: crate::env::profiles(args.profiles.as_deref())?,
         max_connections: args.max_connections,
         timeout: Duration::from_secs_f64(args.timeout),
         retry: RetryPolicy {
@@ -110,7 +124,7 @@ fn connection(args: &EvalArgs, cache: bool) -> Connection {
             max_delay: Duration::from_secs(60),
         },
         cache: cache.then(|| ResponseCache::new(crate::env::response_cache_dir())),
-    }
+    })
 }
 
 fn plan_error(e: PlanError) -> anyhow::Error {
@@ -173,12 +187,14 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         max_retries: args.max_retries,
         fail_on_error: args.fail_on_error,
         cache: args.cache,
+        max_cost: args.max_cost,
+        max_tokens_total: args.max_tokens_total,
         log_dir: args.log_dir.clone().unwrap_or_else(crate::env::log_dir),
     };
     for note in &selected.notes {
         eprintln!("note: {note}");
     }
-    let registry = Registry::new(connection(args, args.cache), args.api_key.clone());
+    let registry = Registry::new(connection(args, args.cache)?, args.api_key.clone());
     let plan = plan::plan(selected.tasks, selected.from_suite, &settings, &registry)
         .map_err(plan_error)?;
     for note in &plan.notes {
@@ -218,7 +234,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
 fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
     // The log's own cache setting decides, with this session's connection settings.
     let cache = vigie_log::LogReader::open(log)?.header()?.settings.cache;
-    let registry = Registry::new(connection(args, cache), args.api_key.clone());
+    let registry = Registry::new(connection(args, cache)?, args.api_key.clone());
     let load_task =
         |header: &LogHeader| -> Result<vigie_eval::Task, Box<dyn std::error::Error + Send + Sync>> {
             Ok(vigie_suites::suites::task_of(header)?)
@@ -276,6 +292,13 @@ fn execute(
         }
         RunStatus::Cancelled => {
             eprintln!("cancelled; `{resume_hint}` carries on where it stopped");
+            Outcome::Failed
+        }
+        RunStatus::Stopped => {
+            eprintln!(
+                "stopped: {}; `{resume_hint}` carries on (raise the limit with --max-cost or --max-tokens-total)",
+                footer.error.as_deref().unwrap_or("a limit was reached")
+            );
             Outcome::Failed
         }
         RunStatus::Error | RunStatus::Started => {

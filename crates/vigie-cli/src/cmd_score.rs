@@ -127,6 +127,7 @@ fn judge_model(
             max_delay: Duration::from_secs(60),
         },
         cache: None,
+        profiles: crate::env::profiles(None)?,
     };
     let judge = crate::models::Registry::new(connection, None).build(name, base_url, None)?;
     Ok((judge.api, judge.reference))

@@ -10,7 +10,7 @@ use anyhow::Result;
 use vigie_core::ModelApi;
 use vigie_eval::plan::{ModelRole, ModelSource, ResolvedModel};
 use vigie_log::ModelRef;
-use vigie_providers::{ProviderOptions, ProviderStats, ResponseCache, RetryPolicy};
+use vigie_providers::{Profiles, ProviderOptions, ProviderStats, ResponseCache, RetryPolicy};
 
 use crate::UsageError;
 
@@ -23,6 +23,8 @@ pub(crate) struct Connection {
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) cache: Option<ResponseCache>,
+    /// The model profiles, the user's first.
+    pub(crate) profiles: Arc<Profiles>,
 }
 
 /// Builds models by name for one command.
@@ -58,6 +60,7 @@ impl Registry {
         let reference = |base_url| ModelRef {
             name: name.to_string(),
             base_url,
+            profile: None,
         };
         if let Some(spec) = name.strip_prefix("local/") {
             let path = vigie_local::resolve(&crate::env::home(), spec)
@@ -76,6 +79,7 @@ impl Registry {
             timeout: self.connection.timeout,
             retry: self.connection.retry,
             cache: self.connection.cache.clone(),
+            profiles: self.connection.profiles.clone(),
         };
         let (model, stats) =
             vigie_providers::resolve(name, &options).map_err(|e| UsageError(e.to_string()))?;

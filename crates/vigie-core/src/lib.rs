@@ -7,10 +7,10 @@
 //!
 //! ```
 //! use vigie_core::{ChatMessage, GenerateConfig, GenerateRequest};
-//! let request = GenerateRequest {
-//!     messages: vec![ChatMessage::system("Answer with a number only."), ChatMessage::user("What is 2+2?")],
-//!     config: GenerateConfig { max_tokens: Some(8), ..GenerateConfig::default() },
-//! };
+//! let request = GenerateRequest::new(
+//!     vec![ChatMessage::system("Answer with a number only."), ChatMessage::user("What is 2+2?")],
+//!     GenerateConfig { max_tokens: Some(8), ..GenerateConfig::default() },
+//! );
 //! assert_eq!(request.messages.len(), 2);
 //! ```
 #![deny(missing_docs)]
@@ -21,9 +21,13 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 
 mod message;
+mod reasoning;
 mod stream;
-pub use message::{ChatMessage, ContentPart, Role};
+mod tool;
+pub use message::{ChatMessage, ContentPart, Reasoning, Role, ToolCall, ToolResult};
+pub use reasoning::{ReasoningEffort, ReasoningHistory, ReasoningSummary};
 pub use stream::{BoxStream, StreamEvent};
+pub use tool::{ToolChoice, ToolDef};
 
 /// A boxed future, the return type of the object-safe async traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -42,7 +46,9 @@ pub struct GenerateConfig {
     /// Top-k sampling (honoured by providers that support it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<u32>,
-    /// Most tokens to generate.
+    /// Most tokens of the answer. For a model that reasons, its reasoning
+    /// budget is sent on top (see `reasoning_tokens`), so that a task's
+    /// budget means the same on every model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     /// Sampling seed.
@@ -59,6 +65,20 @@ pub struct GenerateConfig {
     /// (llama.cpp's and vLLM's `ignore_eos`, for fixed-length benchmarks).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore_eos: bool,
+    /// How hard a reasoning model thinks (OpenAI's `reasoning_effort`; a
+    /// budget, [`ReasoningEffort::budget`], for APIs that take one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// The reasoning budget in tokens (Anthropic's `budget_tokens`, Gemini's
+    /// `thinkingBudget`), added to `max_tokens` for models that reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u32>,
+    /// Whether the API returns a summary of its reasoning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_summary: Option<ReasoningSummary>,
+    /// Which earlier reasoning goes back to the model on later turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_history: Option<ReasoningHistory>,
 }
 
 impl GenerateConfig {
@@ -76,6 +96,10 @@ impl GenerateConfig {
                 over.logit_bias.clone()
             },
             ignore_eos: over.ignore_eos || self.ignore_eos,
+            reasoning_effort: over.reasoning_effort.or(self.reasoning_effort),
+            reasoning_tokens: over.reasoning_tokens.or(self.reasoning_tokens),
+            reasoning_summary: over.reasoning_summary.or(self.reasoning_summary),
+            reasoning_history: over.reasoning_history.or(self.reasoning_history),
             stop: if over.stop.is_empty() {
                 self.stop.clone()
             } else {
@@ -101,17 +125,37 @@ impl GenerateConfig {
             }
             "seed" => self.seed = Some(value.parse().map_err(|_| bad("a whole number"))?),
             "stop" => self.stop.push(value.to_string()),
+            "reasoning_effort" => {
+                self.reasoning_effort =
+                    Some(from_word(value).map_err(|_| bad("minimal, low, medium or high"))?)
+            }
+            "reasoning_tokens" => {
+                self.reasoning_tokens = Some(value.parse().map_err(|_| bad("a whole number"))?)
+            }
+            "reasoning_summary" => {
+                self.reasoning_summary =
+                    Some(from_word(value).map_err(|_| bad("none, auto, concise or detailed"))?)
+            }
+            "reasoning_history" => {
+                self.reasoning_history =
+                    Some(from_word(value).map_err(|_| bad("auto, all, last or none"))?)
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         Ok(())
     }
 }
 
+/// A one-word enum value as serde spells it.
+fn from_word<T: serde::de::DeserializeOwned>(word: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_value(serde_json::Value::String(word.to_string()))
+}
+
 /// A bad `key=value` generation setting.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     /// The key names no generation setting.
-    #[error("unknown generation setting `{0}` (expected one of temperature, top_p, top_k, max_tokens, seed, stop)")]
+    #[error("unknown generation setting `{0}` (expected one of temperature, top_p, top_k, max_tokens, seed, stop, reasoning_effort, reasoning_tokens, reasoning_summary, reasoning_history)")]
     UnknownKey(String),
     /// The value does not parse as the setting's type.
     #[error("generation setting `{key}` = `{value}`: expected {expected}")]
@@ -136,6 +180,16 @@ pub struct Usage {
     pub output_tokens: u64,
     /// Their sum (as the provider reported it, when it did).
     pub total_tokens: u64,
+    /// Of `output_tokens`, those spent reasoning (not in the answer).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoning_tokens: u64,
+    /// Of `input_tokens`, those the API read from its prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_input_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Usage {
@@ -144,23 +198,156 @@ impl Usage {
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.total_tokens += other.total_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
     }
 }
 
+/// What a model's tokens cost, in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Per million input tokens read fresh.
+    pub input: f64,
+    /// Per million output tokens (reasoning included).
+    pub output: f64,
+    /// Per million input tokens read from the API's prompt cache (default: `input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
+}
+
+impl Price {
+    /// The cost of `usage` in US dollars.
+    pub fn cost(&self, usage: &Usage) -> f64 {
+        let cached = usage.cached_input_tokens.min(usage.input_tokens);
+        let fresh = usage.input_tokens - cached;
+        (fresh as f64 * self.input
+            + cached as f64 * self.cached_input.unwrap_or(self.input)
+            + usage.output_tokens as f64 * self.output)
+            / 1e6
+    }
+}
+
+/// How a model will be sent a run's generation settings: the profile that
+/// decided it, the settings it does not accept (dropped, not sent), whether
+/// it reasons, and what its tokens cost. The planner turns it into one
+/// warning per dropped setting, instead of a failed request per sample.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Adaptation {
+    /// The profile's name, when one matched the model.
+    pub profile: Option<String>,
+    /// Settings that are not sent, each with why (`temperature`: "reasoning models take no sampling settings").
+    pub dropped: Vec<(String, String)>,
+    /// Whether the model reasons with these settings.
+    pub reasons: bool,
+    /// The most tokens the answer and its reasoning may take together, as sent.
+    pub max_tokens_sent: Option<u32>,
+    /// What its tokens cost, when known.
+    pub price: Option<Price>,
+    /// Its context window in tokens, when known.
+    pub context_tokens: Option<u64>,
+}
+
 /// One request to a model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GenerateRequest {
     /// The conversation so far.
     pub messages: Vec<ChatMessage>,
     /// Generation settings.
     pub config: GenerateConfig,
+    /// Tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolDef>,
+    /// Whether and which it must call (when there are tools).
+    #[serde(default)]
+    pub tool_choice: ToolChoice,
+}
+
+impl GenerateRequest {
+    /// A request of these messages with these settings and no tools.
+    pub fn new(messages: Vec<ChatMessage>, config: GenerateConfig) -> Self {
+        GenerateRequest {
+            messages,
+            config,
+            ..GenerateRequest::default()
+        }
+    }
+}
+
+/// Why a model stopped, in the same words for every API; the API's own word
+/// is kept beside it ([`ModelOutput::stop_reason`]).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// It finished its answer (or met a stop sequence).
+    #[default]
+    Stop,
+    /// It ran out of tokens.
+    MaxTokens,
+    /// It called tools and waits for their results.
+    ToolCalls,
+    /// The API's content filter stopped it.
+    ContentFilter,
+    /// The model refused (an API that says so: Anthropic's `refusal`).
+    Refusal,
+    /// The API gave a reason vigie does not know.
+    Unknown,
+}
+
+impl StopReason {
+    /// The reason as logs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Stop => "stop",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::ToolCalls => "tool_calls",
+            StopReason::ContentFilter => "content_filter",
+            StopReason::Refusal => "refusal",
+            StopReason::Unknown => "unknown",
+        }
+    }
+
+    /// Reads any API's word for why it stopped: OpenAI's `finish_reason`,
+    /// Anthropic's `stop_reason`, Gemini's `finishReason`, Bedrock's `stopReason`.
+    pub fn from_api(word: &str) -> StopReason {
+        match word {
+            "stop" | "end_turn" | "stop_sequence" | "STOP" | "completed" | "eos" => {
+                StopReason::Stop
+            }
+            "length" | "max_tokens" | "MAX_TOKENS" | "max_output_tokens" | "incomplete" => {
+                StopReason::MaxTokens
+            }
+            "tool_calls" | "tool_use" | "function_call" => StopReason::ToolCalls,
+            "content_filter"
+            | "SAFETY"
+            | "RECITATION"
+            | "BLOCKLIST"
+            | "PROHIBITED_CONTENT"
+            | "SPII"
+            | "guardrail_intervened"
+            | "content_filtered" => StopReason::ContentFilter,
+            "refusal" => StopReason::Refusal,
+            _ => StopReason::Unknown,
+        }
+    }
 }
 
 /// What a model answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelOutput {
-    /// The completion text.
+    /// The answer's text: what scorers read.
     pub text: String,
+    /// The model's reasoning before it answered, as the API returned it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning: Vec<Reasoning>,
+    /// Tools it called.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Why generation stopped, in vigie's words.
+    #[serde(default)]
+    pub stop: StopReason,
     /// Why generation stopped, as the provider said it (`stop`, `length`, ...).
     pub stop_reason: String,
     /// Token counts.
@@ -171,6 +358,37 @@ pub struct ModelOutput {
     /// Whether the answer came from the response cache.
     #[serde(default)]
     pub cached: bool,
+}
+
+impl ModelOutput {
+    /// An answer of text alone, with the API's word for why it stopped.
+    pub fn of_text(text: impl Into<String>, stop_reason: impl Into<String>, usage: Usage) -> Self {
+        let stop_reason = stop_reason.into();
+        ModelOutput {
+            text: text.into(),
+            stop: StopReason::from_api(&stop_reason),
+            stop_reason,
+            usage,
+            ..ModelOutput::default()
+        }
+    }
+
+    /// The answer as the assistant's turn of a conversation: its reasoning,
+    /// its text, then its tool calls, so the next request carries them all.
+    pub fn message(&self) -> ChatMessage {
+        let mut content = Vec::with_capacity(self.reasoning.len() + 1 + self.tool_calls.len());
+        content.extend(self.reasoning.iter().cloned().map(ContentPart::Reasoning));
+        if !self.text.is_empty() || self.tool_calls.is_empty() {
+            content.push(ContentPart::Text {
+                text: self.text.clone(),
+            });
+        }
+        content.extend(self.tool_calls.iter().cloned().map(ContentPart::ToolCall));
+        ChatMessage {
+            role: Role::Assistant,
+            content,
+        }
+    }
 }
 
 /// What kind of failure a model call ended in; decides whether to retry.
@@ -191,6 +409,9 @@ pub enum ModelErrorKind {
     Rejected,
     /// The prompt does not fit the model's context window.
     ContextLength,
+    /// The API refused a parameter or setting of the request itself (HTTP 400
+    /// naming it), so every request like it will fail the same way.
+    Unsupported,
     /// Anything else that retrying cannot help (bad configuration, missing key).
     Fatal,
 }
@@ -282,6 +503,15 @@ pub trait ModelApi: Send + Sync {
                 format!("{name} continues chats only, not raw text; use the chat API"),
             ))
         }))
+    }
+
+    /// How this model will be sent `config`: what it drops, whether it
+    /// reasons, its price. Models without profiles send everything as is.
+    fn adaptation(&self, config: &GenerateConfig) -> Adaptation {
+        Adaptation {
+            max_tokens_sent: config.max_tokens,
+            ..Adaptation::default()
+        }
     }
 
     /// Whether [`ModelApi::loglikelihood`] works for this model, so that

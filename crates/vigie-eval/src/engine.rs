@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
-use vigie_core::{GenerateConfig, ModelApi};
+use vigie_core::{GenerateConfig, ModelApi, Price};
 use vigie_log::results::RunTally;
 use vigie_log::{
     LogError, LogFooter, LogWriter, RunStatus, SampleError, SampleErrorKind, SampleRecord, Score,
@@ -106,6 +106,7 @@ pub async fn run(
     let mut tally = RunTally::of(writer.header(), &existing);
     let samples: Vec<Arc<Sample>> = samples.into_iter().map(Arc::new).collect();
     let generate = Arc::new(settings.generate.clone());
+    let price = model.adaptation(&settings.generate).price;
     let jobs: Vec<_> = (1..=settings.epochs)
         .flat_map(|epoch| {
             samples
@@ -124,6 +125,7 @@ pub async fn run(
             attacker: attacker.clone(),
             generate: generate.clone(),
             seed: settings.seed,
+            price,
         })
         .collect();
     observer.on_start(planned, planned - jobs.len());
@@ -134,16 +136,102 @@ pub async fn run(
             f as usize
         }
     });
+    // Budgets count every record ever written, failed ones too: they were paid for.
+    let budget = Arc::new(Budget {
+        max_cost: settings.max_cost,
+        max_tokens_total: settings.max_tokens_total,
+        spent: std::sync::Mutex::new(Spent::default()),
+        reached: std::sync::OnceLock::new(),
+    });
+    existing.iter().for_each(|r| budget.add(r));
+    let stops = Stops {
+        fail_at: stop_at,
+        budget: Some(budget.clone()),
+        guard_unsupported: true,
+    };
+    let start = move |job: SampleJob| {
+        let budget = budget.clone();
+        async move {
+            // Past a budget, jobs not yet begun are not begun. A job counts
+            // its spending before it frees its slot, so the next one sees it.
+            if budget.reached.get().is_some() {
+                return None;
+            }
+            let record = job.run().await;
+            budget.add(&record);
+            Some(record)
+        }
+    };
     let (status, stop_reason) = write_records(
-        in_flight(jobs, max_in_flight, SampleJob::run),
+        in_flight(jobs, max_in_flight, start),
         &mut writer,
         &mut tally,
         &*observer,
         cancel,
-        stop_at,
+        stops,
     )
     .await?;
     finish(writer, &tally, (status, stop_reason), started)
+}
+
+/// What a run has spent on the evaluated model.
+#[derive(Debug, Default, Clone, Copy)]
+struct Spent {
+    tokens: u64,
+    cost_usd: f64,
+}
+
+/// The run's spending limits (`--max-cost`, `--max-tokens-total`) and what
+/// has been spent, shared by the sample jobs.
+struct Budget {
+    max_cost: Option<f64>,
+    max_tokens_total: Option<u64>,
+    spent: std::sync::Mutex<Spent>,
+    /// Why no new sample is launched, once a limit is reached.
+    reached: std::sync::OnceLock<String>,
+}
+
+impl Budget {
+    fn add(&self, record: &SampleRecord) {
+        let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+        spent.tokens += record.usage.total_tokens;
+        spent.cost_usd += record.cost_usd.unwrap_or(0.0);
+        let reason = if let Some(limit) = self.max_cost.filter(|l| spent.cost_usd >= *l) {
+            format!(
+                "the evaluated model's tokens cost ${:.4}, reaching --max-cost ${limit}; no new sample was launched",
+                spent.cost_usd
+            )
+        } else if let Some(limit) = self.max_tokens_total.filter(|l| spent.tokens >= *l) {
+            format!(
+                "the evaluated model used {} tokens, reaching --max-tokens-total {limit}; no new sample was launched",
+                spent.tokens
+            )
+        } else {
+            return;
+        };
+        let _ = self.reached.set(reason);
+    }
+}
+
+/// What ends a run early, besides a cancel.
+struct Stops {
+    /// Failed records that stop the run (`--fail-on-error`).
+    fail_at: Option<usize>,
+    /// Spending limits, which stop new samples.
+    budget: Option<Arc<Budget>>,
+    /// Stop at once when the API refuses a setting before any sample has
+    /// succeeded: every request like it would fail the same way.
+    guard_unsupported: bool,
+}
+
+impl Stops {
+    fn none() -> Stops {
+        Stops {
+            fail_at: None,
+            budget: None,
+            guard_unsupported: false,
+        }
+    }
 }
 
 /// A finished run's records scored again with other scorers.
@@ -210,12 +298,15 @@ pub async fn rescore(
     };
     observer.on_start(jobs.len(), 0);
     let (status, stop_reason) = write_records(
-        in_flight(jobs, max_in_flight, start),
+        in_flight(jobs, max_in_flight, move |record| {
+            let start = start(record);
+            async move { Some(start.await) }
+        }),
         &mut writer,
         &mut tally,
         &*observer,
         cancel,
-        None,
+        Stops::none(),
     )
     .await?;
     let (status, stop_reason) = if status == RunStatus::Success {
@@ -276,15 +367,17 @@ pub async fn score_all(
     (scores, error)
 }
 
-/// Appends records as they come, until they run out, the user cancels, or
-/// `stop_at` records have failed; returns how the run ended and why.
+/// Appends records as they come, until they run out, the user cancels, too
+/// many have failed, or the API refuses a setting before any sample
+/// succeeded; a budget stops new samples and lets those in flight finish.
+/// Returns how the run ended and why.
 async fn write_records(
-    mut records: mpsc::UnboundedReceiver<Result<SampleRecord, String>>,
+    mut records: mpsc::UnboundedReceiver<Result<Option<SampleRecord>, String>>,
     writer: &mut LogWriter,
     tally: &mut RunTally,
     observer: &dyn Observer,
     mut cancel: watch::Receiver<bool>,
-    stop_at: Option<usize>,
+    stops: Stops,
 ) -> Result<(RunStatus, Option<String>), EngineError> {
     loop {
         tokio::select! {
@@ -296,8 +389,13 @@ async fn write_records(
             }
             received = records.recv() => {
                 let record = match received {
-                    None => return Ok((RunStatus::Success, None)),
-                    Some(Ok(record)) => record,
+                    None => return Ok(match stops.budget.as_ref().and_then(|b| b.reached.get()) {
+                        Some(reason) => (RunStatus::Stopped, Some(reason.clone())),
+                        None => (RunStatus::Success, None),
+                    }),
+                    Some(Ok(Some(record))) => record,
+                    // Not begun: a budget was reached.
+                    Some(Ok(None)) => continue,
                     // A panic in a solver or scorer is a bug; stop rather than guess.
                     Some(Err(panic)) => {
                         return Ok((RunStatus::Error, Some(format!("internal error in a sample task: {panic}"))));
@@ -306,11 +404,22 @@ async fn write_records(
                 writer.append_sample(&record)?;
                 tally.add(&record);
                 observer.on_record(&record);
-                let errors = tally.counts().errors;
-                if stop_at.is_some_and(|limit| errors >= limit) {
+                let counts = tally.counts();
+                if let Some(error) = record.error.as_ref().filter(|e| {
+                    stops.guard_unsupported
+                        && e.kind == SampleErrorKind::Unsupported
+                        && counts.completed == counts.errors
+                }) {
+                    return Ok((RunStatus::Error, Some(format!(
+                        "the model's API refused the request itself ({}); every sample would fail the same way, so the run stopped. Change or drop the setting it names with -M, or describe the model in a profile of your own (--profiles; docs/models.md)",
+                        error.message
+                    ))));
+                }
+                if stops.fail_at.is_some_and(|limit| counts.errors >= limit) {
                     let last = record.error.as_ref().map_or("", |e| e.message.as_str());
                     return Ok((RunStatus::Error, Some(format!(
-                        "{errors} samples failed, reaching the --fail-on-error limit; the last error: {last}"
+                        "{} samples failed, reaching the --fail-on-error limit; the last error: {last}",
+                        counts.errors
                     ))));
                 }
             }
@@ -390,6 +499,8 @@ struct SampleJob {
     attacker: Option<Arc<dyn ModelApi>>,
     generate: Arc<GenerateConfig>,
     seed: u64,
+    /// The evaluated model's price, for each record's cost.
+    price: Option<Price>,
 }
 
 impl SampleJob {
@@ -444,6 +555,7 @@ impl SampleJob {
             cache_hits: state.cache_hits,
             time_s: started.elapsed().as_secs_f64(),
             error,
+            cost_usd: self.price.map(|p| p.cost(&state.usage)),
         }
     }
 }

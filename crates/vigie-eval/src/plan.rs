@@ -55,6 +55,10 @@ pub struct EvalSettings {
     pub fail_on_error: Option<f64>,
     /// Whether responses are cached and reused.
     pub cache: bool,
+    /// Spending (US dollars) past which no new sample is launched.
+    pub max_cost: Option<f64>,
+    /// Tokens past which no new sample is launched.
+    pub max_tokens_total: Option<u64>,
     /// Where the logs go.
     pub log_dir: PathBuf,
 }
@@ -337,6 +341,34 @@ pub fn plan(
         attacker: attacker.as_ref().map(|a| a.api.clone()),
     };
 
+    // A setting the model does not take is dropped: one note per setting
+    // for the whole plan, rather than a failed request per sample.
+    let mut dropped: Vec<(String, String)> = Vec::new();
+    for (_, generate, _) in &chosen {
+        for (setting, why) in model.api.adaptation(generate).dropped {
+            if !dropped.iter().any(|(s, _)| *s == setting) {
+                dropped.push((setting, why));
+            }
+        }
+    }
+    for (setting, why) in dropped {
+        notes.push(format!(
+            "{} is not sent `{setting}` ({why}); the tasks that set it run without it",
+            settings.model
+        ));
+    }
+    if settings.max_cost.is_some()
+        && model
+            .api
+            .adaptation(&GenerateConfig::default())
+            .price
+            .is_none()
+    {
+        return Err(usage(format!(
+            "--max-cost: the price of {} is not known; give it in a profile (--profiles; docs/models.md) or use --max-tokens-total",
+            settings.model
+        )));
+    }
     let runs = chosen
         .into_iter()
         .map(|(task, generate, samples)| {
@@ -347,7 +379,10 @@ pub fn plan(
                 run_id: new_run_id(),
                 started_at: vigie_log::now_rfc3339(),
                 task: task_ref(&task, &samples),
-                model: model.reference.clone(),
+                model: ModelRef {
+                    profile: model.api.adaptation(&generate).profile,
+                    ..model.reference.clone()
+                },
                 judge_model: judge.as_ref().map(|j| j.reference.clone()),
                 attacker_model: attacker.as_ref().map(|a| a.reference.clone()),
                 settings: RunSettings {
@@ -365,6 +400,8 @@ pub fn plan(
                     max_retries: settings.max_retries,
                     fail_on_error: settings.fail_on_error,
                     cache: settings.cache,
+                    max_cost: settings.max_cost,
+                    max_tokens_total: settings.max_tokens_total,
                 },
                 scorers: scorer_refs(&task.scorers),
                 planned_records: samples.len() * epochs as usize,
@@ -646,6 +683,8 @@ mod tests {
             fail_on_error: Some(0.1),
             cache: true,
             log_dir: PathBuf::from("logs/x"),
+            max_cost: None,
+            max_tokens_total: None,
         }
     }
 

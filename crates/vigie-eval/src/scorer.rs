@@ -534,6 +534,7 @@ impl Scorer {
                         temperature: Some(0.0),
                         ..GenerateConfig::default()
                     },
+                    ..GenerateRequest::default()
                 };
                 let output = judge
                     .generate(&request)

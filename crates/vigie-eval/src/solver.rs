@@ -562,6 +562,7 @@ impl Solver {
                 let request = GenerateRequest {
                     messages: vec![ChatMessage::user(critique_prompt)],
                     config: ctx.generate.clone(),
+                    ..GenerateRequest::default()
                 };
                 let critique_text = call(state, ctx, &request).await?.text;
                 let followup = render(
@@ -643,11 +644,12 @@ async fn generate(
     let request = GenerateRequest {
         messages: state.messages.clone(),
         config: ctx.generate.merged(over),
+        ..GenerateRequest::default()
     };
     let output = call(state, ctx, &request).await?;
-    state
-        .messages
-        .push(ChatMessage::assistant(output.text.clone()));
+    // The conversation keeps the whole turn (reasoning, tool calls); scorers
+    // read the answer's text alone.
+    state.messages.push(output.message());
     state.output = output.text;
     Ok(())
 }
@@ -683,6 +685,7 @@ async fn pair_attack(
                 max_tokens: Some(512),
                 ..GenerateConfig::default()
             },
+            ..GenerateRequest::default()
         };
         let proposal = attacker.generate(&request).await.map_err(|e| SolveError {
             kind: SampleErrorKind::Attacker,

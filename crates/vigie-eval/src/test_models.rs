@@ -28,6 +28,7 @@ impl ModelSource for Models {
             reference: vigie_log::ModelRef {
                 name: name.into(),
                 base_url: base_url.map(str::to_string),
+                profile: None,
             },
         })
     }

@@ -589,6 +589,7 @@ impl Worker<'_> {
             input_tokens: s.prompt_tokens as u64,
             output_tokens: s.generated.len() as u64,
             total_tokens: (s.prompt_tokens + s.generated.len()) as u64,
+            ..Usage::default()
         };
         let output = ModelOutput {
             text: String::from_utf8_lossy(&s.text).into_owned(),
@@ -596,6 +597,7 @@ impl Worker<'_> {
             usage,
             retries: 0,
             cached: false,
+            ..ModelOutput::default()
         };
         let _ = s.reply.send(Ok(output));
     }
@@ -750,6 +752,7 @@ mod tests {
                 max_tokens: Some(12),
                 ..Default::default()
             },
+            ..Default::default()
         };
         let (pieces, output) = collect(model.generate_stream(&request));
         assert!(pieces.len() > 1, "{pieces:?}");
@@ -795,6 +798,7 @@ mod tests {
                 stop,
                 ..Default::default()
             },
+            ..Default::default()
         };
         let err = runtime
             .block_on(model.generate(&request(vec![PANIC_ON_STEP.into()])))

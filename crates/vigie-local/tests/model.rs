@@ -141,6 +141,7 @@ async fn generate(
     let request = vigie_core::GenerateRequest {
         messages: vec![vigie_core::ChatMessage::user(text)],
         config,
+        ..Default::default()
     };
     vigie_core::ModelApi::generate(model, &request)
         .await
@@ -321,6 +322,7 @@ fn malformed_model_files_are_refused_at_load_naming_file_and_fault() {
             max_tokens: Some(3),
             ..Default::default()
         },
+        ..Default::default()
     };
     let output = runtime
         .block_on(vigie_core::ModelApi::generate(&model, &request))

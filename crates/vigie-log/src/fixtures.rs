@@ -32,6 +32,7 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
         model: ModelRef {
             name: model.into(),
             base_url: None,
+            profile: None,
         },
         judge_model: None,
         attacker_model: None,
@@ -51,6 +52,8 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
             max_retries: 3,
             fail_on_error: None,
             cache: false,
+            max_cost: None,
+            max_tokens_total: None,
         },
         scorers: vec![ScorerRef {
             name: scorer.into(),
@@ -80,6 +83,7 @@ pub fn footer(records: usize, metrics: BTreeMap<String, f64>) -> LogFooter {
         usage: Usage::default(),
         retries: 0,
         error: None,
+        cost_usd: None,
     }
 }
 
@@ -115,5 +119,6 @@ pub fn record(
         cache_hits: 0,
         time_s: 0.5,
         error: None,
+        cost_usd: None,
     }
 }

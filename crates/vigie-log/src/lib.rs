@@ -100,9 +100,14 @@ pub fn now_rfc3339() -> String {
 /// 3 gave messages content parts (a single text part is still written as a
 /// string), records the log-likelihood of each choice and scores their
 /// sub-scores as fields, and closed the set of error kinds, reducers and
-/// metrics. Earlier logs read: version 1 has no manifest, and records of both
-/// are brought up to date as they are read.
-pub const FORMAT_VERSION: u32 = 3;
+/// metrics. Version 4 added the parts frontier models answer with (reasoning,
+/// tool calls, tool results, the `tool` role), reasoning and cached-input
+/// token counts, the reasoning settings, the `unsupported` error kind, costs
+/// and the reason a run stopped launching samples: a version-3 reader fails on
+/// them, so they bump the version, but version-3 records are version-4
+/// records as they stand. Earlier logs read: version 1 has no manifest, and
+/// records of versions 1 and 2 are brought up to date as they are read.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The extension of vigie log files.
 pub const LOG_EXTENSION: &str = "vlog";

@@ -42,6 +42,7 @@ pub struct RunTally {
 struct Latest {
     errored: bool,
     usage: Usage,
+    cost_usd: Option<f64>,
     retries: u32,
 }
 
@@ -95,6 +96,7 @@ impl RunTally {
             Latest {
                 errored,
                 usage: record.usage,
+                cost_usd: record.cost_usd,
                 retries: record.retries,
             },
         );
@@ -148,6 +150,14 @@ impl RunTally {
             total.add(&l.usage);
         }
         total
+    }
+
+    /// What the counted records cost, when any has a cost.
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.latest
+            .values()
+            .filter_map(|l| l.cost_usd)
+            .fold(None, |sum, c| Some(sum.unwrap_or(0.0) + c))
     }
 
     /// Retries over the counted records.
@@ -233,6 +243,7 @@ impl RunTally {
             groups: self.groups(),
             contrasts: self.contrasts(),
             usage: self.usage(),
+            cost_usd: self.cost_usd(),
             retries: self.retries(),
             error,
         }

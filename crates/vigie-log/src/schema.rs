@@ -122,6 +122,9 @@ pub struct ModelRef {
     /// The API base URL, for HTTP providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// The model profile that decided how settings were sent (see `vigie-providers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// Settings that decide which samples run and how; enough to resume the run.
@@ -152,6 +155,12 @@ pub struct RunSettings {
     pub fail_on_error: Option<f64>,
     /// Whether responses were cached and reused.
     pub cache: bool,
+    /// The evaluated model's spending (US dollars) past which no new sample is launched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost: Option<f64>,
+    /// The evaluated model's tokens past which no new sample is launched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens_total: Option<u64>,
 }
 
 /// One sample of one epoch, as it ran.
@@ -187,6 +196,9 @@ pub struct SampleRecord {
     pub scores: BTreeMap<String, Score>,
     /// Tokens used by the evaluated model for this sample.
     pub usage: Usage,
+    /// What those tokens cost in US dollars, when the model's price is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
     /// Request retries this sample needed.
     #[serde(default)]
     pub retries: u32,
@@ -293,6 +305,9 @@ pub enum SampleErrorKind {
     Rejected,
     /// The prompt does not fit the model's context.
     ContextLength,
+    /// The model's API refused a parameter or setting of the request (HTTP
+    /// 400 naming it); a profile or `-M` fixes it, a retry cannot.
+    Unsupported,
     /// A failure no retry can help (a missing key, a model that cannot do what the task asks).
     Fatal,
     /// A template could not be rendered for this sample, or the sample lacks what a solver needs.
@@ -314,6 +329,7 @@ impl SampleErrorKind {
             SampleErrorKind::BadResponse => "bad_response",
             SampleErrorKind::Rejected => "rejected",
             SampleErrorKind::ContextLength => "context_length",
+            SampleErrorKind::Unsupported => "unsupported",
             SampleErrorKind::Fatal => "fatal",
             SampleErrorKind::Template => "template",
             SampleErrorKind::Scorer => "scorer",
@@ -347,6 +363,7 @@ impl From<ModelErrorKind> for SampleErrorKind {
             ModelErrorKind::BadResponse => SampleErrorKind::BadResponse,
             ModelErrorKind::Rejected => SampleErrorKind::Rejected,
             ModelErrorKind::ContextLength => SampleErrorKind::ContextLength,
+            ModelErrorKind::Unsupported => SampleErrorKind::Unsupported,
             ModelErrorKind::Fatal => SampleErrorKind::Fatal,
         }
     }
@@ -374,6 +391,9 @@ pub struct LogFooter {
     pub contrasts: Vec<Contrast>,
     /// Tokens used by the evaluated model over the whole run.
     pub usage: Usage,
+    /// What they cost in US dollars, when the model's price is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
     /// Request retries over the whole run.
     pub retries: u64,
     /// Why the run stopped, when it did not succeed.
@@ -417,6 +437,9 @@ pub enum RunStatus {
     Cancelled,
     /// Stopped because too many samples failed, or by an internal error; resumable.
     Error,
+    /// Stopped launching samples at a limit the user set (`--max-cost`,
+    /// `--max-tokens-total`); resumable with a higher one.
+    Stopped,
 }
 
 impl RunStatus {
@@ -427,6 +450,7 @@ impl RunStatus {
             RunStatus::Success => "success",
             RunStatus::Cancelled => "cancelled",
             RunStatus::Error => "error",
+            RunStatus::Stopped => "stopped",
         }
     }
 }

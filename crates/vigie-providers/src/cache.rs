@@ -85,9 +85,11 @@ mod tests {
                 input_tokens: 1,
                 output_tokens: 1,
                 total_tokens: 2,
+                ..Usage::default()
             },
             retries: 3,
             cached: false,
+            ..ModelOutput::default()
         };
         cache.put(&a, &output).unwrap();
         let got = cache.get(&a).unwrap();

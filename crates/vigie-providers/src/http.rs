@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use vigie_core::{BoxFuture, GenerateRequest, ModelApi, ModelError, ModelErrorKind, ModelOutput};
+use vigie_core::{
+    Adaptation, BoxFuture, GenerateConfig, GenerateRequest, ModelApi, ModelError, ModelErrorKind,
+    ModelOutput,
+};
 
 use crate::cache::ResponseCache;
 use crate::limiter::AdaptiveLimiter;
+use crate::profile::{adapt, Profile};
 use crate::protocol::Protocol;
-use crate::{ProviderStats, RetryPolicy};
+use crate::{Auth, ProviderStats, RetryPolicy};
 
 /// A model behind an HTTP API.
 pub struct HttpModel {
@@ -20,8 +24,10 @@ pub struct HttpModel {
     pub(crate) endpoint: String,
     /// `endpoint`, parsed once: parsing it for every request showed in profiles.
     pub(crate) url: reqwest::Url,
-    pub(crate) api_key: Option<String>,
+    pub(crate) auth: Auth,
     pub(crate) protocol: Protocol,
+    /// The profile that matched the model's name, if one did.
+    pub(crate) profile: Option<Profile>,
     pub(crate) client: reqwest::Client,
     pub(crate) limiter: Arc<AdaptiveLimiter>,
     pub(crate) timeout: Duration,
@@ -61,10 +67,31 @@ impl HttpModel {
             .post(self.url.clone())
             .header("content-type", "application/json")
             .body(body.to_vec());
-        request = match (self.protocol, &self.api_key) {
-            (Protocol::OpenAiChat, Some(key)) => request.bearer_auth(key),
-            (Protocol::AnthropicMessages, Some(key)) => request.header("x-api-key", key),
-            (_, None) => request,
+        request = match &self.auth {
+            Auth::None => request,
+            Auth::Bearer(key) => request.bearer_auth(key),
+            Auth::Header(name, key) => request.header(*name, key),
+            Auth::SigV4(signer) => {
+                let host = self.url.host_str().unwrap_or_default();
+                let headers = [("host", host), ("content-type", "application/json")];
+                let signed = signer
+                    .headers(
+                        "POST",
+                        self.url.as_str(),
+                        &headers,
+                        body,
+                        std::time::SystemTime::now(),
+                    )
+                    .map_err(|e| {
+                        ModelError::new(
+                            ModelErrorKind::Fatal,
+                            format!("cannot sign the request: {e}"),
+                        )
+                    })?;
+                signed.into_iter().fold(request, |request, (name, value)| {
+                    request.header(name, value)
+                })
+            }
         };
         if self.protocol == Protocol::AnthropicMessages {
             request = request.header("anthropic-version", "2023-06-01");
@@ -125,18 +152,31 @@ impl ModelApi for HttpModel {
         &self.name
     }
 
+    fn adaptation(&self, config: &GenerateConfig) -> Adaptation {
+        let sent = adapt(self.profile.as_ref(), self.protocol, config);
+        Adaptation {
+            profile: self.profile.as_ref().map(|p| p.name.clone()),
+            dropped: sent.dropped,
+            reasons: sent.reasoning.is_some(),
+            max_tokens_sent: sent.max_tokens,
+            price: self.profile.as_ref().and_then(|p| p.price),
+            context_tokens: self.profile.as_ref().and_then(|p| p.context_tokens),
+        }
+    }
+
     fn generate<'a>(
         &'a self,
         request: &'a GenerateRequest,
     ) -> BoxFuture<'a, Result<ModelOutput, ModelError>> {
         Box::pin(async move {
-            let body =
-                serde_json::to_vec(&self.protocol.body(&self.model_id, request)).map_err(|e| {
-                    ModelError::new(
-                        ModelErrorKind::Fatal,
-                        format!("cannot encode the request: {e}"),
-                    )
-                })?;
+            let sent = adapt(self.profile.as_ref(), self.protocol, &request.config);
+            let body = self.protocol.body(&self.model_id, request, &sent)?;
+            let body = serde_json::to_vec(&body).map_err(|e| {
+                ModelError::new(
+                    ModelErrorKind::Fatal,
+                    format!("cannot encode the request: {e}"),
+                )
+            })?;
             let key = self
                 .cache
                 .as_ref()

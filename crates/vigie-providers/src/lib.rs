@@ -2,21 +2,27 @@
 //! `openai/gpt-4o-mini` or `anthropic/claude-sonnet-4-5` into a
 //! `dyn ModelApi` that adds a per-model connection limit with adaptive
 //! concurrency, a request timeout, retries with exponential backoff and
-//! jitter (honouring `Retry-After`), token accounting and an optional
-//! on-disk response cache.
+//! jitter (honouring `Retry-After`), token accounting, an optional on-disk
+//! response cache, and the model's profile ([`profile`]): which settings it
+//! accepts, whether it reasons, what it costs.
 //!
-//! | prefix | API | base URL (flag, then env) | key env |
+//! | prefix | API | base URL (flag, then env) | credentials |
 //! |---|---|---|---|
-//! | `openai/` | OpenAI chat completions | `OPENAI_BASE_URL`, else OpenAI's | `OPENAI_API_KEY` |
-//! | `mistral/` | same | `MISTRAL_BASE_URL`, else Mistral's | `MISTRAL_API_KEY` |
+//! | `openai/` | OpenAI Chat Completions, or the Responses API (`OPENAI_API=responses`, or a profile's `api`) | `OPENAI_BASE_URL`, else OpenAI's | `OPENAI_API_KEY` |
+//! | `azure/DEPLOYMENT` | Azure OpenAI (chat completions of a deployment) | `AZURE_OPENAI_ENDPOINT` (`https://NAME.openai.azure.com`) | `AZURE_OPENAI_API_KEY` (`api-key` header) or `AZURE_OPENAI_AD_TOKEN` (bearer); `AZURE_OPENAI_API_VERSION` (default `2024-10-21`) |
+//! | `mistral/` | OpenAI Chat Completions | `MISTRAL_BASE_URL`, else Mistral's | `MISTRAL_API_KEY` |
 //! | `vllm/` | same | `VLLM_BASE_URL`, else `http://127.0.0.1:8000/v1` | `VLLM_API_KEY` |
 //! | `ollama/` | same | `OLLAMA_BASE_URL`, else `http://127.0.0.1:11434/v1` | none |
 //! | `llamacpp/` | same | `LLAMACPP_BASE_URL`, else `http://127.0.0.1:8080/v1` | none |
-//! | `anthropic/` | Anthropic messages | `ANTHROPIC_BASE_URL`, else Anthropic's | `ANTHROPIC_API_KEY` |
+//! | `anthropic/` | Anthropic Messages | `ANTHROPIC_BASE_URL`, else Anthropic's | `ANTHROPIC_API_KEY` |
+//! | `google/` | Gemini `generateContent` | `GOOGLE_BASE_URL`, else Google's `v1beta` | `GOOGLE_API_KEY` or `GEMINI_API_KEY` (`x-goog-api-key`), or `GOOGLE_ACCESS_TOKEN` (bearer) |
+//! | `bedrock/MODEL_ID` | AWS Bedrock Converse, SigV4-signed | `BEDROCK_BASE_URL`, else `https://bedrock-runtime.REGION.amazonaws.com` | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, or the profile files (`AWS_PROFILE`) |
 
+mod aws;
 mod cache;
 mod http;
 mod limiter;
+pub mod profile;
 mod protocol;
 
 use std::sync::atomic::AtomicU64;
@@ -26,6 +32,7 @@ use std::time::Duration;
 pub use cache::ResponseCache;
 pub use http::HttpModel;
 pub use limiter::AdaptiveLimiter;
+pub use profile::{Profile, Profiles};
 pub use protocol::Protocol;
 
 /// How often and how patiently to retry.
@@ -67,14 +74,41 @@ pub struct ProviderOptions {
     pub retry: RetryPolicy,
     /// Response cache, when enabled.
     pub cache: Option<ResponseCache>,
+    /// The model profiles to look the model up in.
+    pub profiles: Arc<Profiles>,
 }
 
 /// A model name that cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// No `provider/` prefix, or an unknown one.
-    #[error("unknown model provider in `{0}` (expected openai/, anthropic/, mistral/, vllm/, ollama/ or llamacpp/ followed by the model name)")]
+    #[error("unknown model provider in `{0}` (expected openai/, azure/, anthropic/, google/, bedrock/, mistral/, vllm/, ollama/ or llamacpp/ followed by the model name)")]
     UnknownProvider(String),
+    /// A provider whose endpoint has no default was given none.
+    #[error("no endpoint for `{model}`: set {env} or pass --base-url")]
+    MissingBase {
+        /// The model.
+        model: String,
+        /// The env var to set.
+        env: &'static str,
+    },
+    /// No AWS credentials were found.
+    #[error("no AWS credentials for Bedrock: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile `{profile}` keys in ~/.aws/credentials (AWS_PROFILE picks another)")]
+    MissingAwsCredentials {
+        /// The profile looked in.
+        profile: String,
+    },
+    /// No AWS region was found.
+    #[error("no AWS region for Bedrock: set AWS_REGION, or `region` in ~/.aws/config")]
+    MissingAwsRegion,
+    /// A profile file could not be read.
+    #[error("model profiles {path}: {message}")]
+    Profiles {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The provider needs a key and none was given.
     #[error("no API key for `{model}`: set {env} or pass --api-key")]
     MissingKey {
@@ -96,11 +130,14 @@ pub enum ProviderError {
     Client(String),
 }
 
+/// How a provider is reached.
 struct ProviderInfo {
     protocol: Protocol,
     base_env: &'static str,
-    default_base: &'static str,
-    key_env: Option<&'static str>,
+    /// The endpoint when neither flag nor env gives one (`None`: one is needed).
+    default_base: Option<&'static str>,
+    /// The key env vars, in order of preference.
+    key_env: &'static [&'static str],
     /// Whether the default endpoint refuses requests without a key.
     key_required_by_default: bool,
 }
@@ -109,7 +146,7 @@ fn provider_info(prefix: &str) -> Option<ProviderInfo> {
     let openai = |base_env, default_base, key_env, required| ProviderInfo {
         protocol: Protocol::OpenAiChat,
         base_env,
-        default_base,
+        default_base: Some(default_base),
         key_env,
         key_required_by_default: required,
     };
@@ -117,29 +154,50 @@ fn provider_info(prefix: &str) -> Option<ProviderInfo> {
         "openai" => openai(
             "OPENAI_BASE_URL",
             "https://api.openai.com/v1",
-            Some("OPENAI_API_KEY"),
+            &["OPENAI_API_KEY"],
             true,
         ),
+        "azure" => ProviderInfo {
+            protocol: Protocol::OpenAiChat,
+            base_env: "AZURE_OPENAI_ENDPOINT",
+            default_base: None,
+            key_env: &["AZURE_OPENAI_API_KEY"],
+            key_required_by_default: false,
+        },
         "mistral" => openai(
             "MISTRAL_BASE_URL",
             "https://api.mistral.ai/v1",
-            Some("MISTRAL_API_KEY"),
+            &["MISTRAL_API_KEY"],
             true,
         ),
         "vllm" => openai(
             "VLLM_BASE_URL",
             "http://127.0.0.1:8000/v1",
-            Some("VLLM_API_KEY"),
+            &["VLLM_API_KEY"],
             false,
         ),
-        "ollama" => openai("OLLAMA_BASE_URL", "http://127.0.0.1:11434/v1", None, false),
-        "llamacpp" => openai("LLAMACPP_BASE_URL", "http://127.0.0.1:8080/v1", None, false),
+        "ollama" => openai("OLLAMA_BASE_URL", "http://127.0.0.1:11434/v1", &[], false),
+        "llamacpp" => openai("LLAMACPP_BASE_URL", "http://127.0.0.1:8080/v1", &[], false),
         "anthropic" => ProviderInfo {
             protocol: Protocol::AnthropicMessages,
             base_env: "ANTHROPIC_BASE_URL",
-            default_base: "https://api.anthropic.com/v1",
-            key_env: Some("ANTHROPIC_API_KEY"),
+            default_base: Some("https://api.anthropic.com/v1"),
+            key_env: &["ANTHROPIC_API_KEY"],
             key_required_by_default: true,
+        },
+        "google" => ProviderInfo {
+            protocol: Protocol::Gemini,
+            base_env: "GOOGLE_BASE_URL",
+            default_base: Some("https://generativelanguage.googleapis.com/v1beta"),
+            key_env: &["GOOGLE_API_KEY", "GEMINI_API_KEY"],
+            key_required_by_default: false,
+        },
+        "bedrock" => ProviderInfo {
+            protocol: Protocol::BedrockConverse,
+            base_env: "BEDROCK_BASE_URL",
+            default_base: None,
+            key_env: &[],
+            key_required_by_default: false,
         },
         _ => return None,
     })
@@ -155,15 +213,41 @@ pub fn is_http_model(name: &str) -> bool {
 pub fn base_url_for(name: &str, flag: Option<&str>) -> Option<String> {
     let (prefix, _) = name.split_once('/')?;
     let info = provider_info(prefix)?;
-    Some(resolve_base(&info, flag))
+    resolve_base(&info, flag).or_else(|| {
+        (prefix == "bedrock")
+            .then(|| aws::AwsSources::from_process().region().ok())
+            .flatten()
+            .map(|region| bedrock_base(&region))
+    })
 }
 
-fn resolve_base(info: &ProviderInfo, flag: Option<&str>) -> String {
+fn bedrock_base(region: &str) -> String {
+    format!("https://bedrock-runtime.{region}.amazonaws.com")
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.is_empty())
+}
+
+fn resolve_base(info: &ProviderInfo, flag: Option<&str>) -> Option<String> {
     let base = flag
         .map(str::to_string)
-        .or_else(|| std::env::var(info.base_env).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| info.default_base.to_string());
-    base.trim_end_matches('/').to_string()
+        .or_else(|| env(info.base_env))
+        .or_else(|| info.default_base.map(str::to_string))?;
+    Some(base.trim_end_matches('/').to_string())
+}
+
+/// How a request is authenticated.
+#[derive(Debug, Clone)]
+pub(crate) enum Auth {
+    /// Nothing.
+    None,
+    /// `Authorization: Bearer KEY`.
+    Bearer(String),
+    /// A header of the provider's (`x-api-key`, `api-key`, `x-goog-api-key`).
+    Header(&'static str, String),
+    /// AWS SigV4.
+    SigV4(aws::Signer),
 }
 
 /// Builds an HTTP model from its name; returns it with its live counters.
@@ -177,18 +261,81 @@ pub fn resolve(
         .ok_or_else(|| ProviderError::UnknownProvider(name.to_string()))?;
     let info =
         provider_info(prefix).ok_or_else(|| ProviderError::UnknownProvider(name.to_string()))?;
-    let base = resolve_base(&info, options.base_url.as_deref());
-    let api_key = options.api_key.clone().or_else(|| {
-        info.key_env
-            .and_then(|env| std::env::var(env).ok())
-            .filter(|k| !k.is_empty())
-    });
-    if api_key.is_none() && info.key_required_by_default && base == info.default_base {
-        return Err(ProviderError::MissingKey {
-            model: name.to_string(),
-            env: info.key_env.unwrap_or("an API key variable"),
-        });
+    let profile = options.profiles.find(name).cloned();
+    let mut protocol = info.protocol;
+    if prefix == "openai" {
+        let api = profile
+            .as_ref()
+            .and_then(|p| p.api.clone())
+            .or_else(|| env("OPENAI_API"));
+        if api.as_deref() == Some("responses") {
+            protocol = Protocol::OpenAiResponses;
+        }
     }
+    let key = options
+        .api_key
+        .clone()
+        .or_else(|| info.key_env.iter().find_map(|e| env(e)));
+    let (base, auth) = match prefix {
+        "bedrock" => {
+            let sources = aws::AwsSources::from_process();
+            let region = sources.region()?;
+            let base = resolve_base(&info, options.base_url.as_deref())
+                .unwrap_or_else(|| bedrock_base(&region));
+            let signer = aws::Signer {
+                credentials: sources.credentials()?,
+                region,
+                service: "bedrock",
+            };
+            (base, Auth::SigV4(signer))
+        }
+        _ => {
+            let base = resolve_base(&info, options.base_url.as_deref()).ok_or_else(|| {
+                ProviderError::MissingBase {
+                    model: name.to_string(),
+                    env: info.base_env,
+                }
+            })?;
+            if key.is_none()
+                && info.key_required_by_default
+                && Some(base.as_str()) == info.default_base
+            {
+                return Err(ProviderError::MissingKey {
+                    model: name.to_string(),
+                    env: info
+                        .key_env
+                        .first()
+                        .copied()
+                        .unwrap_or("an API key variable"),
+                });
+            }
+            let auth = match (prefix, key) {
+                ("azure", Some(key)) => Auth::Header("api-key", key),
+                ("azure", None) => match env("AZURE_OPENAI_AD_TOKEN") {
+                    Some(token) => Auth::Bearer(token),
+                    None => {
+                        return Err(ProviderError::MissingKey {
+                            model: name.to_string(),
+                            env: "AZURE_OPENAI_API_KEY (or AZURE_OPENAI_AD_TOKEN)",
+                        })
+                    }
+                },
+                ("anthropic", Some(key)) => Auth::Header("x-api-key", key),
+                ("google", Some(key)) => Auth::Header("x-goog-api-key", key),
+                ("google", None) => env("GOOGLE_ACCESS_TOKEN").map_or(Auth::None, Auth::Bearer),
+                (_, Some(key)) => Auth::Bearer(key),
+                (_, None) => Auth::None,
+            };
+            (base, auth)
+        }
+    };
+    let endpoint = if prefix == "azure" {
+        let version = env("AZURE_OPENAI_API_VERSION").unwrap_or_else(|| "2024-10-21".into());
+        let base = base.trim_end_matches("/openai");
+        format!("{base}/openai/deployments/{model_id}/chat/completions?api-version={version}")
+    } else {
+        format!("{base}{}", protocol.path(model_id))
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.max_connections.max(1))
         .tcp_nodelay(true)
@@ -196,7 +343,6 @@ pub fn resolve(
         .build()
         .map_err(|e| ProviderError::Client(e.to_string()))?;
     let stats = Arc::new(ProviderStats::default());
-    let endpoint = format!("{base}{}", info.protocol.path());
     let url = reqwest::Url::parse(&endpoint).map_err(|e| ProviderError::BadBaseUrl {
         base: base.clone(),
         reason: e.to_string(),
@@ -206,8 +352,9 @@ pub fn resolve(
         model_id: model_id.to_string(),
         endpoint,
         url,
-        api_key,
-        protocol: info.protocol,
+        auth,
+        protocol,
+        profile,
         client,
         limiter: AdaptiveLimiter::new(options.max_connections),
         timeout: options.timeout,
@@ -234,6 +381,7 @@ mod tests {
                 max_delay: Duration::from_secs(1),
             },
             cache: None,
+            profiles: Arc::new(Profiles::builtin()),
         }
     }
 

@@ -218,6 +218,7 @@ impl Sampling {
             },
             logit_bias,
             ignore_eos: self.ignore_eos,
+            ..GenerateConfig::default()
         })
     }
 
@@ -320,6 +321,7 @@ async fn chat_completions(State(served): State<Arc<Served>>, body: Bytes) -> Ans
     let input = Input::Chat(GenerateRequest {
         messages: messages(request.messages, "messages")?,
         config,
+        ..GenerateRequest::default()
     });
     respond(
         served,
@@ -439,6 +441,7 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
     let request = GenerateRequest {
         messages: messages(input, "input")?,
         config,
+        ..GenerateRequest::default()
     };
     let output = whole_answer(events(served.model.clone(), Input::Chat(request))).await?;
     let number = served.next_id.fetch_add(1, Ordering::Relaxed);

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use vigie_core::{
-    BoxFuture, ChatMessage, GenerateRequest, ModelApi, ModelError, ModelErrorKind, ModelOutput,
-    Usage,
+    Adaptation, BoxFuture, ChatMessage, GenerateConfig, GenerateRequest, ModelApi, ModelError,
+    ModelErrorKind, ModelOutput, Price, Reasoning, StopReason, ToolCall, Usage,
 };
 
 /// How one kind of request is answered.
@@ -25,6 +25,8 @@ pub struct Reply {
     retries: u32,
     failure: Option<(ModelErrorKind, Option<u32>)>,
     loglikelihoods: Option<Vec<f64>>,
+    reasoning: Option<String>,
+    tool_calls: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -70,7 +72,22 @@ impl Reply {
             input_tokens: input,
             output_tokens: output,
             total_tokens: input + output,
+            ..Usage::default()
         });
+        self
+    }
+
+    /// Reasons `text` before answering (counted as reasoning tokens, by words).
+    pub fn reasoning(mut self, text: impl Into<String>) -> Reply {
+        self.reasoning = Some(text.into());
+        self
+    }
+
+    /// Calls tool `name` with `arguments` (JSON text, kept raw with a parse
+    /// error when it is not JSON); the answer then stops for tool calls.
+    pub fn tool_call(mut self, name: &str, arguments: &str) -> Reply {
+        self.tool_calls
+            .push((name.to_string(), arguments.to_string()));
         self
     }
 
@@ -102,6 +119,7 @@ pub struct ScriptedModel {
     /// Requests seen per cue (or the default), for answers in turn and `fail_first`.
     seen: Mutex<HashMap<Option<usize>, u32>>,
     requests: Mutex<Vec<GenerateRequest>>,
+    price: Option<Price>,
 }
 
 impl ScriptedModel {
@@ -113,7 +131,14 @@ impl ScriptedModel {
             default,
             seen: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
+            price: None,
         }
+    }
+
+    /// Says its tokens cost `price` (as a profile would).
+    pub fn priced(mut self, price: Price) -> ScriptedModel {
+        self.price = Some(price);
+        self
     }
 
     /// Answers `reply` to requests with a message containing `text`
@@ -187,22 +212,56 @@ impl ModelApi for ScriptedModel {
                 .or(reply.texts.last())
                 .cloned()
                 .unwrap_or_default();
+            let thought = reply.reasoning.as_deref().map_or(0, words);
             let usage = reply.usage.unwrap_or_else(|| {
                 let input: u64 = request.messages.iter().map(|m| words(&m.text())).sum();
                 Usage {
                     input_tokens: input,
-                    output_tokens: words(&text),
-                    total_tokens: input + words(&text),
+                    output_tokens: words(&text) + thought,
+                    total_tokens: input + words(&text) + thought,
+                    reasoning_tokens: thought,
+                    ..Usage::default()
                 }
             });
+            let tool_calls: Vec<ToolCall> = reply
+                .tool_calls
+                .iter()
+                .enumerate()
+                .map(|(i, (name, arguments))| {
+                    ToolCall::from_text(format!("call_{turn}_{i}"), name, arguments)
+                })
+                .collect();
+            let stop = if tool_calls.is_empty() {
+                StopReason::Stop
+            } else {
+                StopReason::ToolCalls
+            };
             Ok(ModelOutput {
                 text,
-                stop_reason: "stop".into(),
+                reasoning: reply
+                    .reasoning
+                    .iter()
+                    .map(|text| Reasoning {
+                        text: text.clone(),
+                        ..Reasoning::default()
+                    })
+                    .collect(),
+                tool_calls,
+                stop,
+                stop_reason: stop.as_str().into(),
                 usage,
                 retries: reply.retries,
                 cached: false,
             })
         })
+    }
+
+    fn adaptation(&self, config: &GenerateConfig) -> Adaptation {
+        Adaptation {
+            max_tokens_sent: config.max_tokens,
+            price: self.price,
+            ..Adaptation::default()
+        }
     }
 
     fn gives_loglikelihoods(&self) -> bool {
@@ -236,10 +295,7 @@ mod tests {
     use super::*;
 
     fn ask(model: &ScriptedModel, text: &str) -> Result<ModelOutput, ModelError> {
-        let request = GenerateRequest {
-            messages: vec![ChatMessage::user(text)],
-            config: Default::default(),
-        };
+        let request = GenerateRequest::new(vec![ChatMessage::user(text)], Default::default());
         tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -262,7 +318,8 @@ mod tests {
             Usage {
                 input_tokens: 3,
                 output_tokens: 1,
-                total_tokens: 4
+                total_tokens: 4,
+                ..Usage::default()
             }
         );
         let errors: Vec<_> = (0..3).map(|_| ask(&model, "a flaky one")).collect();

@@ -65,6 +65,8 @@ fn settings(dir: &std::path::Path) -> EvalSettings {
         fail_on_error: None,
         cache: false,
         log_dir: dir.to_path_buf(),
+        max_cost: None,
+        max_tokens_total: None,
     }
 }
 
@@ -598,4 +600,132 @@ true_mass = {}
         "{}",
         error.message
     );
+}
+
+#[test]
+fn reasoning_and_tool_calls_are_kept_and_scorers_see_the_answer_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Arc::new(ScriptedModel::new(
+        "scripted/model",
+        Reply::text("4").reasoning("Two and two make four, not 5."),
+    ));
+    let exact = ARITH.replace("includes = {}", "exact = {}");
+    let ran = run_task(task(&exact, &rows(2)), &settings(dir.path()), vec![model]);
+    assert_eq!(
+        ran.footer.metrics["exact/accuracy"], 1.0,
+        "the reasoning is not part of the answer"
+    );
+    let record = &ran.records[0];
+    assert_eq!(record.output, "4");
+    let turn = record.messages.last().unwrap();
+    assert_eq!(
+        turn.reasoning().next().unwrap().text,
+        "Two and two make four, not 5."
+    );
+    assert_eq!(record.usage.reasoning_tokens, 7);
+}
+
+#[test]
+fn a_setting_the_api_refuses_stops_the_run_at_the_first_samples_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Arc::new(ScriptedModel::new(
+        "scripted/model",
+        Reply::fail(ModelErrorKind::Unsupported),
+    ));
+    let one_at_a_time = EvalSettings {
+        max_connections: 1,
+        ..settings(dir.path())
+    };
+    let ran = run_task(task(ARITH, &rows(20)), &one_at_a_time, vec![model.clone()]);
+    assert_eq!(ran.footer.status, RunStatus::Error);
+    assert_eq!(
+        ran.records.len(),
+        1,
+        "one failure tells; the other 19 are not sent"
+    );
+    assert_eq!(
+        ran.records[0].error.as_ref().unwrap().kind,
+        SampleErrorKind::Unsupported
+    );
+    let reason = ran.footer.error.as_deref().unwrap();
+    assert!(
+        reason.contains("refused the request itself")
+            && reason.contains("-M")
+            && reason.contains("--profiles"),
+        "{reason}"
+    );
+
+    // Once a sample has succeeded, the same error is the sample's alone.
+    let dir = tempfile::tempdir().unwrap();
+    let model = Arc::new(
+        ScriptedModel::new("scripted/model", Reply::text("4"))
+            .on("question 1", Reply::fail(ModelErrorKind::Unsupported)),
+    );
+    let ran = run_task(task(ARITH, &rows(3)), &settings(dir.path()), vec![model]);
+    assert_eq!(
+        (ran.footer.status, ran.footer.samples.errors),
+        (RunStatus::Success, 1)
+    );
+}
+
+#[test]
+fn budgets_stop_new_samples_and_say_so_in_the_footer() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each sample: 1,000 tokens in and 1,000 out at $1 and $2 per million: $0.003.
+    let model = || {
+        Arc::new(
+            ScriptedModel::new("scripted/model", Reply::text("4").tokens(1000, 1000)).priced(
+                vigie_core::Price {
+                    input: 1.0,
+                    output: 2.0,
+                    cached_input: None,
+                },
+            ),
+        )
+    };
+    let ran = run_task(
+        task(ARITH, &rows(10)),
+        &EvalSettings {
+            max_cost: Some(0.009),
+            ..settings(dir.path())
+        },
+        vec![model()],
+    );
+    assert_eq!(ran.footer.status, RunStatus::Stopped);
+    assert_eq!(
+        ran.records.len(),
+        3,
+        "$0.009 is reached at the third sample"
+    );
+    assert!((ran.records[0].cost_usd.unwrap() - 0.003).abs() < 1e-12);
+    assert!((ran.footer.cost_usd.unwrap() - 0.009).abs() < 1e-9);
+    assert!(
+        ran.footer
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("reaching --max-cost $0.009"),
+        "{:?}",
+        ran.footer.error
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let ran = run_task(
+        task(ARITH, &rows(10)),
+        &EvalSettings {
+            max_tokens_total: Some(5000),
+            ..settings(dir.path())
+        },
+        vec![model()],
+    );
+    assert_eq!(
+        (ran.footer.status, ran.records.len()),
+        (RunStatus::Stopped, 3)
+    );
+    assert!(ran
+        .footer
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("used 6000 tokens, reaching --max-tokens-total 5000"));
 }

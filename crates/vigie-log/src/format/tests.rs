@@ -27,6 +27,7 @@ fn header() -> LogHeader {
         model: ModelRef {
             name: "openai/mock".into(),
             base_url: Some("http://127.0.0.1:1/v1".into()),
+            profile: None,
         },
         judge_model: None,
         attacker_model: None,
@@ -42,6 +43,8 @@ fn header() -> LogHeader {
             max_retries: 3,
             fail_on_error: None,
             cache: false,
+            max_cost: None,
+            max_tokens_total: None,
         },
         scorers: vec![crate::ScorerRef {
             name: "includes".into(),
@@ -81,7 +84,9 @@ fn record(id: &str, epoch: u32) -> SampleRecord {
             input_tokens: 3,
             output_tokens: 1,
             total_tokens: 4,
+            ..Usage::default()
         },
+        cost_usd: None,
         retries: 0,
         cache_hits: 0,
         time_s: 0.01,
@@ -113,6 +118,7 @@ fn footer() -> LogFooter {
         usage: Usage::default(),
         retries: 0,
         error: None,
+        cost_usd: None,
     }
 }
 
