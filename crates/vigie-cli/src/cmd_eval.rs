@@ -55,7 +55,8 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     attacker_base_url: Option<String>,
     /// Generation setting KEY=VALUE (temperature, top_p, top_k, max_tokens, seed, stop,
-    /// reasoning_effort, reasoning_tokens, reasoning_summary, reasoning_history); repeatable
+    /// reasoning_effort, reasoning_tokens, reasoning_summary, reasoning_history); KEY=none
+    /// leaves out a setting the task gives; repeatable
     #[arg(short = 'M', value_name = "KEY=VALUE")]
     generate: Vec<String>,
     /// Run only the first N samples

@@ -7,11 +7,35 @@ use std::fmt::Write;
 use vigie_log::{GroupMetrics, LogFooter, LogHeader};
 
 /// The results of a run as a block of text.
+/// The reasoning settings a run asked for, in words; `None` when it set none.
+pub(crate) fn reasoning_settings(config: &vigie_core::GenerateConfig) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(effort) = config.reasoning_effort {
+        parts.push(format!("effort {}", effort.as_str()));
+    }
+    if let Some(tokens) = config.reasoning_tokens {
+        parts.push(format!("budget {tokens} tokens"));
+    }
+    if let Some(summary) = config.reasoning_summary {
+        parts.push(format!("summary {}", summary.as_str()));
+    }
+    if let Some(history) = config.reasoning_history {
+        parts.push(format!("history {}", history.as_str()));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> String {
     let mut out = String::new();
     let counts = footer.samples;
     let _ = writeln!(out, "task     {}", header.task.name);
     let _ = writeln!(out, "model    {}", header.model.name);
+    if let Some(profile) = &header.model.profile {
+        let _ = writeln!(out, "profile  {profile}");
+    }
+    if let Some(reasoning) = reasoning_settings(&header.settings.generate) {
+        let _ = writeln!(out, "reasoning {reasoning}");
+    }
     if let Some(judge) = &header.judge_model {
         let _ = writeln!(out, "judge    {}", judge.name);
     }
@@ -29,11 +53,17 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
         counts.completed, counts.total, counts.errors
     );
     let u = footer.usage;
-    let _ = writeln!(
-        out,
-        "tokens   {} (in {}, out {})",
-        u.total_tokens, u.input_tokens, u.output_tokens
-    );
+    let mut parts = format!("in {}, out {}", u.input_tokens, u.output_tokens);
+    if u.reasoning_tokens > 0 {
+        let _ = write!(parts, " of which reasoning {}", u.reasoning_tokens);
+    }
+    if u.cached_input_tokens > 0 {
+        let _ = write!(parts, ", cached in {}", u.cached_input_tokens);
+    }
+    let _ = writeln!(out, "tokens   {} ({parts})", u.total_tokens);
+    if let Some(cost) = footer.cost_usd {
+        let _ = writeln!(out, "cost     ${cost:.4} (priced by the model's profile)");
+    }
     let _ = writeln!(out, "retries  {}", footer.retries);
     if let Some(chance) = header.task.chance {
         let _ = writeln!(out, "chance   {chance:.3} (guessing among the choices)");

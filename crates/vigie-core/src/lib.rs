@@ -34,7 +34,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Generation settings. Every field is optional so that a task, the command
 /// line and a solver can each override only what they name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateConfig {
     /// Sampling temperature.
@@ -116,6 +116,21 @@ impl GenerateConfig {
             value: value.to_string(),
             expected,
         };
+        // `KEY=none` unsets a setting a task gave, so that it is not sent.
+        if value == "none" && key != "reasoning_summary" && key != "reasoning_history" {
+            match key {
+                "temperature" => self.temperature = None,
+                "top_p" => self.top_p = None,
+                "top_k" => self.top_k = None,
+                "max_tokens" => self.max_tokens = None,
+                "seed" => self.seed = None,
+                "stop" => self.stop.clear(),
+                "reasoning_effort" => self.reasoning_effort = None,
+                "reasoning_tokens" => self.reasoning_tokens = None,
+                _ => return Err(ConfigError::UnknownKey(key.to_string())),
+            }
+            return Ok(());
+        }
         match key {
             "temperature" => self.temperature = Some(value.parse().map_err(|_| bad("a number"))?),
             "top_p" => self.top_p = Some(value.parse().map_err(|_| bad("a number"))?),
@@ -577,6 +592,24 @@ mod tests {
             config.set("temprature", "1"),
             Err(ConfigError::UnknownKey(_))
         ));
+        config.set("reasoning_effort", "high").unwrap();
+        config.set("reasoning_history", "none").unwrap();
+        assert_eq!(
+            (config.reasoning_effort, config.reasoning_history),
+            (Some(ReasoningEffort::High), Some(ReasoningHistory::None))
+        );
+        let err = config.set("reasoning_effort", "max").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "generation setting `reasoning_effort` = `max`: expected minimal, low, medium or high"
+        );
+        config.set("temperature", "none").unwrap();
+        config.set("stop", "none").unwrap();
+        assert_eq!(
+            (config.temperature, config.stop.len()),
+            (None, 0),
+            "`none` unsets"
+        );
     }
 
     #[test]

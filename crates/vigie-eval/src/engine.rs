@@ -411,7 +411,7 @@ async fn write_records(
                         && counts.completed == counts.errors
                 }) {
                     return Ok((RunStatus::Error, Some(format!(
-                        "the model's API refused the request itself ({}); every sample would fail the same way, so the run stopped. Change or drop the setting it names with -M, or describe the model in a profile of your own (--profiles; docs/models.md)",
+                        "the model's API refused the request itself ({}); every sample would fail the same way, so the run stopped. Change the setting it names with -M KEY=VALUE (KEY=none leaves it out), or describe the model in a profile of your own (--profiles; docs/models.md)",
                         error.message
                     ))));
                 }
@@ -456,8 +456,10 @@ where
             // samples holds small job descriptions, and no future is moved.
             running.spawn(async move {
                 let output = start(job).await;
-                drop(slot);
+                // Sent (to an unbounded channel: at once) before the slot is
+                // freed, so that one job at a time arrives in job order.
                 let _ = sender.send(Ok(output));
+                drop(slot);
             });
             while let Some(done) = running.try_join_next() {
                 report_panic(done, &outputs);

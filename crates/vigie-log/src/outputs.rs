@@ -35,6 +35,11 @@ pub struct LogSummary {
     pub task: SummaryTask,
     /// The evaluated model (`provider/model`).
     pub model: String,
+    /// The model profile that decided how settings were sent, if one matched.
+    pub model_profile: Option<String>,
+    /// The generation settings the run asked for (before a profile dropped
+    /// any the model does not accept), reasoning settings included.
+    pub generate: vigie_core::GenerateConfig,
     /// The judge model, if the run had one.
     pub judge_model: Option<String>,
     /// When the run started (RFC 3339, UTC).
@@ -51,6 +56,8 @@ pub struct LogSummary {
     pub contrasts: Vec<Contrast>,
     /// Tokens of the evaluated model.
     pub usage: Usage,
+    /// What they cost in US dollars, when the model's price is known.
+    pub cost_usd: Option<f64>,
     /// Request retries.
     pub retries: u64,
     /// Why the run stopped, when it did not succeed.
@@ -126,6 +133,8 @@ impl LogSummary {
                 contrast: h.task.contrast.clone(),
             },
             model: h.model.name.clone(),
+            model_profile: h.model.profile.clone(),
+            generate: h.settings.generate.clone(),
             judge_model: h.judge_model.as_ref().map(|j| j.name.clone()),
             started_at: h.started_at.clone(),
             finished_at: results.finished.then(|| f.finished_at.clone()),
@@ -134,6 +143,7 @@ impl LogSummary {
             groups: f.groups.clone(),
             contrasts: f.contrasts.clone(),
             usage: f.usage,
+            cost_usd: f.cost_usd,
             retries: f.retries,
             error: f.error.clone(),
             manifest: manifest.map(|(m, signatures)| ManifestSummary {
@@ -173,6 +183,8 @@ pub struct ExportedRecord {
     pub error: Option<SampleError>,
     /// Tokens of the evaluated model.
     pub usage: Usage,
+    /// What they cost in US dollars, when the model's price is known.
+    pub cost_usd: Option<f64>,
     /// Request retries.
     pub retries: u32,
     /// Answers served from the cache.
@@ -213,6 +225,7 @@ impl From<&SampleRecord> for ExportedRecord {
                 .collect(),
             error: record.error.clone(),
             usage: record.usage,
+            cost_usd: record.cost_usd,
             retries: record.retries,
             cache_hits: record.cache_hits,
             time_s: record.time_s,

@@ -2,10 +2,17 @@
 //! scripted model in process ([`ScriptedModel`]) for tests that need no
 //! socket.
 //!
-//! The server speaks just enough HTTP/1.1 (keep-alive, `Content-Length` bodies) to serve
-//! `POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic),
-//! and it misbehaves on request, at the socket level, which a framework
-//! server would not let it do.
+//! The server speaks just enough HTTP/1.1 (keep-alive, `Content-Length`
+//! bodies) to serve the APIs vigie's providers speak ([`protocols`]):
+//! `POST /v1/chat/completions` (OpenAI, and Azure's
+//! `/openai/deployments/NAME/chat/completions?api-version=`),
+//! `POST /v1/responses`, `POST /v1/messages` (Anthropic),
+//! `POST /v1beta/models/NAME:generateContent` (Gemini) and
+//! `POST /model/ID/converse` (Bedrock). It refuses what the real APIs refuse
+//! (reasoning-model names and `max_tokens`, thinking and `temperature`,
+//! reasoning sent back without its signature, unsigned Bedrock requests), and
+//! it misbehaves on request, at the socket level, which a framework server
+//! would not let it do.
 //!
 //! Directives in any message of a request script the answer to that
 //! conversation:
@@ -15,6 +22,8 @@
 //! | `[[reply:TEXT]]` | answer TEXT (default: the server's `reply`) |
 //! | `[[fail:KIND:N]]` | the first N attempts of this conversation fail, then it is answered; N may be `always` |
 //! | `[[delay:MS]]` | wait MS milliseconds before answering |
+//! | `[[reasoning:TEXT]]` | reason TEXT before answering (reasoning-model names always reason) |
+//! | `[[tool:NAME:ARGS]]` | call tool NAME with ARGS (JSON) instead of answering, unless the conversation ends with tool results; repeatable, for parallel calls |
 //!
 //! KIND is `429` (with `Retry-After`), `500`, `slow` (answers after `slow`,
 //! past a client's timeout), `nonjson` (an HTML page with status 200),
@@ -26,8 +35,11 @@
 //! by [`ServerConfig::rules`]: when a message contains a rule's text, the
 //! rule's directives apply as if the conversation held them.
 
+mod protocols;
 pub mod scripted;
 pub use scripted::{Reply, ScriptedModel};
+
+use protocols::Api;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -56,6 +68,10 @@ pub struct ServerConfig {
     /// (text, directives): a conversation with a message containing `text`
     /// is answered as if it also held `directives` (e.g. `[[reply:No.]]`).
     pub rules: Vec<(String, String)>,
+    /// Reasoning every answer carries (for benchmarks of reasoning models).
+    pub reasoning: Option<String>,
+    /// A tool call (name, JSON arguments) every answer makes, unless it answers tool results.
+    pub tool_call: Option<(String, String)>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +83,8 @@ impl Default for ServerConfig {
             slow: Duration::from_secs(5),
             solve_sums: false,
             rules: Vec::new(),
+            reasoning: None,
+            tool_call: None,
         }
     }
 }
@@ -85,6 +103,8 @@ struct State {
     config: ServerConfig,
     counters: Counters,
     attempts: Mutex<HashMap<u64, u32>>,
+    /// Every model request body, for tests that check what a client sent.
+    bodies: Mutex<Vec<Value>>,
 }
 
 /// A running server.
@@ -118,6 +138,7 @@ impl TestServer {
             config,
             counters: Counters::default(),
             attempts: Mutex::new(HashMap::new()),
+            bodies: Mutex::new(Vec::new()),
         });
         let serving = state.clone();
         tokio::spawn(async move {
@@ -158,6 +179,20 @@ impl TestServer {
         format!("http://{}/v1", self.addr)
     }
 
+    /// The server's root URL (`http://127.0.0.1:PORT`), for APIs whose base is not `/v1`.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every model request body received so far, in order.
+    pub fn requests(&self) -> Vec<Value> {
+        self.state
+            .bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The counters now.
     pub fn stats(&self) -> Stats {
         let c = &self.state.counters;
@@ -174,8 +209,20 @@ impl TestServer {
 struct Request {
     method: String,
     path: String,
+    query: String,
+    /// Header names in lower case.
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
     close: bool,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Reads one request; `None` when the client closed the connection.
@@ -185,7 +232,20 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
         let mut parsed = httparse::Request::new(&mut headers);
         if let Ok(httparse::Status::Complete(head_len)) = parsed.parse(buffer) {
             let method = parsed.method.unwrap_or("").to_string();
-            let path = parsed.path.unwrap_or("").to_string();
+            let (path, query) = parsed.path.unwrap_or("").split_once('?').map_or(
+                (parsed.path.unwrap_or("").to_string(), String::new()),
+                |(p, q)| (p.to_string(), q.to_string()),
+            );
+            let headers: Vec<(String, String)> = parsed
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_ascii_lowercase(),
+                        String::from_utf8_lossy(h.value).to_string(),
+                    )
+                })
+                .collect();
             let mut content_length = 0;
             let mut close = false;
             for h in parsed.headers.iter() {
@@ -210,6 +270,8 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
             return Some(Request {
                 method,
                 path,
+                query,
+                headers,
                 body,
                 close,
             });
@@ -226,12 +288,11 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
 async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
     let mut buffer = Vec::with_capacity(8192);
     while let Some(request) = read_request(&mut stream, &mut buffer).await {
+        let route = route(&request);
         let keep_open = match (request.method.as_str(), request.path.as_str()) {
-            ("POST", "/v1/chat/completions") => {
-                answer_model(&mut stream, &state, &request.body, Api::OpenAi).await
-            }
-            ("POST", "/v1/messages") => {
-                answer_model(&mut stream, &state, &request.body, Api::Anthropic).await
+            ("POST", _) if route.is_some() => {
+                let (api, model) = route.expect("checked");
+                answer_model(&mut stream, &state, &request, api, model).await
             }
             ("GET", "/stats") => {
                 let c = &state.counters;
@@ -269,10 +330,35 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Api {
-    OpenAi,
-    Anthropic,
+/// The API a request's path names, and the model the path names (Gemini,
+/// Bedrock, Azure deployments).
+fn route(request: &Request) -> Option<(Api, Option<String>)> {
+    let path = request.path.as_str();
+    match path {
+        "/v1/chat/completions" => return Some((Api::OpenAi, None)),
+        "/v1/responses" => return Some((Api::Responses, None)),
+        "/v1/messages" => return Some((Api::Anthropic, None)),
+        _ => {}
+    }
+    if let Some(model) = path
+        .strip_prefix("/v1beta/models/")
+        .and_then(|rest| rest.strip_suffix(":generateContent"))
+    {
+        return Some((Api::Gemini, Some(model.to_string())));
+    }
+    if let Some(model) = path
+        .strip_prefix("/model/")
+        .and_then(|rest| rest.strip_suffix("/converse"))
+    {
+        return Some((Api::Bedrock, Some(model.replace("%3A", ":"))));
+    }
+    if let Some(deployment) = path
+        .strip_prefix("/openai/deployments/")
+        .and_then(|rest| rest.strip_suffix("/chat/completions"))
+    {
+        return Some((Api::OpenAi, Some(deployment.to_string())));
+    }
+    None
 }
 
 async fn respond(
@@ -360,53 +446,100 @@ async fn precise_sleep(delay: Duration) {
     }
 }
 
-/// The text of every message in a request, for directives and token counts.
-fn message_texts(request: &Value) -> Vec<String> {
-    let mut texts = Vec::new();
-    if let Some(system) = request.get("system").and_then(Value::as_str) {
-        texts.push(system.to_string());
-    }
-    if let Some(messages) = request.get("messages").and_then(Value::as_array) {
-        for m in messages {
-            if let Some(content) = m.get("content").and_then(Value::as_str) {
-                texts.push(content.to_string());
-            }
+fn directive<'a>(texts: &'a [String], name: &str) -> Option<&'a str> {
+    directives(texts, name).last().copied()
+}
+
+/// Every `[[name:VALUE]]` in the texts, in order.
+fn directives<'a>(texts: &'a [String], name: &str) -> Vec<&'a str> {
+    let open = format!("[[{name}:");
+    let mut found = Vec::new();
+    for text in texts {
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find(&open) {
+            let after = &rest[start + open.len()..];
+            let Some(end) = after.find("]]") else { break };
+            found.push(&after[..end]);
+            rest = &after[end + 2..];
         }
     }
-    texts
+    found
 }
 
-fn directive<'a>(texts: &'a [String], name: &str) -> Option<&'a str> {
-    let open = format!("[[{name}:");
-    texts.iter().rev().find_map(|t| {
-        let start = t.find(&open)? + open.len();
-        let end = t[start..].find("]]")? + start;
-        Some(&t[start..end])
-    })
-}
-
-async fn answer_model(stream: &mut TcpStream, state: &State, body: &[u8], api: Api) -> bool {
+async fn answer_model(
+    stream: &mut TcpStream,
+    state: &State,
+    request: &Request,
+    api: Api,
+    model: Option<String>,
+) -> bool {
     let counters = &state.counters;
     counters.requests.fetch_add(1, Ordering::SeqCst);
     let now = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     counters.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let keep_open = answer_model_inner(stream, state, body, api).await;
+    let keep_open = answer_model_inner(stream, state, request, api, model).await;
     counters.in_flight.fetch_sub(1, Ordering::SeqCst);
     keep_open
 }
 
-async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], api: Api) -> bool {
-    let counters = &state.counters;
-    let Ok(request) = serde_json::from_slice::<Value>(body) else {
-        return respond(
-            stream,
-            400,
-            &[],
-            br#"{"error":{"message":"the body is not JSON"}}"#,
-        )
-        .await;
+async fn refuse(stream: &mut TcpStream, api: Api, status: u16, message: &str) -> bool {
+    let body = match api {
+        Api::Anthropic => {
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}})
+        }
+        Api::Gemini => {
+            json!([{"error": {"code": status, "message": message, "status": "INVALID_ARGUMENT"}}])
+        }
+        Api::Bedrock => json!({"message": message}),
+        Api::OpenAi | Api::Responses => {
+            json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}})
+        }
     };
-    let mut texts = message_texts(&request);
+    respond(stream, status, &[], body.to_string().as_bytes()).await
+}
+
+async fn answer_model_inner(
+    stream: &mut TcpStream,
+    state: &State,
+    http: &Request,
+    api: Api,
+    path_model: Option<String>,
+) -> bool {
+    let counters = &state.counters;
+    let Ok(request) = serde_json::from_slice::<Value>(&http.body) else {
+        return refuse(stream, api, 400, "the body is not JSON").await;
+    };
+    state
+        .bodies
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(request.clone());
+    if http.path.starts_with("/openai/deployments/") {
+        if !http.query.contains("api-version=") {
+            return refuse(stream, api, 404, "Resource not found").await;
+        }
+        if http.header("api-key").is_none() && http.header("authorization").is_none() {
+            return refuse(
+                stream,
+                api,
+                401,
+                "Access denied due to missing subscription key.",
+            )
+            .await;
+        }
+    }
+    let signed = http
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 Credential="))
+        && http.header("x-amz-date").is_some();
+    let mut asked = match protocols::read(api, &request, signed) {
+        Ok(asked) => asked,
+        Err((status, message)) => return refuse(stream, api, status, &message).await,
+    };
+    if let Some(model) = path_model {
+        asked.model = model;
+    }
+    let mut texts = std::mem::take(&mut asked.texts);
     let prompt_tokens = texts
         .iter()
         .map(|t| t.split_whitespace().count())
@@ -428,10 +561,7 @@ async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], 
     if let Some(spec) = directive(&texts, "fail") {
         let (kind, times) = spec.split_once(':').unwrap_or((spec, "1"));
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        request
-            .get("messages")
-            .map(Value::to_string)
-            .hash(&mut hasher);
+        texts[..n_messages].hash(&mut hasher);
         let attempt = {
             let mut attempts = state.attempts.lock().expect("attempts lock");
             let n = attempts.entry(hasher.finish()).or_insert(0);
@@ -453,28 +583,45 @@ async fn answer_model_inner(stream: &mut TcpStream, state: &State, body: &[u8], 
     } else {
         None
     };
-    let reply = directive(&texts, "reply")
+    let text = directive(&texts, "reply")
         .map(str::to_string)
         .or(sum)
         .unwrap_or_else(|| state.config.reply.clone());
-    let completion_tokens = reply.split_whitespace().count().max(1);
-    let model = request
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("mock");
-    let answer = match api {
-        Api::OpenAi => json!({
-            "id": "chatcmpl-test", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
-        }),
-        Api::Anthropic => json!({
-            "id": "msg-test", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": reply}], "stop_reason": "end_turn",
-            "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens},
-        }),
+    let reasoning = directive(&texts, "reasoning")
+        .map(str::to_string)
+        .or_else(|| state.config.reasoning.clone())
+        .or_else(|| {
+            asked.reasons.then(|| {
+                let asked_for: Vec<&str> = texts[..n_messages]
+                    .last()
+                    .map(|t| t.split_whitespace().take(8).collect())
+                    .unwrap_or_default();
+                format!("The question is: {}. I answer it.", asked_for.join(" "))
+            })
+        });
+    let mut tool_calls: Vec<(String, String)> = Vec::new();
+    if !asked.after_tool_results {
+        for spec in directives(&texts, "tool") {
+            let (name, args) = spec.split_once(':').unwrap_or((spec, "{}"));
+            tool_calls.push((name.to_string(), args.to_string()));
+        }
+        if let (true, Some(call)) = (tool_calls.is_empty(), &state.config.tool_call) {
+            tool_calls.push(call.clone());
+        }
+    }
+    let reasoning_tokens = reasoning
+        .as_deref()
+        .map_or(0, |r| r.split_whitespace().count());
+    let reply = protocols::Reply {
+        completion_tokens: text.split_whitespace().count().max(1),
+        text,
+        reasoning,
+        tool_calls,
+        prompt_tokens,
+        reasoning_tokens,
     };
-    counters.answered.fetch_add(1, Ordering::SeqCst);
+    let number = counters.answered.fetch_add(1, Ordering::SeqCst) + 1;
+    let answer = protocols::answer(api, &asked, &reply, number);
     respond(stream, 200, &[], answer.to_string().as_bytes()).await
 }
 

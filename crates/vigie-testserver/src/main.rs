@@ -32,6 +32,17 @@ fn main() {
             "--reply" => config.reply = value(),
             "--retry-after" => config.retry_after = value(),
             "--solve-sums" => config.solve_sums = true,
+            "--reasoning-words" => {
+                let words: usize = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--reasoning-words takes a number"));
+                config.reasoning = Some(vec!["thinking"; words].join(" "));
+            }
+            "--tool-call" => {
+                let spec = value();
+                let (name, args) = spec.split_once(':').unwrap_or((spec.as_str(), "{}"));
+                config.tool_call = Some((name.to_string(), args.to_string()));
+            }
             "--threads" => {
                 threads = value()
                     .parse()
@@ -60,6 +71,6 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!("usage: vigie-testserver [--port N] [--delay-ms MS] [--reply TEXT] [--retry-after SECS] [--solve-sums] [--threads N]");
+    eprintln!("usage: vigie-testserver [--port N] [--delay-ms MS] [--reply TEXT] [--retry-after SECS] [--solve-sums] [--reasoning-words N] [--tool-call NAME:ARGS] [--threads N]");
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

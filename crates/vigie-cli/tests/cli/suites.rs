@@ -745,3 +745,70 @@ fn a_judge_adds_its_rubric_scores_to_the_refusal_suite() {
         "{plain}"
     );
 }
+
+/// Every built-in suite, unedited, against reasoning-model names on the
+/// scripted server, which refuses `max_tokens` and a temperature other than
+/// 1 from them as OpenAI does: the profiles send what they accept, and the
+/// plan says once per setting what was dropped.
+#[test]
+fn every_suite_runs_unedited_against_reasoning_models() {
+    let ws = Workspace::new();
+    let server = scripted(&[]);
+    let url = server.base_url();
+    let datasets = benchmarks();
+    for suite in [
+        "refusal",
+        "over-refusal",
+        "jailbreak",
+        "manipulation",
+        "loss-of-control",
+        "hazardous-knowledge",
+        "cyber",
+        "truthfulness",
+    ] {
+        for model in ["openai/o3-mini", "openai/gpt-5-mini"] {
+            let task = format!("suite:{suite}");
+            let dir = format!("logs-{suite}-{}", model.replace('/', "-"));
+            let out = ws.vigie(&[
+                "eval",
+                &task,
+                "--model",
+                model,
+                "--base-url",
+                &url,
+                "--attacker-model",
+                "openai/o4-mini",
+                "--attacker-base-url",
+                &url,
+                "--datasets",
+                datasets.to_str().unwrap(),
+                "--limit",
+                "2",
+                "--log-dir",
+                &dir,
+                "--retry-base",
+                "0.01",
+                "--no-progress",
+            ]);
+            let stderr = text(&out.stderr);
+            assert!(out.status.success(), "{suite} on {model}: {stderr}");
+            assert_eq!(
+                stderr.matches("is not sent `temperature`").count(),
+                1,
+                "{suite}: one note for the whole suite: {stderr}"
+            );
+            for log in ws.logs_in(&dir) {
+                let summary = ws.summary(&log);
+                assert_eq!(
+                    summary["samples"]["errors"], 0,
+                    "{suite} {log:?}: {summary}"
+                );
+                assert_eq!(summary["model_profile"], "openai-reasoning", "{summary}");
+                assert!(
+                    summary["usage"]["reasoning_tokens"].as_u64().unwrap() > 0,
+                    "{summary}"
+                );
+            }
+        }
+    }
+}
