@@ -21,6 +21,7 @@ mod provider;
 mod pull;
 mod team;
 pub mod tokenizer;
+mod tools;
 
 pub use provider::{LocalModel, DEFAULT_MAX_TOKENS, MAX_BATCH};
 pub use pull::{pull, verify, PullError, PullSource, PullStep};

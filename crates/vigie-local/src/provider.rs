@@ -47,8 +47,10 @@ pub(crate) enum Job {
 /// A prompt: chat messages (rendered with the model's chat template) or raw text.
 #[derive(Debug, Clone)]
 pub(crate) enum Prompt {
-    /// Messages, rendered with the chat template and the assistant's turn opened.
-    Chat(Vec<vigie_core::ChatMessage>),
+    /// Messages, rendered with the chat template and the assistant's turn
+    /// opened, with the tools for a template that takes them (as Hugging
+    /// Face templates take them).
+    Chat(Vec<vigie_core::ChatMessage>, Vec<serde_json::Value>),
     /// Text given to the model as is.
     Text(String),
 }
@@ -102,6 +104,8 @@ pub const MAX_BATCH: usize = 16;
 pub struct LocalModel {
     name: String,
     jobs: mpsc::Sender<Job>,
+    /// Whether the chat template renders tools itself (else vigie's prompt format).
+    native_tools: bool,
     /// The model's context length.
     pub context_length: usize,
 }
@@ -114,6 +118,7 @@ impl LocalModel {
             .chat_template
             .clone()
             .unwrap_or_else(|| CHATML.to_string());
+        let native_tools = crate::tools::template_takes_tools(&template);
         let mut env = minijinja::Environment::new();
         env.add_template_owned("chat", template)
             .map_err(|e| LlamaError::Unsupported {
@@ -150,8 +155,25 @@ impl LocalModel {
         Ok(LocalModel {
             name: name.to_string(),
             jobs,
+            native_tools,
             context_length,
         })
+    }
+
+    /// The prompt of a chat request: with its tools, as the template takes
+    /// them or in vigie's prompt format.
+    fn chat_prompt(&self, request: &GenerateRequest) -> Prompt {
+        if !crate::tools::offered(request) {
+            return Prompt::Chat(request.messages.clone(), Vec::new());
+        }
+        if self.native_tools {
+            Prompt::Chat(
+                request.messages.clone(),
+                crate::tools::template_tools(&request.tools),
+            )
+        } else {
+            Prompt::Chat(crate::tools::in_prompt_format(request), Vec::new())
+        }
     }
 
     /// Hands a job to the worker.
@@ -288,13 +310,17 @@ impl ModelApi for LocalModel {
         Box::pin(async move {
             let (reply, answer) = tokio::sync::oneshot::channel();
             let job = Job::Generate {
-                prompt: Prompt::Chat(request.messages.clone()),
+                prompt: self.chat_prompt(request),
                 params: SamplingParams::from_config(&request.config),
                 stream: None,
                 reply,
             };
             self.submit(job)?;
-            answer.await.map_err(|_| dropped())?
+            let mut output = answer.await.map_err(|_| dropped())??;
+            if crate::tools::offered(request) {
+                crate::tools::read_calls(&mut output);
+            }
+            Ok(output)
         })
     }
 
@@ -302,10 +328,15 @@ impl ModelApi for LocalModel {
         &'a self,
         request: &'a GenerateRequest,
     ) -> BoxStream<'a, Result<StreamEvent, ModelError>> {
-        self.stream(
-            Prompt::Chat(request.messages.clone()),
+        let stream = self.stream(
+            self.chat_prompt(request),
             SamplingParams::from_config(&request.config),
-        )
+        );
+        if !crate::tools::offered(request) {
+            return stream;
+        }
+        // The pieces are the raw text, tags included; the whole output has the calls read.
+        Box::pin(ReadCalls { inner: stream })
     }
 
     fn complete_stream<'a>(
@@ -330,9 +361,60 @@ impl ModelApi for LocalModel {
     ) -> BoxFuture<'a, Result<Vec<f64>, ModelError>> {
         Box::pin(LocalModel::loglikelihood_of(
             self,
-            Prompt::Chat(messages.to_vec()),
+            Prompt::Chat(messages.to_vec(), Vec::new()),
             continuations.to_vec(),
         ))
+    }
+}
+
+/// A message as Hugging Face chat templates read it: `role` and `content`,
+/// and an assistant's `tool_calls` and a tool result's `tool_call_id`.
+fn template_message(message: &vigie_core::ChatMessage) -> minijinja::Value {
+    use vigie_core::{ContentPart, Role};
+    match message.role {
+        Role::Tool => {
+            let (id, content) = message
+                .content
+                .iter()
+                .find_map(|p| match p {
+                    ContentPart::ToolResult(r) => Some((r.call_id.clone(), r.content.clone())),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            minijinja::context! { role => "tool", content => content, tool_call_id => id }
+        }
+        Role::Assistant if message.tool_calls().next().is_some() => {
+            let calls: Vec<serde_json::Value> = message
+                .tool_calls()
+                .map(|c| serde_json::json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                .collect();
+            minijinja::context! { role => "assistant", content => message.text(), tool_calls => minijinja::Value::from_serialize(&calls) }
+        }
+        role => minijinja::context! { role => role.as_str(), content => message.text() },
+    }
+}
+
+/// A stream whose final output has its tool calls read from the text.
+struct ReadCalls<'a> {
+    inner: BoxStream<'a, Result<StreamEvent, ModelError>>,
+}
+
+impl futures_core::Stream for ReadCalls<'_> {
+    type Item = Result<StreamEvent, ModelError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx).map(|event| {
+            event.map(|event| match event {
+                Ok(StreamEvent::Done(mut output)) => {
+                    crate::tools::read_calls(&mut output);
+                    Ok(StreamEvent::Done(output))
+                }
+                other => other,
+            })
+        })
     }
 }
 
@@ -445,14 +527,17 @@ impl Worker<'_> {
     fn render(&self, prompt: &Prompt) -> Result<String, ModelError> {
         match prompt {
             Prompt::Text(text) => Ok(text.clone()),
-            Prompt::Chat(messages) => {
-                let messages: Vec<minijinja::Value> = messages
-                    .iter()
-                    .map(|m| minijinja::context! { role => m.role.as_str(), content => m.text() })
-                    .collect();
+            Prompt::Chat(messages, tools) => {
+                let messages: Vec<minijinja::Value> =
+                    messages.iter().map(template_message).collect();
+                let context = if tools.is_empty() {
+                    minijinja::context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" }
+                } else {
+                    minijinja::context! { messages => messages, tools => tools, add_generation_prompt => true, bos_token => "", eos_token => "" }
+                };
                 self.env
                     .get_template("chat")
-                    .and_then(|t| t.render(minijinja::context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" }))
+                    .and_then(|t| t.render(context))
                     .map_err(fatal)
             }
         }

@@ -329,3 +329,40 @@ fn malformed_model_files_are_refused_at_load_naming_file_and_fault() {
         .unwrap();
     assert_eq!(output.usage.output_tokens, 3);
 }
+
+/// SmolLM2's template takes no tools, so they reach it in vigie's prompt
+/// format: the prompt lists them, and whatever the model writes, no call is
+/// left in the answer's text as a tag.
+#[test]
+fn tools_reach_a_template_without_them_in_the_prompt_format() {
+    let model = vigie_local::LocalModel::load("local/smollm2", &model_path()).unwrap();
+    let runtime = runtime();
+    let mut request = vigie_core::GenerateRequest::new(
+        vec![vigie_core::ChatMessage::user(
+            "What is the weather in Paris?",
+        )],
+        tokens(24),
+    );
+    let plain = runtime
+        .block_on(vigie_core::ModelApi::generate(&model, &request))
+        .unwrap();
+    request.tools = vec![vigie_core::ToolDef {
+        name: "get_weather".into(),
+        description: "The weather in a city".into(),
+        parameters: serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+    }];
+    let with_tools = runtime
+        .block_on(vigie_core::ModelApi::generate(&model, &request))
+        .unwrap();
+    assert!(
+        with_tools.usage.input_tokens > plain.usage.input_tokens + 40,
+        "the tools are in the prompt: {} vs {} tokens",
+        with_tools.usage.input_tokens,
+        plain.usage.input_tokens
+    );
+    assert!(!with_tools.text.contains("<tool_call>"), "{with_tools:?}");
+    assert_eq!(
+        with_tools.stop == vigie_core::StopReason::ToolCalls,
+        !with_tools.tool_calls.is_empty()
+    );
+}

@@ -1,9 +1,11 @@
 //! An OpenAI-compatible HTTP server over any vigie model ([`ModelApi`]):
-//! `GET /v1/models`, `POST /v1/chat/completions` and `POST /v1/completions`
-//! (streamed as server-sent events on request, with usage), and the
-//! Responses API's `POST /v1/responses` (no tools, no streaming), so that
-//! other tools (the `openai` client, Inspect, promptfoo) can use a model
-//! vigie runs. `vigie serve` puts the embedded model behind it.
+//! `GET /v1/models`, `POST /v1/chat/completions` (with `tools`,
+//! `tool_choice`, assistant `tool_calls` and `tool` messages; answers carry
+//! `tool_calls`) and `POST /v1/completions`, streamed as server-sent events
+//! on request, with usage; and the Responses API's `POST /v1/responses` (no
+//! tools, no streaming), so that other tools (the `openai` client, Inspect,
+//! promptfoo) can use a model vigie runs. `vigie serve` puts the embedded
+//! model behind it.
 //!
 //! Requests reach the model through its streaming methods
 //! ([`ModelApi::generate_stream`], [`ModelApi::complete_stream`]); a client
@@ -35,8 +37,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vigie_core::{
-    ChatMessage, GenerateConfig, GenerateRequest, ModelApi, ModelError, ModelErrorKind,
-    ModelOutput, Role, StreamEvent,
+    ChatMessage, ContentPart, GenerateConfig, GenerateRequest, ModelApi, ModelError,
+    ModelErrorKind, ModelOutput, Role, StreamEvent, ToolCall, ToolChoice, ToolDef,
 };
 
 /// The model a server answers with, and the id clients name it by.
@@ -232,8 +234,27 @@ impl Sampling {
 #[derive(Deserialize)]
 struct ChatRequest {
     messages: Vec<InMessage>,
+    #[serde(default)]
+    tools: Vec<InTool>,
+    tool_choice: Option<Value>,
     #[serde(flatten)]
     sampling: Sampling,
+}
+
+/// A tool as OpenAI's clients send it: `{"type": "function", "function": {...}}`.
+#[derive(Deserialize)]
+struct InTool {
+    #[serde(rename = "type")]
+    kind: String,
+    function: Option<InFunction>,
+}
+
+#[derive(Deserialize)]
+struct InFunction {
+    name: String,
+    #[serde(default)]
+    description: String,
+    parameters: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -241,6 +262,67 @@ struct InMessage {
     role: String,
     #[serde(default)]
     content: Option<Content>,
+    #[serde(default)]
+    tool_calls: Vec<InToolCall>,
+    tool_call_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct InToolCall {
+    id: String,
+    function: InCalled,
+}
+
+#[derive(Deserialize)]
+struct InCalled {
+    name: String,
+    #[serde(default)]
+    arguments: String,
+}
+
+/// The tools of a request, and whether and which it must call.
+fn tools(
+    input: Vec<InTool>,
+    choice: Option<Value>,
+) -> Result<(Vec<ToolDef>, ToolChoice), ApiError> {
+    let mut tools = Vec::with_capacity(input.len());
+    for (i, tool) in input.into_iter().enumerate() {
+        let (true, Some(function)) = (tool.kind == "function", tool.function) else {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "tools[{i}]: only tools of type `function`, with a `function`, are supported"
+                ),
+            ));
+        };
+        tools.push(ToolDef {
+            name: function.name,
+            description: function.description,
+            parameters: function
+                .parameters
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+        });
+    }
+    let choice = match choice {
+        None => ToolChoice::Auto,
+        Some(Value::String(word)) if matches!(word.as_str(), "auto" | "none" | "required") => {
+            ToolChoice::parse(&word)
+        }
+        Some(named) => match named.pointer("/function/name").and_then(Value::as_str) {
+            Some(name) if tools.iter().any(|t| t.name == name) => {
+                ToolChoice::Tool(name.to_string())
+            }
+            _ => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                    "tool_choice: `{named}` is not `auto`, `none`, `required` or one of the tools"
+                ),
+                ))
+            }
+        },
+    };
+    Ok((tools, choice))
 }
 
 /// Message content: a string, or a list of parts of which the text ones count.
@@ -270,6 +352,7 @@ fn messages(input: Vec<InMessage>, field: &str) -> Result<Vec<ChatMessage>, ApiE
             format!("{field}: at least one message is needed"),
         ));
     }
+    let mut known_calls: Vec<String> = Vec::new();
     input
         .into_iter()
         .enumerate()
@@ -278,8 +361,9 @@ fn messages(input: Vec<InMessage>, field: &str) -> Result<Vec<ChatMessage>, ApiE
                 "system" | "developer" => Role::System,
                 "user" => Role::User,
                 "assistant" => Role::Assistant,
+                "tool" => Role::Tool,
                 other => {
-                    return Err(error(StatusCode::BAD_REQUEST, format!("{field}[{i}].role: `{other}` is not supported (system, developer, user, assistant)")))
+                    return Err(error(StatusCode::BAD_REQUEST, format!("{field}[{i}].role: `{other}` is not supported (system, developer, user, assistant, tool)")))
                 }
             };
             let text = match m.content {
@@ -296,7 +380,26 @@ fn messages(input: Vec<InMessage>, field: &str) -> Result<Vec<ChatMessage>, ApiE
                     parts.into_iter().filter_map(|p| p.text).collect::<Vec<_>>().join("\n")
                 }
             };
-            Ok(ChatMessage::new(role, text))
+            if role == Role::Tool {
+                let Some(id) = m.tool_call_id else {
+                    return Err(error(StatusCode::BAD_REQUEST, format!("{field}[{i}]: a `tool` message needs its `tool_call_id`")));
+                };
+                if !known_calls.contains(&id) {
+                    return Err(error(StatusCode::BAD_REQUEST, format!("{field}[{i}]: messages with role `tool` must answer a preceding message's `tool_calls` (no call `{id}`)")));
+                }
+                return Ok(ChatMessage::tool_result(id, text, false));
+            }
+            let mut message = ChatMessage::new(role, text);
+            if role == Role::Assistant && !m.tool_calls.is_empty() {
+                if message.text().is_empty() {
+                    message.content.clear();
+                }
+                for call in m.tool_calls {
+                    known_calls.push(call.id.clone());
+                    message.content.push(ContentPart::ToolCall(ToolCall::from_text(call.id, call.function.name, &call.function.arguments)));
+                }
+            }
+            Ok(message)
         })
         .collect()
 }
@@ -318,10 +421,12 @@ enum Endpoint {
 async fn chat_completions(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
     let request: ChatRequest = parse(&body)?;
     let config = request.sampling.config(&served, None)?;
+    let (tools, tool_choice) = tools(request.tools, request.tool_choice)?;
     let input = Input::Chat(GenerateRequest {
         messages: messages(request.messages, "messages")?,
         config,
-        ..GenerateRequest::default()
+        tools,
+        tool_choice,
     });
     respond(
         served,
@@ -331,6 +436,12 @@ async fn chat_completions(State(served): State<Arc<Served>>, body: Bytes) -> Ans
         request.sampling.include_usage(),
     )
     .await
+}
+
+/// Whether an answer may call tools, so that its text is held until the
+/// calls are read from it (a stream never shows a call as text).
+fn holds_text(input: &Input) -> bool {
+    matches!(input, Input::Chat(r) if !r.tools.is_empty() && r.tool_choice != ToolChoice::None)
 }
 
 #[derive(Deserialize)]
@@ -413,12 +524,16 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
         input.push(InMessage {
             role: "system".into(),
             content: Some(Content::Text(instructions)),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         });
     }
     match request.input {
         ResponsesInput::Text(text) => input.push(InMessage {
             role: "user".into(),
             content: Some(Content::Text(text)),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }),
         ResponsesInput::Items(items) => {
             for (i, item) in items.into_iter().enumerate() {
@@ -434,6 +549,8 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
                 input.push(InMessage {
                     role,
                     content: item.content,
+                    tool_calls: Vec::new(),
+                    tool_call_id: None,
                 });
             }
         }
@@ -476,6 +593,23 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Tool calls in OpenAI's shape; in a stream's delta each carries its `index`.
+fn tool_calls_json(calls: &[ToolCall], delta: bool) -> Value {
+    Value::Array(
+        calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| {
+                let mut out = json!({ "id": call.id, "type": "function", "function": { "name": call.name, "arguments": call.arguments_text() } });
+                if delta {
+                    out["index"] = json!(i);
+                }
+                out
+            })
+            .collect(),
+    )
 }
 
 fn usage_json(output: &ModelOutput) -> Value {
@@ -544,12 +678,20 @@ async fn respond(
         ),
     };
     let created = unix_now();
+    let hold = holds_text(&input);
     let mut events = events(served.model.clone(), input);
     if !stream {
         let output = whole_answer(events).await?;
         let choice = match endpoint {
             Endpoint::Chat => {
-                json!({ "index": 0, "message": { "role": "assistant", "content": output.text }, "finish_reason": output.stop_reason, "logprobs": null })
+                let mut message = json!({ "role": "assistant", "content": output.text });
+                if !output.tool_calls.is_empty() {
+                    if output.text.is_empty() {
+                        message["content"] = Value::Null;
+                    }
+                    message["tool_calls"] = tool_calls_json(&output.tool_calls, false);
+                }
+                json!({ "index": 0, "message": message, "finish_reason": output.stop_reason, "logprobs": null })
             }
             Endpoint::Completion => {
                 json!({ "index": 0, "text": output.text, "finish_reason": output.stop_reason, "logprobs": null })
@@ -603,10 +745,24 @@ async fn respond(
         events: tokio::sync::mpsc::UnboundedReceiver<Result<StreamEvent, ModelError>>,
     }
     let take = move |sending: &mut Sending, event: StreamEvent| match event {
+        StreamEvent::Text(_) if hold => {}
         StreamEvent::Text(text) => sending
             .queue
             .push_back(chunk(Some(&text), None, false).to_string()),
         StreamEvent::Done(output) => {
+            if hold {
+                if !output.text.is_empty() {
+                    sending
+                        .queue
+                        .push_back(chunk(Some(&output.text), None, false).to_string());
+                }
+                if !output.tool_calls.is_empty() {
+                    let mut calls = chunk(None, None, false);
+                    calls["choices"][0]["delta"] =
+                        json!({ "tool_calls": tool_calls_json(&output.tool_calls, true) });
+                    sending.queue.push_back(calls.to_string());
+                }
+            }
             sending
                 .queue
                 .push_back(chunk(None, Some(&output.stop_reason), false).to_string());

@@ -212,13 +212,13 @@ fn errors_come_back_in_openai_shape_with_the_right_status() {
     );
     let (status, body) = server.json(
         "/chat/completions",
-        json!({ "messages": [{ "role": "tool", "content": "x" }] }),
+        json!({ "messages": [{ "role": "robot", "content": "x" }] }),
     );
     assert_eq!(status, 400);
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("messages[0].role: `tool` is not supported"));
+        .contains("messages[0].role: `robot` is not supported"));
     let (status, body) = server.json(
         "/chat/completions",
         json!({ "messages": question("hi"), "logit_bias": { "abc": 1 } }),
@@ -260,4 +260,91 @@ fn the_responses_api_answers_one_message_and_refuses_streaming() {
         .as_str()
         .unwrap()
         .contains("items of type `function_call` are not supported"));
+}
+
+fn weather_tool() -> Value {
+    json!([{ "type": "function", "function": { "name": "get_weather", "description": "Weather in a city",
+        "parameters": { "type": "object", "properties": { "city": { "type": "string" } } } } }])
+}
+
+#[test]
+fn tools_are_taken_and_tool_calls_returned_whole_and_streamed() {
+    let server = Server::start(
+        ScriptedModel::new("scripted/tiny", Reply::text("It is 18C.")).on(
+            "Weather",
+            Reply::text("").tool_call("get_weather", r#"{"city":"Paris"}"#),
+        ),
+    );
+    let (status, body) = server.json(
+        "/chat/completions",
+        json!({ "model": "tiny", "messages": question("Weather in Paris?"), "tools": weather_tool(), "tool_choice": "auto" }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let choice = &body["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    assert_eq!(choice["message"]["content"], Value::Null);
+    let call = &choice["message"]["tool_calls"][0];
+    assert_eq!(call["type"], "function");
+    assert_eq!(
+        call["function"],
+        json!({ "name": "get_weather", "arguments": "{\"city\":\"Paris\"}" })
+    );
+
+    // The call and its result go back; the model answers them.
+    let id = call["id"].as_str().unwrap();
+    let messages = json!([
+        { "role": "user", "content": "What should I wear?" },
+        { "role": "assistant", "content": null, "tool_calls": [call] },
+        { "role": "tool", "tool_call_id": id, "content": "18C, clear" },
+    ]);
+    let (status, body) = server.json(
+        "/chat/completions",
+        json!({ "model": "tiny", "messages": messages, "tools": weather_tool() }),
+    );
+    assert_eq!(
+        (status, body["choices"][0]["message"]["content"].clone()),
+        (200, json!("It is 18C.")),
+        "{body}"
+    );
+
+    let (status, text) = server.post(
+        "/chat/completions",
+        json!({ "model": "tiny", "messages": question("Weather in Paris?"), "tools": weather_tool(), "stream": true }),
+    );
+    assert_eq!(status, 200, "{text}");
+    let chunks: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let delta_calls: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"].get("tool_calls"))
+        .collect();
+    assert_eq!(delta_calls.len(), 1, "{text}");
+    assert_eq!(delta_calls[0][0]["index"], 0);
+    assert_eq!(delta_calls[0][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        chunks.last().unwrap()["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
+}
+
+#[test]
+fn bad_tool_requests_are_refused_naming_the_field() {
+    let server = Server::start(model());
+    let cases = [
+        (json!({ "messages": [{ "role": "tool", "tool_call_id": "nope", "content": "x" }] }),
+         "messages[0]: messages with role `tool` must answer a preceding message's `tool_calls` (no call `nope`)"),
+        (json!({ "messages": [{ "role": "tool", "content": "x" }] }), "messages[0]: a `tool` message needs its `tool_call_id`"),
+        (json!({ "messages": question("hi"), "tools": [{ "type": "retrieval" }] }), "tools[0]: only tools of type `function`"),
+        (json!({ "messages": question("hi"), "tools": weather_tool(), "tool_choice": { "type": "function", "function": { "name": "other" } } }), "tool_choice:"),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = server.json("/chat/completions", body);
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(expected), "{message}");
+    }
 }

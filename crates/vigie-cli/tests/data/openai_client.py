@@ -53,6 +53,35 @@ plain = client.completions.create(model="smollm2", prompt="The capital of France
 biased = client.completions.create(model="smollm2", prompt="The capital of France is", max_tokens=3, logit_bias={"9690": 100})
 assert biased.choices[0].text != plain.choices[0].text, (biased, plain)
 
+# Tools: the client's own types read the answer, whole and streamed alike.
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+ASK_WEATHER = [{"role": "user", "content": "What is the weather in Paris? Use the tool."}]
+whole = client.chat.completions.create(model="smollm2", messages=ASK_WEATHER, tools=TOOLS, tool_choice="required", max_tokens=40)
+message = whole.choices[0].message
+calls = message.tool_calls or []
+assert whole.choices[0].finish_reason == ("tool_calls" if calls else whole.choices[0].finish_reason), whole
+assert all(c.type == "function" and c.id for c in calls), calls
+streamed_calls, streamed_text = [], []
+for chunk in client.chat.completions.create(model="smollm2", messages=ASK_WEATHER, tools=TOOLS, tool_choice="required", max_tokens=40, stream=True):
+    for choice in chunk.choices:
+        streamed_text.append(choice.delta.content or "")
+        streamed_calls.extend(choice.delta.tool_calls or [])
+assert [c.function.name for c in streamed_calls] == [c.function.name for c in calls], (streamed_calls, calls)
+assert "".join(streamed_text) == (message.content or ""), (streamed_text, message.content)
+assert "<tool_call>" not in (message.content or ""), "a call is never shown as text"
+# A call and its result go back, as an agent loop sends them.
+followup = client.chat.completions.create(model="smollm2", max_tokens=12, tools=TOOLS, messages=ASK_WEATHER + [
+    {"role": "assistant", "content": None, "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+    {"role": "tool", "tool_call_id": "call_0", "content": "18C and sunny"}])
+assert followup.choices[0].finish_reason in ("stop", "length", "tool_calls"), followup
+try:
+    client.chat.completions.create(model="smollm2", max_tokens=4, messages=[{"role": "tool", "tool_call_id": "x", "content": "?"}])
+    raise AssertionError("a tool result for no call was accepted")
+except openai.BadRequestError as e:
+    assert "tool_calls" in str(e), e
+print(f"tools: {len(calls)} call(s): {[(c.function.name, c.function.arguments) for c in calls]}; text: {message.content!r}")
+
 # Errors come back in OpenAI's shape, as the client's exception types.
 try:
     client.chat.completions.create(model="gpt-4o", messages=QUESTION, max_tokens=4)
