@@ -258,14 +258,20 @@ fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> 
         writeln!(stdout, "error    [{}] {}", error.kind, error.message)?;
     }
     let u = record.usage;
+    let reasoning = if u.reasoning_tokens > 0 {
+        format!(" of which reasoning {}", u.reasoning_tokens)
+    } else {
+        String::new()
+    };
+    let cost = record
+        .cost_usd
+        .map_or_else(String::new, |c| format!("; ${c:.4}"));
     writeln!(
         stdout,
-        "tokens   {} (in {}, out {}); retries {}; {:.3}s",
+        "tokens   {} (in {}, out {}{reasoning}){cost}; retries {}; {:.3}s",
         u.total_tokens, u.input_tokens, u.output_tokens, record.retries, record.time_s
     )?;
-    for message in &record.messages {
-        writeln!(stdout, "\n[{}]\n{}", message.role.as_str(), message.text())?;
-    }
+    write!(stdout, "{}", crate::render::transcript(&record.messages))?;
     Ok(Outcome::Success)
 }
 

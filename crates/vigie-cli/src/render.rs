@@ -7,6 +7,75 @@ use std::fmt::Write;
 use vigie_log::{GroupMetrics, LogFooter, LogHeader};
 
 /// The results of a run as a block of text.
+/// A conversation for people: each turn under its role, reasoning set off
+/// (or said to be redacted), tool calls and results with their ids, and a
+/// call whose arguments could not be read shown with why.
+pub(crate) fn transcript(messages: &[vigie_core::ChatMessage]) -> String {
+    use vigie_core::ContentPart;
+    let mut out = String::new();
+    for message in messages {
+        let _ = write!(out, "\n[{}]\n", message.role.as_str());
+        for part in &message.content {
+            match part {
+                ContentPart::Text { text } => {
+                    let _ = writeln!(out, "{text}");
+                }
+                ContentPart::Reasoning(r) if r.redacted && r.text.is_empty() => {
+                    let kept = r.encrypted.as_ref().map_or(0, String::len)
+                        + r.signature.as_ref().map_or(0, String::len);
+                    let _ = writeln!(
+                        out,
+                        "(reasoning withheld by the API; {kept} bytes kept to send back)"
+                    );
+                }
+                ContentPart::Reasoning(r) => {
+                    let kind = if r.summary {
+                        "reasoning summary"
+                    } else {
+                        "reasoning"
+                    };
+                    let signed = if r.signature.is_some() || r.encrypted.is_some() {
+                        ", signed"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(out, "({kind}{signed})");
+                    for line in r.text.lines() {
+                        let _ = writeln!(out, "  | {line}");
+                    }
+                }
+                ContentPart::ToolCall(call) => match &call.parse_error {
+                    None => {
+                        let _ = writeln!(out, "-> {}({}) [{}]", call.name, call.arguments, call.id);
+                    }
+                    Some(why) => {
+                        let _ = writeln!(
+                            out,
+                            "-> {}(?) [{}] unreadable: {why}; as written: {}",
+                            if call.name.is_empty() {
+                                "?"
+                            } else {
+                                &call.name
+                            },
+                            call.id,
+                            call.arguments_text()
+                        );
+                    }
+                },
+                ContentPart::ToolResult(result) => {
+                    let what = if result.is_error { "error" } else { "result" };
+                    let _ = writeln!(
+                        out,
+                        "<- {what} of [{}]:\n{}",
+                        result.call_id, result.content
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The reasoning settings a run asked for, in words; `None` when it set none.
 pub(crate) fn reasoning_settings(config: &vigie_core::GenerateConfig) -> Option<String> {
     let mut parts = Vec::new();
@@ -307,4 +376,43 @@ fn matrix(runs: &[(LogHeader, LogFooter, std::path::PathBuf)]) -> String {
         rows.push(row);
     }
     format!("\n{}", aligned(&rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use vigie_core::{ChatMessage, ContentPart, Reasoning, Role, ToolCall};
+
+    #[test]
+    fn a_transcript_shows_reasoning_calls_and_results_readably() {
+        let messages = vec![
+            ChatMessage::user("Weather?"),
+            ChatMessage {
+                role: Role::Assistant,
+                content: vec![
+                    ContentPart::Reasoning(Reasoning {
+                        text: "Need the tool.\nCall it.".into(),
+                        signature: Some("s".into()),
+                        ..Default::default()
+                    }),
+                    ContentPart::Reasoning(Reasoning {
+                        redacted: true,
+                        encrypted: Some("abcd".into()),
+                        ..Default::default()
+                    }),
+                    ContentPart::ToolCall(ToolCall::from_text(
+                        "c1",
+                        "get_weather",
+                        r#"{"city":"Paris"}"#,
+                    )),
+                    ContentPart::ToolCall(ToolCall::from_text("c2", "get_weather", "{city")),
+                ],
+            },
+            ChatMessage::tool_result("c1", "18C", false),
+            ChatMessage::tool_result("c2", "bad arguments", true),
+        ];
+        assert_eq!(
+            super::transcript(&messages),
+            "\n[user]\nWeather?\n\n[assistant]\n(reasoning, signed)\n  | Need the tool.\n  | Call it.\n(reasoning withheld by the API; 4 bytes kept to send back)\n-> get_weather({\"city\":\"Paris\"}) [c1]\n-> get_weather(?) [c2] unreadable: the arguments are not JSON: key must be a string at line 1 column 2; as written: {city\n\n[tool]\n<- result of [c1]:\n18C\n\n[tool]\n<- error of [c2]:\nbad arguments\n"
+        );
+    }
 }

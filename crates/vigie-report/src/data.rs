@@ -374,6 +374,22 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
     if let Some(url) = &header.model.base_url {
         elicitation.push(("endpoint".into(), url.clone()));
     }
+    if let Some(profile) = &header.model.profile {
+        // The profile decided which settings were sent and the reasoning budget.
+        elicitation.push(("model profile".into(), profile.clone()));
+    }
+    let (reasoning, output): (u64, u64) = records.iter().fold((0, 0), |(r, o), record| {
+        (
+            r + record.usage.reasoning_tokens,
+            o + record.usage.output_tokens,
+        )
+    });
+    if reasoning > 0 {
+        elicitation.push((
+            "reasoning".into(),
+            format!("{reasoning} of {output} output tokens were reasoning"),
+        ));
+    }
     if let Some(object) = generate.as_object() {
         for (key, value) in object {
             if !value.is_null() {

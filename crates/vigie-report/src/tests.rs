@@ -45,6 +45,12 @@ fn write_log(dir: &Path, index: usize, spec: &Spec<'_>) -> PathBuf {
     header.task.risk_areas = spec.areas.iter().map(|s| s.to_string()).collect();
     header.task.group_by = Some("category".into());
     header.task.chance = spec.chance;
+    // The frontier model reasons: its elicitation names the profile and settings.
+    let reasons = spec.model.starts_with("openai/");
+    if reasons {
+        header.model.profile = Some("openai-reasoning".into());
+        header.settings.generate.reasoning_effort = Some(vigie_core::ReasoningEffort::High);
+    }
     let mut writer = LogWriter::create(&path, &header).unwrap();
     let mut i = 0;
     for (category, values) in spec.groups {
@@ -65,6 +71,10 @@ fn write_log(dir: &Path, index: usize, spec: &Spec<'_>) -> PathBuf {
             record
                 .metadata
                 .insert("category".into(), serde_json::Value::from(*category));
+            if reasons {
+                record.usage.reasoning_tokens = 90;
+                record.usage.output_tokens += 100;
+            }
             writer.append_sample(&record).unwrap();
             i += 1;
         }
