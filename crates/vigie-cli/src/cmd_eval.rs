@@ -240,7 +240,13 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         |header: &LogHeader| -> Result<vigie_eval::Task, Box<dyn std::error::Error + Send + Sync>> {
             Ok(vigie_suites::suites::task_of(header)?)
         };
-    match plan::resume(log, &load_task, args.max_connections, &registry).map_err(plan_error)? {
+    let limits = vigie_eval::engine::Limits {
+        max_cost: args.max_cost,
+        max_tokens_total: args.max_tokens_total,
+    };
+    match plan::resume(log, &load_task, args.max_connections, limits, &registry)
+        .map_err(plan_error)?
+    {
         Resume::Finished { header, footer } => {
             println!(
                 "{}",

@@ -81,6 +81,18 @@ pub struct Run {
     pub writer: LogWriter,
     /// Records a previous session of this run already wrote.
     pub existing: Vec<SampleRecord>,
+    /// Spending past which no new sample is launched.
+    pub limits: Limits,
+}
+
+/// Spending past which a run launches no new sample: every record ever
+/// written counts, failed ones too (they were paid for).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// US dollars (`--max-cost`).
+    pub max_cost: Option<f64>,
+    /// Tokens of the evaluated model (`--max-tokens-total`).
+    pub max_tokens_total: Option<u64>,
 }
 
 /// Runs the task to the end, to a stop, or to a cancel (`cancel` turning true),
@@ -99,6 +111,7 @@ pub async fn run(
         attacker,
         mut writer,
         existing,
+        limits,
     } = run;
     let started = Instant::now();
     let settings = writer.header().settings.clone();
@@ -138,8 +151,8 @@ pub async fn run(
     });
     // Budgets count every record ever written, failed ones too: they were paid for.
     let budget = Arc::new(Budget {
-        max_cost: settings.max_cost,
-        max_tokens_total: settings.max_tokens_total,
+        max_cost: limits.max_cost,
+        max_tokens_total: limits.max_tokens_total,
         spent: std::sync::Mutex::new(Spent::default()),
         reached: std::sync::OnceLock::new(),
     });

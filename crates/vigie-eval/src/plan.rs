@@ -15,7 +15,7 @@ use vigie_log::{
     LogError, LogFooter, LogHeader, LogReader, LogWriter, ModelRef, RunSettings, RunStatus, TaskRef,
 };
 
-use crate::engine::{scorer_refs, Run};
+use crate::engine::{scorer_refs, Limits, Run};
 use crate::{Sample, Task};
 
 /// The settings of one `vigie eval` that apply to every task it runs.
@@ -132,6 +132,8 @@ pub struct PlannedRun {
     pub max_in_flight: usize,
     /// The models.
     pub models: RunModels,
+    /// Spending limits: the header's, or, for a resumed run, this session's.
+    pub limits: Limits,
 }
 
 /// Where a planned run's log is.
@@ -193,6 +195,7 @@ impl PlannedRun {
             attacker: self.models.attacker,
             writer,
             existing,
+            limits: self.limits,
         };
         Ok((run, torn))
     }
@@ -407,6 +410,10 @@ pub fn plan(
                 planned_records: samples.len() * epochs as usize,
             };
             PlannedRun {
+                limits: Limits {
+                    max_cost: settings.max_cost,
+                    max_tokens_total: settings.max_tokens_total,
+                },
                 header,
                 log: LogPlace::New(settings.log_dir.clone()),
                 task: Arc::new(task),
@@ -444,6 +451,7 @@ pub fn resume(
     log: &Path,
     load_task: &TaskLoader<'_>,
     max_connections: usize,
+    limits: Limits,
     models: &dyn ModelSource,
 ) -> Result<Resume, PlanError> {
     if max_connections == 0 {
@@ -489,7 +497,13 @@ pub fn resume(
             .map(|m| resolve(ModelRole::Attacker, m))
             .transpose()?,
     };
+    // A run stopped at a budget carries on under a higher one.
+    let limits = Limits {
+        max_cost: limits.max_cost.or(header.settings.max_cost),
+        max_tokens_total: limits.max_tokens_total.or(header.settings.max_tokens_total),
+    };
     Ok(Resume::Run(Box::new(PlannedRun {
+        limits,
         header,
         log: LogPlace::Resume(log.to_path_buf()),
         task: Arc::new(task),

@@ -324,15 +324,26 @@ fn a_resumed_run_redoes_only_failed_records_and_ends_as_an_uninterrupted_one() {
     let healthy = Arc::new(ScriptedModel::new("scripted/model", Reply::text("4")));
     // An edited task is refused, naming it: resuming would mix two tasks.
     std::fs::write(&toml_path, task_text.replace("includes = {}", "exact = {}")).unwrap();
-    let err = match plan::resume(&ran.log, &load, 2, &Models(vec![healthy.clone()])) {
+    let err = match plan::resume(
+        &ran.log,
+        &load,
+        2,
+        Limits::default(),
+        &Models(vec![healthy.clone()]),
+    ) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a changed task was resumed"),
     };
     assert!(err.contains("changed since this run started"), "{err}");
     std::fs::write(&toml_path, task_text).unwrap();
-    let Resume::Run(planned) =
-        plan::resume(&ran.log, &load, 2, &Models(vec![healthy.clone()])).unwrap()
-    else {
+    let Resume::Run(planned) = plan::resume(
+        &ran.log,
+        &load,
+        2,
+        Limits::default(),
+        &Models(vec![healthy.clone()]),
+    )
+    .unwrap() else {
         panic!("nothing to resume")
     };
     let (run, _) = planned.start().unwrap();
@@ -368,7 +379,13 @@ fn a_resumed_run_redoes_only_failed_records_and_ends_as_an_uninterrupted_one() {
     );
     // A finished run has nothing to resume.
     assert!(matches!(
-        plan::resume(&ran.log, &load, 2, &Models(vec![healthy])),
+        plan::resume(
+            &ran.log,
+            &load,
+            2,
+            Limits::default(),
+            &Models(vec![healthy])
+        ),
         Ok(Resume::Finished { .. })
     ));
 }
@@ -728,4 +745,39 @@ fn budgets_stop_new_samples_and_say_so_in_the_footer() {
         .as_deref()
         .unwrap()
         .contains("used 6000 tokens, reaching --max-tokens-total 5000"));
+
+    // Resumed under the same budget, nothing more runs; under a higher one, the rest.
+    let toml_path = dir.path().join("t.toml");
+    std::fs::write(&toml_path, ARITH).unwrap();
+    std::fs::write(dir.path().join("d.jsonl"), rows(10)).unwrap();
+    let load = |_: &LogHeader| -> Result<Task, Box<dyn std::error::Error + Send + Sync>> {
+        let mut task = crate::task::load_task(&toml_path)?;
+        task.origin = "t.toml".into();
+        Ok(task)
+    };
+    let resume = |limits: Limits| {
+        let Resume::Run(planned) =
+            plan::resume(&ran.log, &load, 1, limits, &Models(vec![model()])).unwrap()
+        else {
+            panic!("a stopped run resumes")
+        };
+        let (run, _) = planned.start().unwrap();
+        let (_tx, cancel) = watch::channel(false);
+        runtime()
+            .block_on(super::run(run, Arc::new(Silent), cancel))
+            .unwrap()
+    };
+    let same = resume(Limits::default());
+    assert_eq!(
+        (same.status, same.samples.completed),
+        (RunStatus::Stopped, 3)
+    );
+    let higher = resume(Limits {
+        max_tokens_total: Some(100_000),
+        ..Limits::default()
+    });
+    assert_eq!(
+        (higher.status, higher.samples.completed),
+        (RunStatus::Success, 10)
+    );
 }
