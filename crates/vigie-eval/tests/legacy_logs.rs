@@ -1,5 +1,5 @@
 //! Logs of every format version re-score to the numbers they were written
-//! with: version 3 reads the log-likelihood of each choice from its field,
+//! with: versions 3 and 4 read the log-likelihood of each choice from its field,
 //! versions 1 and 2 from the text they kept it in (read into the field by
 //! vigie-log), and `true_mass` gives the score each log recorded.
 
@@ -11,7 +11,7 @@ use vigie_log::LogReader;
 #[test]
 fn true_mass_rescores_every_version_to_its_recorded_value() {
     let (scorer, _) = Scorer::from_cli("true_mass").unwrap();
-    for version in 1..=3 {
+    for version in 1..=4 {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join(format!("../vigie-log/tests/data/v{version}-mc.vlog"));
         let records: Vec<_> = LogReader::open(&path)

@@ -24,7 +24,7 @@ fn records(name: &str) -> Vec<SampleRecord> {
 
 #[test]
 fn every_version_reads_and_recomputes_to_the_results_it_wrote() {
-    for version in [1u32, 2, 3] {
+    for version in [1u32, 2, 3, 4] {
         for task in ["fixture", "mc"] {
             let name = format!("v{version}-{task}.vlog");
             let mut reader = LogReader::open(&fixture(&name)).unwrap();
@@ -56,7 +56,7 @@ fn every_version_reads_and_recomputes_to_the_results_it_wrote() {
 
 #[test]
 fn failures_are_typed_and_judge_sub_scores_are_fields_in_every_version() {
-    for version in [1u32, 2, 3] {
+    for version in [1u32, 2, 3, 4] {
         let name = format!("v{version}-fixture.vlog");
         let records = records(&name);
         assert_eq!(records.len(), 6, "{name}: 3 samples × 2 epochs");
@@ -91,7 +91,7 @@ fn failures_are_typed_and_judge_sub_scores_are_fields_in_every_version() {
 #[test]
 fn choice_log_likelihoods_are_fields_in_every_version() {
     let mut seen = Vec::new();
-    for version in [1u32, 2, 3] {
+    for version in [1u32, 2, 3, 4] {
         let name = format!("v{version}-mc.vlog");
         for record in records(&name) {
             assert_eq!(record.choice_loglikelihoods.len(), 3, "{name}: {record:?}");
@@ -120,9 +120,25 @@ fn choice_log_likelihoods_are_fields_in_every_version() {
         }
     }
     // The same model answered the same way in every version.
-    assert_eq!(seen.len(), 6);
-    assert!(
-        seen[..2] == seen[2..4] && seen[2..4] == seen[4..],
-        "{seen:?}"
-    );
+    assert_eq!(seen.len(), 8);
+    assert!(seen.chunks(2).all(|v| v == &seen[..2]), "{seen:?}");
+}
+
+#[test]
+fn version_4_keeps_a_reasoning_models_reasoning_and_profile() {
+    let name = "v4-fixture.vlog";
+    let header = LogReader::open(&fixture(name)).unwrap().header().unwrap();
+    assert_eq!(header.model.profile.as_deref(), Some("deepseek-reasoner"));
+    for record in records(name).iter().filter(|r| r.error.is_none()) {
+        let turn = record.messages.last().unwrap();
+        assert_eq!(turn.role, vigie_core::Role::Assistant);
+        let reasoning: Vec<_> = turn.reasoning().collect();
+        assert_eq!(reasoning.len(), 1, "{record:?}");
+        assert!(
+            reasoning[0].text.starts_with("The question is:"),
+            "{reasoning:?}"
+        );
+        assert_eq!(record.output, turn.text(), "the answer is the text alone");
+        assert!(record.usage.reasoning_tokens > 0);
+    }
 }

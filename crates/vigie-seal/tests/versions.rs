@@ -1,5 +1,5 @@
 //! The manifests of logs written by earlier format versions still verify
-//! (fixtures in vigie-log's `tests/data`): version 2 and 3 logs are intact,
+//! (fixtures in vigie-log's `tests/data`): version 2, 3 and 4 logs are intact,
 //! version 1 logs have no manifest and say so, and a signature added today
 //! to an older log verifies.
 
@@ -15,7 +15,7 @@ fn fixture(name: &str) -> PathBuf {
 
 #[test]
 fn older_logs_verify_or_say_they_have_no_manifest() {
-    for version in [2, 3] {
+    for version in [2, 3, 4] {
         for task in ["fixture", "mc"] {
             let check =
                 vigie_seal::verify_log(&fixture(&format!("v{version}-{task}.vlog")), None).unwrap();

@@ -766,36 +766,59 @@ fn every_suite_runs_unedited_against_reasoning_models() {
         "cyber",
         "truthfulness",
     ] {
-        for model in ["openai/o3-mini", "openai/gpt-5-mini"] {
+        let gemini = format!("{}/v1beta", server.root_url());
+        for (model, base, profile, extra) in [
+            ("openai/o3-mini", url.as_str(), "openai-reasoning", None),
+            ("openai/gpt-5-mini", url.as_str(), "openai-reasoning", None),
+            // Claude thinks when asked; its thinking refuses the suites' temperature.
+            (
+                "anthropic/claude-sonnet-4-5",
+                url.as_str(),
+                "anthropic-thinking",
+                Some("reasoning_effort=low"),
+            ),
+            (
+                "google/gemini-2.5-pro",
+                gemini.as_str(),
+                "gemini-pro-thinking",
+                None,
+            ),
+        ] {
             let task = format!("suite:{suite}");
             let dir = format!("logs-{suite}-{}", model.replace('/', "-"));
-            let out = ws.vigie(&[
-                "eval",
-                &task,
-                "--model",
-                model,
-                "--base-url",
-                &url,
-                "--attacker-model",
-                "openai/o4-mini",
-                "--attacker-base-url",
-                &url,
-                "--datasets",
-                datasets.to_str().unwrap(),
-                "--limit",
-                "2",
-                "--log-dir",
-                &dir,
-                "--retry-base",
-                "0.01",
-                "--no-progress",
-            ]);
+            let mut args = vec!["--api-key", "test-key"];
+            if let Some(setting) = extra {
+                args.extend(["-M", setting]);
+            }
+            let out = ws.vigie(
+                &[
+                    &["eval", &task, "--model", model, "--base-url", base][..],
+                    &args,
+                    &[
+                        "--attacker-model",
+                        "openai/o4-mini",
+                        "--attacker-base-url",
+                        &url,
+                        "--datasets",
+                        datasets.to_str().unwrap(),
+                        "--limit",
+                        "2",
+                        "--log-dir",
+                        &dir,
+                        "--retry-base",
+                        "0.01",
+                        "--no-progress",
+                    ],
+                ]
+                .concat(),
+            );
             let stderr = text(&out.stderr);
             assert!(out.status.success(), "{suite} on {model}: {stderr}");
+            // Gemini's thinking takes a temperature; the others are not sent one.
             assert_eq!(
                 stderr.matches("is not sent `temperature`").count(),
-                1,
-                "{suite}: one note for the whole suite: {stderr}"
+                usize::from(!model.starts_with("google/")),
+                "{suite} on {model}: one note for the whole suite: {stderr}"
             );
             for log in ws.logs_in(&dir) {
                 let summary = ws.summary(&log);
@@ -803,11 +826,17 @@ fn every_suite_runs_unedited_against_reasoning_models() {
                     summary["samples"]["errors"], 0,
                     "{suite} {log:?}: {summary}"
                 );
-                assert_eq!(summary["model_profile"], "openai-reasoning", "{summary}");
-                assert!(
-                    summary["usage"]["reasoning_tokens"].as_u64().unwrap() > 0,
-                    "{summary}"
-                );
+                assert_eq!(summary["model_profile"], profile, "{summary}");
+                // Anthropic does not count thinking tokens apart: the blocks are in the log.
+                let reasoned = summary["usage"]["reasoning_tokens"].as_u64().unwrap_or(0) > 0
+                    || ws.records(&log).iter().all(|r| {
+                        r["messages"].as_array().unwrap().iter().any(|m| {
+                            m["content"]
+                                .as_array()
+                                .is_some_and(|parts| parts.iter().any(|p| p["type"] == "reasoning"))
+                        })
+                    });
+                assert!(reasoned, "{model}: {summary}");
             }
         }
     }
