@@ -13,6 +13,11 @@ Run by hand, from the repository root:
     python3 bench/overhead.py --inspect /tmp/inspect-venv/bin/inspect
 
 Without --inspect only vigie is measured. Inspect never becomes a dependency.
+
+--frontier makes every answer what a frontier model sends: a 2,000-word
+reasoning block (`reasoning_content`) and a tool call beside the answer, so
+that the cost of reading, keeping and logging them shows in CPU per sample and
+log bytes per sample (issue 13).
 """
 import argparse
 import json
@@ -41,8 +46,9 @@ def measure(cmd, env=None, cwd=None):
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def start_server(delay_ms):
-    server = subprocess.Popen([str(ROOT / "target/release/vigie-testserver"), "--delay-ms", str(delay_ms), "--threads", os.environ.get("SERVER_THREADS", "1")],
+def start_server(delay_ms, frontier=False):
+    extra = ["--reasoning-words", "2000", "--tool-call", 'lookup:{"query":"2+2"}'] if frontier else []
+    server = subprocess.Popen([str(ROOT / "target/release/vigie-testserver"), "--delay-ms", str(delay_ms), "--threads", os.environ.get("SERVER_THREADS", "1")] + extra,
                               stdout=subprocess.PIPE, text=True)
     line = server.stdout.readline().strip()
     return server, line.removeprefix("listening on ")
@@ -104,10 +110,11 @@ def main():
     parser.add_argument("--inspect-connections", type=int, nargs="+", default=[100])
     parser.add_argument("--vs-vigie", help="another build's vigie binary (e.g. the previous commit's) to run alternately with this one")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds with --vs-vigie")
+    parser.add_argument("--frontier", action="store_true", help="every answer carries a 2,000-word reasoning block and a tool call")
     args = parser.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "vigie-cli", "-p", "vigie-testserver"], cwd=ROOT, check=True)
-    server, base_url = start_server(args.delay_ms)
+    server, base_url = start_server(args.delay_ms, args.frontier)
     results = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -131,11 +138,14 @@ def main():
     n = args.samples
     if args.vs_vigie:
         median = lambda xs: sorted(xs)[len(xs) // 2]
-        print(f"\n{n} samples, server delay {args.delay_ms} ms; {args.rounds} alternating rounds; medians, this build / {args.vs_vigie}")
+        kind = "; every answer with 2,000 words of reasoning and a tool call" if args.frontier else ""
+        print(f"\n{n} samples, server delay {args.delay_ms} ms{kind}; {args.rounds} alternating rounds; medians, this build / {args.vs_vigie}")
         for c, (this, other) in pairs.items():
             for key in ["wall", "cpu", "rss", "log_bytes", "read", "header", "startup"]:
                 a, b = median([r[key] for r in this]), median([r[key] for r in other])
                 print(f"  {c:>5} conn  {key:10} {a:10.4f} {b:10.4f}  ratio {a / b:.2f}x")
+            a, b = median([r["cpu"] for r in this]), median([r["cpu"] for r in other])
+            print(f"  {c:>5} conn  CPU ms/sample {1000 * a / n:.3f} {1000 * b / n:.3f}")
         return
     server_cpu = server_usage.ru_utime + server_usage.ru_stime
     print(f"\n{n} samples, server delay {args.delay_ms} ms; the test server used {server_cpu:.2f} s of CPU over the whole benchmark")

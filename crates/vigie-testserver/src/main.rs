@@ -36,7 +36,7 @@ fn main() {
                 let words: usize = value()
                     .parse()
                     .unwrap_or_else(|_| usage("--reasoning-words takes a number"));
-                config.reasoning = Some(vec!["thinking"; words].join(" "));
+                config.reasoning = Some(reasoning_text(words));
             }
             "--tool-call" => {
                 let spec = value();
@@ -65,6 +65,28 @@ fn main() {
         println!("listening on {}", server.base_url());
         std::future::pending::<()>().await;
     });
+}
+
+/// `words` words of made-up reasoning, varied as real reasoning is (a
+/// repeated word would compress to nothing and flatter log sizes).
+fn reasoning_text(words: usize) -> String {
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "da", "fu", "go", "hi", "ju", "pe",
+        "zo",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(words);
+    for _ in 0..words {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let n = 1 + (state >> 60) as usize % 3;
+        let word: String = (0..n)
+            .map(|i| SYLLABLES[((state >> (8 * i + 8)) & 15) as usize])
+            .collect();
+        out.push(word);
+    }
+    out.join(" ")
 }
 
 fn usage(problem: &str) -> ! {
