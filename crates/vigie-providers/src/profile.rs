@@ -310,7 +310,22 @@ mod tests {
         assert_eq!(profiles.find("openai/gpt-5").unwrap().name, "openai-gpt-5");
         assert_eq!(
             profiles.find("openai/gpt-5-mini").unwrap().name,
+            "openai-gpt-5-mini"
+        );
+        assert_eq!(
+            profiles.find("openai/o1-preview").unwrap().name,
             "openai-reasoning"
+        );
+        assert_eq!(
+            profiles
+                .find("anthropic/claude-opus-4-5-20251101")
+                .unwrap()
+                .name,
+            "anthropic-opus-4-5"
+        );
+        assert_eq!(
+            profiles.find("anthropic/claude-opus-4-1").unwrap().name,
+            "anthropic-opus-4"
         );
         assert_eq!(
             profiles
@@ -333,7 +348,7 @@ mod tests {
         .unwrap();
         let profiles = Profiles::with_user_file(&path).unwrap();
         assert_eq!(profiles.find("openai/gpt-5").unwrap().name, "mine");
-        assert_eq!(profiles.find("openai/o3").unwrap().name, "openai-reasoning");
+        assert_eq!(profiles.find("openai/o1").unwrap().name, "openai-reasoning");
         std::fs::write(
             &path,
             "[[profile]]\nname = \"bad\"\nmodels = [\"x/*\"]\nunsupported = [\"temprature\"]\n",

@@ -488,8 +488,22 @@ struct ResponsesRequest {
     input: ResponsesInput,
     instructions: Option<String>,
     max_output_tokens: Option<u32>,
+    #[serde(default)]
+    tools: Vec<ResponsesTool>,
+    tool_choice: Option<Value>,
     #[serde(flatten)]
     sampling: Sampling,
+}
+
+/// A Responses API tool: `{"type": "function", "name": ..., "parameters": ...}`.
+#[derive(Deserialize)]
+struct ResponsesTool {
+    #[serde(rename = "type")]
+    kind: String,
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    parameters: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -505,10 +519,15 @@ struct ResponsesItem {
     kind: Option<String>,
     role: Option<String>,
     content: Option<Content>,
+    call_id: Option<String>,
+    name: Option<String>,
+    arguments: Option<String>,
+    output: Option<Content>,
 }
 
-/// The Responses API, without tools or streaming: input messages in, one
-/// assistant message out.
+/// The Responses API, without streaming: input messages, function calls and
+/// their outputs in; an assistant message and function calls out. Reasoning
+/// items are passed over (the models served here return none).
 async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
     let request: ResponsesRequest = parse(&body)?;
     if request.sampling.stream {
@@ -538,27 +557,90 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
         ResponsesInput::Items(items) => {
             for (i, item) in items.into_iter().enumerate() {
                 let kind = item.kind.as_deref().unwrap_or("message");
-                let (Some(role), "message") = (item.role, kind) else {
-                    return Err(error(
-                        StatusCode::BAD_REQUEST,
-                        format!(
-                            "input[{i}]: items of type `{kind}` are not supported (messages only)"
-                        ),
-                    ));
-                };
-                input.push(InMessage {
-                    role,
-                    content: item.content,
-                    tool_calls: Vec::new(),
-                    tool_call_id: None,
-                });
+                match kind {
+                    "message" => {
+                        let Some(role) = item.role else {
+                            return Err(error(StatusCode::BAD_REQUEST, format!("input[{i}]: a message needs its `role`")));
+                        };
+                        input.push(InMessage {
+                            role,
+                            content: item.content,
+                            tool_calls: Vec::new(),
+                            tool_call_id: None,
+                        });
+                    }
+                    "function_call" => {
+                        let (Some(id), Some(name)) = (item.call_id, item.name) else {
+                            return Err(error(StatusCode::BAD_REQUEST, format!("input[{i}]: a function_call needs `call_id` and `name`")));
+                        };
+                        let call = InToolCall {
+                            id,
+                            function: InCalled {
+                                name,
+                                arguments: item.arguments.unwrap_or_default(),
+                            },
+                        };
+                        // Parallel calls are consecutive items: one assistant turn.
+                        match input.last_mut() {
+                            Some(last) if last.role == "assistant" && !last.tool_calls.is_empty() => {
+                                last.tool_calls.push(call)
+                            }
+                            _ => input.push(InMessage {
+                                role: "assistant".into(),
+                                content: None,
+                                tool_calls: vec![call],
+                                tool_call_id: None,
+                            }),
+                        }
+                    }
+                    "function_call_output" => input.push(InMessage {
+                        role: "tool".into(),
+                        content: item.output,
+                        tool_calls: Vec::new(),
+                        tool_call_id: item.call_id,
+                    }),
+                    "reasoning" => {}
+                    other => {
+                        return Err(error(
+                            StatusCode::BAD_REQUEST,
+                            format!("input[{i}]: items of type `{other}` are not supported (message, function_call, function_call_output, reasoning)"),
+                        ))
+                    }
+                }
             }
         }
     }
+    let mut chat_tools = Vec::with_capacity(request.tools.len());
+    for (i, tool) in request.tools.into_iter().enumerate() {
+        let (true, Some(name)) = (tool.kind == "function", tool.name) else {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("tools[{i}]: only tools of type `function`, with a `name`, are supported"),
+            ));
+        };
+        chat_tools.push(InTool {
+            kind: "function".into(),
+            function: Some(InFunction {
+                name,
+                description: tool.description,
+                parameters: tool.parameters,
+            }),
+        });
+    }
+    // A named choice is `{"type": "function", "name": ...}` here, under `function` in chat.
+    let choice = request
+        .tool_choice
+        .filter(|c| !c.is_null())
+        .map(|c| match c.get("name") {
+            Some(name) => json!({"type": "function", "function": {"name": name}}),
+            None => c,
+        });
+    let (tools, tool_choice) = tools(chat_tools, choice)?;
     let request = GenerateRequest {
         messages: messages(input, "input")?,
         config,
-        ..GenerateRequest::default()
+        tools,
+        tool_choice,
     };
     let output = whole_answer(events(served.model.clone(), Input::Chat(request))).await?;
     let number = served.next_id.fetch_add(1, Ordering::Relaxed);
@@ -571,11 +653,8 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
         "incomplete_details": if complete { Value::Null } else { json!({ "reason": "max_output_tokens" }) },
         "error": null,
         "model": served.id,
-        "output": [{
-            "type": "message", "id": format!("msg_{number}"), "status": "completed", "role": "assistant",
-            "content": [{ "type": "output_text", "text": output.text, "annotations": [] }],
-        }],
-        "parallel_tool_calls": false,
+        "output": responses_output(&output, number),
+        "parallel_tool_calls": true,
         "tool_choice": "auto",
         "tools": [],
         "usage": {
@@ -587,6 +666,25 @@ async fn responses(State(served): State<Arc<Served>>, body: Bytes) -> Answer {
         },
     }))
     .into_response())
+}
+
+/// A Responses answer's output items: the message (when there is text, or
+/// no call), then one `function_call` per call.
+fn responses_output(output: &ModelOutput, number: u64) -> Value {
+    let mut items = Vec::new();
+    if !output.text.is_empty() || output.tool_calls.is_empty() {
+        items.push(json!({
+            "type": "message", "id": format!("msg_{number}"), "status": "completed", "role": "assistant",
+            "content": [{ "type": "output_text", "text": output.text, "annotations": [] }],
+        }));
+    }
+    for (i, call) in output.tool_calls.iter().enumerate() {
+        items.push(json!({
+            "type": "function_call", "id": format!("fc_{number}_{i}"), "call_id": call.id,
+            "name": call.name, "arguments": call.arguments_text(), "status": "completed",
+        }));
+    }
+    Value::Array(items)
 }
 
 fn unix_now() -> u64 {

@@ -253,13 +253,22 @@ fn the_responses_api_answers_one_message_and_refuses_streaming() {
     assert_eq!(status, 400);
     let (status, body) = server.json(
         "/responses",
+        json!({ "input": [{ "type": "web_search_call", "id": "ws" }] }),
+    );
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("items of type `web_search_call` are not supported"));
+    let (status, body) = server.json(
+        "/responses",
         json!({ "input": [{ "type": "function_call", "name": "f" }] }),
     );
     assert_eq!(status, 400);
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("items of type `function_call` are not supported"));
+        .contains("input[0]: a function_call needs `call_id` and `name`"));
 }
 
 fn weather_tool() -> Value {
@@ -347,4 +356,51 @@ fn bad_tool_requests_are_refused_naming_the_field() {
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.starts_with(expected), "{message}");
     }
+}
+
+/// What Inspect's `openai/` provider sends with `use_tools`: the Responses
+/// API with function tools, then the call and its output as input items.
+#[test]
+fn the_responses_api_takes_tools_and_returns_function_calls() {
+    let server = Server::start(
+        ScriptedModel::new("scripted/tiny", Reply::text("It is 18C.")).on(
+            "Weather",
+            Reply::text("").tool_call("get_weather", r#"{"city":"Paris"}"#),
+        ),
+    );
+    let tools = json!([{ "type": "function", "name": "get_weather", "description": "Weather in a city",
+        "parameters": { "type": "object", "properties": { "city": { "type": "string" } } }, "strict": false }]);
+    let (status, body) = server.json(
+        "/responses",
+        json!({ "model": "tiny", "input": [{ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": "Weather in Paris?" }] }],
+                "tools": tools, "tool_choice": null, "store": false, "include": ["reasoning.encrypted_content"], "reasoning": { "summary": "auto" } }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let call = body["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "function_call")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (call["name"].clone(), call["arguments"].clone()),
+        (json!("get_weather"), json!("{\"city\":\"Paris\"}"))
+    );
+    let (status, body) = server.json(
+        "/responses",
+        json!({ "model": "tiny", "tools": tools, "input": [
+            { "type": "message", "role": "user", "content": "What should I wear?" },
+            { "type": "reasoning", "id": "rs_1", "summary": [] },
+            { "type": "function_call", "call_id": call["call_id"], "name": "get_weather", "arguments": call["arguments"] },
+            { "type": "function_call_output", "call_id": call["call_id"], "output": "18C" },
+        ] }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"][0]["content"][0]["text"], "It is 18C.");
+    let (status, body) = server.json(
+        "/responses",
+        json!({ "model": "tiny", "input": [{ "type": "function_call_output", "call_id": "nope", "output": "?" }] }),
+    );
+    assert_eq!(status, 400, "{body}");
 }

@@ -769,7 +769,7 @@ fn every_suite_runs_unedited_against_reasoning_models() {
         let gemini = format!("{}/v1beta", server.root_url());
         for (model, base, profile, extra) in [
             ("openai/o3-mini", url.as_str(), "openai-reasoning", None),
-            ("openai/gpt-5-mini", url.as_str(), "openai-reasoning", None),
+            ("openai/gpt-5-mini", url.as_str(), "openai-gpt-5-mini", None),
             // Claude thinks when asked; its thinking refuses the suites' temperature.
             (
                 "anthropic/claude-sonnet-4-5",
