@@ -184,6 +184,7 @@ pub struct ExportedRecord {
     /// Tokens of the evaluated model.
     pub usage: Usage,
     /// What they cost in US dollars, when the model's price is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     /// Request retries.
     pub retries: u32,

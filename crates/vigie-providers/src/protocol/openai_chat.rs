@@ -5,13 +5,16 @@
 //! Ollama return (`reasoning_content`, `reasoning`) is read, and not sent
 //! back unless `reasoning_history = "all"` (DeepSeek refuses it).
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use vigie_core::{
     ContentPart, GenerateRequest, ModelError, ModelOutput, Reasoning, Role, StopReason, ToolCall,
     ToolChoice, Usage,
 };
 
-use super::{count, Conversation};
+use super::Conversation;
 use crate::profile::Sent;
 
 pub(super) fn body(
@@ -133,82 +136,167 @@ pub(super) fn body(
     Ok(Value::Object(body))
 }
 
-pub(super) fn parse(value: &Value) -> Option<ModelOutput> {
-    let choice = value.get("choices")?.get(0)?;
-    let message = choice.get("message")?;
-    let mut text = message
-        .get("content")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let refusal = message.get("refusal").and_then(Value::as_str);
-    if let (true, Some(refusal)) = (text.is_empty(), refusal) {
+/// A chat completion answer, read straight from the bytes into borrowed
+/// fields: building a `serde_json::Value` tree of it first cost about ten
+/// times as many instructions, on the path every sample takes.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(borrow)]
+    choices: Vec<Choice<'a>>,
+    #[serde(default)]
+    usage: Option<AnswerUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow)]
+    message: AnswerMessage<'a>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct AnswerMessage<'a> {
+    #[serde(default, deserialize_with = "text_or_parts")]
+    content: Option<String>,
+    #[serde(default, borrow)]
+    refusal: Option<Cow<'a, str>>,
+    /// vLLM before 0.10, DeepSeek and llama.cpp say `reasoning_content`; vLLM
+    /// since and Ollama say `reasoning`.
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<AnswerCall>>,
+}
+
+#[derive(Deserialize)]
+struct AnswerCall {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<AnswerFunction>,
+}
+
+#[derive(Deserialize)]
+struct AnswerFunction {
+    #[serde(default)]
+    name: Option<String>,
+    /// A string as OpenAI sends it; some servers send an object.
+    #[serde(default)]
+    arguments: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct AnswerUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    total_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens_details: Option<Details>,
+    #[serde(default)]
+    prompt_tokens_details: Option<Details>,
+}
+
+#[derive(Deserialize)]
+struct Details {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+/// `content` is a string, null, or (some servers) a list of text parts.
+fn text_or_parts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(Value::Array(parts)) => Ok(Some(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect(),
+        )),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "`content` is neither text nor parts: {other}"
+        ))),
+    }
+}
+
+/// Reads a 200 answer's bytes; `Err` says whether they were JSON at all.
+pub(super) fn parse(body: &[u8]) -> Result<ModelOutput, serde_json::Error> {
+    let answer: Answer<'_> = serde_json::from_slice(body)?;
+    let Some(choice) = answer.choices.into_iter().next() else {
+        return Err(serde::de::Error::custom("`choices` is empty"));
+    };
+    let message = choice.message;
+    let refused = message.refusal.is_some();
+    let mut text = message.content.unwrap_or_default();
+    if let (true, Some(refusal)) = (text.is_empty(), &message.refusal) {
         text = refusal.to_string();
     }
-    // vLLM before 0.10, DeepSeek and llama.cpp say `reasoning_content`; vLLM
-    // since and Ollama say `reasoning`.
-    let reasoning = ["reasoning_content", "reasoning"]
-        .iter()
-        .find_map(|k| message.get(*k).and_then(Value::as_str))
+    let reasoning = message
+        .reasoning_content
+        .or(message.reasoning)
         .filter(|t| !t.is_empty())
         .map(|t| Reasoning {
-            text: t.to_string(),
+            text: t.into_owned(),
             ..Reasoning::default()
         });
-    let tool_calls = message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .map(|calls| {
-            calls
-                .iter()
-                .enumerate()
-                .map(|(i, call)| {
-                    let function = call.get("function").unwrap_or(&Value::Null);
-                    let arguments = match function.get("arguments") {
-                        Some(Value::String(text)) => text.clone(),
-                        Some(Value::Null) | None => String::new(),
-                        // Some servers send the arguments as an object.
-                        Some(other) => other.to_string(),
-                    };
-                    ToolCall::from_text(
-                        call.get("id")
-                            .and_then(Value::as_str)
-                            .map_or_else(|| format!("call_{i}"), str::to_string),
-                        function.get("name").and_then(Value::as_str).unwrap_or(""),
-                        &arguments,
-                    )
-                })
-                .collect()
+    let tool_calls: Vec<ToolCall> = message
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let (name, arguments) = match call.function {
+                Some(f) => (f.name.unwrap_or_default(), f.arguments),
+                None => (String::new(), None),
+            };
+            let arguments = match arguments {
+                Some(Value::String(text)) => text,
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            ToolCall::from_text(
+                call.id.unwrap_or_else(|| format!("call_{i}")),
+                name,
+                &arguments,
+            )
         })
-        .unwrap_or_default();
+        .collect();
     let stop_reason = choice
-        .get("finish_reason")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_string();
+        .finish_reason
+        .map_or_else(|| "unknown".to_string(), Cow::into_owned);
     let stop = match StopReason::from_api(&stop_reason) {
-        _ if refusal.is_some() => StopReason::Refusal,
-        StopReason::Stop if !Vec::<ToolCall>::is_empty(&tool_calls) => StopReason::ToolCalls,
+        _ if refused => StopReason::Refusal,
+        StopReason::Stop if !tool_calls.is_empty() => StopReason::ToolCalls,
         stop => stop,
     };
-    let usage = value.get("usage").map_or(Usage::default(), |u| {
-        let (input, output) = (count(u, "prompt_tokens"), count(u, "completion_tokens"));
+    let usage = answer.usage.map_or(Usage::default(), |u| {
+        let (input, output) = (
+            u.prompt_tokens.unwrap_or(0),
+            u.completion_tokens.unwrap_or(0),
+        );
         Usage {
             input_tokens: input,
             output_tokens: output,
-            total_tokens: u
-                .get("total_tokens")
-                .and_then(Value::as_u64)
-                .unwrap_or(input + output),
+            total_tokens: u.total_tokens.unwrap_or(input + output),
             reasoning_tokens: u
-                .get("completion_tokens_details")
-                .map_or(0, |d| count(d, "reasoning_tokens")),
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
             cached_input_tokens: u
-                .get("prompt_tokens_details")
-                .map_or(0, |d| count(d, "cached_tokens")),
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
         }
     });
-    Some(ModelOutput {
+    Ok(ModelOutput {
         text,
         reasoning: reasoning.into_iter().collect(),
         tool_calls,
