@@ -653,6 +653,57 @@ fn usage_mistakes_are_explained() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("set OPENAI_API_KEY"));
+    // The providers with no default endpoint, a budget with no price, a bad profile file.
+    let out = ws
+        .command(&["eval", "arith.toml", "--model", "azure/my-gpt-5"])
+        .env_remove("AZURE_OPENAI_ENDPOINT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "no endpoint for `azure/my-gpt-5`: set AZURE_OPENAI_ENDPOINT or pass --base-url"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ws.vigie(&[
+        "eval",
+        "arith.toml",
+        "--model",
+        "vllm/x",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--max-cost",
+        "5",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--max-cost: the price of vllm/x is not known"),
+        "{}",
+        text(&out.stderr)
+    );
+    ws.write(
+        "profiles.toml",
+        "[[profile]]\nname = \"p\"\nmodels = [\"vllm/*\"]\nreasoning = \"sometimes\"\n",
+    );
+    let out = ws.vigie(&[
+        "eval",
+        "arith.toml",
+        "--model",
+        "vllm/x",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--profiles",
+        "profiles.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("model profiles profiles.toml")
+            && stderr.contains("unknown variant `sometimes`"),
+        "{stderr}"
+    );
     let out = ws.vigie(&[
         "eval",
         "arith.toml",
