@@ -7,11 +7,13 @@
 
 use serde_json::{json, Map, Value};
 use vigie_core::{
-    ContentPart, GenerateRequest, ModelError, ModelOutput, Reasoning, Role, StopReason, ToolCall,
-    ToolChoice, Usage,
+    ContentPart, GenerateRequest, ModelError, ModelOutput, Reasoning, Role, StopReason, ToolChoice,
+    Usage,
 };
 
-use super::{arguments_object, bad_request, count, system_text, Conversation};
+use super::{
+    arguments_object, bad_request, count, object_call, system_text, text_at, word_at, Conversation,
+};
 use crate::profile::Sent;
 
 /// Anthropic requires `max_tokens`; the answer's budget when the task sets none.
@@ -157,11 +159,7 @@ pub(super) fn read_blocks(content: &[Value], output: &mut ModelOutput) {
         match block.get("type").and_then(Value::as_str) {
             Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or("")),
             Some("thinking") => output.reasoning.push(Reasoning {
-                text: block
-                    .get("thinking")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                text: text_at(block, "thinking"),
                 signature: block
                     .get("signature")
                     .and_then(Value::as_str)
@@ -176,20 +174,11 @@ pub(super) fn read_blocks(content: &[Value], output: &mut ModelOutput) {
                     .map(str::to_string),
                 ..Reasoning::default()
             }),
-            Some("tool_use") => output.tool_calls.push(ToolCall {
-                id: block
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                name: block
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                arguments: block.get("input").cloned().unwrap_or_else(|| json!({})),
-                parse_error: None,
-            }),
+            Some("tool_use") => {
+                output
+                    .tool_calls
+                    .push(object_call(text_at(block, "id"), block, "input"))
+            }
             _ => {}
         }
     }
@@ -200,11 +189,7 @@ pub(super) fn parse(value: &Value) -> Option<ModelOutput> {
     let content = value.get("content")?.as_array()?;
     let mut output = ModelOutput::default();
     read_blocks(content, &mut output);
-    output.stop_reason = value
-        .get("stop_reason")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_string();
+    output.stop_reason = word_at(value, "stop_reason");
     output.stop = StopReason::from_api(&output.stop_reason);
     if let Some(u) = value.get("usage") {
         // `input_tokens` counts only what the cache did not hold.

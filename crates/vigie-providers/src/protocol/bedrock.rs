@@ -8,11 +8,13 @@
 
 use serde_json::{json, Map, Value};
 use vigie_core::{
-    ContentPart, GenerateRequest, ModelError, ModelOutput, Reasoning, Role, StopReason, ToolCall,
-    ToolChoice, Usage,
+    ContentPart, GenerateRequest, ModelError, ModelOutput, Reasoning, Role, StopReason, ToolChoice,
+    Usage,
 };
 
-use super::{arguments_object, bad_request, count, system_text, Conversation};
+use super::{
+    arguments_object, bad_request, count, object_call, system_text, text_at, word_at, Conversation,
+};
 use crate::profile::Sent;
 
 pub(super) fn body(
@@ -137,11 +139,7 @@ pub(super) fn parse(value: &Value) -> Option<ModelOutput> {
         } else if let Some(reasoning) = block.get("reasoningContent") {
             if let Some(r) = reasoning.get("reasoningText") {
                 output.reasoning.push(Reasoning {
-                    text: r
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
+                    text: text_at(r, "text"),
                     signature: r
                         .get("signature")
                         .and_then(Value::as_str)
@@ -156,28 +154,13 @@ pub(super) fn parse(value: &Value) -> Option<ModelOutput> {
                 });
             }
         } else if let Some(call) = block.get("toolUse") {
-            output.tool_calls.push(ToolCall {
-                id: call
-                    .get("toolUseId")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                name: call
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                arguments: call.get("input").cloned().unwrap_or_else(|| json!({})),
-                parse_error: None,
-            });
+            output
+                .tool_calls
+                .push(object_call(text_at(call, "toolUseId"), call, "input"));
         }
     }
     output.text = text;
-    output.stop_reason = value
-        .get("stopReason")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_string();
+    output.stop_reason = word_at(value, "stopReason");
     output.stop = StopReason::from_api(&output.stop_reason);
     if let Some(u) = value.get("usage") {
         let (input, out) = (count(u, "inputTokens"), count(u, "outputTokens"));

@@ -11,10 +11,10 @@
 use serde_json::{json, Map, Value};
 use vigie_core::{
     ContentPart, GenerateRequest, ModelError, ModelOutput, Reasoning, ReasoningSummary, Role,
-    StopReason, ToolCall, ToolChoice, Usage,
+    StopReason, ToolChoice, Usage,
 };
 
-use super::{arguments_object, count, system_text, Conversation};
+use super::{arguments_object, count, object_call, system_text, text_at, word_at, Conversation};
 use crate::profile::Sent;
 
 pub(super) fn body(
@@ -188,11 +188,7 @@ pub(super) fn parse(value: &Value) -> Option<ModelOutput> {
         let thought = part.get("thought").and_then(Value::as_bool) == Some(true);
         if thought {
             output.reasoning.push(Reasoning {
-                text: part
-                    .get("text")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                text: text_at(part, "text"),
                 summary: true,
                 signature: signature.map(str::to_string),
                 ..Reasoning::default()
@@ -213,24 +209,11 @@ pub(super) fn parse(value: &Value) -> Option<ModelOutput> {
                 || format!("{GENERATED_ID}{}", output.tool_calls.len()),
                 str::to_string,
             );
-            output.tool_calls.push(ToolCall {
-                id,
-                name: call
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                arguments: call.get("args").cloned().unwrap_or_else(|| json!({})),
-                parse_error: None,
-            });
+            output.tool_calls.push(object_call(id, call, "args"));
         }
     }
     output.text = text;
-    output.stop_reason = candidate
-        .get("finishReason")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_string();
+    output.stop_reason = word_at(candidate, "finishReason");
     output.stop = match StopReason::from_api(&output.stop_reason) {
         StopReason::Stop if !output.tool_calls.is_empty() => StopReason::ToolCalls,
         stop => stop,

@@ -238,6 +238,38 @@ pub(crate) fn system_text(messages: &[ChatMessage]) -> Option<String> {
     (!system.is_empty()).then(|| system.join("\n\n"))
 }
 
+/// A string field of an answer, or empty.
+pub(crate) fn text_at(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The API's word for why it stopped, or `unknown`.
+pub(crate) fn word_at(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// A tool call whose arguments arrive as a JSON object under `arguments`
+/// (Anthropic's `input`, Gemini's `args`, Bedrock's `input`).
+pub(crate) fn object_call(id: String, call: &Value, arguments: &str) -> vigie_core::ToolCall {
+    vigie_core::ToolCall {
+        id,
+        name: text_at(call, "name"),
+        arguments: call
+            .get(arguments)
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default())),
+        parse_error: None,
+    }
+}
+
 /// A JSON number as a token count (absent: 0).
 pub(crate) fn count(value: &Value, key: &str) -> u64 {
     value.get(key).and_then(Value::as_u64).unwrap_or(0)
