@@ -12,7 +12,8 @@ use vigie_core::{
 };
 
 use super::{
-    arguments_object, bad_request, count, object_call, system_text, text_at, word_at, Conversation,
+    arguments_object, bad_request, count, object_call, put, system_text, text_at, word_at,
+    Conversation,
 };
 use crate::profile::Sent;
 
@@ -140,15 +141,9 @@ pub(super) fn body(
             },
         );
     }
-    if let Some(v) = config.temperature {
-        body.insert("temperature".into(), json!(v));
-    }
-    if let Some(v) = config.top_p {
-        body.insert("top_p".into(), json!(v));
-    }
-    if let Some(v) = config.top_k {
-        body.insert("top_k".into(), json!(v));
-    }
+    put(&mut body, "temperature", config.temperature);
+    put(&mut body, "top_p", config.top_p);
+    put(&mut body, "top_k", config.top_k);
     Ok(Value::Object(body))
 }
 

@@ -13,7 +13,8 @@ use vigie_core::{
 };
 
 use super::{
-    arguments_object, bad_request, count, object_call, system_text, text_at, word_at, Conversation,
+    arguments_object, bad_request, count, object_call, put, system_text, text_at, word_at,
+    Conversation,
 };
 use crate::profile::Sent;
 
@@ -78,15 +79,9 @@ pub(super) fn body(
     }
     body.insert("messages".into(), Value::Array(messages));
     let mut inference = Map::new();
-    if let Some(max) = sent.max_tokens {
-        inference.insert("maxTokens".into(), json!(max));
-    }
-    if let Some(v) = config.temperature {
-        inference.insert("temperature".into(), json!(v));
-    }
-    if let Some(v) = config.top_p {
-        inference.insert("topP".into(), json!(v));
-    }
+    put(&mut inference, "maxTokens", sent.max_tokens);
+    put(&mut inference, "temperature", config.temperature);
+    put(&mut inference, "topP", config.top_p);
     if !config.stop.is_empty() {
         inference.insert("stopSequences".into(), json!(config.stop));
     }

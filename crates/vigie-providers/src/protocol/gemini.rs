@@ -14,7 +14,9 @@ use vigie_core::{
     StopReason, ToolChoice, Usage,
 };
 
-use super::{arguments_object, count, object_call, system_text, text_at, word_at, Conversation};
+use super::{
+    arguments_object, count, object_call, put, system_text, text_at, word_at, Conversation,
+};
 use crate::profile::Sent;
 
 pub(super) fn body(
@@ -116,21 +118,11 @@ pub(super) fn body(
         );
     }
     let mut generation = Map::new();
-    if let Some(max) = sent.max_tokens {
-        generation.insert("maxOutputTokens".into(), json!(max));
-    }
-    if let Some(v) = config.temperature {
-        generation.insert("temperature".into(), json!(v));
-    }
-    if let Some(v) = config.top_p {
-        generation.insert("topP".into(), json!(v));
-    }
-    if let Some(v) = config.top_k {
-        generation.insert("topK".into(), json!(v));
-    }
-    if let Some(v) = config.seed {
-        generation.insert("seed".into(), json!(v));
-    }
+    put(&mut generation, "maxOutputTokens", sent.max_tokens);
+    put(&mut generation, "temperature", config.temperature);
+    put(&mut generation, "topP", config.top_p);
+    put(&mut generation, "topK", config.top_k);
+    put(&mut generation, "seed", config.seed);
     if !config.stop.is_empty() {
         generation.insert("stopSequences".into(), json!(config.stop));
     }

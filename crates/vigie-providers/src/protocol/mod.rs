@@ -238,6 +238,17 @@ pub(crate) fn system_text(messages: &[ChatMessage]) -> Option<String> {
     (!system.is_empty()).then(|| system.join("\n\n"))
 }
 
+/// Sets `key` in a request body when the setting has a value.
+pub(crate) fn put<T: serde::Serialize>(
+    body: &mut serde_json::Map<String, Value>,
+    key: &str,
+    value: Option<T>,
+) {
+    if let Some(value) = value {
+        body.insert(key.into(), serde_json::json!(value));
+    }
+}
+
 /// A string field of an answer, or empty.
 pub(crate) fn text_at(value: &Value, key: &str) -> String {
     value

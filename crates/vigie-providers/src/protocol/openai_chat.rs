@@ -14,7 +14,7 @@ use vigie_core::{
     ToolChoice, Usage,
 };
 
-use super::Conversation;
+use super::{put, Conversation};
 use crate::profile::Sent;
 
 pub(super) fn body(
@@ -106,9 +106,7 @@ pub(super) fn body(
     if let Some(effort) = sent.reasoning.and_then(|r| r.effort) {
         body.insert("reasoning_effort".into(), json!(effort.as_str()));
     }
-    if let Some(v) = config.seed {
-        body.insert("seed".into(), json!(v));
-    }
+    put(&mut body, "seed", config.seed);
     if !config.stop.is_empty() {
         body.insert("stop".into(), json!(config.stop));
     }
@@ -124,15 +122,9 @@ pub(super) fn body(
         // vLLM's and llama.cpp's servers take it; OpenAI's own API refuses it (a 400, recorded).
         body.insert("ignore_eos".into(), json!(true));
     }
-    if let Some(v) = config.temperature {
-        body.insert("temperature".into(), json!(v));
-    }
-    if let Some(v) = config.top_p {
-        body.insert("top_p".into(), json!(v));
-    }
-    if let Some(v) = config.top_k {
-        body.insert("top_k".into(), json!(v));
-    }
+    put(&mut body, "temperature", config.temperature);
+    put(&mut body, "top_p", config.top_p);
+    put(&mut body, "top_k", config.top_k);
     Ok(Value::Object(body))
 }
 

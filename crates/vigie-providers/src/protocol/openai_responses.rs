@@ -10,7 +10,7 @@ use vigie_core::{
     ToolChoice, Usage,
 };
 
-use super::{count, Conversation};
+use super::{count, put, Conversation};
 use crate::profile::Sent;
 
 pub(super) fn body(
@@ -84,9 +84,7 @@ pub(super) fn body(
         body.insert("reasoning".into(), Value::Object(reasoning));
         body.insert("include".into(), json!(["reasoning.encrypted_content"]));
     }
-    if let Some(max) = sent.max_tokens {
-        body.insert("max_output_tokens".into(), json!(max));
-    }
+    put(&mut body, "max_output_tokens", sent.max_tokens);
     if !request.tools.is_empty() {
         let tools: Vec<Value> = request
             .tools
@@ -104,12 +102,8 @@ pub(super) fn body(
             },
         );
     }
-    if let Some(v) = config.temperature {
-        body.insert("temperature".into(), json!(v));
-    }
-    if let Some(v) = config.top_p {
-        body.insert("top_p".into(), json!(v));
-    }
+    put(&mut body, "temperature", config.temperature);
+    put(&mut body, "top_p", config.top_p);
     Ok(Value::Object(body))
 }
 
