@@ -19,6 +19,8 @@ pub(crate) struct Progress {
     stats: Vec<Arc<ProviderStats>>,
     started: Instant,
     tokens: AtomicU64,
+    /// Spending so far, in millionths of a US dollar (when the model has a price).
+    micro_usd: AtomicU64,
     errors: AtomicU64,
     done: AtomicU64,
     planned: AtomicU64,
@@ -55,6 +57,7 @@ impl Progress {
             stats,
             started: Instant::now(),
             tokens: AtomicU64::new(0),
+            micro_usd: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             done: AtomicU64::new(0),
             planned: AtomicU64::new(0),
@@ -73,8 +76,14 @@ impl Progress {
     }
 
     fn summary(&self) -> String {
+        let micro_usd = self.micro_usd.load(Ordering::Relaxed);
+        let cost = if micro_usd > 0 {
+            format!(" · ${:.2}", micro_usd as f64 / 1e6)
+        } else {
+            String::new()
+        };
         format!(
-            "tokens {} · retries {} · errors {}",
+            "tokens {}{cost} · retries {} · errors {}",
             human_count(self.tokens.load(Ordering::Relaxed)),
             self.retries(),
             self.errors.load(Ordering::Relaxed)
@@ -107,6 +116,11 @@ impl Observer for Progress {
     fn on_record(&self, record: &SampleRecord) {
         self.tokens
             .fetch_add(record.usage.total_tokens, Ordering::Relaxed);
+        if let Some(cost) = record.cost_usd {
+            // Millionths of a dollar: an atomic counter, exact enough for a display.
+            self.micro_usd
+                .fetch_add((cost * 1e6).round() as u64, Ordering::Relaxed);
+        }
         if record.error.is_some() {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
