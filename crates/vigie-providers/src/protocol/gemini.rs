@@ -100,7 +100,7 @@ pub(super) fn body(
         let declarations: Vec<Value> = request
             .tools
             .iter()
-            .map(|t| json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
+            .map(|t| json!({"name": t.name, "description": t.description, "parameters": gemini_schema(&t.parameters)}))
             .collect();
         body.insert(
             "tools".into(),
@@ -138,6 +138,35 @@ pub(super) fn body(
         body.insert("generationConfig".into(), Value::Object(generation));
     }
     Ok(Value::Object(body))
+}
+
+/// A JSON Schema as Gemini's `parameters` take it: its Schema is an OpenAPI
+/// subset that refuses `additionalProperties` and `$schema` (a 400 naming
+/// them), which other APIs' tool definitions carry (Inspect sends
+/// `additionalProperties: false`), so they are left out, at every depth.
+fn gemini_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "additionalProperties" | "$schema" | "$id"))
+                .map(|(k, v)| match (k.as_str(), v) {
+                    // Property names are the tool's own: only their schemas are cleaned.
+                    ("properties", Value::Object(properties)) => (
+                        k.clone(),
+                        Value::Object(
+                            properties
+                                .iter()
+                                .map(|(name, s)| (name.clone(), gemini_schema(s)))
+                                .collect(),
+                        ),
+                    ),
+                    _ => (k.clone(), gemini_schema(v)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(gemini_schema).collect()),
+        other => other.clone(),
+    }
 }
 
 /// The prefix of the ids vigie gives calls Gemini sent without one; such

@@ -427,6 +427,16 @@ fn gemini_thinking_tools_and_signatures() {
     assert!(out.reasoning[0].summary && out.reasoning[0].text == "**Planning** the lookup");
     assert_eq!(out.reasoning[1].signature.as_deref(), Some("CiQB0e2Kc"));
     assert_eq!(out.tool_calls[0].id, "gemini-call-0");
+    let mut strict = conversation.clone();
+    strict.tools[0].parameters = json!({"$schema": "x", "type": "object", "additionalProperties": false,
+        "properties": {"where": {"type": "object", "additionalProperties": false, "properties": {}},
+                       "additionalProperties": {"type": "string"}}});
+    let body = body_for(Protocol::Gemini, "google/gemini-2.5-pro", &strict);
+    assert_eq!(
+        body["tools"][0]["functionDeclarations"][0]["parameters"],
+        json!({"type": "object", "properties": {"where": {"type": "object", "properties": {}}, "additionalProperties": {"type": "string"}}}),
+        "Gemini's Schema refuses additionalProperties and $schema"
+    );
     let blocked = json!({"promptFeedback": {"blockReason": "SAFETY"}});
     let out = Protocol::Gemini
         .parse(blocked.to_string().as_bytes())
