@@ -367,6 +367,24 @@ impl ModelApi for LocalModel {
     }
 }
 
+/// Messages (and tools, for a template that takes them) through the chat
+/// template, the assistant's turn opened.
+fn render_chat(
+    env: &minijinja::Environment<'_>,
+    messages: &[vigie_core::ChatMessage],
+    tools: &[serde_json::Value],
+) -> Result<String, ModelError> {
+    let messages: Vec<minijinja::Value> = messages.iter().map(template_message).collect();
+    let context = if tools.is_empty() {
+        minijinja::context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" }
+    } else {
+        minijinja::context! { messages => messages, tools => tools, add_generation_prompt => true, bos_token => "", eos_token => "" }
+    };
+    env.get_template("chat")
+        .and_then(|t| t.render(context))
+        .map_err(fatal)
+}
+
 /// A message as Hugging Face chat templates read it: `role` and `content`,
 /// and an assistant's `tool_calls` and a tool result's `tool_call_id`.
 fn template_message(message: &vigie_core::ChatMessage) -> minijinja::Value {
@@ -527,19 +545,7 @@ impl Worker<'_> {
     fn render(&self, prompt: &Prompt) -> Result<String, ModelError> {
         match prompt {
             Prompt::Text(text) => Ok(text.clone()),
-            Prompt::Chat(messages, tools) => {
-                let messages: Vec<minijinja::Value> =
-                    messages.iter().map(template_message).collect();
-                let context = if tools.is_empty() {
-                    minijinja::context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" }
-                } else {
-                    minijinja::context! { messages => messages, tools => tools, add_generation_prompt => true, bos_token => "", eos_token => "" }
-                };
-                self.env
-                    .get_template("chat")
-                    .and_then(|t| t.render(context))
-                    .map_err(fatal)
-            }
+            Prompt::Chat(messages, tools) => render_chat(self.env, messages, tools),
         }
     }
 
@@ -805,6 +811,46 @@ mod tests {
 
     /// A stop sequence that makes the worker panic in the middle of a step.
     pub(super) const PANIC_ON_STEP: &str = "\u{0}panic-on-step";
+
+    /// A template that knows tools, in the shape of Qwen2.5's and Hermes'
+    /// (trimmed): it is given the tools, the assistant's calls and the results.
+    const TOOLS_TEMPLATE: &str = "{%- if tools %}<|im_start|>system\n# Tools\n{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}<|im_end|>\n{%- endif %}{%- for message in messages %}{%- if message.role == 'assistant' and message.tool_calls %}<|im_start|>assistant\n{%- for call in message.tool_calls %}<tool_call>{{ {'name': call.function.name, 'arguments': call.function.arguments} | tojson }}</tool_call>{%- endfor %}<|im_end|>\n{%- elif message.role == 'tool' %}<|im_start|>user\n<tool_response>{{ message.content }}</tool_response><|im_end|>\n{%- else %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{%- endif %}{%- endfor %}{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}";
+
+    #[test]
+    fn a_template_that_knows_tools_gets_them_with_calls_and_results() {
+        assert!(crate::tools::template_takes_tools(TOOLS_TEMPLATE));
+        assert!(!crate::tools::template_takes_tools(CHATML));
+        let mut env = minijinja::Environment::new();
+        env.add_template("chat", TOOLS_TEMPLATE).unwrap();
+        let tools = crate::tools::template_tools(&[vigie_core::ToolDef {
+            name: "get_weather".into(),
+            description: "Weather in a city".into(),
+            parameters: serde_json::json!({"type": "object"}),
+        }]);
+        let messages = vec![
+            vigie_core::ChatMessage::user("Weather in Paris?"),
+            vigie_core::ChatMessage {
+                role: vigie_core::Role::Assistant,
+                content: vec![vigie_core::ContentPart::ToolCall(
+                    vigie_core::ToolCall::from_text("c1", "get_weather", r#"{"city":"Paris"}"#),
+                )],
+            },
+            vigie_core::ChatMessage::tool_result("c1", "18C", false),
+        ];
+        let prompt = render_chat(&env, &messages, &tools).unwrap();
+        assert!(prompt.contains(r#""name":"get_weather""#), "{prompt}");
+        assert!(
+            prompt.contains(
+                r#"<tool_call>{"arguments":{"city":"Paris"},"name":"get_weather"}</tool_call>"#
+            ),
+            "{prompt}"
+        );
+        assert!(
+            prompt.contains("<tool_response>18C</tool_response>"),
+            "{prompt}"
+        );
+        assert!(prompt.ends_with("<|im_start|>assistant"), "{prompt}");
+    }
 
     #[test]
     fn streams_give_pieces_that_join_to_the_whole_answer_chat_and_raw_text() {
