@@ -9,6 +9,7 @@ mod cmd_assess;
 mod cmd_eval;
 mod cmd_log;
 mod cmd_model;
+mod cmd_sandbox;
 mod cmd_score;
 mod cmd_seal;
 mod cmd_serve;
@@ -33,6 +34,12 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum SandboxCommand {
+    /// Run one command in a fresh sandbox and pass its output and exit status through
+    Run(cmd_sandbox::RunArgs),
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run a task against a model, or resume a run
     Eval(Box<cmd_eval::EvalArgs>),
@@ -50,6 +57,11 @@ enum Command {
     Score(cmd_score::ScoreArgs),
     /// Serve a local model over an OpenAI-compatible HTTP API
     Serve(cmd_serve::ServeArgs),
+    /// Run commands in the sandbox agents' tools run in (Linux namespaces, no network)
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
     /// Print vigie's risk taxonomy and its mapping to the EU Code of Practice, the Hiroshima
     /// Code, the Seoul commitments, NIST AI 600-1, OWASP and MITRE ATLAS
     Risks {
@@ -139,6 +151,15 @@ pub(crate) enum Outcome {
 }
 
 fn main() -> ExitCode {
+    // The sandbox's helper is this binary: it must create its namespaces
+    // while the process has one thread, before anything else runs.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == vigie_sandbox::inside::HELPER_ARG)
+    {
+        return vigie_sandbox::inside::helper_main(&args[2..]);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => cmd_eval::run(*args),
@@ -154,6 +175,9 @@ fn main() -> ExitCode {
         Command::Score(args) => cmd_score::run(args),
         Command::Model { command } => cmd_model::run(command),
         Command::Serve(args) => cmd_serve::run(args),
+        Command::Sandbox {
+            command: SandboxCommand::Run(args),
+        } => cmd_sandbox::run(args),
         Command::Risks { json } => cmd_suites::risks(json),
         Command::Suite {
             command: SuiteCommand::List,

@@ -103,6 +103,17 @@ const MUST_NOT_DEPEND_ON: &[(&str, &[&str])] = &[
         "vigie-testserver",
         &["vigie-log", "vigie-eval", "vigie-providers", "vigie-local"],
     ),
+    (
+        "vigie-sandbox",
+        &[
+            "vigie-core",
+            "vigie-log",
+            "vigie-eval",
+            "vigie-providers",
+            "vigie-local",
+            "reqwest",
+        ],
+    ),
 ];
 
 fn metadata() -> Value {

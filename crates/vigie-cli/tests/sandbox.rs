@@ -1,0 +1,225 @@
+//! The sandbox is a security boundary: these tests run commands in it, with
+//! the vigie binary as its helper, and check from inside what a command can
+//! reach. Each needs Linux namespaces; on a machine without them the first
+//! test says why, and every test fails rather than passing untested.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vigie_sandbox::{ExecOutput, ExecRequest, Sandbox, SandboxHost};
+
+fn host(base: &std::path::Path) -> SandboxHost {
+    SandboxHost {
+        helper: PathBuf::from(env!("CARGO_BIN_EXE_vigie")),
+        base: base.to_path_buf(),
+    }
+}
+
+fn run(sandbox: &Sandbox, command: &str) -> ExecOutput {
+    run_with(sandbox, ExecRequest::new(command, Duration::from_secs(20)))
+}
+
+fn run_with(sandbox: &Sandbox, request: ExecRequest) -> ExecOutput {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(sandbox.exec(&request))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(output: &ExecOutput) -> String {
+    format!(
+        "exit {}\nstdout: {}\nstderr: {}",
+        output.exit_code,
+        output.stdout.text(),
+        output.stderr.text()
+    )
+}
+
+#[test]
+fn commands_run_in_the_work_folder_with_only_the_tasks_environment() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    sandbox
+        .write_file("notes/hello.txt", b"from the host\n")
+        .unwrap();
+    let out = run(
+        &sandbox,
+        "pwd; cat notes/hello.txt; echo made > out.txt; id -u",
+    );
+    assert_eq!(out.exit_code, 0, "{}", text(&out));
+    assert_eq!(out.stdout.text(), "/work\nfrom the host\n0\n");
+    assert_eq!(
+        sandbox.read_file("out.txt").unwrap(),
+        b"made\n",
+        "the work folder is the host's"
+    );
+
+    // Nothing of vigie's environment: this process's variables stay out.
+    let mut request = ExecRequest::new("env | sort", Duration::from_secs(20));
+    request.env = BTreeMap::from([("TASK_SETTING".to_string(), "1".to_string())]);
+    std::env::set_var("OPENAI_API_KEY", "sk-must-not-leak");
+    let out = run_with(&sandbox, request);
+    let env = out.stdout.text();
+    assert!(
+        env.contains("TASK_SETTING=1") && env.contains("HOME=/work"),
+        "{env}"
+    );
+    assert!(
+        !env.contains("OPENAI_API_KEY") && !env.contains("sk-must-not-leak"),
+        "{env}"
+    );
+    assert!(!env.contains("CARGO"), "{env}");
+
+    let mut request = ExecRequest::new("cat", Duration::from_secs(20));
+    request.stdin = b"piped in".to_vec();
+    assert_eq!(run_with(&sandbox, request).stdout.text(), "piped in");
+    assert_eq!(run(&sandbox, "exit 3").exit_code, 3);
+    sandbox.destroy().unwrap();
+}
+
+#[test]
+fn there_is_no_network_not_even_the_hosts_loopback() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let out = run(
+        &sandbox,
+        &format!(
+            "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 2)\""
+        ),
+    );
+    assert_ne!(
+        out.exit_code,
+        0,
+        "reached the host's loopback: {}",
+        text(&out)
+    );
+    let out = run(
+        &sandbox,
+        "python3 -c \"import socket; print(socket.gethostbyname('example.com'))\"",
+    );
+    assert_ne!(out.exit_code, 0, "a name resolved: {}", text(&out));
+    let out = run(&sandbox, "cat /proc/net/dev | tail -n +3 | cut -d: -f1");
+    assert_eq!(
+        out.stdout.text().split_whitespace().collect::<Vec<_>>(),
+        ["lo"],
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_hosts_private_state_cannot_be_read_or_written() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let other = Sandbox::create(&host(base.path())).unwrap();
+    other.write_file("flag.txt", b"other sample's").unwrap();
+    // A secret in the host's home folder and in vigie's cache.
+    let home = PathBuf::from(std::env::var("HOME").unwrap());
+    let secret = home.join(format!(".vigie-sandbox-test-{}", std::process::id()));
+    std::fs::write(&secret, "host secret").unwrap();
+    let cache = vigie_local::default_home();
+    std::fs::create_dir_all(&cache).unwrap();
+    let cached = cache.join(format!("sandbox-test-{}.key", std::process::id()));
+    std::fs::write(&cached, "signing key").unwrap();
+    let host_tmp = std::env::temp_dir().join(format!("vigie-sandbox-test-{}", std::process::id()));
+    let probes = [
+        format!("cat {}", secret.display()),
+        format!("cat {}", cached.display()),
+        format!("cat {}", other.work_dir().join("flag.txt").display()),
+        "ls /root".to_string(),
+        "ls /home/*/".to_string(),
+        "cat /etc/shadow".to_string(),
+        "touch /usr/x".to_string(),
+        "touch /etc/x".to_string(),
+        "touch /x".to_string(),
+        // Root of the sandbox's namespace has no capability to undo any of it.
+        "mount -o remount,rw /usr".to_string(),
+        "mount -o remount,rw /".to_string(),
+        "mount -t tmpfs none /work".to_string(),
+    ];
+    for probe in &probes {
+        let out = run(&sandbox, probe);
+        assert_ne!(out.exit_code, 0, "`{probe}` worked: {}", text(&out));
+    }
+    let out = run(&sandbox, "grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status");
+    let status = out.stdout.text();
+    assert_eq!(status.lines().count(), 3, "{status}");
+    assert!(
+        status.lines().all(|l| l.ends_with("0000000000000000")),
+        "capabilities left: {status}"
+    );
+    // /tmp takes writes, but they never reach the host's.
+    let out = run(
+        &sandbox,
+        &format!(
+            "touch /tmp/{} && ls /tmp",
+            host_tmp.file_name().unwrap().to_str().unwrap()
+        ),
+    );
+    assert_eq!(out.exit_code, 0, "{}", text(&out));
+    assert!(!host_tmp.exists());
+    // Only the sandbox's own processes are visible.
+    let out = run(&sandbox, "ls /proc | grep -c '^[0-9]'");
+    let visible: u32 = out.stdout.text().trim().parse().unwrap_or(u32::MAX);
+    assert!(visible <= 4, "{visible} processes visible: {}", text(&out));
+    let out = run(&sandbox, &format!("test -e /proc/{}", std::process::id()));
+    assert_ne!(out.exit_code, 0);
+    std::fs::remove_file(&secret).unwrap();
+    std::fs::remove_file(&cached).unwrap();
+}
+
+/// Every process of the host whose command line holds `marker`.
+fn host_processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(marker) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_timeout_kills_the_command_and_everything_it_started() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let started = std::time::Instant::now();
+    let out = run_with(
+        &sandbox,
+        ExecRequest::new(
+            "sleep 987654 & (sleep 987653 &) ; echo started; sleep 987652",
+            Duration::from_millis(700),
+        ),
+    );
+    assert!(out.timed_out, "{}", text(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.stdout.text(), "started\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let left = host_processes_with("98765");
+    assert!(left.is_empty(), "survived the timeout: {left:?}");
+}
+
+#[test]
+fn huge_output_costs_the_cap_not_its_size() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let mut request = ExecRequest::new(
+        "head -c 50000000 /dev/zero | tr '\\0' x; echo; echo end",
+        Duration::from_secs(60),
+    );
+    request.output_cap = 4096;
+    let out = run_with(&sandbox, request);
+    assert_eq!(out.exit_code, 0, "{}", text(&out));
+    assert_eq!(out.stdout.total, 50_000_005);
+    assert!(out.stdout.cut());
+    assert_eq!(out.stdout.head.len() + out.stdout.tail.len(), 4096);
+    assert!(out.stdout.text().ends_with("x\nend\n"), "the tail is kept");
+}

@@ -1,0 +1,482 @@
+//! A sandbox for the commands an agent's tools run, built on Linux
+//! namespaces by vigie itself: no daemon, no image to pull, and it works
+//! unprivileged where the kernel allows user namespaces. Each [`Sandbox`]
+//! is a work folder on the host; each [`Sandbox::exec`] runs one command in
+//! fresh namespaces ([`inside`]): the host's system folders read-only, none
+//! of its private state (no home folders, no vigie cache or keys, no host
+//! `/proc`), a network namespace with nothing in it, the work folder at
+//! `/work` as the working directory, a private `/tmp`, and only the
+//! environment the task sets. A timeout kills the command and everything it
+//! started. Output is kept while it streams up to a cap ([`Captured`]).
+//!
+//! The helper that builds the namespaces is the vigie binary itself, run as
+//! `vigie __sandbox-init` ([`inside::HELPER_ARG`]): its `main` hands such a
+//! run to [`inside::helper_main`] before anything else starts a thread.
+//!
+//! Where namespaces cannot be made, [`Sandbox::exec`] fails with why; it
+//! never runs a command unsandboxed.
+
+pub mod inside;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+/// Bytes of a command's output kept (its start and its end) while it streams.
+pub const DEFAULT_OUTPUT_CAP: usize = 10 * 1024 * 1024;
+
+/// The `PATH` a command gets when the task sets none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Why a sandbox could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The host refused something (a folder, a process).
+    #[error("sandbox: {what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The host's error.
+        source: std::io::Error,
+    },
+    /// The namespaces could not be made: the command did not run.
+    #[error("sandbox: cannot isolate the command: {0}")]
+    Unavailable(String),
+    /// A path given for the work folder leads out of it.
+    #[error("sandbox: `{0}` is not inside the work folder")]
+    OutsideWork(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+    let what = what.into();
+    move |source| SandboxError::Io { what, source }
+}
+
+/// Where sandboxes are made and which program builds them.
+#[derive(Debug, Clone)]
+pub struct SandboxHost {
+    /// The vigie binary (it runs as the helper with [`inside::HELPER_ARG`]).
+    pub helper: PathBuf,
+    /// The folder the sandboxes' folders go in.
+    pub base: PathBuf,
+}
+
+/// One command to run.
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    /// A shell command line (run by `/bin/sh -c`).
+    pub command: String,
+    /// What the command reads on standard input.
+    pub stdin: Vec<u8>,
+    /// Its working directory inside (default `/work`).
+    pub cwd: Option<String>,
+    /// Its environment: this, plus `PATH` and `HOME` when not given; nothing of vigie's.
+    pub env: BTreeMap<String, String>,
+    /// How long it may run before it and everything it started are killed.
+    pub timeout: Duration,
+    /// Bytes of each output stream kept ([`DEFAULT_OUTPUT_CAP`]).
+    pub output_cap: usize,
+}
+
+impl ExecRequest {
+    /// `command` with no input, the default environment and `timeout`.
+    pub fn new(command: impl Into<String>, timeout: Duration) -> ExecRequest {
+        ExecRequest {
+            command: command.into(),
+            stdin: Vec::new(),
+            cwd: None,
+            env: BTreeMap::new(),
+            timeout,
+            output_cap: DEFAULT_OUTPUT_CAP,
+        }
+    }
+}
+
+/// An output stream as kept: all of it up to the cap, else its first and
+/// last halves of the cap and how much was between.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    /// The first bytes (all of them when nothing was cut).
+    pub head: Vec<u8>,
+    /// The last bytes, when the stream was longer than the cap.
+    pub tail: Vec<u8>,
+    /// Bytes the stream had in all.
+    pub total: u64,
+}
+
+impl Captured {
+    /// Whether bytes were left out.
+    pub fn cut(&self) -> bool {
+        self.total > (self.head.len() + self.tail.len()) as u64
+    }
+
+    /// The stream as text, with a marker saying how much was left out.
+    pub fn text(&self) -> String {
+        let head = String::from_utf8_lossy(&self.head);
+        if !self.cut() && self.tail.is_empty() {
+            return head.into_owned();
+        }
+        let cut = self.total - (self.head.len() + self.tail.len()) as u64;
+        format!(
+            "{head}\n[... {cut} bytes cut ...]\n{}",
+            String::from_utf8_lossy(&self.tail)
+        )
+    }
+}
+
+/// Keeps the start of a stream and a ring of its end, `cap` bytes in all,
+/// so that a command printing gigabytes costs at most `cap` of memory.
+struct Keeper {
+    cap: usize,
+    head: Vec<u8>,
+    ring: std::collections::VecDeque<u8>,
+    total: u64,
+}
+
+impl Keeper {
+    fn new(cap: usize) -> Keeper {
+        Keeper {
+            cap,
+            head: Vec::new(),
+            ring: std::collections::VecDeque::new(),
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        let head_cap = self.cap / 2;
+        if self.head.len() < head_cap {
+            let take = bytes.len().min(head_cap - self.head.len());
+            self.head.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+        }
+        let tail_cap = self.cap - head_cap;
+        if bytes.len() >= tail_cap {
+            self.ring.clear();
+            self.ring.extend(&bytes[bytes.len() - tail_cap..]);
+        } else {
+            let overflow = (self.ring.len() + bytes.len()).saturating_sub(tail_cap);
+            self.ring.drain(..overflow);
+            self.ring.extend(bytes);
+        }
+    }
+
+    fn finish(self) -> Captured {
+        Captured {
+            head: self.head,
+            tail: self.ring.into_iter().collect(),
+            total: self.total,
+        }
+    }
+}
+
+async fn keep(mut stream: impl AsyncRead + Unpin, cap: usize) -> Captured {
+    let mut keeper = Keeper::new(cap);
+    let mut buffer = vec![0u8; 64 * 1024];
+    while let Ok(n) = stream.read(&mut buffer).await {
+        if n == 0 {
+            break;
+        }
+        keeper.push(&buffer[..n]);
+    }
+    keeper.finish()
+}
+
+/// How one command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Its exit status (128 + the signal that ended it, as shells say).
+    pub exit_code: i32,
+    /// It ran past its timeout and was killed with all it had started.
+    pub timed_out: bool,
+    /// What it wrote on standard output.
+    pub stdout: Captured,
+    /// What it wrote on standard error.
+    pub stderr: Captured,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+/// A sandbox: a work folder on the host, given to each command at `/work`.
+#[derive(Debug)]
+pub struct Sandbox {
+    host: SandboxHost,
+    /// `<base>/<vigie pid>-<n>`: removed on destroy, or by the next run if
+    /// this vigie is killed first.
+    dir: PathBuf,
+    work: PathBuf,
+    root: PathBuf,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+impl Sandbox {
+    /// A new sandbox with an empty work folder; first removes the folders
+    /// of sandboxes whose vigie is no longer running.
+    pub fn create(host: &SandboxHost) -> Result<Sandbox, SandboxError> {
+        std::fs::create_dir_all(&host.base)
+            .map_err(io(format!("create {}", host.base.display())))?;
+        sweep(&host.base);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = host.base.join(format!("{}-{n}", std::process::id()));
+        let (work, root) = (dir.join("work"), dir.join("root"));
+        for folder in [&work, &root] {
+            std::fs::create_dir_all(folder).map_err(io(format!("create {}", folder.display())))?;
+        }
+        Ok(Sandbox {
+            host: host.clone(),
+            dir,
+            work,
+            root,
+        })
+    }
+
+    /// The host path of the work folder.
+    pub fn work_dir(&self) -> &Path {
+        &self.work
+    }
+
+    /// The host path of `inside` (a path under `/work`, or relative to it),
+    /// refused if it leads out of the work folder.
+    fn host_path(&self, inside: &str) -> Result<PathBuf, SandboxError> {
+        let relative = match inside.strip_prefix('/') {
+            // An absolute path must be under /work, as the command sees it.
+            Some(absolute) => match absolute.strip_prefix("work") {
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                    rest.trim_start_matches('/')
+                }
+                _ => return Err(SandboxError::OutsideWork(inside.to_string())),
+            },
+            None => inside,
+        };
+        let path = Path::new(relative);
+        if path.is_absolute()
+            || path
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(SandboxError::OutsideWork(inside.to_string()));
+        }
+        Ok(self.work.join(path))
+    }
+
+    /// Writes a file into the work folder (creating its folders).
+    pub fn write_file(&self, inside: &str, bytes: &[u8]) -> Result<(), SandboxError> {
+        let path = self.host_path(inside)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
+        }
+        std::fs::write(&path, bytes).map_err(io(format!("write {inside}")))
+    }
+
+    /// Reads a file of the work folder.
+    pub fn read_file(&self, inside: &str) -> Result<Vec<u8>, SandboxError> {
+        let path = self.host_path(inside)?;
+        // A symlink the command made must not lead the host out of the folder.
+        let real = std::fs::canonicalize(&path).map_err(io(format!("read {inside}")))?;
+        let work = std::fs::canonicalize(&self.work).map_err(io("the work folder"))?;
+        if !real.starts_with(&work) {
+            return Err(SandboxError::OutsideWork(inside.to_string()));
+        }
+        std::fs::read(&real).map_err(io(format!("read {inside}")))
+    }
+
+    /// Runs one command in fresh namespaces over this sandbox's work folder.
+    pub async fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, SandboxError> {
+        let mut env: Vec<(String, String)> = request
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, value) in [
+            ("PATH", DEFAULT_PATH),
+            ("HOME", "/work"),
+            ("LANG", "C.UTF-8"),
+        ] {
+            if !request.env.contains_key(key) {
+                env.push((key.to_string(), value.to_string()));
+            }
+        }
+        let launch = inside::Launch {
+            root: self.root.clone(),
+            work: self.work.clone(),
+            command: request.command.clone(),
+            cwd: request.cwd.clone().unwrap_or_else(|| "/work".into()),
+            env,
+        };
+        let json = serde_json::to_string(&launch).expect("a launch serializes");
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(&self.host.helper)
+            .args([inside::HELPER_ARG, "stage1", &json])
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(io(format!(
+                "start the sandbox helper {}",
+                self.host.helper.display()
+            )))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let input = request.stdin.clone();
+        let feed = tokio::spawn(async move {
+            let _ = stdin.write_all(&input).await;
+        });
+        let out = tokio::spawn(keep(
+            child.stdout.take().expect("piped"),
+            request.output_cap,
+        ));
+        let err = tokio::spawn(keep(
+            child.stderr.take().expect("piped"),
+            request.output_cap,
+        ));
+        let (status, timed_out) = match tokio::time::timeout(request.timeout, child.wait()).await {
+            Ok(status) => (status.map_err(io("wait for the command"))?, false),
+            Err(_) => {
+                // Killing the helper kills PID 1 of the namespace (its
+                // parent-death signal), and with it every process there.
+                let _ = child.start_kill();
+                (
+                    child
+                        .wait()
+                        .await
+                        .map_err(io("wait for the killed command"))?,
+                    true,
+                )
+            }
+        };
+        feed.abort();
+        let stdout = out.await.unwrap_or_default();
+        let stderr = err.await.unwrap_or_default();
+        let exit_code = {
+            use std::os::unix::process::ExitStatusExt;
+            status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+        };
+        if exit_code == 125 && !timed_out {
+            let said = String::from_utf8_lossy(&stderr.head);
+            if let Some(why) = said.lines().find_map(|l| l.strip_prefix("vigie sandbox: ")) {
+                return Err(SandboxError::Unavailable(why.to_string()));
+            }
+        }
+        Ok(ExecOutput {
+            exit_code,
+            timed_out,
+            stdout,
+            stderr,
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Removes the sandbox's folders.
+    pub fn destroy(self) -> Result<(), SandboxError> {
+        remove(&self.dir)
+    }
+}
+
+fn remove(dir: &Path) -> Result<(), SandboxError> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SandboxError::Io {
+            what: format!("remove {}", dir.display()),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the folders of sandboxes whose vigie process has gone.
+fn sweep(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid as u32 == std::process::id()
+            || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive {
+            let _ = remove(&entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_past_the_cap_keeps_its_start_and_end_and_counts_the_rest() {
+        let mut keeper = Keeper::new(8);
+        for chunk in [&b"abc"[..], b"defghij", b"klmnop", b"qrst"] {
+            keeper.push(chunk);
+        }
+        let kept = keeper.finish();
+        assert_eq!(
+            (kept.head.as_slice(), kept.tail.as_slice(), kept.total),
+            (&b"abcd"[..], &b"qrst"[..], 20)
+        );
+        assert!(kept.cut());
+        assert_eq!(kept.text(), "abcd\n[... 12 bytes cut ...]\nqrst");
+        let mut small = Keeper::new(8);
+        small.push(b"hi");
+        let small = small.finish();
+        assert_eq!((small.text(), small.cut()), ("hi".to_string(), false));
+    }
+
+    #[test]
+    fn paths_that_leave_the_work_folder_are_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::create(&SandboxHost {
+            helper: PathBuf::from("/nonexistent"),
+            base: base.path().to_path_buf(),
+        })
+        .unwrap();
+        sandbox.write_file("/work/a/b.txt", b"x").unwrap();
+        assert_eq!(sandbox.read_file("a/b.txt").unwrap(), b"x");
+        for bad in ["../x", "/work/../x", "/etc/passwd", "a/../../x", "/workx/y"] {
+            assert!(
+                matches!(
+                    sandbox.write_file(bad, b""),
+                    Err(SandboxError::OutsideWork(_))
+                ),
+                "{bad}"
+            );
+        }
+        std::os::unix::fs::symlink("/etc/hostname", sandbox.work_dir().join("link")).unwrap();
+        assert!(matches!(
+            sandbox.read_file("link"),
+            Err(SandboxError::OutsideWork(_))
+        ));
+        let dir = sandbox.dir.clone();
+        sandbox.destroy().unwrap();
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn folders_of_sandboxes_whose_vigie_died_are_swept() {
+        let base = tempfile::tempdir().unwrap();
+        // A pid far above any pid_max: no such process.
+        let stale = base.path().join("2147483000-0");
+        std::fs::create_dir_all(stale.join("work")).unwrap();
+        let mine = Sandbox::create(&SandboxHost {
+            helper: PathBuf::from("/nonexistent"),
+            base: base.path().to_path_buf(),
+        })
+        .unwrap();
+        assert!(!stale.exists(), "swept");
+        assert!(mine.work_dir().exists());
+    }
+}
