@@ -223,3 +223,51 @@ fn huge_output_costs_the_cap_not_its_size() {
     assert_eq!(out.stdout.head.len() + out.stdout.tail.len(), 4096);
     assert!(out.stdout.text().ends_with("x\nend\n"), "the tail is kept");
 }
+
+#[test]
+fn a_fork_bomb_and_a_memory_hog_are_stopped_and_the_limits_are_said() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let mut bomb = ExecRequest::new(
+        "bomb() { bomb | bomb & }; bomb; sleep 2; echo survived",
+        Duration::from_secs(8),
+    );
+    bomb.limits.processes = Some(64);
+    let out = run_with(&sandbox, bomb);
+    assert!(
+        out.limits
+            .iter()
+            .any(|l| l.contains("pids.max 64") || l.contains("processes 64")),
+        "{:?}",
+        out.limits
+    );
+    assert!(out.duration < Duration::from_secs(30), "{}", text(&out));
+    // The run goes on: the host can still start processes, and the sandbox too.
+    assert!(std::process::Command::new("true")
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(run(&sandbox, "echo fine").stdout.text(), "fine\n");
+
+    let mut hog = ExecRequest::new(
+        "python3 -c \"x = bytearray(1024 * 1024 * 1024); print('allocated')\"",
+        Duration::from_secs(20),
+    );
+    hog.limits.memory_bytes = Some(256 << 20);
+    let out = run_with(&sandbox, hog);
+    assert_ne!(
+        out.exit_code,
+        0,
+        "a 1 GiB allocation passed a 256 MiB limit: {}",
+        text(&out)
+    );
+    assert!(!out.stdout.text().contains("allocated"));
+    assert!(
+        out.limits
+            .iter()
+            .any(|l| l.contains("memory") || l.contains("address_space")),
+        "{:?}",
+        out.limits
+    );
+    eprintln!("limits in force here: {:?}", out.limits);
+}

@@ -41,6 +41,12 @@ pub(crate) struct Launch {
     pub cwd: String,
     /// The command's whole environment.
     pub env: Vec<(String, String)>,
+    /// Its limits.
+    pub limits: crate::limits::Limits,
+    /// `cgroup.procs` files the helper joins before it leaves the host's namespaces.
+    pub cgroups: Vec<PathBuf>,
+    /// Hold memory with the address-space rlimit (no memory cgroup).
+    pub address_space: bool,
 }
 
 /// System folders bound read-only from the host (a symlink, as on merged-/usr
@@ -99,6 +105,11 @@ fn fail(why: &str) -> ExitCode {
 }
 
 fn stage_one(launch: &Launch) -> Result<u8, String> {
+    // Joined here, on the host's side: everything the command starts is counted.
+    for procs in &launch.cgroups {
+        fs::write(procs, std::process::id().to_string())
+            .map_err(|e| format!("join {}: {e}", procs.display()))?;
+    }
     let (uid, gid) = (getuid(), getgid());
     unshare(
         CloneFlags::CLONE_NEWUSER
@@ -138,6 +149,7 @@ fn stage_two(launch: &Launch) -> Result<u8, String> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("pdeathsig: {e}"))?;
     build_root(launch)?;
     let _ = sethostname("sandbox");
+    crate::limits::set_rlimits(&launch.limits, launch.address_space)?;
     drop_privileges()?;
     let mut command = Command::new("/bin/sh");
     command

@@ -17,6 +17,9 @@
 //! never runs a command unsandboxed.
 
 pub mod inside;
+mod limits;
+
+pub use limits::Limits;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -80,6 +83,8 @@ pub struct ExecRequest {
     pub timeout: Duration,
     /// Bytes of each output stream kept ([`DEFAULT_OUTPUT_CAP`]).
     pub output_cap: usize,
+    /// What it may use.
+    pub limits: Limits,
 }
 
 impl ExecRequest {
@@ -92,6 +97,7 @@ impl ExecRequest {
             env: BTreeMap::new(),
             timeout,
             output_cap: DEFAULT_OUTPUT_CAP,
+            limits: Limits::default(),
         }
     }
 }
@@ -200,6 +206,9 @@ pub struct ExecOutput {
     pub stderr: Captured,
     /// How long it ran.
     pub duration: Duration,
+    /// The limits that were in force, in words (`cgroup v1 pids.max 256`,
+    /// `rlimit open_files 1024`): the machine decides which kinds it offers.
+    pub limits: Vec<String>,
 }
 
 /// A sandbox: a work folder on the host, given to each command at `/work`.
@@ -302,14 +311,40 @@ impl Sandbox {
                 env.push((key.to_string(), value.to_string()));
             }
         }
+        let name = self
+            .dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let cgroups = limits::Cgroups::create(
+            &format!("vigie-{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
+            &request.limits,
+        );
+        let address_space = !cgroups.holds_memory();
+        let mut in_force = cgroups.in_force.clone();
+        in_force.extend(limits::rlimit_words(&request.limits, address_space));
         let launch = inside::Launch {
             root: self.root.clone(),
             work: self.work.clone(),
             command: request.command.clone(),
             cwd: request.cwd.clone().unwrap_or_else(|| "/work".into()),
             env,
+            limits: request.limits,
+            cgroups: cgroups.procs.clone(),
+            address_space,
         };
-        let json = serde_json::to_string(&launch).expect("a launch serializes");
+        let result = self.run(&launch, request).await;
+        cgroups.remove();
+        let mut output = result?;
+        output.limits = in_force;
+        Ok(output)
+    }
+
+    async fn run(
+        &self,
+        launch: &inside::Launch,
+        request: &ExecRequest,
+    ) -> Result<ExecOutput, SandboxError> {
+        let json = serde_json::to_string(launch).expect("a launch serializes");
         let started = Instant::now();
         let mut child = tokio::process::Command::new(&self.host.helper)
             .args([inside::HELPER_ARG, "stage1", &json])
@@ -372,6 +407,7 @@ impl Sandbox {
             stdout,
             stderr,
             duration: started.elapsed(),
+            limits: Vec::new(),
         })
     }
 
