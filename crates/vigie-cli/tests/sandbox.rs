@@ -271,3 +271,37 @@ fn a_fork_bomb_and_a_memory_hog_are_stopped_and_the_limits_are_said() {
     );
     eprintln!("limits in force here: {:?}", out.limits);
 }
+
+/// The same sandbox without root: run as root (as CI is), this test drops to
+/// `nobody` with setpriv and asks `vigie sandbox run` for a command there;
+/// run as another user, every test above already ran unprivileged.
+#[test]
+fn the_sandbox_works_unprivileged() {
+    let me = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&me.stdout).trim() != "0" {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let mut perms = std::fs::metadata(home.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
+    std::fs::set_permissions(home.path(), perms).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_vigie"))
+        .args([
+            "sandbox",
+            "run",
+            "--",
+            "id -u; touch /work/x && echo wrote; cat /etc/shadow || echo no-shadow",
+        ])
+        .env("VIGIE_HOME", home.path())
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout, "0\nwrote\nno-shadow\n");
+}
