@@ -319,6 +319,18 @@ impl Sandbox {
             &format!("vigie-{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
             &request.limits,
         );
+        // Root's processes escape RLIMIT_NPROC (the kernel exempts them):
+        // as root, only a pids cgroup bounds a fork bomb, so without one the
+        // command does not run.
+        if request.limits.processes.is_some()
+            && nix::unistd::getuid().is_root()
+            && !cgroups.holds_pids()
+        {
+            cgroups.remove();
+            return Err(SandboxError::Unavailable(
+                "vigie runs as root and no pids cgroup could be made, so nothing would bound the command's processes (run vigie as another user, or give it a cgroup it can create children in)".into(),
+            ));
+        }
         let address_space = !cgroups.holds_memory();
         let mut in_force = cgroups.in_force.clone();
         in_force.extend(limits::rlimit_words(&request.limits, address_space));

@@ -145,6 +145,11 @@ impl Cgroups {
         }
     }
 
+    /// Whether a cgroup holds the process count.
+    pub(crate) fn holds_pids(&self) -> bool {
+        self.in_force.iter().any(|l| l.contains("pids.max"))
+    }
+
     /// Whether a cgroup holds memory (then no address-space rlimit is set,
     /// which would break programs that reserve more than they use).
     pub(crate) fn holds_memory(&self) -> bool {
