@@ -169,52 +169,46 @@ impl Cgroups {
     }
 }
 
-/// The rlimits [`set_rlimits`] sets, in the same words.
-pub(crate) fn rlimit_words(limits: &Limits, address_space: bool) -> Vec<String> {
-    let mut words = Vec::new();
-    for (what, value) in [
-        ("cpu_seconds", limits.cpu_seconds),
-        ("file_size_bytes", limits.file_size_bytes),
-        ("open_files", limits.open_files),
-        ("processes", limits.processes),
+/// The rlimits `limits` asks for: each resource, its name in words, its value.
+fn rlimits(
+    limits: &Limits,
+    address_space: bool,
+) -> Vec<(nix::sys::resource::Resource, &'static str, u64)> {
+    use nix::sys::resource::Resource;
+    [
+        (Resource::RLIMIT_CPU, "cpu_seconds", limits.cpu_seconds),
         (
+            Resource::RLIMIT_FSIZE,
+            "file_size_bytes",
+            limits.file_size_bytes,
+        ),
+        (Resource::RLIMIT_NOFILE, "open_files", limits.open_files),
+        (Resource::RLIMIT_NPROC, "processes", limits.processes),
+        (
+            Resource::RLIMIT_AS,
             "address_space_bytes",
             limits.memory_bytes.filter(|_| address_space),
         ),
-    ] {
-        if let Some(value) = value {
-            words.push(format!("rlimit {what} {value}"));
-        }
-    }
-    words
+    ]
+    .into_iter()
+    .filter_map(|(resource, what, value)| value.map(|v| (resource, what, v)))
+    .collect()
+}
+
+/// The rlimits [`set_rlimits`] sets, in words (`rlimit open_files 1024`).
+pub(crate) fn rlimit_words(limits: &Limits, address_space: bool) -> Vec<String> {
+    rlimits(limits, address_space)
+        .into_iter()
+        .map(|(_, what, value)| format!("rlimit {what} {value}"))
+        .collect()
 }
 
 /// Sets the rlimits of `limits` on this process (the sandbox's first), for
-/// what it starts to inherit; returns them in words.
-pub(crate) fn set_rlimits(limits: &Limits, address_space: bool) -> Result<Vec<String>, String> {
-    use nix::sys::resource::{setrlimit, Resource};
-    let mut in_force = Vec::new();
-    let mut set = |resource: Resource, value: Option<u64>, what: &str| -> Result<(), String> {
-        if let Some(value) = value {
-            setrlimit(resource, value, value).map_err(|e| format!("rlimit {what}: {e}"))?;
-            in_force.push(format!("rlimit {what} {value}"));
-        }
-        Ok(())
-    };
-    set(Resource::RLIMIT_CPU, limits.cpu_seconds, "cpu_seconds")?;
-    set(
-        Resource::RLIMIT_FSIZE,
-        limits.file_size_bytes,
-        "file_size_bytes",
-    )?;
-    set(Resource::RLIMIT_NOFILE, limits.open_files, "open_files")?;
-    set(Resource::RLIMIT_NPROC, limits.processes, "processes")?;
-    if address_space {
-        set(
-            Resource::RLIMIT_AS,
-            limits.memory_bytes,
-            "address_space_bytes",
-        )?;
+/// what it starts to inherit.
+pub(crate) fn set_rlimits(limits: &Limits, address_space: bool) -> Result<(), String> {
+    for (resource, what, value) in rlimits(limits, address_space) {
+        nix::sys::resource::setrlimit(resource, value, value)
+            .map_err(|e| format!("rlimit {what}: {e}"))?;
     }
-    Ok(in_force)
+    Ok(())
 }

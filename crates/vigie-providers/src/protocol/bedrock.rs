@@ -13,8 +13,8 @@ use vigie_core::{
 };
 
 use super::{
-    arguments_object, bad_request, count, object_call, put, system_text, text_at, word_at,
-    Conversation,
+    arguments_object, bad_request, count, object_call, push_turn, put, system_text, text_at,
+    word_at, Conversation,
 };
 use crate::profile::Sent;
 
@@ -69,13 +69,7 @@ pub(super) fn body(
                 ("assistant", blocks)
             }
         };
-        match messages.last_mut() {
-            Some(last) if last["role"] == role && role == "user" => last["content"]
-                .as_array_mut()
-                .expect("content")
-                .extend(blocks),
-            _ => messages.push(json!({"role": role, "content": blocks})),
-        }
+        push_turn(&mut messages, role, "content", blocks);
     }
     body.insert("messages".into(), Value::Array(messages));
     let mut inference = Map::new();

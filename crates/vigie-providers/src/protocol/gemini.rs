@@ -15,7 +15,8 @@ use vigie_core::{
 };
 
 use super::{
-    arguments_object, count, object_call, put, system_text, text_at, word_at, Conversation,
+    arguments_object, count, object_call, push_turn, put, system_text, text_at, word_at,
+    Conversation,
 };
 use crate::profile::Sent;
 
@@ -87,13 +88,7 @@ pub(super) fn body(
                 ("model", parts)
             }
         };
-        // Gemini wants turns to alternate: a user turn after tool results joins them.
-        match contents.last_mut() {
-            Some(last) if last["role"] == role && role == "user" => {
-                last["parts"].as_array_mut().expect("parts").extend(parts)
-            }
-            _ => contents.push(json!({"role": role, "parts": parts})),
-        }
+        push_turn(&mut contents, role, "parts", parts);
     }
     body.insert("contents".into(), Value::Array(contents));
     if !request.tools.is_empty() {

@@ -124,28 +124,27 @@ impl Protocol {
 
     /// Reads a 200 answer.
     pub(crate) fn parse(self, body: &[u8]) -> Result<ModelOutput, ModelError> {
-        if self == Protocol::OpenAiChat {
+        let read: fn(&Value) -> Option<ModelOutput> = match self {
             // The hot path of most evaluations: read into typed fields at once.
-            return openai_chat::parse(body).map_err(|e| {
-                let what = if e.is_syntax() || e.is_eof() {
-                    format!("the answer is not JSON ({e})")
-                } else {
-                    format!("the answer is not a chat completion answer ({e})")
-                };
-                bad_response(format!("{what}: {}", snippet(body)))
-            });
-        }
+            Protocol::OpenAiChat => {
+                return openai_chat::parse(body).map_err(|e| {
+                    let what = if e.is_syntax() || e.is_eof() {
+                        format!("the answer is not JSON ({e})")
+                    } else {
+                        format!("the answer is not a chat completion answer ({e})")
+                    };
+                    bad_response(format!("{what}: {}", snippet(body)))
+                })
+            }
+            Protocol::OpenAiResponses => openai_responses::parse,
+            Protocol::AnthropicMessages => anthropic::parse,
+            Protocol::Gemini => gemini::parse,
+            Protocol::BedrockConverse => bedrock::parse,
+        };
         let value: Value = serde_json::from_slice(body).map_err(|e| {
             bad_response(format!("the answer is not JSON ({e}): {}", snippet(body)))
         })?;
-        let read = match self {
-            Protocol::OpenAiChat => unreachable!("read above"),
-            Protocol::OpenAiResponses => openai_responses::parse(&value),
-            Protocol::AnthropicMessages => anthropic::parse(&value),
-            Protocol::Gemini => gemini::parse(&value),
-            Protocol::BedrockConverse => bedrock::parse(&value),
-        };
-        read.ok_or_else(|| {
+        read(&value).ok_or_else(|| {
             bad_response(format!(
                 "the answer is not a {} answer: {}",
                 self.api_name(),
@@ -236,6 +235,19 @@ pub(crate) fn system_text(messages: &[ChatMessage]) -> Option<String> {
         .map(ChatMessage::text)
         .collect();
     (!system.is_empty()).then(|| system.join("\n\n"))
+}
+
+/// Appends a turn to `turns` (`{"role": ..., field: items}`); a user turn
+/// right after another (tool results, then the user's words) joins it, as
+/// Gemini and Bedrock want turns to alternate.
+pub(crate) fn push_turn(turns: &mut Vec<Value>, role: &str, field: &str, items: Vec<Value>) {
+    let last = turns
+        .last_mut()
+        .filter(|last| role == "user" && last["role"] == role);
+    match last.and_then(|last| last[field].as_array_mut()) {
+        Some(existing) => existing.extend(items),
+        None => turns.push(serde_json::json!({"role": role, field: items})),
+    }
 }
 
 /// Sets `key` in a request body when the setting has a value.
