@@ -39,12 +39,14 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// The host refused something (a folder, a process).
-    #[error("sandbox: {what}: {source}")]
+    // The host's error is part of the message, not a separate source: the
+    // binary prints an error's chain, which would say it twice.
+    #[error("sandbox: {what}: {cause}")]
     Io {
         /// What was being done.
         what: String,
         /// The host's error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The namespaces could not be made: the command did not run.
     #[error("sandbox: cannot isolate the command: {0}")]
@@ -56,7 +58,7 @@ pub enum SandboxError {
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
     let what = what.into();
-    move |source| SandboxError::Io { what, source }
+    move |cause| SandboxError::Io { what, cause }
 }
 
 /// Where sandboxes are made and which program builds them.
@@ -433,7 +435,7 @@ fn remove(dir: &Path) -> Result<(), SandboxError> {
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SandboxError::Io {
             what: format!("remove {}", dir.display()),
-            source: e,
+            cause: e,
         }),
         _ => Ok(()),
     }
