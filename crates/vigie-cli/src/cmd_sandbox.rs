@@ -15,6 +15,12 @@ pub(crate) struct RunArgs {
     /// Seconds before the command and everything it started are killed
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
+    /// A root filesystem (a folder, or a .tar/.tar.gz unpacked once) instead of the host's system folders
+    #[arg(long, value_name = "PATH")]
+    rootfs: Option<std::path::PathBuf>,
+    /// Keep the host's network (by default the sandbox has loopback only)
+    #[arg(long)]
+    network: bool,
     /// The command line, run by /bin/sh -c in the sandbox's work folder
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -28,7 +34,17 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome> {
         helper: std::env::current_exe()?,
         base: crate::env::home().join("sandboxes"),
     };
-    let sandbox = vigie_sandbox::Sandbox::create(&host)?;
+    let rootfs = args
+        .rootfs
+        .as_deref()
+        .map(|path| vigie_sandbox::rootfs::prepare(path, &host.base))
+        .transpose()?;
+    let policy = vigie_sandbox::Policy {
+        isolation: vigie_sandbox::Isolation::Namespaces,
+        rootfs,
+        network: args.network,
+    };
+    let sandbox = vigie_sandbox::Sandbox::create(&host, &policy)?;
     let request = vigie_sandbox::ExecRequest::new(
         args.command.join(" "),
         Duration::from_secs_f64(args.timeout),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use vigie_sandbox::{ExecOutput, ExecRequest, Sandbox, SandboxHost};
+use vigie_sandbox::{ExecOutput, ExecRequest, Policy, Sandbox, SandboxHost};
 
 fn host(base: &std::path::Path) -> SandboxHost {
     SandboxHost {
@@ -41,7 +41,7 @@ fn text(output: &ExecOutput) -> String {
 #[test]
 fn commands_run_in_the_work_folder_with_only_the_tasks_environment() {
     let base = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
     sandbox
         .write_file("notes/hello.txt", b"from the host\n")
         .unwrap();
@@ -83,7 +83,7 @@ fn commands_run_in_the_work_folder_with_only_the_tasks_environment() {
 #[test]
 fn there_is_no_network_not_even_the_hosts_loopback() {
     let base = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let out = run(
@@ -115,8 +115,8 @@ fn there_is_no_network_not_even_the_hosts_loopback() {
 #[test]
 fn the_hosts_private_state_cannot_be_read_or_written() {
     let base = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::create(&host(base.path())).unwrap();
-    let other = Sandbox::create(&host(base.path())).unwrap();
+    let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
+    let other = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
     other.write_file("flag.txt", b"other sample's").unwrap();
     // A secret in the host's home folder and in vigie's cache.
     let home = PathBuf::from(std::env::var("HOME").unwrap());
@@ -190,7 +190,7 @@ fn host_processes_with(marker: &str) -> Vec<String> {
 #[test]
 fn a_timeout_kills_the_command_and_everything_it_started() {
     let base = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
     let started = std::time::Instant::now();
     let out = run_with(
         &sandbox,
@@ -210,7 +210,7 @@ fn a_timeout_kills_the_command_and_everything_it_started() {
 #[test]
 fn huge_output_costs_the_cap_not_its_size() {
     let base = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
     let mut request = ExecRequest::new(
         "head -c 50000000 /dev/zero | tr '\\0' x; echo; echo end",
         Duration::from_secs(60),
@@ -227,7 +227,7 @@ fn huge_output_costs_the_cap_not_its_size() {
 #[test]
 fn a_fork_bomb_and_a_memory_hog_are_stopped_and_the_limits_are_said() {
     let base = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::create(&host(base.path())).unwrap();
+    let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
     let mut bomb = ExecRequest::new(
         "bomb() { bomb | bomb & }; bomb; sleep 2; echo survived",
         Duration::from_secs(8),
@@ -313,4 +313,150 @@ fn the_sandbox_works_unprivileged() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout, "0\nwrote\nno-shadow\n");
+}
+
+#[test]
+fn tmp_is_the_sandboxs_own_and_lasts_across_its_commands() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
+    let other = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
+    let out = run(
+        &sandbox,
+        "echo kept > /tmp/note && ls -ld /tmp | cut -c1-10",
+    );
+    assert_eq!(out.stdout.text(), "drwxrwxrwt\n", "{}", text(&out));
+    assert_eq!(run(&sandbox, "cat /tmp/note").stdout.text(), "kept\n");
+    assert_ne!(
+        run(&other, "cat /tmp/note").exit_code,
+        0,
+        "another sandbox's /tmp"
+    );
+    assert_eq!(sandbox.read_file("/tmp/note").unwrap(), b"kept\n");
+}
+
+#[test]
+fn a_task_can_name_its_root_filesystem_and_ask_for_the_network() {
+    let base = tempfile::tempdir().unwrap();
+    let err = Sandbox::create(
+        &host(base.path()),
+        &Policy {
+            rootfs: Some(base.path().join("no-such-root")),
+            ..Policy::default()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no /bin/sh"), "{err}");
+    // The smallest root filesystem: the host's /bin/sh and the libraries it
+    // loads (as `ldd` lists them), and a tool the host itself has not.
+    let rootfs = base.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("opt")).unwrap();
+    std::fs::write(rootfs.join("opt/ctf-tools"), "installed\n").unwrap();
+    let shell = std::fs::canonicalize("/bin/sh").unwrap();
+    let ldd = std::process::Command::new("ldd")
+        .arg(&shell)
+        .output()
+        .unwrap();
+    let mut files = vec![shell.clone()];
+    files.extend(
+        String::from_utf8_lossy(&ldd.stdout)
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+            .map(PathBuf::from),
+    );
+    for file in &files {
+        let to = rootfs.join(file.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(file, &to).unwrap();
+    }
+    let sh = rootfs.join("bin/sh");
+    if !sh.exists() {
+        std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+        std::os::unix::fs::symlink(&shell, &sh).unwrap();
+    }
+    let sandbox = Sandbox::create(
+        &host(base.path()),
+        &Policy {
+            rootfs: Some(rootfs.clone()),
+            ..Policy::default()
+        },
+    )
+    .unwrap();
+    // Shell built-ins only: nothing else is in this root.
+    let out = run(
+        &sandbox,
+        "read tool < /opt/ctf-tools; echo $tool; [ -e /etc/ld.so.cache ] || echo no-host-etc; [ -e /usr/bin/python3 ] || echo no-host-usr",
+    );
+    assert_eq!(
+        out.stdout.text(),
+        "installed\nno-host-etc\nno-host-usr\n",
+        "{}",
+        text(&out)
+    );
+    assert_ne!(run(&sandbox, "echo x > /opt/x").exit_code, 0, "read-only");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let networked = Sandbox::create(
+        &host(base.path()),
+        &Policy {
+            network: true,
+            ..Policy::default()
+        },
+    )
+    .unwrap();
+    let out = run(
+        &networked,
+        &format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 2); print('reached')\""),
+    );
+    assert_eq!(out.stdout.text(), "reached\n", "{}", text(&out));
+}
+
+#[test]
+fn what_a_command_used_is_measured_where_a_cgroup_can() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
+    let out = run(
+        &sandbox,
+        "python3 -c \"x = bytearray(64 * 1024 * 1024); sum(range(3_000_000))\"",
+    );
+    assert_eq!(out.exit_code, 0, "{}", text(&out));
+    eprintln!("usage: {:?}, limits: {:?}", out.usage, out.limits);
+    if out.limits.iter().any(|l| l.starts_with("cgroup")) {
+        let peak = out
+            .usage
+            .memory_peak_bytes
+            .expect("a memory cgroup measures the peak");
+        assert!(peak >= 64 << 20, "peak {peak}");
+        let cpu = out.usage.cpu_seconds.expect("a cgroup measures CPU");
+        assert!(cpu > 0.01 && cpu < 30.0, "cpu {cpu}");
+    }
+}
+
+#[test]
+fn local_isolation_runs_on_the_host_with_only_the_tasks_environment() {
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::create(
+        &host(base.path()),
+        &Policy {
+            isolation: vigie_sandbox::Isolation::Local,
+            ..Policy::default()
+        },
+    )
+    .unwrap();
+    std::env::set_var("OPENAI_API_KEY", "sk-must-not-leak");
+    let out = run(&sandbox, "pwd; env");
+    let stdout = out.stdout.text();
+    assert!(
+        stdout.starts_with(&sandbox.work_dir().display().to_string()),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("sk-must-not-leak"), "{stdout}");
+    assert!(out.limits[0].contains("local"), "{:?}", out.limits);
+    let out = run_with(
+        &sandbox,
+        ExecRequest::new("sleep 987641 & sleep 987640", Duration::from_millis(500)),
+    );
+    assert!(out.timed_out);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(host_processes_with("98764").is_empty());
 }

@@ -35,6 +35,13 @@ pub(crate) struct Launch {
     pub root: PathBuf,
     /// The host folder mounted read-write at `/work`.
     pub work: PathBuf,
+    /// The host folder mounted read-write at `/tmp` (the sandbox's own,
+    /// kept across its commands).
+    pub tmp: PathBuf,
+    /// A root filesystem folder to use instead of the host's system folders.
+    pub rootfs: Option<PathBuf>,
+    /// Keep the host's network (the task asked for it).
+    pub network: bool,
     /// The command, run by `/bin/sh -c`.
     pub command: String,
     /// The working directory inside (default `/work`).
@@ -111,14 +118,15 @@ fn stage_one(launch: &Launch) -> Result<u8, String> {
             .map_err(|e| format!("join {}: {e}", procs.display()))?;
     }
     let (uid, gid) = (getuid(), getgid());
-    unshare(
-        CloneFlags::CLONE_NEWUSER
-            | CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWNET
-            | CloneFlags::CLONE_NEWPID
-            | CloneFlags::CLONE_NEWIPC
-            | CloneFlags::CLONE_NEWUTS,
-    )
+    let mut namespaces = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS;
+    if !launch.network {
+        namespaces |= CloneFlags::CLONE_NEWNET;
+    }
+    unshare(namespaces)
     .map_err(|e| format!("cannot create namespaces (unshare: {e}); user namespaces may be disabled on this machine"))?;
     // Our user becomes root of the new namespace, and only our user exists there.
     fs::write("/proc/self/setgroups", "deny").map_err(|e| format!("setgroups: {e}"))?;
@@ -215,6 +223,86 @@ fn bind(source: &Path, target: &Path, read_only: bool) -> Result<(), String> {
     Ok(())
 }
 
+fn mkdir_in(root: &Path, inside: &str) -> Result<(), String> {
+    fs::create_dir_all(at(root, inside)).map_err(|e| format!("mkdir {inside}: {e}"))
+}
+
+/// The host's system folders read-only, and a filtered `/etc`.
+fn bind_host_system(root: &Path, network: bool) -> Result<(), String> {
+    let mkdir = |inside: &str| mkdir_in(root, inside);
+    for folder in SYSTEM {
+        let host = Path::new("/").join(folder);
+        match fs::symlink_metadata(&host) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&host).map_err(|e| e.to_string())?;
+                symlink(target, at(root, folder)).map_err(|e| format!("symlink {folder}: {e}"))?;
+            }
+            Ok(meta) if meta.is_dir() => {
+                mkdir(folder)?;
+                bind(&host, &at(root, folder), true)?;
+            }
+            _ => {}
+        }
+    }
+    mkdir("etc")?;
+    for file in ETC_FILES {
+        let host = Path::new("/etc").join(file);
+        if host.is_file() {
+            let _ = fs::copy(&host, at(root, &format!("etc/{file}")));
+        }
+    }
+    // Names resolve only when the task asked for the network.
+    if network {
+        let _ = fs::copy("/etc/resolv.conf", at(root, "etc/resolv.conf"));
+    }
+    for folder in ETC_FOLDERS {
+        let host = Path::new("/etc").join(folder);
+        if host.is_dir() {
+            mkdir(&format!("etc/{folder}"))?;
+            bind(&host, &at(root, &format!("etc/{folder}")), true)?;
+        }
+    }
+    // Only the sandbox's own users; no resolv.conf, so no name resolves.
+    let etc = |name: &str, text: &str| {
+        fs::write(at(root, &format!("etc/{name}")), text).map_err(|e| format!("etc/{name}: {e}"))
+    };
+    etc("passwd", "root:x:0:0:root:/work:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")?;
+    etc("group", "root:x:0:\nnogroup:x:65534:\n")?;
+    etc("hostname", "sandbox\n")?;
+    etc("hosts", "127.0.0.1 localhost sandbox\n::1 localhost\n")?;
+    Ok(())
+}
+
+/// The folders the sandbox makes itself, whatever the root filesystem has.
+const OWN: &[&str] = &["work", "tmp", "dev", "proc"];
+
+/// A root filesystem the task names: each of its top folders bound
+/// read-only (its `/etc` is the task's, so it is bound whole), its
+/// top-level symlinks made again.
+fn bind_rootfs(rootfs: &Path, root: &Path) -> Result<(), String> {
+    let entries = fs::read_dir(rootfs)
+        .map_err(|e| format!("read the root filesystem {}: {e}", rootfs.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if OWN.contains(&name) {
+            continue;
+        }
+        match entry.file_type() {
+            Ok(kind) if kind.is_symlink() => {
+                let target = fs::read_link(entry.path()).map_err(|e| e.to_string())?;
+                symlink(target, at(root, name)).map_err(|e| format!("symlink {name}: {e}"))?;
+            }
+            Ok(kind) if kind.is_dir() => {
+                mkdir_in(root, name)?;
+                bind(&entry.path(), &at(root, name), true)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn build_root(launch: &Launch) -> Result<(), String> {
     let root = &launch.root;
     // Nothing mounted here reaches the host's mount table.
@@ -237,53 +325,14 @@ fn build_root(launch: &Launch) -> Result<(), String> {
     let mkdir = |inside: &str| {
         fs::create_dir_all(at(root, inside)).map_err(|e| format!("mkdir {inside}: {e}"))
     };
-    for folder in SYSTEM {
-        let host = Path::new("/").join(folder);
-        match fs::symlink_metadata(&host) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let target = fs::read_link(&host).map_err(|e| e.to_string())?;
-                symlink(target, at(root, folder)).map_err(|e| format!("symlink {folder}: {e}"))?;
-            }
-            Ok(meta) if meta.is_dir() => {
-                mkdir(folder)?;
-                bind(&host, &at(root, folder), true)?;
-            }
-            _ => {}
-        }
+    match &launch.rootfs {
+        Some(rootfs) => bind_rootfs(rootfs, root)?,
+        None => bind_host_system(root, launch.network)?,
     }
-    mkdir("etc")?;
-    for file in ETC_FILES {
-        let host = Path::new("/etc").join(file);
-        if host.is_file() {
-            let _ = fs::copy(&host, at(root, &format!("etc/{file}")));
-        }
-    }
-    for folder in ETC_FOLDERS {
-        let host = Path::new("/etc").join(folder);
-        if host.is_dir() {
-            mkdir(&format!("etc/{folder}"))?;
-            bind(&host, &at(root, &format!("etc/{folder}")), true)?;
-        }
-    }
-    // Only the sandbox's own users; no resolv.conf, so no name resolves.
-    let etc = |name: &str, text: &str| {
-        fs::write(at(root, &format!("etc/{name}")), text).map_err(|e| format!("etc/{name}: {e}"))
-    };
-    etc("passwd", "root:x:0:0:root:/work:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")?;
-    etc("group", "root:x:0:\nnogroup:x:65534:\n")?;
-    etc("hostname", "sandbox\n")?;
-    etc("hosts", "127.0.0.1 localhost sandbox\n::1 localhost\n")?;
     mkdir("work")?;
     bind(&launch.work, &at(root, "work"), false)?;
     mkdir("tmp")?;
-    mount(
-        Some("tmpfs"),
-        &at(root, "tmp"),
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777,size=256m"),
-    )
-    .map_err(|e| format!("/tmp: {e}"))?;
+    bind(&launch.tmp, &at(root, "tmp"), false)?;
     mkdir("dev")?;
     for device in DEVICES {
         let host = Path::new("/dev").join(device);

@@ -18,8 +18,10 @@
 
 pub mod inside;
 mod limits;
+mod local;
+pub mod rootfs;
 
-pub use limits::Limits;
+pub use limits::{Limits, ResourceUse};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,25 @@ pub const DEFAULT_OUTPUT_CAP: usize = 10 * 1024 * 1024;
 
 /// The `PATH` a command gets when the task sets none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The task's environment, plus `PATH`, `HOME` and `LANG` when it sets none.
+fn default_env(request: &ExecRequest) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = request
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (key, value) in [
+        ("PATH", DEFAULT_PATH),
+        ("HOME", "/work"),
+        ("LANG", "C.UTF-8"),
+    ] {
+        if !request.env.contains_key(key) {
+            env.push((key.to_string(), value.to_string()));
+        }
+    }
+    env
+}
 
 /// Why a sandbox could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +89,42 @@ pub struct SandboxHost {
     pub helper: PathBuf,
     /// The folder the sandboxes' folders go in.
     pub base: PathBuf,
+}
+
+/// What a sandbox is made of, decided by the task: plain data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Policy {
+    /// How commands are isolated.
+    pub isolation: Isolation,
+    /// A root filesystem folder the task names (see [`rootfs::prepare`] for
+    /// tarballs), instead of the host's system folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<PathBuf>,
+    /// The host's network instead of an empty network namespace.
+    #[serde(default)]
+    pub network: bool,
+}
+
+/// How a sandbox's commands are kept from the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Fresh Linux namespaces per command ([`inside`]).
+    #[default]
+    Namespaces,
+    /// None: the command runs on the host in the work folder, with only the
+    /// task's environment and its timeout. Only behind an explicit flag.
+    Local,
+}
+
+impl Isolation {
+    /// The name logs and flags use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Namespaces => "namespaces",
+            Isolation::Local => "local",
+        }
+    }
 }
 
 /// One command to run.
@@ -196,7 +253,7 @@ async fn keep(mut stream: impl AsyncRead + Unpin, cap: usize) -> Captured {
 }
 
 /// How one command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecOutput {
     /// Its exit status (128 + the signal that ended it, as shells say).
     pub exit_code: i32,
@@ -211,17 +268,21 @@ pub struct ExecOutput {
     /// The limits that were in force, in words (`cgroup v1 pids.max 256`,
     /// `rlimit open_files 1024`): the machine decides which kinds it offers.
     pub limits: Vec<String>,
+    /// What it used, where a cgroup measured it.
+    pub usage: ResourceUse,
 }
 
 /// A sandbox: a work folder on the host, given to each command at `/work`.
 #[derive(Debug)]
 pub struct Sandbox {
     host: SandboxHost,
+    policy: Policy,
     /// `<base>/<vigie pid>-<n>`: removed on destroy, or by the next run if
     /// this vigie is killed first.
     dir: PathBuf,
     work: PathBuf,
     root: PathBuf,
+    tmp: PathBuf,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -229,22 +290,41 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 impl Sandbox {
     /// A new sandbox with an empty work folder; first removes the folders
     /// of sandboxes whose vigie is no longer running.
-    pub fn create(host: &SandboxHost) -> Result<Sandbox, SandboxError> {
+    pub fn create(host: &SandboxHost, policy: &Policy) -> Result<Sandbox, SandboxError> {
+        if let Some(rootfs) = &policy.rootfs {
+            if !rootfs.join("bin/sh").exists() {
+                return Err(SandboxError::Unavailable(format!(
+                    "the root filesystem {} has no /bin/sh",
+                    rootfs.display()
+                )));
+            }
+        }
         std::fs::create_dir_all(&host.base)
             .map_err(io(format!("create {}", host.base.display())))?;
         sweep(&host.base);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = host.base.join(format!("{}-{n}", std::process::id()));
-        let (work, root) = (dir.join("work"), dir.join("root"));
-        for folder in [&work, &root] {
+        let (work, root, tmp) = (dir.join("work"), dir.join("root"), dir.join("tmp"));
+        for folder in [&work, &root, &tmp] {
             std::fs::create_dir_all(folder).map_err(io(format!("create {}", folder.display())))?;
         }
+        // The sandbox's /tmp, kept across its commands, writable by any of its users.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777))
+            .map_err(io(format!("chmod {}", tmp.display())))?;
         Ok(Sandbox {
             host: host.clone(),
+            policy: policy.clone(),
             dir,
             work,
             root,
+            tmp,
         })
+    }
+
+    /// What the sandbox was made of.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// The host path of the work folder.
@@ -252,20 +332,24 @@ impl Sandbox {
         &self.work
     }
 
-    /// The host path of `inside` (a path under `/work`, or relative to it),
-    /// refused if it leads out of the work folder.
-    fn host_path(&self, inside: &str) -> Result<PathBuf, SandboxError> {
-        let relative = match inside.strip_prefix('/') {
-            // An absolute path must be under /work, as the command sees it.
-            Some(absolute) => match absolute.strip_prefix("work") {
-                Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-                    rest.trim_start_matches('/')
-                }
+    /// The host folder and path of `inside` (a path under `/work` or
+    /// `/tmp`, or relative to `/work`), refused if it leads out of them.
+    fn host_path(&self, inside: &str) -> Result<(&Path, PathBuf), SandboxError> {
+        let under = |absolute: &str, folder: &str| {
+            absolute
+                .strip_prefix(folder)
+                .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+                .map(|rest| rest.trim_start_matches('/').to_string())
+        };
+        let (base, relative) = match inside.strip_prefix('/') {
+            Some(absolute) => match (under(absolute, "work"), under(absolute, "tmp")) {
+                (Some(rest), _) => (self.work.as_path(), rest),
+                (_, Some(rest)) => (self.tmp.as_path(), rest),
                 _ => return Err(SandboxError::OutsideWork(inside.to_string())),
             },
-            None => inside,
+            None => (self.work.as_path(), inside.to_string()),
         };
-        let path = Path::new(relative);
+        let path = Path::new(&relative);
         if path.is_absolute()
             || path
                 .components()
@@ -273,46 +357,58 @@ impl Sandbox {
         {
             return Err(SandboxError::OutsideWork(inside.to_string()));
         }
-        Ok(self.work.join(path))
+        Ok((base, base.join(path)))
     }
 
-    /// Writes a file into the work folder (creating its folders).
+    /// `path` once symlinks are followed, refused unless it stays in `base`:
+    /// a symlink a command made must not lead the host out of the sandbox.
+    fn resolved(inside: &str, base: &Path, path: &Path) -> Result<PathBuf, SandboxError> {
+        let real = std::fs::canonicalize(path).map_err(io(format!("open {inside}")))?;
+        let base = std::fs::canonicalize(base).map_err(io("the sandbox's folder"))?;
+        if real.starts_with(&base) {
+            Ok(real)
+        } else {
+            Err(SandboxError::OutsideWork(inside.to_string()))
+        }
+    }
+
+    /// Writes a file into the work folder or `/tmp` (creating its folders).
+    /// Neither the folders on the way nor the file may be symlinks: written
+    /// through, a link a command made could point anywhere on the host.
     pub fn write_file(&self, inside: &str, bytes: &[u8]) -> Result<(), SandboxError> {
-        let path = self.host_path(inside)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
+        let (base, path) = self.host_path(inside)?;
+        let relative = path.strip_prefix(base).unwrap_or(&path);
+        let mut at = base.to_path_buf();
+        let parts: Vec<_> = relative.components().collect();
+        for (i, part) in parts.iter().enumerate() {
+            at.push(part);
+            match at.symlink_metadata() {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(SandboxError::OutsideWork(inside.to_string()))
+                }
+                Ok(_) => {}
+                Err(_) if i + 1 < parts.len() => {
+                    std::fs::create_dir(&at).map_err(io(format!("create {}", at.display())))?
+                }
+                Err(_) => {}
+            }
         }
         std::fs::write(&path, bytes).map_err(io(format!("write {inside}")))
     }
 
-    /// Reads a file of the work folder.
+    /// Reads a file of the work folder or `/tmp`.
     pub fn read_file(&self, inside: &str) -> Result<Vec<u8>, SandboxError> {
-        let path = self.host_path(inside)?;
-        // A symlink the command made must not lead the host out of the folder.
-        let real = std::fs::canonicalize(&path).map_err(io(format!("read {inside}")))?;
-        let work = std::fs::canonicalize(&self.work).map_err(io("the work folder"))?;
-        if !real.starts_with(&work) {
-            return Err(SandboxError::OutsideWork(inside.to_string()));
-        }
+        let (base, path) = self.host_path(inside)?;
+        let real = Self::resolved(inside, base, &path)?;
         std::fs::read(&real).map_err(io(format!("read {inside}")))
     }
 
     /// Runs one command in fresh namespaces over this sandbox's work folder.
     pub async fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, SandboxError> {
-        let mut env: Vec<(String, String)> = request
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (key, value) in [
-            ("PATH", DEFAULT_PATH),
-            ("HOME", "/work"),
-            ("LANG", "C.UTF-8"),
-        ] {
-            if !request.env.contains_key(key) {
-                env.push((key.to_string(), value.to_string()));
-            }
+        if self.policy.isolation == Isolation::Local {
+            return local::exec(&self.work, request, default_env(request)).await;
         }
+        let env = default_env(request);
         let name = self
             .dir
             .file_name()
@@ -339,6 +435,9 @@ impl Sandbox {
         let launch = inside::Launch {
             root: self.root.clone(),
             work: self.work.clone(),
+            tmp: self.tmp.clone(),
+            rootfs: self.policy.rootfs.clone(),
+            network: self.policy.network,
             command: request.command.clone(),
             cwd: request.cwd.clone().unwrap_or_else(|| "/work".into()),
             env,
@@ -347,9 +446,11 @@ impl Sandbox {
             address_space,
         };
         let result = self.run(&launch, request).await;
+        let usage = cgroups.usage();
         cgroups.remove();
         let mut output = result?;
         output.limits = in_force;
+        output.usage = usage;
         Ok(output)
     }
 
@@ -422,12 +523,20 @@ impl Sandbox {
             stderr,
             duration: started.elapsed(),
             limits: Vec::new(),
+            usage: ResourceUse::default(),
         })
     }
 
     /// Removes the sandbox's folders.
     pub fn destroy(self) -> Result<(), SandboxError> {
         remove(&self.dir)
+    }
+}
+
+impl Drop for Sandbox {
+    /// A sandbox whose sample failed or was cancelled is removed too.
+    fn drop(&mut self) {
+        let _ = remove(&self.dir);
     }
 }
 
@@ -489,14 +598,26 @@ mod tests {
     #[test]
     fn paths_that_leave_the_work_folder_are_refused() {
         let base = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::create(&SandboxHost {
-            helper: PathBuf::from("/nonexistent"),
-            base: base.path().to_path_buf(),
-        })
+        let sandbox = Sandbox::create(
+            &SandboxHost {
+                helper: PathBuf::from("/nonexistent"),
+                base: base.path().to_path_buf(),
+            },
+            &Policy::default(),
+        )
         .unwrap();
         sandbox.write_file("/work/a/b.txt", b"x").unwrap();
         assert_eq!(sandbox.read_file("a/b.txt").unwrap(), b"x");
-        for bad in ["../x", "/work/../x", "/etc/passwd", "a/../../x", "/workx/y"] {
+        sandbox.write_file("/tmp/t.txt", b"t").unwrap();
+        assert_eq!(sandbox.read_file("/tmp/t.txt").unwrap(), b"t");
+        for bad in [
+            "../x",
+            "/work/../x",
+            "/etc/passwd",
+            "a/../../x",
+            "/workx/y",
+            "/tmpx",
+        ] {
             assert!(
                 matches!(
                     sandbox.write_file(bad, b""),
@@ -510,6 +631,19 @@ mod tests {
             sandbox.read_file("link"),
             Err(SandboxError::OutsideWork(_))
         ));
+        // Neither through a link to a file nor through a link to a folder.
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), sandbox.work_dir().join("dir")).unwrap();
+        assert!(matches!(
+            sandbox.write_file("dir/x", b"x"),
+            Err(SandboxError::OutsideWork(_))
+        ));
+        std::os::unix::fs::symlink(outside.path().join("f"), sandbox.work_dir().join("f")).unwrap();
+        assert!(matches!(
+            sandbox.write_file("f", b"x"),
+            Err(SandboxError::OutsideWork(_))
+        ));
+        assert!(!outside.path().join("x").exists() && !outside.path().join("f").exists());
         let dir = sandbox.dir.clone();
         sandbox.destroy().unwrap();
         assert!(!dir.exists());
@@ -521,10 +655,13 @@ mod tests {
         // A pid far above any pid_max: no such process.
         let stale = base.path().join("2147483000-0");
         std::fs::create_dir_all(stale.join("work")).unwrap();
-        let mine = Sandbox::create(&SandboxHost {
-            helper: PathBuf::from("/nonexistent"),
-            base: base.path().to_path_buf(),
-        })
+        let mine = Sandbox::create(
+            &SandboxHost {
+                helper: PathBuf::from("/nonexistent"),
+                base: base.path().to_path_buf(),
+            },
+            &Policy::default(),
+        )
         .unwrap();
         assert!(!stale.exists(), "swept");
         assert!(mine.work_dir().exists());

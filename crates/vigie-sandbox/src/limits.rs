@@ -40,6 +40,18 @@ impl Default for Limits {
     }
 }
 
+/// What one command used, as its cgroups measured it (`None` where the
+/// machine offers no such measure).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceUse {
+    /// CPU seconds of all its processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// The most memory it held at once, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_peak_bytes: Option<u64>,
+}
+
 /// The cgroups made for one command: the folders to remove afterwards, the
 /// `cgroup.procs` files the helper joins, and what they hold, in words.
 #[derive(Debug, Default)]
@@ -47,6 +59,17 @@ pub(crate) struct Cgroups {
     pub(crate) dirs: Vec<PathBuf>,
     pub(crate) procs: Vec<PathBuf>,
     pub(crate) in_force: Vec<String>,
+    /// Files that measure what the command used.
+    cpu_file: Option<(PathBuf, CpuUnit)>,
+    memory_peak_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CpuUnit {
+    /// v1 `cpuacct.usage`: nanoseconds.
+    Nanoseconds,
+    /// v2 `cpu.stat`: the `usage_usec` line.
+    StatMicroseconds,
 }
 
 /// vigie's own group in each hierarchy (`/proc/self/cgroup`): v1 lines are
@@ -113,6 +136,26 @@ impl Cgroups {
                 let _ = std::fs::remove_dir(&dir);
             }
         }
+        if let Some(memory) = self
+            .dirs
+            .iter()
+            .find(|d| d.starts_with(root.join("memory")))
+        {
+            self.memory_peak_file = Some(memory.join("memory.max_usage_in_bytes"));
+        }
+        // CPU is only measured, not limited, by a cgroup (the rlimit and the
+        // timeout bound it).
+        if let Some(own) = own_group("cpuacct") {
+            let dir = root
+                .join("cpuacct")
+                .join(own.trim_start_matches('/'))
+                .join(name);
+            if std::fs::create_dir(&dir).is_ok() {
+                self.procs.push(dir.join("cgroup.procs"));
+                self.cpu_file = Some((dir.join("cpuacct.usage"), CpuUnit::Nanoseconds));
+                self.dirs.push(dir);
+            }
+        }
     }
 
     fn create_v2(&mut self, root: &Path, name: &str, limits: &Limits) {
@@ -139,6 +182,11 @@ impl Cgroups {
         }
         if any {
             self.procs.push(dir.join("cgroup.procs"));
+            self.cpu_file = Some((dir.join("cpu.stat"), CpuUnit::StatMicroseconds));
+            if limits.memory_bytes.is_some() {
+                // `memory.peak` is there from Linux 5.19.
+                self.memory_peak_file = Some(dir.join("memory.peak"));
+            }
             self.dirs.push(dir);
         } else {
             let _ = std::fs::remove_dir(&dir);
@@ -154,6 +202,31 @@ impl Cgroups {
     /// which would break programs that reserve more than they use).
     pub(crate) fn holds_memory(&self) -> bool {
         self.in_force.iter().any(|l| l.contains("memory"))
+    }
+
+    /// What the command used, read before the groups are removed.
+    pub(crate) fn usage(&self) -> ResourceUse {
+        let read = |path: &Path| std::fs::read_to_string(path).ok();
+        let cpu_seconds = self.cpu_file.as_ref().and_then(|(path, unit)| {
+            let text = read(path)?;
+            match unit {
+                CpuUnit::Nanoseconds => text.trim().parse::<u64>().ok().map(|n| n as f64 / 1e9),
+                CpuUnit::StatMicroseconds => text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("usage_usec "))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .map(|n| n as f64 / 1e6),
+            }
+        });
+        let memory_peak_bytes = self
+            .memory_peak_file
+            .as_deref()
+            .and_then(read)
+            .and_then(|t| t.trim().parse().ok());
+        ResourceUse {
+            cpu_seconds,
+            memory_peak_bytes,
+        }
     }
 
     /// Removes the groups once their processes are gone.
