@@ -103,6 +103,10 @@ pub(crate) struct EvalArgs {
     /// Launch no new sample once the evaluated model has used this many tokens
     #[arg(long, value_name = "TOKENS")]
     max_tokens_total: Option<u64>,
+    /// How agents' tools are isolated: namespaces (the default; no daemon, no root needed), or
+    /// local: no isolation at all, the commands run on this machine as you (the log says so)
+    #[arg(long, value_name = "ISOLATION", default_value = "namespaces", value_parser = ["namespaces", "local"])]
+    sandbox: String,
     /// Folder for the log (default: ./logs, or VIGIE_LOG_DIR)
     #[arg(long)]
     log_dir: Option<PathBuf>,
@@ -125,6 +129,21 @@ fn connection(args: &EvalArgs, cache: bool) -> Result<Connection> {
             max_delay: Duration::from_secs(60),
         },
         cache: cache.then(|| ResponseCache::new(crate::env::response_cache_dir())),
+    })
+}
+
+/// Where this vigie makes sandboxes (the binary is their helper), and how.
+fn sandbox_choice(isolation: &str) -> Result<vigie_eval::sandboxing::SandboxChoice> {
+    Ok(vigie_eval::sandboxing::SandboxChoice {
+        host: vigie_sandbox::SandboxHost {
+            helper: std::env::current_exe()?,
+            base: crate::env::home().join("sandboxes"),
+        },
+        isolation: if isolation == "local" {
+            vigie_sandbox::Isolation::Local
+        } else {
+            vigie_sandbox::Isolation::Namespaces
+        },
     })
 }
 
@@ -168,6 +187,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         None => None,
     };
     let settings = EvalSettings {
+        sandbox: Some(sandbox_choice(&args.sandbox)?),
         model: args
             .model
             .clone()
@@ -244,8 +264,16 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
         max_cost: args.max_cost,
         max_tokens_total: args.max_tokens_total,
     };
-    match plan::resume(log, &load_task, args.max_connections, limits, &registry)
-        .map_err(plan_error)?
+    let sandbox = sandbox_choice(&args.sandbox)?;
+    match plan::resume(
+        log,
+        &load_task,
+        args.max_connections,
+        limits,
+        &registry,
+        Some(&sandbox),
+    )
+    .map_err(plan_error)?
     {
         Resume::Finished { header, footer } => {
             println!(

@@ -271,7 +271,15 @@ fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> 
         "tokens   {} (in {}, out {}{reasoning}){cost}; retries {}; {:.3}s",
         u.total_tokens, u.input_tokens, u.output_tokens, record.retries, record.time_s
     )?;
-    write!(stdout, "{}", crate::render::transcript(&record.messages))?;
+    let steps = record.agent.as_ref().map_or(&[][..], |a| &a.steps[..]);
+    if let Some(agent) = &record.agent {
+        write!(stdout, "{}", crate::render::agent_summary(agent))?;
+    }
+    write!(
+        stdout,
+        "{}",
+        crate::render::transcript(&record.messages, steps)
+    )?;
     Ok(Outcome::Success)
 }
 

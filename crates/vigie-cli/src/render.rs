@@ -10,7 +10,10 @@ use vigie_log::{GroupMetrics, LogFooter, LogHeader};
 /// A conversation for people: each turn under its role, reasoning set off
 /// (or said to be redacted), tool calls and results with their ids, and a
 /// call whose arguments could not be read shown with why.
-pub(crate) fn transcript(messages: &[vigie_core::ChatMessage]) -> String {
+pub(crate) fn transcript(
+    messages: &[vigie_core::ChatMessage],
+    steps: &[vigie_log::ToolStep],
+) -> String {
     use vigie_core::ContentPart;
     let mut out = String::new();
     for message in messages {
@@ -64,9 +67,13 @@ pub(crate) fn transcript(messages: &[vigie_core::ChatMessage]) -> String {
                 },
                 ContentPart::ToolResult(result) => {
                     let what = if result.is_error { "error" } else { "result" };
+                    let how = steps
+                        .iter()
+                        .find(|s| s.call_id == result.call_id)
+                        .map_or_else(String::new, |s| format!(" ({})", step_words(s)));
                     let _ = writeln!(
                         out,
-                        "<- {what} of [{}]:\n{}",
+                        "<- {what} of [{}]{how}:\n{}",
                         result.call_id, result.content
                     );
                 }
@@ -74,6 +81,112 @@ pub(crate) fn transcript(messages: &[vigie_core::ChatMessage]) -> String {
         }
     }
     out
+}
+
+/// How a tool call ran, in words: `exit 0, 0.012s, 45 bytes`.
+pub(crate) fn step_words(step: &vigie_log::ToolStep) -> String {
+    let mut words = Vec::new();
+    if let Some(code) = step.exit_code {
+        words.push(format!("exit {code}"));
+    }
+    words.push(format!("{:.3}s", step.duration_s));
+    if step.cut {
+        words.push(format!(
+            "shown {} of {} bytes",
+            step.shown_bytes, step.output_bytes
+        ));
+    } else {
+        words.push(format!("{} bytes", step.output_bytes));
+    }
+    if step.timed_out {
+        words.push("killed at its timeout".into());
+    }
+    if let Some(cpu) = step.cpu_s {
+        words.push(format!("cpu {cpu:.3}s"));
+    }
+    if let Some(peak) = step.memory_peak_bytes {
+        words.push(format!("peak {:.1} MiB", peak as f64 / (1 << 20) as f64));
+    }
+    words.join(", ")
+}
+
+/// What an agent's record says beside its messages, a line each.
+pub(crate) fn agent_summary(agent: &vigie_log::AgentRecord) -> String {
+    let mut out = String::new();
+    let sandbox = &agent.sandbox;
+    let isolation = if sandbox.isolation == "local" {
+        "local (NO isolation: --sandbox local)".to_string()
+    } else {
+        sandbox.isolation.clone()
+    };
+    let _ = writeln!(
+        out,
+        "agent    ended: {}; {} turns, {} tool calls, {:.3}s working",
+        agent.ended,
+        agent.turns,
+        agent.steps.len(),
+        agent.working_s
+    );
+    let _ = writeln!(
+        out,
+        "sandbox  {isolation}{}{}",
+        sandbox
+            .rootfs
+            .as_ref()
+            .map_or_else(String::new, |r| format!(", root filesystem {r}")),
+        if sandbox.network {
+            ", network"
+        } else {
+            ", no network"
+        }
+    );
+    if !sandbox.limits_in_force.is_empty() {
+        let _ = writeln!(out, "enforced {}", sandbox.limits_in_force.join("; "));
+    }
+    let l = &agent.limits;
+    let mut limits = vec![format!("attempts {}", l.attempts)];
+    if let Some(n) = l.messages {
+        limits.push(format!("messages {n}"));
+    }
+    if let Some(n) = l.tokens {
+        limits.push(format!("tokens {n}"));
+    }
+    if let Some(n) = l.tool_calls {
+        limits.push(format!("tool calls {n}"));
+    }
+    if let Some(t) = l.time_s {
+        limits.push(format!("time {t}s"));
+    }
+    if let Some(t) = l.working_s {
+        limits.push(format!("working {t}s"));
+    }
+    limits.push(format!("tool timeout {}s", l.tool_timeout_s));
+    let _ = writeln!(out, "limits   {}", limits.join(", "));
+    for s in &agent.submissions {
+        let _ = writeln!(
+            out,
+            "submit   turn {}: {} (score {})",
+            s.turn,
+            s.answer,
+            trim(s.value)
+        );
+    }
+    if agent.outputs_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "context  {} old tool outputs dropped to fit the model's window",
+            agent.outputs_dropped
+        );
+    }
+    out
+}
+
+fn trim(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 /// The reasoning settings a run asked for, in words; `None` when it set none.
@@ -101,6 +214,18 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
     let _ = writeln!(out, "model    {}", header.model.name);
     if let Some(profile) = &header.model.profile {
         let _ = writeln!(out, "profile  {profile}");
+    }
+    match header.settings.sandbox.as_deref() {
+        Some("local") => {
+            let _ = writeln!(
+                out,
+                "sandbox  local: the agent's commands ran on this machine with NO isolation (--sandbox local)"
+            );
+        }
+        Some(isolation) => {
+            let _ = writeln!(out, "sandbox  {isolation}");
+        }
+        None => {}
     }
     if let Some(reasoning) = reasoning_settings(&header.settings.generate) {
         let _ = writeln!(out, "reasoning {reasoning}");
@@ -411,7 +536,7 @@ mod tests {
             ChatMessage::tool_result("c2", "bad arguments", true),
         ];
         assert_eq!(
-            super::transcript(&messages),
+            super::transcript(&messages, &[]),
             "\n[user]\nWeather?\n\n[assistant]\n(reasoning, signed)\n  | Need the tool.\n  | Call it.\n(reasoning withheld by the API; 4 bytes kept to send back)\n-> get_weather({\"city\":\"Paris\"}) [c1]\n-> get_weather(?) [c2] unreadable: the arguments are not JSON: key must be a string at line 1 column 2; as written: {city\n\n[tool]\n<- result of [c1]:\n18C\n\n[tool]\n<- error of [c2]:\nbad arguments\n"
         );
     }

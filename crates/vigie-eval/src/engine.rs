@@ -83,6 +83,8 @@ pub struct Run {
     pub existing: Vec<SampleRecord>,
     /// Spending past which no new sample is launched.
     pub limits: Limits,
+    /// Where and how samples' sandboxes are made, for tasks that have one.
+    pub sandbox: Option<Arc<crate::sandboxing::SandboxSetup>>,
 }
 
 /// Spending past which a run launches no new sample: every record ever
@@ -112,6 +114,7 @@ pub async fn run(
         mut writer,
         existing,
         limits,
+        sandbox,
     } = run;
     let started = Instant::now();
     let settings = writer.header().settings.clone();
@@ -139,6 +142,7 @@ pub async fn run(
             generate: generate.clone(),
             seed: settings.seed,
             price,
+            sandbox: sandbox.clone(),
         })
         .collect();
     observer.on_start(planned, planned - jobs.len());
@@ -516,6 +520,7 @@ struct SampleJob {
     seed: u64,
     /// The evaluated model's price, for each record's cost.
     price: Option<Price>,
+    sandbox: Option<Arc<crate::sandboxing::SandboxSetup>>,
 }
 
 impl SampleJob {
@@ -523,21 +528,49 @@ impl SampleJob {
         let started = Instant::now();
         let task = &self.task;
         let mut state = TaskState::new(&self.sample, self.epoch);
-        let ctx = SolveContext {
-            model: &*self.model,
-            attacker: self.attacker.as_deref(),
-            generate: &self.generate,
-            seed: self.seed,
-            templates: &task.templates,
+        // The sandbox lives until the scorers are done, and is removed
+        // however the sample ends (dropped, if the run is cancelled).
+        let sandbox = match (&task.sandbox, &self.sandbox) {
+            (None, _) => Ok(None),
+            (Some(plan), Some(setup)) => {
+                crate::sandboxing::prepare(plan, setup, task.base_dir.as_deref(), &self.sample)
+                    .await
+                    .map(Some)
+            }
+            (Some(_), None) => Err(crate::solver::SolveError {
+                kind: SampleErrorKind::Sandbox,
+                message: "the task works in a sandbox, and this run has none".into(),
+            }),
         };
         let mut error = None;
-        for solver in &task.solvers {
-            if let Err(e) = solver.apply(&mut state, &ctx).await {
+        match &sandbox {
+            Err(e) => {
                 error = Some(SampleError {
                     kind: e.kind,
-                    message: e.message,
-                });
-                break;
+                    message: e.message.clone(),
+                })
+            }
+            Ok(sandbox) => {
+                let ctx = SolveContext {
+                    model: &*self.model,
+                    attacker: self.attacker.as_deref(),
+                    generate: &self.generate,
+                    seed: self.seed,
+                    templates: &task.templates,
+                    sandbox: sandbox.as_ref(),
+                    scorers: &task.scorers,
+                    judge: self.judge.as_deref(),
+                    rootfs_label: task.sandbox.as_ref().and_then(|p| p.rootfs.as_deref()),
+                };
+                for solver in &task.solvers {
+                    if let Err(e) = solver.apply(&mut state, &ctx).await {
+                        error = Some(SampleError {
+                            kind: e.kind,
+                            message: e.message,
+                        });
+                        break;
+                    }
+                }
             }
         }
         let mut scores = BTreeMap::new();
@@ -553,7 +586,11 @@ impl SampleJob {
             (scores, error) =
                 score_all(&task.scorers, &task.templates, input, self.judge.as_deref()).await;
         }
+        if let Ok(Some(sandbox)) = sandbox {
+            let _ = sandbox.sandbox.destroy();
+        }
         SampleRecord {
+            agent: state.agent,
             id: self.sample.id.clone(),
             epoch: self.epoch,
             index: self.index,

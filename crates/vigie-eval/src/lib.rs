@@ -5,13 +5,15 @@
 //! and reduces the scores to metrics.
 //!
 //! Architecture invariant: this crate names no provider and does no HTTP; it
-//! sees models only through `dyn ModelApi`.
+//! sees models only through `dyn ModelApi`. Agents' tools run in the
+//! sandbox of `vigie-sandbox`, one per sample ([`sandboxing`]).
 //!
 //! ```no_run
 //! let task = vigie_eval::task::load_task(std::path::Path::new("tasks/arith.toml")).unwrap();
 //! println!("{} samples", task.samples.len());
 //! ```
 
+mod agent;
 pub mod agreement;
 pub mod dataset;
 pub mod engine;
@@ -21,6 +23,7 @@ pub mod pairs;
 pub mod plan;
 pub mod refusal;
 pub mod rescore;
+pub mod sandboxing;
 pub mod scorer;
 pub mod solver;
 pub mod task;

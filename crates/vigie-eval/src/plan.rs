@@ -61,6 +61,9 @@ pub struct EvalSettings {
     pub max_tokens_total: Option<u64>,
     /// Where the logs go.
     pub log_dir: PathBuf,
+    /// Where and how tasks' sandboxes are made; a task with a sandbox
+    /// cannot run without it.
+    pub sandbox: Option<crate::sandboxing::SandboxChoice>,
 }
 
 /// What a model is for in a run.
@@ -134,6 +137,8 @@ pub struct PlannedRun {
     pub models: RunModels,
     /// Spending limits: the header's, or, for a resumed run, this session's.
     pub limits: Limits,
+    /// The samples' sandboxes, for a task that has them.
+    pub sandbox: Option<Arc<crate::sandboxing::SandboxSetup>>,
 }
 
 /// Where a planned run's log is.
@@ -196,6 +201,7 @@ impl PlannedRun {
             writer,
             existing,
             limits: self.limits,
+            sandbox: self.sandbox,
         };
         Ok((run, torn))
     }
@@ -372,9 +378,14 @@ pub fn plan(
             settings.model
         )));
     }
+    let mut sandboxes = Vec::new();
+    for (task, _, _) in &chosen {
+        sandboxes.push(sandbox_setup(task, settings.sandbox.as_ref())?);
+    }
     let runs = chosen
         .into_iter()
-        .map(|(task, generate, samples)| {
+        .zip(sandboxes)
+        .map(|((task, generate, samples), sandbox)| {
             let epochs = settings.epochs.or(task.epochs).unwrap_or(1);
             let header = LogHeader {
                 format_version: vigie_log::FORMAT_VERSION,
@@ -389,6 +400,7 @@ pub fn plan(
                 judge_model: judge.as_ref().map(|j| j.reference.clone()),
                 attacker_model: attacker.as_ref().map(|a| a.reference.clone()),
                 settings: RunSettings {
+                    sandbox: sandbox.as_ref().map(|s| s.isolation.as_str().to_string()),
                     generate,
                     epochs,
                     epochs_reducer: settings
@@ -420,10 +432,31 @@ pub fn plan(
                 samples,
                 max_in_flight: settings.max_connections,
                 models: run_models.clone(),
+                sandbox,
             }
         })
         .collect();
     Ok(Plan { runs, notes })
+}
+
+/// The sandbox setup of `task`, when it has a sandbox.
+fn sandbox_setup(
+    task: &Task,
+    choice: Option<&crate::sandboxing::SandboxChoice>,
+) -> Result<Option<Arc<crate::sandboxing::SandboxSetup>>, PlanError> {
+    if task.sandbox.is_none() {
+        return Ok(None);
+    }
+    let choice = choice.ok_or_else(|| {
+        usage(format!(
+            "the task `{}` works in a sandbox, and this run has none",
+            task.name
+        ))
+    })?;
+    Ok(choice
+        .setup_for(task)
+        .map_err(PlanError::Usage)?
+        .map(Arc::new))
 }
 
 /// Loads the task a log ran (from a suite or a file; the binary knows both).
@@ -453,6 +486,7 @@ pub fn resume(
     max_connections: usize,
     limits: Limits,
     models: &dyn ModelSource,
+    sandbox: Option<&crate::sandboxing::SandboxChoice>,
 ) -> Result<Resume, PlanError> {
     if max_connections == 0 {
         return Err(usage("--max-connections must be at least 1"));
@@ -476,6 +510,16 @@ pub fn resume(
         task.drop_optional_scorers();
     }
     check_unchanged(&task, &header)?;
+    let sandbox = sandbox_setup(&task, sandbox)?;
+    // An unfinished agent sample is redone from the start in a fresh
+    // sandbox, isolated as the run began: never half local, half not.
+    let isolation = sandbox.as_ref().map(|s| s.isolation.as_str());
+    if task.sandbox.is_some() && header.settings.sandbox.as_deref() != isolation {
+        return Err(usage(format!(
+            "this run's sandbox isolation was `{}`; resume it with --sandbox {0}",
+            header.settings.sandbox.as_deref().unwrap_or("namespaces")
+        )));
+    }
     let settings = &header.settings;
     let samples = select_samples(&task, settings.seed, &settings.sample_ids, settings.limit)?;
     let resolve = |role, reference: &ModelRef| {
@@ -510,6 +554,7 @@ pub fn resume(
         samples,
         max_in_flight: max_connections,
         models: run_models,
+        sandbox,
     })))
 }
 
@@ -679,6 +724,7 @@ mod tests {
 
     fn settings(model: &str) -> EvalSettings {
         EvalSettings {
+            sandbox: None,
             model: model.into(),
             base_url: Some("http://127.0.0.1:9/v1".into()),
             judge_model: None,

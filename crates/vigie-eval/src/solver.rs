@@ -25,6 +25,7 @@ pub(crate) enum SolverSpec {
     MultiTurn(MultiTurnSpec),
     Jailbreak(JailbreakSpec),
     Pair(PairSpec),
+    Agent(crate::agent::AgentSpec),
 }
 
 impl SolverSpec {
@@ -41,6 +42,7 @@ impl SolverSpec {
             SolverSpec::MultiTurn(_) => "multi_turn",
             SolverSpec::Jailbreak(_) => "jailbreak",
             SolverSpec::Pair(_) => "pair",
+            SolverSpec::Agent(_) => "agent",
         }
     }
 }
@@ -188,6 +190,7 @@ enum SolverKind {
         rounds: u32,
         config: GenerateConfig,
     },
+    Agent(Box<crate::agent::Agent>),
 }
 
 /// The state of one sample of one epoch as solvers work on it.
@@ -213,6 +216,8 @@ pub struct TaskState<'a> {
     pub retries: u32,
     /// Generations served from the cache.
     pub cache_hits: u32,
+    /// What the agent did, after an `agent` step.
+    pub agent: Option<vigie_log::AgentRecord>,
 }
 
 impl<'a> TaskState<'a> {
@@ -229,7 +234,13 @@ impl<'a> TaskState<'a> {
             usage: Usage::default(),
             retries: 0,
             cache_hits: 0,
+            agent: None,
         }
+    }
+
+    /// The variables a template of this state sees.
+    pub(crate) fn template_context(&self) -> Value {
+        self.context(&[])
     }
 
     fn last_user_mut(&mut self) -> &mut ChatMessage {
@@ -273,6 +284,14 @@ pub struct SolveContext<'a> {
     /// The run's seed.
     pub seed: u64,
     pub(crate) templates: &'a Templates,
+    /// The sample's sandbox, for tasks that have one.
+    pub sandbox: Option<&'a crate::sandboxing::SampleSandbox>,
+    /// The task's scorers (an agent scores its submissions as it goes).
+    pub scorers: &'a [crate::scorer::Scorer],
+    /// The judge of model-graded scorers.
+    pub judge: Option<&'a dyn ModelApi>,
+    /// The root filesystem the task named, as the record says it.
+    pub rootfs_label: Option<&'a str>,
 }
 
 /// Why a sample could not be solved.
@@ -419,6 +438,10 @@ impl Solver {
                     config: j.generate.clone(),
                 }
             }
+            SolverSpec::Agent(a) => SolverKind::Agent(Box::new(crate::agent::Agent::compile(
+                a,
+                |part, source| add(part, source),
+            )?)),
             SolverSpec::Pair(p) => {
                 let rounds = p.rounds.unwrap_or(3);
                 if rounds == 0 || rounds > 20 {
@@ -436,6 +459,19 @@ impl Solver {
     /// Whether this step asks an attacker model (`--attacker-model`).
     pub(crate) fn uses_attacker(&self) -> bool {
         matches!(self.kind, SolverKind::Pair { .. })
+    }
+
+    /// Whether this step is an agent (its task needs a sandbox).
+    pub(crate) fn is_agent(&self) -> bool {
+        matches!(self.kind, SolverKind::Agent(_))
+    }
+
+    /// The tools of an agent step, `submit` included.
+    pub(crate) fn agent_tools(&self) -> Vec<String> {
+        match &self.kind {
+            SolverKind::Agent(agent) => agent.tool_names(),
+            _ => Vec::new(),
+        }
     }
 
     /// Whether this step scores choices by likelihood (a model must give log-likelihoods).
@@ -476,6 +512,7 @@ impl Solver {
                 completion,
             } => vec![critique, completion],
             SolverKind::MultiTurn { turns, .. } => turns.iter().collect(),
+            SolverKind::Agent(agent) => agent.templates(),
             SolverKind::Generate { .. }
             | SolverKind::Jailbreak { .. }
             | SolverKind::Pair { .. } => vec![],
@@ -612,6 +649,7 @@ impl Solver {
                 }
             }
             SolverKind::Pair { rounds, config } => pair_attack(state, ctx, *rounds, config).await?,
+            SolverKind::Agent(agent) => crate::agent::run(agent, state, ctx, ctx.templates).await?,
         }
         Ok(())
     }

@@ -122,6 +122,11 @@ pub struct Task {
     pub solvers: Vec<Solver>,
     /// The scorers, in task order; names are unique.
     pub scorers: Vec<Scorer>,
+    /// The sandbox each sample gets, for tasks with `[sandbox]` or an agent.
+    pub sandbox: Option<crate::sandboxing::SandboxPlan>,
+    /// The task file's folder, which the sandbox's file sources and root
+    /// filesystem are relative to (`None` for built-in tasks).
+    pub base_dir: Option<std::path::PathBuf>,
     pub(crate) templates: Arc<Templates>,
     pub(crate) dataset_shuffle: bool,
 }
@@ -143,6 +148,11 @@ impl Task {
     /// Whether a solver asks an attacker model.
     pub fn needs_attacker(&self) -> bool {
         self.solvers.iter().any(Solver::uses_attacker)
+    }
+
+    /// The tools of the task's agent (`submit` last); empty without one.
+    pub fn agent_tools(&self) -> Vec<String> {
+        self.solvers.iter().flat_map(Solver::agent_tools).collect()
     }
 
     /// Whether a solver scores choices by likelihood, which only some models give.
@@ -207,6 +217,8 @@ struct TaskSpec {
     solvers: Vec<Spanned<crate::solver::SolverSpec>>,
     #[serde(default, rename = "scorer")]
     scorers: Vec<Spanned<crate::scorer::ScorerSpec>>,
+    #[serde(default)]
+    sandbox: Option<Spanned<crate::sandboxing::SandboxSpec>>,
 }
 
 #[derive(Deserialize)]
@@ -254,7 +266,9 @@ pub fn load_task(path: &Path) -> Result<Task, TaskError> {
     let read =
         |relative: &str| -> Result<Vec<u8>, std::io::Error> { std::fs::read(base.join(relative)) };
     let display_dataset = |relative: &str| base.join(relative).display().to_string();
-    compile(&file, &source, &read, &display_dataset)
+    let mut task = compile(&file, &source, &read, &display_dataset)?;
+    task.base_dir = Some(base.to_path_buf());
+    Ok(task)
 }
 
 /// Compiles a task from its text. `read_dataset` resolves the dataset path
@@ -511,7 +525,21 @@ pub fn compile(
         ));
     }
 
+    let sandbox = match &spec.sandbox {
+        Some(table) => Some(
+            crate::sandboxing::SandboxPlan::compile(table.get_ref())
+                .map_err(|m| err_at(table.span(), m))?,
+        ),
+        // An agent works in a sandbox, the default one unless the task says.
+        None if solvers.iter().any(Solver::is_agent) => {
+            Some(crate::sandboxing::SandboxPlan::default())
+        }
+        None => None,
+    };
+
     Ok(Task {
+        sandbox,
+        base_dir: None,
         name: spec.name.into_inner(),
         description: spec.description,
         risk_areas: spec.risk_areas,

@@ -37,6 +37,7 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
         judge_model: None,
         attacker_model: None,
         settings: RunSettings {
+            sandbox: None,
             generate: GenerateConfig {
                 temperature: Some(0.0),
                 max_tokens: Some(128),
@@ -97,6 +98,7 @@ pub fn record(
     output: &str,
 ) -> SampleRecord {
     SampleRecord {
+        agent: None,
         id: id.into(),
         epoch: 1,
         index,

@@ -37,6 +37,7 @@
 //! with [`metrics`] and the seeded [`rng`], for the run and every reader.
 #![deny(missing_docs)]
 
+pub mod agent;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod format;
@@ -48,6 +49,7 @@ pub mod rng;
 mod schema;
 mod upgrade;
 
+pub use agent::{AgentEnd, AgentLimits, AgentRecord, Submission, ToolStep};
 pub use format::{
     append_signature, FrameKind, LogReader, LogWriter, RawFrame, RawFrames, ReopenedLog,
     SampleFrames,
@@ -105,9 +107,11 @@ pub fn now_rfc3339() -> String {
 /// token counts, the reasoning settings, the `unsupported` error kind, costs
 /// and the reason a run stopped launching samples: a version-3 reader fails on
 /// them, so they bump the version, but version-3 records are version-4
-/// records as they stand. Earlier logs read: version 1 has no manifest, and
+/// records as they stand. Version 5 added agents' records (the sandbox, tool
+/// steps, submissions, why the agent ended), the `sandbox` error kind and the
+/// run's sandbox isolation; version-4 records are version-5 records as they stand. Earlier logs read: version 1 has no manifest, and
 /// records of versions 1 and 2 are brought up to date as they are read.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// The extension of vigie log files.
 pub const LOG_EXTENSION: &str = "vlog";

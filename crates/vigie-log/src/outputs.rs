@@ -196,6 +196,10 @@ pub struct ExportedRecord {
     pub metadata: Map<String, Value>,
     /// The whole conversation.
     pub messages: Vec<ChatMessage>,
+    /// What an agent did (sandbox, limits, tool steps, submissions, why it
+    /// ended), for samples of the `agent` solver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<crate::AgentRecord>,
 }
 
 impl From<&SampleRecord> for ExportedRecord {
@@ -232,6 +236,7 @@ impl From<&SampleRecord> for ExportedRecord {
             time_s: record.time_s,
             metadata: record.metadata.clone(),
             messages: record.messages.clone(),
+            agent: record.agent.clone(),
         }
     }
 }

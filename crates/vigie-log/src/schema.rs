@@ -161,6 +161,10 @@ pub struct RunSettings {
     /// The evaluated model's tokens past which no new sample is launched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens_total: Option<u64>,
+    /// How agents' tools were isolated (`local`: not at all, by an explicit
+    /// flag), for tasks with a sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
 }
 
 /// One sample of one epoch, as it ran.
@@ -210,6 +214,9 @@ pub struct SampleRecord {
     /// Why the sample failed, if it did; a failed sample has no scores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<SampleError>,
+    /// What an agent did, for samples of the `agent` solver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<crate::agent::AgentRecord>,
 }
 
 impl SampleRecord {
@@ -316,6 +323,8 @@ pub enum SampleErrorKind {
     Scorer,
     /// The attacker model of an attack solver failed.
     Attacker,
+    /// The sample's sandbox could not be made, or its setup script failed.
+    Sandbox,
 }
 
 impl SampleErrorKind {
@@ -334,6 +343,7 @@ impl SampleErrorKind {
             SampleErrorKind::Template => "template",
             SampleErrorKind::Scorer => "scorer",
             SampleErrorKind::Attacker => "attacker",
+            SampleErrorKind::Sandbox => "sandbox",
         }
     }
 
@@ -342,7 +352,10 @@ impl SampleErrorKind {
     pub fn is_model_failure(self) -> bool {
         !matches!(
             self,
-            SampleErrorKind::Template | SampleErrorKind::Scorer | SampleErrorKind::Attacker
+            SampleErrorKind::Template
+                | SampleErrorKind::Scorer
+                | SampleErrorKind::Attacker
+                | SampleErrorKind::Sandbox
         )
     }
 }

@@ -24,6 +24,9 @@
 //! | `[[delay:MS]]` | wait MS milliseconds before answering |
 //! | `[[reasoning:TEXT]]` | reason TEXT before answering (reasoning-model names always reason) |
 //! | `[[tool:NAME:ARGS]]` | call tool NAME with ARGS (JSON) instead of answering, unless the conversation ends with tool results; repeatable, for parallel calls |
+//! | `[[step:N:NAME:ARGS]]` | on the N-th assistant turn of the conversation (OpenAI chat), call NAME with ARGS; NAME `say` answers ARGS as text instead; repeatable (calls of one turn run in parallel): an agent's script |
+//! | `[[context:N]]` | refuse, as OpenAI does, a request whose messages hold more than N words (a small context window) |
+//! | `[[steps:N:NAME:ARGS]]` | every turn from the N-th on, call NAME with ARGS, with `{turn}` in ARGS replaced by the turn's number (a long agent for benchmarks) |
 //!
 //! KIND is `429` (with `Retry-After`), `500`, `slow` (answers after `slow`,
 //! past a client's timeout), `nonjson` (an HTML page with status 200),
@@ -553,6 +556,12 @@ async fn answer_model_inner(
         .collect();
     let n_messages = texts.len();
     texts.extend(matched);
+    if let Some(window) = directive(&texts, "context").and_then(|v| v.parse::<usize>().ok()) {
+        if prompt_tokens > window {
+            let message = format!("This model's maximum context length is {window} tokens. However, your messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages.");
+            return refuse(stream, api, 400, &message).await;
+        }
+    }
     let mut delay = state.config.delay;
     if let Some(ms) = directive(&texts, "delay").and_then(|v| v.parse::<u64>().ok()) {
         delay = Duration::from_millis(ms);
@@ -600,7 +609,51 @@ async fn answer_model_inner(
             })
         });
     let mut tool_calls: Vec<(String, String)> = Vec::new();
-    if !asked.after_tool_results {
+    let turn = asked.turns + 1;
+    let mut text = text;
+    let mut scripted = false;
+    let mut said = false;
+    for spec in directives(&texts, "step") {
+        let mut parts = spec.splitn(3, ':');
+        let (Some(n), Some(name)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if n.parse::<usize>().ok() != Some(turn) {
+            continue;
+        }
+        scripted = true;
+        let args = parts.next().unwrap_or("{}");
+        if name == "say" {
+            text = args.to_string();
+            said = true;
+        } else {
+            tool_calls.push((name.to_string(), args.to_string()));
+        }
+    }
+
+    for spec in directives(&texts, "steps") {
+        let mut parts = spec.splitn(3, ':');
+        let (Some(n), Some(name)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if !scripted && n.parse::<usize>().is_ok_and(|from| turn >= from) {
+            let args = parts
+                .next()
+                .unwrap_or("{}")
+                .replace("{turn}", &turn.to_string());
+            if name == "say" {
+                text = args;
+                said = true;
+            } else {
+                tool_calls.push((name.to_string(), args));
+            }
+        }
+    }
+    // A scripted agent's turn of tool calls says nothing else.
+    if !said && !tool_calls.is_empty() {
+        text = String::new();
+    }
+    if !scripted && tool_calls.is_empty() && !asked.after_tool_results {
         for spec in directives(&texts, "tool") {
             let (name, args) = spec.split_once(':').unwrap_or((spec, "{}"));
             tool_calls.push((name.to_string(), args.to_string()));

@@ -34,6 +34,8 @@ pub(crate) struct Asked {
     pub summary: bool,
     /// Tools were offered.
     pub tools: bool,
+    /// Assistant turns already in the conversation (OpenAI chat), for `[[step:...]]`.
+    pub turns: usize,
 }
 
 /// A refusal, as the real API would send it: status and message.
@@ -153,6 +155,10 @@ fn read_openai(request: &Value, asked: &mut Asked) -> Result<(), Refusal> {
         .and_then(|m| m.get("role"))
         .and_then(Value::as_str)
         == Some("tool");
+    asked.turns = messages
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .count();
     Ok(())
 }
 

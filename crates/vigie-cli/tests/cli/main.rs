@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vigie_testserver::{ServerConfig, TestServer};
 
+mod agents;
 mod assess;
 mod schemas;
 mod suites;

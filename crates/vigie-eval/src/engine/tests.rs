@@ -47,6 +47,7 @@ fn rows(n: usize) -> String {
 
 fn settings(dir: &std::path::Path) -> EvalSettings {
     EvalSettings {
+        sandbox: None,
         model: "scripted/model".into(),
         base_url: None,
         judge_model: None,
@@ -330,6 +331,7 @@ fn a_resumed_run_redoes_only_failed_records_and_ends_as_an_uninterrupted_one() {
         2,
         Limits::default(),
         &Models(vec![healthy.clone()]),
+        None,
     ) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a changed task was resumed"),
@@ -342,6 +344,7 @@ fn a_resumed_run_redoes_only_failed_records_and_ends_as_an_uninterrupted_one() {
         2,
         Limits::default(),
         &Models(vec![healthy.clone()]),
+        None,
     )
     .unwrap() else {
         panic!("nothing to resume")
@@ -384,7 +387,8 @@ fn a_resumed_run_redoes_only_failed_records_and_ends_as_an_uninterrupted_one() {
             &load,
             2,
             Limits::default(),
-            &Models(vec![healthy])
+            &Models(vec![healthy]),
+            None,
         ),
         Ok(Resume::Finished { .. })
     ));
@@ -757,7 +761,7 @@ fn budgets_stop_new_samples_and_say_so_in_the_footer() {
     };
     let resume = |limits: Limits| {
         let Resume::Run(planned) =
-            plan::resume(&ran.log, &load, 1, limits, &Models(vec![model()])).unwrap()
+            plan::resume(&ran.log, &load, 1, limits, &Models(vec![model()]), None).unwrap()
         else {
             panic!("a stopped run resumes")
         };

@@ -32,6 +32,7 @@ fn header() -> LogHeader {
         judge_model: None,
         attacker_model: None,
         settings: RunSettings {
+            sandbox: None,
             generate: GenerateConfig::default(),
             epochs: 1,
             epochs_reducer: crate::metrics::Reducer::Mean,
@@ -66,6 +67,7 @@ fn record(id: &str, epoch: u32) -> SampleRecord {
         },
     );
     SampleRecord {
+        agent: None,
         id: id.into(),
         epoch,
         index: 0,

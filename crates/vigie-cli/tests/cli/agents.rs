@@ -1,0 +1,379 @@
+//! Agents end to end: the real binary runs the `agent` solver against the
+//! scripted server playing the agent (`[[step:N:TOOL:ARGS]]` in a sample's
+//! input scripts the N-th turn), with its tools in the real sandbox.
+
+use serde_json::{json, Value};
+
+use super::{eval_args, server, text, Workspace};
+
+/// A task with one agent step (`agent` is the inline table's body) over
+/// `rows` (id, input, target), with `sandbox` as its `[sandbox]` table.
+fn agent_task(
+    ws: &Workspace,
+    name: &str,
+    agent: &str,
+    sandbox: &str,
+    rows: &[(&str, String, &str)],
+) {
+    let dataset: String = rows
+        .iter()
+        .map(|(id, input, target)| {
+            format!("{}\n", json!({"id": id, "input": input, "flag": target}))
+        })
+        .collect();
+    ws.write(&format!("{name}.jsonl"), &dataset);
+    ws.write(
+        &format!("{name}.toml"),
+        &format!(
+            "name = \"{name}\"\n\n[dataset]\npath = \"{name}.jsonl\"\nid = \"id\"\ninput = \"input\"\ntarget = \"flag\"\n\n[sandbox]\n{sandbox}\n\n[[solver]]\nagent = {{ {agent} }}\n\n[[scorer]]\nexact = {{}}\n"
+        ),
+    );
+}
+
+fn step(turn: u32, tool: &str, args: Value) -> String {
+    format!("[[step:{turn}:{tool}:{args}]]")
+}
+
+fn agent_of(record: &Value) -> &Value {
+    &record["agent"]
+}
+
+/// The tool result that answers call `id`, and whether it is an error.
+fn result_of<'a>(record: &'a Value, id: &str) -> (&'a str, bool) {
+    record["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .flat_map(|m| m["content"].as_array().unwrap())
+        .find(|p| p["call_id"] == id)
+        .map(|p| (p["content"].as_str().unwrap(), p["is_error"] == true))
+        .unwrap_or_else(|| panic!("no result for {id}: {record}"))
+}
+
+#[test]
+fn a_scripted_agent_explores_is_told_a_wrong_answer_and_submits_the_flag() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path().join("challenge")).unwrap();
+    ws.write("challenge/cipher.txt", "synt\n");
+    let script = [
+        step(1, "bash", json!({"command": "ls; cat clue.txt; env"})),
+        step(1, "python", json!({"code": "print(6 * 7)"})),
+        step(2, "text_editor", json!({"command": "create", "path": "/work/solve.py", "file_text": "import codecs\nprint(codecs.decode(open('files/cipher.txt').read().strip(), 'rot13'))\n"})),
+        step(3, "submit", json!({"answer": "FLAG{wrong}"})),
+        "[[step:4:say:Let me think.]]".to_string(),
+        step(5, "bash", json!({"cmd": "no such argument"})),
+        step(5, "nope", json!({})),
+        step(5, "bash", json!({"command": "exit 3"})),
+        step(6, "text_editor", json!({"command": "str_replace", "path": "/work/solve.py", "old_str": "print(", "new_str": "print('FLAG{' + "})),
+        step(7, "text_editor", json!({"command": "str_replace", "path": "/work/solve.py", "old_str": "strip(), 'rot13'))", "new_str": "strip(), 'rot13') + '}')"})),
+        step(8, "bash", json!({"command": "python3 solve.py"})),
+        step(9, "submit", json!({"answer": "FLAG{flag}"})),
+    ]
+    .join(" ");
+    agent_task(
+        &ws,
+        "ctf",
+        "attempts = 3, tools = [\"bash\", \"python\", \"text_editor\"]",
+        "setup = \"printf 'decode files/cipher.txt\\\\n' > clue.txt\"\nfiles = { \"files/cipher.txt\" = \"challenge/cipher.txt\", \"notes.txt\" = \"data:,inline\" }",
+        &[("c1", format!("Find the flag. {script}"), "FLAG{flag}")],
+    );
+    let server = server();
+    let url = server.base_url();
+    let out = ws
+        .command(&eval_args(&url, "ctf.toml", &[]))
+        .env("OPENAI_API_KEY", "sk-never-in-the-sandbox")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = ws.only_log();
+    let records = ws.records(&log);
+    let record = &records[0];
+    assert_eq!(record["scores"]["exact"], 1.0, "{record}");
+    assert_eq!(record["output"], "FLAG{flag}");
+    let agent = agent_of(record);
+    assert_eq!(agent["ended"], "submitted");
+    assert_eq!(agent["turns"], 9);
+    assert_eq!(
+        agent["submissions"],
+        json!([{"turn": 3, "answer": "FLAG{wrong}", "value": 0.0}, {"turn": 9, "answer": "FLAG{flag}", "value": 1.0}])
+    );
+    assert_eq!(agent["sandbox"]["isolation"], "namespaces");
+    assert!(
+        agent["sandbox"]["limits_in_force"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("open_files")),
+        "{agent}"
+    );
+
+    // Files, setup, parallel calls, and nothing of vigie's environment.
+    let (listing, error) = result_of(record, "call_1_0");
+    assert!(!error);
+    assert!(
+        listing.contains("clue.txt\nfiles\nnotes.txt\ndecode files/cipher.txt\n"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains("sk-never-in-the-sandbox") && !listing.contains("OPENAI"),
+        "{listing}"
+    );
+    assert_eq!(result_of(record, "call_1_1"), ("42\n", false));
+    assert_eq!(
+        result_of(record, "call_3_0").0,
+        "Your submission was incorrect. Please keep working and submit a different answer."
+    );
+    // A turn without a call gets the continue message.
+    let messages = record["messages"].as_array().unwrap();
+    let said = messages
+        .iter()
+        .position(|m| m["content"] == "Let me think.")
+        .unwrap();
+    assert_eq!(messages[said + 1]["role"], "user");
+    assert!(messages[said + 1]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("Please proceed"));
+    // Tool errors are results the model reads, never the sample's failure.
+    assert_eq!(
+        result_of(record, "call_5_0"),
+        ("missing argument `command`", true)
+    );
+    assert!(result_of(record, "call_5_1")
+        .0
+        .contains("there is no tool `nope`"));
+    assert_eq!(result_of(record, "call_5_2"), ("\n[exit code 3]", true));
+    assert_eq!(result_of(record, "call_8_0"), ("FLAG{flag}\n", false));
+    let steps = agent["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 11, "one step per call but submit's: {agent}");
+    let exit3 = steps.iter().find(|s| s["call_id"] == "call_5_2").unwrap();
+    assert_eq!(
+        (exit3["exit_code"].as_i64(), exit3["tool"].as_str()),
+        (Some(3), Some("bash"))
+    );
+    assert!(
+        steps.iter().find(|s| s["call_id"] == "call_5_1").unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no tool")
+    );
+    assert!(record["error"].is_null());
+
+    // The transcript reads as the agent worked.
+    let out = ws.vigie(&["log", "show", log.to_str().unwrap(), "--sample-id", "c1"]);
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for expected in [
+        "agent    ended: submitted; 9 turns, 11 tool calls",
+        "sandbox  namespaces, no network",
+        "submit   turn 3: FLAG{wrong} (score 0)",
+        "submit   turn 9: FLAG{flag} (score 1)",
+        "-> bash({\"command\":\"python3 solve.py\"}) [call_8_0]",
+        "<- error of [call_5_2] (exit 3, ",
+    ] {
+        assert!(shown.contains(expected), "`{expected}` not in:\n{shown}");
+    }
+    // The sandbox was removed with its sample.
+    let left: Vec<_> = std::fs::read_dir(ws.path().join("home/sandboxes"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Runs `task` and returns its one record.
+fn run_one(ws: &Workspace, url: &str, task: &str, extra: &[&str]) -> Value {
+    let dir = format!("logs-{}", task.trim_end_matches(".toml"));
+    let out = ws.vigie(&eval_args(
+        url,
+        task,
+        &[&["--log-dir", dir.as_str()], extra].concat(),
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = ws.only_log_in(&dir);
+    ws.records(&log).remove(0)
+}
+
+#[test]
+fn each_limit_ends_an_agent_and_is_recorded_as_why() {
+    let ws = Workspace::new();
+    let server = server();
+    let url = server.base_url();
+    let forever = "[[steps:1:bash:{\"command\": \"echo turn {turn}\"}]]".to_string();
+    let cases = [
+        (
+            "messages",
+            "message_limit = 6",
+            "[[steps:1:say:hmm]]".to_string(),
+            "message_limit",
+        ),
+        (
+            "calls",
+            "tool_call_limit = 3",
+            forever.clone(),
+            "tool_call_limit",
+        ),
+        (
+            "tokens",
+            "token_limit = 150",
+            forever.clone(),
+            "token_limit",
+        ),
+        (
+            "wall",
+            "time_limit = 1.5, tool_timeout = 0.6",
+            "[[steps:1:bash:{\"command\": \"sleep 30\"}]]".to_string(),
+            "time_limit",
+        ),
+        (
+            "working",
+            "working_limit = 0.5",
+            "[[steps:1:bash:{\"command\": \"sleep 0.2\"}]]".to_string(),
+            "working_limit",
+        ),
+        (
+            "wrong",
+            "attempts = 2",
+            "[[steps:1:submit:{\"answer\": \"no\"}]]".to_string(),
+            "attempts_used",
+        ),
+    ];
+    for (name, limits, script, ended) in cases {
+        agent_task(
+            &ws,
+            name,
+            limits,
+            "",
+            &[("s1", format!("Go. {script}"), "yes")],
+        );
+        let started = std::time::Instant::now();
+        let record = run_one(&ws, &url, &format!("{name}.toml"), &[]);
+        let agent = agent_of(&record);
+        assert_eq!(agent["ended"], ended, "{name}: {agent}");
+        assert!(
+            record["error"].is_null(),
+            "{name}: a limit is not a failure: {record}"
+        );
+        assert!(started.elapsed().as_secs() < 20, "{name}");
+        match name {
+            "messages" => assert_eq!(record["messages"].as_array().unwrap().len(), 6),
+            "calls" => assert_eq!(agent["steps"].as_array().unwrap().len(), 3),
+            "tokens" => assert!(record["usage"]["total_tokens"].as_u64().unwrap() >= 150),
+            "wall" => {
+                let first = &agent["steps"][0];
+                assert_eq!(first["timed_out"], true, "{agent}");
+                let id = first["call_id"].as_str().unwrap();
+                assert!(result_of(&record, id)
+                    .0
+                    .contains("ran past its timeout of 0.6s and was killed"));
+            }
+            "wrong" => assert_eq!(agent["submissions"].as_array().unwrap().len(), 2),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn long_output_is_cut_for_the_model_and_old_outputs_make_room_in_a_small_context() {
+    let ws = Workspace::new();
+    let server = server();
+    let url = server.base_url();
+    let script = [
+        step(
+            1,
+            "bash",
+            json!({"command": "head -c 100000 /dev/zero | tr '\\0' x; echo; echo END"}),
+        ),
+        step(2, "bash", json!({"command": "seq 1 300"})),
+        step(3, "bash", json!({"command": "seq 1 300"})),
+        step(4, "submit", json!({"answer": "done"})),
+    ]
+    .join(" ");
+    agent_task(
+        &ws,
+        "big",
+        "output_limit = 4096",
+        "",
+        &[("s1", format!("[[context:600]] Go. {script}"), "done")],
+    );
+    let record = run_one(&ws, &url, "big.toml", &[]);
+    let agent = agent_of(&record);
+    let first = &agent["steps"][0];
+    assert_eq!(
+        (first["cut"].as_bool(), first["output_bytes"].as_u64()),
+        (Some(true), Some(100_005)),
+        "{agent}"
+    );
+    assert!(first["shown_bytes"].as_u64().unwrap() < 4096 + 100);
+    // By turn 3 the conversation outgrew the window: the oldest outputs went first.
+    assert_eq!(agent["ended"], "submitted", "{agent}");
+    assert!(agent["outputs_dropped"].as_u64().unwrap() >= 1, "{agent}");
+    let (first_output, _) = result_of(&record, "call_1_0");
+    assert!(
+        first_output.starts_with("[output dropped to fit the model's context window"),
+        "{first_output}"
+    );
+    let (last_output, _) = result_of(&record, "call_3_0");
+    assert!(last_output.ends_with("300\n"), "the latest output stays");
+}
+
+#[test]
+fn a_failed_setup_fails_its_sample_only_and_local_isolation_is_recorded() {
+    let ws = Workspace::new();
+    let server = server();
+    let url = server.base_url();
+    let submit = step(1, "submit", json!({"answer": "ok"}));
+    let rows = [
+        ("good", format!("Go. {submit}"), "ok"),
+        ("bad", format!("Go. {submit}"), "ok"),
+    ];
+    let dataset: String = rows
+        .iter()
+        .map(|(id, input, target)| {
+            let mut row = json!({"id": id, "input": input, "flag": target});
+            if *id == "bad" {
+                row["setup"] = json!("echo cannot set up >&2; exit 4");
+            }
+            format!("{row}\n")
+        })
+        .collect();
+    agent_task(&ws, "setup", "", "", &[]);
+    ws.write("setup.jsonl", &dataset);
+    let out = ws.vigie(&eval_args(&url, "setup.toml", &[]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let records = ws.records(&ws.only_log());
+    let by_id = |id: &str| records.iter().find(|r| r["id"] == id).unwrap();
+    assert_eq!(by_id("good")["scores"]["exact"], 1.0);
+    let error = &by_id("bad")["error"];
+    assert_eq!(error["kind"], "sandbox", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("the sample's setup script exited with 4: cannot set up"),
+        "{error}"
+    );
+
+    // --sandbox local is a choice the log keeps, in the header and each record.
+    let record = run_one(
+        &ws,
+        &url,
+        "setup.toml",
+        &["--sandbox", "local", "--sample-id", "good"],
+    );
+    assert_eq!(agent_of(&record)["sandbox"]["isolation"], "local");
+    let log = ws.only_log_in("logs-setup");
+    let out = ws.vigie(&["log", "show", log.to_str().unwrap(), "--sample-id", "good"]);
+    assert!(
+        text(&out.stdout).contains("sandbox  local (NO isolation: --sandbox local)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = ws.vigie(&["log", "show", log.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout)
+            .contains("sandbox  local: the agent's commands ran on this machine with NO isolation"),
+        "{}",
+        text(&out.stdout)
+    );
+}

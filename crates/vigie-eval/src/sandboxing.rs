@@ -1,0 +1,388 @@
+//! A task's `[sandbox]` table and the sandbox each of its samples gets:
+//! the policy (root filesystem, network), the limits and environment of its
+//! commands, the files copied in (the task's, then the sample's `files`
+//! field) and the setup scripts run before the first solver (the task's,
+//! then the sample's `setup` field). The sandbox lives from before the first
+//! solver to after the last scorer, and is removed whatever happens.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use vigie_log::SampleErrorKind;
+use vigie_sandbox::{ExecRequest, Isolation, Limits, Policy, Sandbox, SandboxHost};
+
+use crate::dataset::Sample;
+use crate::solver::SolveError;
+
+/// `[sandbox]` as written in a task file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SandboxSpec {
+    #[serde(default)]
+    rootfs: Option<String>,
+    #[serde(default)]
+    network: bool,
+    #[serde(default)]
+    setup: Option<String>,
+    #[serde(default)]
+    setup_timeout: Option<f64>,
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    memory_mb: Option<u64>,
+    #[serde(default)]
+    processes: Option<u64>,
+    #[serde(default)]
+    cpu_seconds: Option<u64>,
+    #[serde(default)]
+    file_size_mb: Option<u64>,
+    #[serde(default)]
+    open_files: Option<u64>,
+}
+
+/// A task's sandbox, compiled.
+#[derive(Debug, Clone)]
+pub struct SandboxPlan {
+    /// The root filesystem the task names (a folder or tarball, relative to
+    /// the task file), when not the host's system folders.
+    pub rootfs: Option<String>,
+    /// Whether the task asks for the host's network.
+    pub network: bool,
+    setup: Option<String>,
+    setup_timeout: Duration,
+    files: BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
+    limits: Limits,
+}
+
+impl Default for SandboxPlan {
+    fn default() -> Self {
+        SandboxPlan::compile(&SandboxSpec::default()).expect("the default sandbox compiles")
+    }
+}
+
+impl SandboxPlan {
+    pub(crate) fn compile(spec: &SandboxSpec) -> Result<SandboxPlan, String> {
+        let mut limits = Limits::default();
+        let mb = |n: u64| n.saturating_mul(1 << 20);
+        if let Some(n) = spec.memory_mb {
+            limits.memory_bytes = Some(mb(n));
+        }
+        if let Some(n) = spec.processes {
+            limits.processes = Some(n);
+        }
+        if spec.cpu_seconds.is_some() {
+            limits.cpu_seconds = spec.cpu_seconds;
+        }
+        if let Some(n) = spec.file_size_mb {
+            limits.file_size_bytes = Some(mb(n));
+        }
+        if let Some(n) = spec.open_files {
+            limits.open_files = Some(n);
+        }
+        for (name, value) in [
+            ("memory_mb", spec.memory_mb),
+            ("processes", spec.processes),
+            ("cpu_seconds", spec.cpu_seconds),
+            ("file_size_mb", spec.file_size_mb),
+            ("open_files", spec.open_files),
+        ] {
+            if value == Some(0) {
+                return Err(format!("field `sandbox.{name}`: must be at least 1"));
+            }
+        }
+        let setup_timeout = match spec.setup_timeout {
+            Some(t) if !(t > 0.0 && t.is_finite()) => {
+                return Err("field `sandbox.setup_timeout`: must be positive".into())
+            }
+            t => Duration::from_secs_f64(t.unwrap_or(300.0)),
+        };
+        for inside in spec.files.keys() {
+            check_destination(inside).map_err(|m| format!("field `sandbox.files`: {m}"))?;
+        }
+        Ok(SandboxPlan {
+            rootfs: spec.rootfs.clone(),
+            network: spec.network,
+            setup: spec.setup.clone(),
+            setup_timeout,
+            files: spec.files.clone(),
+            env: spec.env.clone(),
+            limits,
+        })
+    }
+
+    /// The environment of the sandbox's commands.
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
+    }
+}
+
+fn check_destination(inside: &str) -> Result<(), String> {
+    let relative = inside
+        .strip_prefix("/work/")
+        .or_else(|| (!inside.starts_with('/')).then_some(inside));
+    match relative {
+        Some(r) if !r.is_empty() && !r.split('/').any(|p| p == ".." || p.is_empty()) => Ok(()),
+        _ => Err(format!(
+            "`{inside}`: a file goes under /work (a relative path is relative to it)"
+        )),
+    }
+}
+
+/// Where a run's sandboxes are made, and how they are isolated: decided by
+/// the binary (the helper, the folder) and the user (`--sandbox local`).
+#[derive(Debug, Clone)]
+pub struct SandboxSetup {
+    /// The helper and the folder.
+    pub host: SandboxHost,
+    /// How commands are isolated.
+    pub isolation: Isolation,
+    /// The task's root filesystem, unpacked ([`vigie_sandbox::rootfs::prepare`]).
+    pub rootfs: Option<PathBuf>,
+}
+
+/// Where the binary makes sandboxes, and how the user wants them isolated
+/// (`--sandbox`).
+#[derive(Debug, Clone)]
+pub struct SandboxChoice {
+    /// The helper and the folder.
+    pub host: SandboxHost,
+    /// How commands are isolated.
+    pub isolation: Isolation,
+}
+
+impl SandboxChoice {
+    /// The setup of `task`'s sandboxes, its root filesystem unpacked (once,
+    /// into the sandbox folder); `None` for a task without a sandbox.
+    pub fn setup_for(&self, task: &crate::Task) -> Result<Option<SandboxSetup>, String> {
+        let Some(plan) = &task.sandbox else {
+            return Ok(None);
+        };
+        let rootfs = match &plan.rootfs {
+            None => None,
+            Some(rootfs) => {
+                let path = match &task.base_dir {
+                    Some(base) => base.join(rootfs),
+                    None => PathBuf::from(rootfs),
+                };
+                Some(
+                    vigie_sandbox::rootfs::prepare(&path, &self.host.base).map_err(|e| {
+                        format!("task `{}`: field `sandbox.rootfs`: {e}", task.name)
+                    })?,
+                )
+            }
+        };
+        Ok(Some(SandboxSetup {
+            host: self.host.clone(),
+            isolation: self.isolation,
+            rootfs,
+        }))
+    }
+}
+
+/// One sample's sandbox, set up.
+pub struct SampleSandbox {
+    /// The sandbox.
+    pub sandbox: Sandbox,
+    /// Its commands' environment.
+    pub env: BTreeMap<String, String>,
+    /// Its commands' limits.
+    pub limits: Limits,
+}
+
+fn sandbox_error(message: String) -> SolveError {
+    SolveError {
+        kind: SampleErrorKind::Sandbox,
+        message,
+    }
+}
+
+/// Makes `sample`'s sandbox: copies the task's and the sample's files in
+/// (sources relative to `base`, the task file's folder; `data:,TEXT` is the
+/// text itself) and runs the setup scripts. Any failure is the sample's
+/// `sandbox` error; the sandbox is removed with it.
+pub(crate) async fn prepare(
+    plan: &SandboxPlan,
+    setup: &SandboxSetup,
+    base: Option<&Path>,
+    sample: &Sample,
+) -> Result<SampleSandbox, SolveError> {
+    let policy = Policy {
+        isolation: setup.isolation,
+        rootfs: setup.rootfs.clone(),
+        network: plan.network,
+    };
+    let sandbox =
+        Sandbox::create(&setup.host, &policy).map_err(|e| sandbox_error(e.to_string()))?;
+    let mut files: Vec<(String, String)> = plan
+        .files
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match sample.metadata.get("files") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (inside, source) in map {
+                let Value::String(source) = source else {
+                    return Err(sandbox_error(format!(
+                        "sample {}: field `files.{inside}` must be a string (a path, or data:,TEXT)",
+                        sample.id
+                    )));
+                };
+                check_destination(inside).map_err(|m| {
+                    sandbox_error(format!("sample {}: field `files`: {m}", sample.id))
+                })?;
+                files.push((inside.clone(), source.clone()));
+            }
+        }
+        Some(_) => {
+            return Err(sandbox_error(format!(
+                "sample {}: field `files` must be an object of sandbox path to source",
+                sample.id
+            )))
+        }
+    }
+    for (inside, source) in &files {
+        copy_in(&sandbox, inside, source, base).map_err(sandbox_error)?;
+    }
+    let sample_setup = match sample.metadata.get("setup") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(sandbox_error(format!(
+                "sample {}: field `setup` must be a string (a shell script)",
+                sample.id
+            )))
+        }
+    };
+    for (whose, script) in [
+        ("the task's", plan.setup.clone()),
+        ("the sample's", sample_setup),
+    ] {
+        let Some(script) = script else { continue };
+        let mut request = ExecRequest::new(script, plan.setup_timeout);
+        request.env = plan.env.clone();
+        request.limits = plan.limits;
+        let output = sandbox
+            .exec(&request)
+            .await
+            .map_err(|e| sandbox_error(e.to_string()))?;
+        if output.timed_out || output.exit_code != 0 {
+            let said = output.stderr.text();
+            let tail: String = said
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(sandbox_error(format!(
+                "{whose} setup script {}: {}",
+                if output.timed_out {
+                    format!("ran past {}s", plan.setup_timeout.as_secs_f64())
+                } else {
+                    format!("exited with {}", output.exit_code)
+                },
+                tail.trim()
+            )));
+        }
+    }
+    Ok(SampleSandbox {
+        sandbox,
+        env: plan.env.clone(),
+        limits: plan.limits,
+    })
+}
+
+/// Copies one file or folder into the sandbox.
+fn copy_in(
+    sandbox: &Sandbox,
+    inside: &str,
+    source: &str,
+    base: Option<&Path>,
+) -> Result<(), String> {
+    if let Some(text) = source.strip_prefix("data:,") {
+        return sandbox
+            .write_file(inside, text.as_bytes())
+            .map_err(|e| e.to_string());
+    }
+    if let Some(encoded) = source.strip_prefix("data:;base64,") {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| format!("file {inside}: bad base64: {e}"))?;
+        return sandbox
+            .write_file(inside, &bytes)
+            .map_err(|e| e.to_string());
+    }
+    let Some(base) = base else {
+        return Err(format!(
+            "file {inside}: `{source}` is a path, and a built-in task has no folder to find it in (use data:,TEXT)"
+        ));
+    };
+    let path = base.join(source);
+    copy_path(sandbox, inside, &path).map_err(|e| format!("file {inside}: {}: {e}", path.display()))
+}
+
+fn copy_path(sandbox: &Sandbox, inside: &str, path: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            copy_path(
+                sandbox,
+                &format!("{}/{name}", inside.trim_end_matches('/')),
+                &entry.path(),
+            )?;
+        }
+        return Ok(());
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    sandbox
+        .write_file(inside, &bytes)
+        .map_err(|e| e.to_string())?;
+    // An executable stays executable (a challenge's binary, a tool's script).
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o111 != 0 {
+        let host = sandbox
+            .work_dir()
+            .join(inside.trim_start_matches("/work/").trim_start_matches('/'));
+        let _ = std::fs::set_permissions(host, std::fs::Permissions::from_mode(0o755));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_go_under_work_and_limits_must_be_positive() {
+        assert!(check_destination("a/b.txt").is_ok());
+        assert!(check_destination("/work/a").is_ok());
+        for bad in ["/etc/passwd", "../x", "/work/../x", "", "/work/"] {
+            assert!(check_destination(bad).is_err(), "{bad}");
+        }
+        let spec: SandboxSpec = toml::from_str("memory_mb = 0").unwrap();
+        assert!(SandboxPlan::compile(&spec)
+            .unwrap_err()
+            .contains("sandbox.memory_mb"));
+        let spec: SandboxSpec = toml::from_str("memory_mb = 512\nprocesses = 32").unwrap();
+        let plan = SandboxPlan::compile(&spec).unwrap();
+        assert_eq!(plan.limits.memory_bytes, Some(512 << 20));
+        assert_eq!(plan.limits.processes, Some(32));
+    }
+}
