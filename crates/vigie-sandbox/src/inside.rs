@@ -8,7 +8,8 @@
 //! `/etc`, a private `/tmp`, `/dev` of a few devices, a fresh `/proc`, the
 //! sample's work folder at `/work`), pivots into it, remounts it read-only,
 //! gives up every capability for what it runs, and runs the command with
-//! only the task's environment. When PID 1 exits,
+//! only the task's environment. Stage one dies with the vigie that started
+//! it, even one killed outright (`PR_SET_PDEATHSIG`). When PID 1 exits,
 //! the kernel kills every process left in the namespace, so nothing a
 //! command started outlives it.
 
@@ -54,6 +55,8 @@ pub(crate) struct Launch {
     pub cgroups: Vec<PathBuf>,
     /// Hold memory with the address-space rlimit (no memory cgroup).
     pub address_space: bool,
+    /// The vigie process that started the helper: if it dies, so does the sandbox.
+    pub parent: u32,
 }
 
 /// System folders bound read-only from the host (a symlink, as on merged-/usr
@@ -112,6 +115,12 @@ fn fail(why: &str) -> ExitCode {
 }
 
 fn stage_one(launch: &Launch) -> Result<u8, String> {
+    // A vigie killed outright (SIGKILL) takes its sandboxes with it: stage
+    // one dies with it, and stage two, PID 1 of the sandbox, with stage one.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("pdeathsig: {e}"))?;
+    if nix::unistd::getppid().as_raw() as u32 != launch.parent {
+        return Err("vigie exited before its sandbox started".into());
+    }
     // Joined here, on the host's side: everything the command starts is counted.
     for procs in &launch.cgroups {
         fs::write(procs, std::process::id().to_string())

@@ -444,6 +444,7 @@ impl Sandbox {
             limits: request.limits,
             cgroups: cgroups.procs.clone(),
             address_space,
+            parent: std::process::id(),
         };
         let result = self.run(&launch, request).await;
         let usage = cgroups.usage();

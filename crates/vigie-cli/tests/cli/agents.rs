@@ -377,3 +377,128 @@ fn a_failed_setup_fails_its_sample_only_and_local_isolation_is_recorded() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn the_session_keeps_its_state_the_editor_undoes_and_task_tools_read_json() {
+    let ws = Workspace::new();
+    let server = server();
+    let url = server.base_url();
+    let script = [
+        step(1, "bash_session", json!({"command": "mkdir -p deep && cd deep && export SECRET_SAUCE=42"})),
+        step(2, "bash_session", json!({"command": "pwd; echo $SECRET_SAUCE"})),
+        step(2, "bash", json!({"command": "pwd; echo ${SECRET_SAUCE:-unset}"})),
+        step(3, "text_editor", json!({"command": "create", "path": "/work/a.txt", "file_text": "one\ntwo\n"})),
+        step(4, "text_editor", json!({"command": "insert", "path": "/work/a.txt", "insert_line": 1, "new_str": "one and a half"})),
+        step(5, "text_editor", json!({"command": "view", "path": "/work/a.txt"})),
+        step(6, "text_editor", json!({"command": "undo_edit", "path": "/work/a.txt"})),
+        step(7, "text_editor", json!({"command": "view", "path": "/work/a.txt", "view_range": [2, -1]})),
+        step(7, "text_editor", json!({"command": "create", "path": "/etc/evil", "file_text": "x"})),
+        step(7, "text_editor", json!({"command": "str_replace", "path": "/work/a.txt", "old_str": "missing", "new_str": "x"})),
+        step(8, "lookup", json!({"key": "answer"})),
+        step(9, "submit", json!({"answer": "42"})),
+    ]
+    .join(" ");
+    ws.write(
+        "lookup.py",
+        "import json, sys\nargs = json.load(sys.stdin)\nprint({'answer': 42}[args['key']])\n",
+    );
+    agent_task(
+        &ws,
+        "tools",
+        "tools = [\"bash\", \"bash_session\", \"text_editor\", { name = \"lookup\", description = \"Look a key up.\", command = \"python3 /work/lookup.py\", parameters = { type = \"object\", properties = { key = { type = \"string\" } } } }]",
+        "files = { \"lookup.py\" = \"lookup.py\" }",
+        &[("s1", format!("Go. {script}"), "42")],
+    );
+    let record = run_one(&ws, &url, "tools.toml", &[]);
+    assert_eq!(agent_of(&record)["ended"], "submitted", "{record}");
+    assert_eq!(
+        result_of(&record, "call_2_0").0,
+        "/work/deep\n42\n",
+        "the session kept its folder and variables"
+    );
+    assert_eq!(
+        result_of(&record, "call_2_1").0,
+        "/work\nunset\n",
+        "a fresh shell each call"
+    );
+    assert_eq!(
+        result_of(&record, "call_5_0").0,
+        "     1\tone\n     2\tone and a half\n     3\ttwo\n"
+    );
+    assert_eq!(
+        result_of(&record, "call_6_0").0,
+        "Undid the last edit of /work/a.txt"
+    );
+    assert_eq!(result_of(&record, "call_7_0").0, "     2\ttwo\n");
+    assert_eq!(
+        result_of(&record, "call_7_1"),
+        (
+            "/etc/evil: only files under /work and /tmp can be written",
+            true
+        )
+    );
+    assert!(result_of(&record, "call_7_2")
+        .0
+        .contains("old_str was not found"));
+    assert_eq!(result_of(&record, "call_8_0"), ("42\n", false));
+}
+
+#[test]
+fn a_killed_run_leaves_no_process_and_its_resume_redoes_the_agent_sample_afresh() {
+    let ws = Workspace::new();
+    let server = server();
+    let url = server.base_url();
+    let script = [
+        step(
+            1,
+            "bash",
+            json!({"command": "echo started >> /work/runs; sleep 2; echo marker-98765432"}),
+        ),
+        step(2, "bash", json!({"command": "cat /work/runs"})),
+        step(3, "submit", json!({"answer": "ok"})),
+    ]
+    .join(" ");
+    agent_task(
+        &ws,
+        "slow",
+        "",
+        "",
+        &[("s1", format!("Go. {script}"), "ok")],
+    );
+    let mut child = ws
+        .command(&eval_args(&url, "slow.toml", &[]))
+        .spawn()
+        .unwrap();
+    let sandboxes = ws.path().join("home/sandboxes");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(&sandboxes).map_or(true, |d| d.count() == 0) {
+        assert!(std::time::Instant::now() < deadline, "no sandbox appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("sleep 2; echo marker-98765432") && !c.contains("vigie eval"))
+        .collect();
+    assert!(survivors.is_empty(), "outlived vigie: {survivors:?}");
+    let log = ws.only_log();
+    let out = ws.vigie(&["eval", "--resume", log.to_str().unwrap(), "--no-progress"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let records = ws.records(&log);
+    assert_eq!(records.len(), 1);
+    // A fresh sandbox: the killed attempt's work folder is gone.
+    let second = agent_of(&records[0])["steps"][1]["call_id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(result_of(&records[0], second).0, "started\n");
+    assert!(
+        std::fs::read_dir(&sandboxes).unwrap().count() == 0,
+        "the killed run's sandbox was swept"
+    );
+}
