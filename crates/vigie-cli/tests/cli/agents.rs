@@ -502,3 +502,50 @@ fn a_killed_run_leaves_no_process_and_its_resume_redoes_the_agent_sample_afresh(
         "the killed run's sandbox was swept"
     );
 }
+
+/// The embedded model as the agent, offline: too small to solve anything,
+/// but the loop must run cleanly to a limit and say which.
+#[test]
+fn the_embedded_model_runs_an_agent_task_to_a_recorded_end() {
+    let ws = Workspace::new();
+    agent_task(
+        &ws,
+        "embedded",
+        "tools = [\"bash\"], message_limit = 8, generate = { max_tokens = 48 }",
+        "files = { \"flag.txt\" = \"data:,FLAG{local}\" }",
+        &[(
+            "e1",
+            "There is a file named flag.txt in /work. Read it with the bash tool, then submit its contents.".to_string(),
+            "FLAG{local}",
+        )],
+    );
+    let out = ws
+        .command(&["eval", "embedded.toml", "--no-progress"])
+        .env("VIGIE_HOME", vigie_local::default_home())
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record = ws.records(&ws.only_log()).remove(0);
+    assert!(record["error"].is_null(), "{record}");
+    let agent = agent_of(&record);
+    let ended = agent["ended"].as_str().unwrap();
+    assert!(
+        [
+            "submitted",
+            "attempts_used",
+            "message_limit",
+            "context_full"
+        ]
+        .contains(&ended),
+        "{agent}"
+    );
+    assert!(agent["turns"].as_u64().unwrap() >= 1);
+    assert_eq!(record["messages"][0]["role"], "system");
+    let messages = record["messages"].as_array().unwrap().len();
+    assert!(messages <= 8 + 1, "the message limit held: {messages}");
+    // Every call the model made has its result, whatever it asked for.
+    for step in agent["steps"].as_array().into_iter().flatten() {
+        result_of(&record, step["call_id"].as_str().unwrap());
+    }
+}
