@@ -142,3 +142,45 @@ fn version_4_keeps_a_reasoning_models_reasoning_and_profile() {
         assert!(record.usage.reasoning_tokens > 0);
     }
 }
+
+#[test]
+fn version_5_keeps_an_agents_steps_submissions_and_end() {
+    let name = "v5-agent.vlog";
+    let mut reader = LogReader::open(&fixture(name)).unwrap();
+    let header = reader.header().unwrap();
+    assert_eq!(header.format_version, 5);
+    assert_eq!(header.settings.sandbox.as_deref(), Some("namespaces"));
+    let footer = reader.footer().unwrap().expect("a finished run");
+    let records = records(name);
+    assert_eq!(RunTally::of(&header, &records).metrics(), footer.metrics);
+    let by_id = |id: &str| records.iter().find(|r| r.id == id).unwrap();
+    let solved = by_id("solved").agent.as_ref().expect("an agent's record");
+    assert_eq!(solved.ended, vigie_log::AgentEnd::Submitted);
+    let answers: Vec<(&str, f64)> = solved
+        .submissions
+        .iter()
+        .map(|s| (s.answer.as_str(), s.value))
+        .collect();
+    assert_eq!(answers, [("FLAG{guess}", 0.0), ("FLAG{fixture}", 1.0)]);
+    let failed = solved
+        .steps
+        .iter()
+        .find(|s| s.exit_code == Some(1))
+        .expect("the step that exited 1");
+    assert_eq!(failed.tool, "bash");
+    assert_eq!(failed.turn, 3);
+    // Every step answers a call in the messages, with its result after it.
+    for step in &solved.steps {
+        let results = by_id("solved")
+            .messages
+            .iter()
+            .flat_map(|m| &m.content)
+            .filter(|p| matches!(p, vigie_core::ContentPart::ToolResult(r) if r.call_id == step.call_id))
+            .count();
+        assert_eq!(results, 1, "{step:?}");
+    }
+    let limited = by_id("limited").agent.as_ref().unwrap();
+    assert_eq!(limited.ended, vigie_log::AgentEnd::ToolCallLimit);
+    assert_eq!(limited.steps.len(), 6);
+    assert!(!solved.sandbox.limits_in_force.is_empty());
+}

@@ -146,7 +146,7 @@ fn a_scripted_agent_explores_is_told_a_wrong_answer_and_submits_the_flag() {
     assert_eq!(result_of(record, "call_5_2"), ("\n[exit code 3]", true));
     assert_eq!(result_of(record, "call_8_0"), ("FLAG{flag}\n", false));
     let steps = agent["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 11, "one step per call but submit's: {agent}");
+    assert_eq!(steps.len(), 11, "one step per call, submit's too: {agent}");
     let exit3 = steps.iter().find(|s| s["call_id"] == "call_5_2").unwrap();
     assert_eq!(
         (exit3["exit_code"].as_i64(), exit3["tool"].as_str()),
