@@ -300,6 +300,17 @@ fn execute(
     registry: &Registry,
     show_progress: bool,
 ) -> Result<(LogHeader, LogFooter, PathBuf, Outcome)> {
+    if let (Some(setup), Some(plan)) = (&planned.sandbox, &planned.task.sandbox) {
+        session
+            .runtime
+            .block_on(setup.probe(plan.network))
+            .map_err(|why| {
+                anyhow::anyhow!(
+                    "the task `{}` works in a sandbox, and none could be made: {why}\n(nothing ran; where this machine allows no namespaces, `--sandbox local` runs the tools here without any isolation, and the log says so)",
+                    planned.task.name
+                )
+            })?;
+    }
     let (run, torn) = planned.start()?;
     let (header, path) = (run.writer.header().clone(), run.writer.path().to_path_buf());
     if torn > 0 {

@@ -185,6 +185,31 @@ impl SandboxChoice {
     }
 }
 
+impl SandboxSetup {
+    /// Runs `true` in a sandbox like the samples' will be, so that a machine
+    /// that cannot make one is found before the first sample, not by each.
+    pub async fn probe(&self, network: bool) -> Result<(), String> {
+        let policy = Policy {
+            isolation: self.isolation,
+            rootfs: self.rootfs.clone(),
+            network,
+        };
+        let sandbox = Sandbox::create(&self.host, &policy).map_err(|e| e.to_string())?;
+        let output = sandbox
+            .exec(&ExecRequest::new("true", Duration::from_secs(30)))
+            .await
+            .map_err(|e| e.to_string())?;
+        if output.exit_code != 0 {
+            return Err(format!(
+                "sandbox: `true` exited with {} in it: {}",
+                output.exit_code,
+                output.stderr.text().trim()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One sample's sandbox, set up.
 pub struct SampleSandbox {
     /// The sandbox.

@@ -424,7 +424,7 @@ impl Sandbox {
             && nix::unistd::getuid().is_root()
             && !cgroups.holds_pids()
         {
-            cgroups.remove();
+            cgroups.remove().await;
             return Err(SandboxError::Unavailable(
                 "vigie runs as root and no pids cgroup could be made, so nothing would bound the command's processes (run vigie as another user, or give it a cgroup it can create children in)".into(),
             ));
@@ -448,7 +448,7 @@ impl Sandbox {
         };
         let result = self.run(&launch, request).await;
         let usage = cgroups.usage();
-        cgroups.remove();
+        cgroups.remove().await;
         let mut output = result?;
         output.limits = in_force;
         output.usage = usage;

@@ -230,13 +230,15 @@ impl Cgroups {
     }
 
     /// Removes the groups once their processes are gone.
-    pub(crate) fn remove(&self) {
+    /// A group whose last process is still being torn down refuses removal
+    /// for a moment: wait (without holding up the runtime's thread) and retry.
+    pub(crate) async fn remove(&self) {
         for dir in &self.dirs {
             for _ in 0..50 {
                 if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
                     break;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(10));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
     }

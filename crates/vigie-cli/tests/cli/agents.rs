@@ -549,3 +549,55 @@ fn the_embedded_model_runs_an_agent_task_to_a_recorded_end() {
         result_of(&record, step["call_id"].as_str().unwrap());
     }
 }
+
+#[test]
+fn a_sandbox_that_cannot_be_made_stops_the_run_before_any_sample_and_calls_run_at_once() {
+    let ws = Workspace::new();
+    let server = server();
+    let url = server.base_url();
+    std::fs::create_dir_all(ws.path().join("empty-root")).unwrap();
+    agent_task(
+        &ws,
+        "noroot",
+        "",
+        "rootfs = \"empty-root\"",
+        &[("s1", "Go.".into(), "x")],
+    );
+    let out = ws.vigie(&eval_args(&url, "noroot.toml", &[]));
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("the task `noroot` works in a sandbox, and none could be made")
+            && said.contains("has no /bin/sh"),
+        "{said}"
+    );
+    assert!(ws.logs().is_empty(), "nothing ran, no log");
+    assert_eq!(server.stats().requests, 0);
+
+    // Two calls of one turn run at once: two one-second sleeps take about one second.
+    let script = [
+        step(1, "bash", json!({"command": "sleep 1"})),
+        step(1, "bash", json!({"command": "sleep 1"})),
+        step(2, "submit", json!({"answer": "x"})),
+    ]
+    .join(" ");
+    agent_task(
+        &ws,
+        "parallel",
+        "",
+        "",
+        &[("s1", format!("Go. {script}"), "x")],
+    );
+    let record = run_one(&ws, &url, "parallel.toml", &[]);
+    let steps = agent_of(&record)["steps"].as_array().unwrap().clone();
+    assert!(
+        steps[..2]
+            .iter()
+            .all(|s| s["duration_s"].as_f64().unwrap() >= 1.0),
+        "{steps:?}"
+    );
+    assert!(
+        record["time_s"].as_f64().unwrap() < 1.8,
+        "the calls ran one after the other: {record}"
+    );
+}
