@@ -150,6 +150,9 @@ pub(crate) fn check_datasets(dir: PathBuf) -> Result<Outcome> {
         }
     }
     print!("{}", aligned(&rows));
+    for note in checks.iter().flat_map(|c| &c.notes) {
+        println!("note: {note}");
+    }
     if problems.is_empty() {
         println!("{} files, every count matches its provenance", checks.len());
         Ok(Outcome::Success)

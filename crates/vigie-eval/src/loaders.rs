@@ -33,11 +33,14 @@ pub enum Loader {
     TruthfulQaMc2,
     /// TruthfulQA generation (`TruthfulQA.csv`): questions with true and false reference answers.
     TruthfulQaGeneration,
+    /// InterCode-CTF (`ic_ctf.json`): picoCTF challenges for agents, each
+    /// with its files in `task_assets/<task_id>/` beside the list.
+    InterCodeCtf,
 }
 
 impl Loader {
     /// Every loader.
-    pub const ALL: [Loader; 10] = [
+    pub const ALL: [Loader; 11] = [
         Loader::HarmBench,
         Loader::AdvBench,
         Loader::AdvBenchStrings,
@@ -48,6 +51,7 @@ impl Loader {
         Loader::TruthfulQaMc1,
         Loader::TruthfulQaMc2,
         Loader::TruthfulQaGeneration,
+        Loader::InterCodeCtf,
     ];
 
     /// The name task files use.
@@ -63,6 +67,7 @@ impl Loader {
             Loader::TruthfulQaMc1 => "truthfulqa_mc1",
             Loader::TruthfulQaMc2 => "truthfulqa_mc2",
             Loader::TruthfulQaGeneration => "truthfulqa",
+            Loader::InterCodeCtf => "intercode_ctf",
         }
     }
 
@@ -193,6 +198,10 @@ impl Loader {
                     .map(|(i, row)| truthfulqa_mc(file, key, i, row))
                     .collect::<Result<Vec<_>, _>>()?
             }
+            Loader::InterCodeCtf => json_rows(file, text)?
+                .iter()
+                .map(|row| intercode_ctf(file, row))
+                .collect::<Result<Vec<_>, _>>()?,
             Loader::TruthfulQaGeneration => csv_rows(file, text)?
                 .iter()
                 .enumerate()
@@ -243,6 +252,53 @@ impl Loader {
 
 /// A sample with its source line kept in the metadata, so a result can be
 /// traced back to the benchmark file.
+/// One InterCode-CTF challenge: the query as the input, the flag as the
+/// target, the first tag as its category, and its files — the folder
+/// `task_assets/<task_id>` beside the list — as what its sandbox gets (the
+/// task file excludes their `solution/` folders).
+fn intercode_ctf(file: &str, row: &Row) -> Result<Sample, TaskError> {
+    let id = text_field(file, row, "task_id")?;
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(TaskError::at_line(
+            file,
+            row.0,
+            format!("field `task_id`: `{id}` cannot name an asset folder"),
+        ));
+    }
+    let tags: Vec<Value> = match row.1.get("tags") {
+        Some(Value::Array(tags)) => tags.clone(),
+        _ => {
+            return Err(TaskError::at_line(
+                file,
+                row.0,
+                "field `tags` must be a list of categories",
+            ))
+        }
+    };
+    let mut metadata = Map::new();
+    metadata.insert(
+        "category".into(),
+        tags.first()
+            .cloned()
+            .unwrap_or_else(|| "uncategorised".into()),
+    );
+    metadata.insert("tags".into(), Value::Array(tags));
+    if let Ok(source) = text_field(file, row, "source") {
+        metadata.insert("source".into(), source.into());
+    }
+    metadata.insert(
+        "files".into(),
+        serde_json::json!({ "/work": format!("task_assets/{id}") }),
+    );
+    let mut sample = sample(id, text_field(file, row, "query")?, metadata, row.0);
+    sample.target = vec![text_field(file, row, "gold")?];
+    Ok(sample)
+}
+
 fn sample(id: String, input: String, mut metadata: Map<String, Value>, line: usize) -> Sample {
     metadata.insert("source_line".into(), Value::from(line));
     Sample {
@@ -443,6 +499,45 @@ mod tests {
                 x[0].metadata["label"].as_str()
             ),
             (Some("homonyms"), Some("safe"))
+        );
+    }
+
+    #[test]
+    fn intercode_ctf_challenges_carry_their_flag_category_and_folder() {
+        let json = br#"[
+ {"task_id": 3, "query": "Find it in 'a.txt'", "gold": "picoCTF{x}", "source": "https://play.picoctf.org/3", "tags": ["Forensics", "General Skills"]},
+ {"task_id": 4, "query": "Decode", "gold": "picoCTF{y}", "source": "s", "tags": []}
+]"#;
+        let samples = Loader::parse("intercode_ctf")
+            .unwrap()
+            .load("intercode-ctf/ic_ctf.json", json)
+            .unwrap();
+        assert_eq!(samples.len(), 2);
+        let first = &samples[0];
+        assert_eq!(
+            (first.id.as_str(), first.input.as_str()),
+            ("3", "Find it in 'a.txt'")
+        );
+        assert_eq!(first.target, ["picoCTF{x}"]);
+        assert_eq!(first.metadata["category"], "Forensics");
+        assert_eq!(
+            first.metadata["files"],
+            serde_json::json!({"/work": "task_assets/3"})
+        );
+        assert_eq!(samples[1].metadata["category"], "uncategorised");
+        let bad = br#"[{"task_id": "../x", "query": "q", "gold": "g", "tags": []}]"#;
+        let err = Loader::InterCodeCtf.load("ic_ctf.json", bad).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot name an asset folder"),
+            "{err}"
+        );
+        let untagged = br#"[{"task_id": 1, "query": "q", "gold": "g"}]"#;
+        let err = Loader::InterCodeCtf
+            .load("ic_ctf.json", untagged)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("ic_ctf.json:"),
+            "names the file: {err}"
         );
     }
 

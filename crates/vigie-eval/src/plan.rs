@@ -288,6 +288,7 @@ pub fn plan(
     // Every task's settings and samples are checked before the first request.
     let mut chosen = Vec::new();
     for task in tasks {
+        notes.extend(task.notes.iter().cloned());
         let generate = generation(&task.generate, &settings.generate)?;
         let samples =
             match select_samples(&task, settings.seed, &settings.sample_ids, settings.limit) {

@@ -32,6 +32,8 @@ pub(crate) struct SandboxSpec {
     #[serde(default)]
     files: BTreeMap<String, String>,
     #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
     memory_mb: Option<u64>,
@@ -56,6 +58,8 @@ pub struct SandboxPlan {
     setup: Option<String>,
     setup_timeout: Duration,
     files: BTreeMap<String, String>,
+    /// File and folder names never copied in (a challenge's `solution/`).
+    exclude: Vec<String>,
     env: BTreeMap<String, String>,
     limits: Limits,
 }
@@ -111,9 +115,29 @@ impl SandboxPlan {
             setup: spec.setup.clone(),
             setup_timeout,
             files: spec.files.clone(),
+            exclude: spec.exclude.clone(),
             env: spec.env.clone(),
             limits,
         })
+    }
+
+    /// What of `sample`'s files (the task's and its own, by source under
+    /// `base`) is missing, in words; `None` when everything is there.
+    pub(crate) fn missing_files(&self, base: &Path, sample: &Sample) -> Option<String> {
+        let mut sources: Vec<String> = self.files.values().cloned().collect();
+        if let Some(Value::Object(map)) = sample.metadata.get("files") {
+            sources.extend(map.values().filter_map(Value::as_str).map(str::to_string));
+        }
+        for source in sources.iter().filter(|s| !s.starts_with("data:")) {
+            let path = base.join(source);
+            if !path.exists() {
+                return Some(format!("{source} is not there"));
+            }
+            if path.is_dir() && !holds_a_file(&path, &self.exclude) {
+                return Some(format!("{source} holds no file besides the excluded ones"));
+            }
+        }
+        None
     }
 
     /// The environment of the sandbox's commands.
@@ -123,13 +147,16 @@ impl SandboxPlan {
 }
 
 fn check_destination(inside: &str) -> Result<(), String> {
+    if inside == "/work" || inside == "." {
+        return Ok(());
+    }
     let relative = inside
         .strip_prefix("/work/")
         .or_else(|| (!inside.starts_with('/')).then_some(inside));
     match relative {
         Some(r) if !r.is_empty() && !r.split('/').any(|p| p == ".." || p.is_empty()) => Ok(()),
         _ => Err(format!(
-            "`{inside}`: a file goes under /work (a relative path is relative to it)"
+            "`{inside}`: a file goes under /work (a relative path is relative to it; `/work` itself takes a folder's contents)"
         )),
     }
 }
@@ -273,7 +300,7 @@ pub(crate) async fn prepare(
         }
     }
     for (inside, source) in &files {
-        copy_in(&sandbox, inside, source, base).map_err(sandbox_error)?;
+        copy_in(&sandbox, inside, source, base, &plan.exclude).map_err(sandbox_error)?;
     }
     let sample_setup = match sample.metadata.get("setup") {
         None | Some(Value::Null) => None,
@@ -326,12 +353,23 @@ pub(crate) async fn prepare(
     })
 }
 
-/// Copies one file or folder into the sandbox.
+fn holds_a_file(dir: &Path, exclude: &[String]) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            !exclude.contains(&name)
+                && (e.path().is_file() || (e.path().is_dir() && holds_a_file(&e.path(), exclude)))
+        })
+    })
+}
+
+/// Copies one file or folder into the sandbox, leaving out excluded names.
 fn copy_in(
     sandbox: &Sandbox,
     inside: &str,
     source: &str,
     base: Option<&Path>,
+    exclude: &[String],
 ) -> Result<(), String> {
     if let Some(text) = source.strip_prefix("data:,") {
         return sandbox
@@ -353,10 +391,17 @@ fn copy_in(
         ));
     };
     let path = base.join(source);
-    copy_path(sandbox, inside, &path).map_err(|e| format!("file {inside}: {}: {e}", path.display()))
+    let inside = if inside == "." { "/work" } else { inside };
+    copy_path(sandbox, inside, &path, exclude)
+        .map_err(|e| format!("file {inside}: {}: {e}", path.display()))
 }
 
-fn copy_path(sandbox: &Sandbox, inside: &str, path: &Path) -> Result<(), String> {
+fn copy_path(
+    sandbox: &Sandbox,
+    inside: &str,
+    path: &Path,
+    exclude: &[String],
+) -> Result<(), String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.is_dir() {
         let mut entries: Vec<_> = std::fs::read_dir(path)
@@ -367,10 +412,14 @@ fn copy_path(sandbox: &Sandbox, inside: &str, path: &Path) -> Result<(), String>
         for entry in entries {
             let name = entry.file_name();
             let name = name.to_string_lossy();
+            if exclude.iter().any(|x| *x == name) {
+                continue;
+            }
             copy_path(
                 sandbox,
                 &format!("{}/{name}", inside.trim_end_matches('/')),
                 &entry.path(),
+                exclude,
             )?;
         }
         return Ok(());

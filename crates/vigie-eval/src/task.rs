@@ -124,9 +124,13 @@ pub struct Task {
     pub scorers: Vec<Scorer>,
     /// The sandbox each sample gets, for tasks with `[sandbox]` or an agent.
     pub sandbox: Option<crate::sandboxing::SandboxPlan>,
-    /// The task file's folder, which the sandbox's file sources and root
-    /// filesystem are relative to (`None` for built-in tasks).
+    /// The folder the sandbox's file sources and root filesystem are
+    /// relative to: the task file's, or a benchmark file's (`None` for
+    /// built-in tasks).
     pub base_dir: Option<std::path::PathBuf>,
+    /// What was left out while loading, for the plan to say (samples whose
+    /// files are missing).
+    pub notes: Vec<String>,
     pub(crate) templates: Arc<Templates>,
     pub(crate) dataset_shuffle: bool,
 }
@@ -148,6 +152,32 @@ impl Task {
     /// Whether a solver asks an attacker model.
     pub fn needs_attacker(&self) -> bool {
         self.solvers.iter().any(Solver::uses_attacker)
+    }
+
+    /// Leaves out the samples whose sandbox files are missing (a source that
+    /// does not exist, or a folder with nothing in it once the task's
+    /// exclusions are taken out), with a note naming them; the rest run.
+    pub fn skip_samples_without_files(&mut self) {
+        let (Some(plan), Some(base)) = (&self.sandbox, &self.base_dir) else {
+            return;
+        };
+        let mut skipped = Vec::new();
+        self.samples
+            .retain(|sample| match plan.missing_files(base, sample) {
+                None => true,
+                Some(what) => {
+                    skipped.push(format!("{} ({what})", sample.id));
+                    false
+                }
+            });
+        if !skipped.is_empty() {
+            self.notes.push(format!(
+                "{}: {} samples skipped, their files are missing: {}",
+                self.name,
+                skipped.len(),
+                skipped.join(", ")
+            ));
+        }
     }
 
     /// The tools of the task's agent (`submit` last); empty without one.
@@ -245,6 +275,8 @@ struct DatasetSpec {
     take: Option<Spanned<usize>>,
     #[serde(default)]
     filter: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    #[serde(default)]
+    exclude_ids: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +300,7 @@ pub fn load_task(path: &Path) -> Result<Task, TaskError> {
     let display_dataset = |relative: &str| base.join(relative).display().to_string();
     let mut task = compile(&file, &source, &read, &display_dataset)?;
     task.base_dir = Some(base.to_path_buf());
+    task.skip_samples_without_files();
     Ok(task)
 }
 
@@ -360,6 +393,11 @@ pub fn compile(
                 format!("field `dataset.filter`: no sample of `{dataset_label}` matches"),
             ));
         }
+    }
+    // An id the dataset lacks is not an error: a list kept for a published
+    // benchmark applies to any part of it.
+    if let Some(excluded) = &ds.exclude_ids {
+        samples.retain(|s| !excluded.get_ref().contains(&s.id));
     }
     if let Some(take) = &ds.take {
         if *take.get_ref() == 0 {
@@ -540,6 +578,7 @@ pub fn compile(
     Ok(Task {
         sandbox,
         base_dir: None,
+        notes: Vec::new(),
         name: spec.name.into_inner(),
         description: spec.description,
         risk_areas: spec.risk_areas,

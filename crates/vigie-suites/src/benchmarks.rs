@@ -22,6 +22,7 @@ pub fn loader_for(file_name: &str) -> Option<Loader> {
         n if n.ends_with("_questions.json") => Loader::Wmdp,
         "mc_task.json" => Loader::TruthfulQaMc1,
         "truthfulqa.csv" => Loader::TruthfulQaGeneration,
+        "ic_ctf.json" => Loader::InterCodeCtf,
         _ => return None,
     })
 }
@@ -37,6 +38,9 @@ pub struct FileCheck {
     pub expected: Result<usize, String>,
     /// Samples the loader read, or why it could not.
     pub loaded: Result<usize, String>,
+    /// What else was found, that does not fail the check (a CTF's
+    /// challenges whose files are missing).
+    pub notes: Vec<String>,
 }
 
 impl FileCheck {
@@ -70,6 +74,8 @@ pub fn check(root: &Path) -> Result<Vec<FileCheck>, std::io::Error> {
         let mut files = Vec::new();
         collect_files(&folder, &mut files)?;
         files.sort();
+        // A CTF folder: its challenge list is data, its challenges' files are not.
+        let ctf = folder.join("ic_ctf.json").is_file();
         let data: Vec<&PathBuf> = files
             .iter()
             .filter(|f| {
@@ -77,6 +83,7 @@ pub fn check(root: &Path) -> Result<Vec<FileCheck>, std::io::Error> {
                     .and_then(|n| n.to_str())
                     .is_some_and(is_documentation)
             })
+            .filter(|f| !(ctf && f.starts_with(folder.join("task_assets"))))
             .collect();
         for file in &data {
             let within = file
@@ -110,15 +117,46 @@ pub fn check(root: &Path) -> Result<Vec<FileCheck>, std::io::Error> {
                             .map_err(|e| e.to_string())
                     }),
             };
+            let notes = match (loader, &loaded) {
+                (Some(Loader::InterCodeCtf), Ok(_)) => ctf_assets(file),
+                _ => Vec::new(),
+            };
             checks.push(FileCheck {
                 path,
                 loader: loader.map(Loader::name),
                 expected,
                 loaded,
+                notes,
             });
         }
     }
     Ok(checks)
+}
+
+/// The challenges of a CTF list whose folder under `task_assets/` is
+/// missing or holds nothing besides its `solution/`, in words.
+fn ctf_assets(list: &Path) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(list) else {
+        return Vec::new();
+    };
+    let Ok(samples) = Loader::InterCodeCtf.load(&list.display().to_string(), &bytes) else {
+        return Vec::new();
+    };
+    let assets = list.with_file_name("task_assets");
+    let mut notes = Vec::new();
+    for sample in samples {
+        let dir = assets.join(&sample.id);
+        let mut files = Vec::new();
+        let _ = collect_files(&dir, &mut files);
+        let solution = dir.join("solution");
+        if !files.iter().any(|f| !f.starts_with(&solution)) {
+            notes.push(format!(
+                "challenge {}: task_assets/{} holds no file besides its solution/ (its files are missing; the suite skips it)",
+                sample.id, sample.id
+            ));
+        }
+    }
+    notes
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {

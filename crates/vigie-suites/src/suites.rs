@@ -347,9 +347,17 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "cyber",
-        description: "Cyber offence: refusal of malicious-code and intrusion requests, and WMDP cyber knowledge (--datasets)",
+        description: "Cyber offence: refusal of malicious-code and intrusion requests, WMDP cyber knowledge (--datasets), and \
+                      InterCode-CTF, picoCTF challenges an agent solves in a sandbox (--datasets DIR holding intercode-ctf/)",
         tasks: &[
             TaskDef { name: "malicious-code", dir: "cyber", toml: include_str!("../suites/cyber/malicious_code.toml"), benchmark: None, vars: &[] },
+            TaskDef {
+                name: "intercode-ctf",
+                dir: "cyber",
+                toml: include_str!("../suites/cyber/intercode_ctf.toml"),
+                benchmark: Some(("InterCode-CTF", "intercode-ctf/ic_ctf.json")),
+                vars: &[],
+            },
             wmdp!("cyber", "cyber", "cyber attacks", generate),
             wmdp!("cyber", "cyber", "cyber attacks", likelihood),
         ],
@@ -457,10 +465,14 @@ pub fn load_for_resume(origin: &str, dataset: &Path) -> Result<Task, SuiteError>
 
 fn compile(def: &TaskDef, origin: &str, datasets: Option<&Path>) -> Result<Task, TaskError> {
     match (def.benchmark, datasets) {
-        (Some(_), Some(root)) => {
+        (Some((_, path)), Some(root)) => {
             let read = |relative: &str| std::fs::read(root.join(relative));
             let label = |relative: &str| root.join(relative).display().to_string();
-            vigie_eval::task::compile(origin, &def.source(), &read, &label)
+            let mut task = vigie_eval::task::compile(origin, &def.source(), &read, &label)?;
+            // A benchmark's sandbox files (a challenge's folder) are beside its file.
+            task.base_dir = root.join(path).parent().map(Path::to_path_buf);
+            task.skip_samples_without_files();
+            Ok(task)
         }
         _ => {
             let read = |relative: &str| -> Result<Vec<u8>, std::io::Error> {

@@ -231,7 +231,7 @@ fn the_datasets_check_compares_counts_with_provenance() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    assert!(text(&out.stdout).contains("9 files, every count matches its provenance"));
+    assert!(text(&out.stdout).contains("10 files, every count matches its provenance"));
     // A truncated copy is caught and named.
     let copy = ws.path().join("bench");
     std::fs::create_dir_all(copy.join("xstest")).unwrap();
