@@ -103,6 +103,12 @@ fn there_is_no_network_not_even_the_hosts_loopback() {
         "python3 -c \"import socket; print(socket.gethostbyname('example.com'))\"",
     );
     assert_ne!(out.exit_code, 0, "a name resolved: {}", text(&out));
+    // Its own loopback is up: a service started inside is reachable from inside.
+    let out = run(
+        &sandbox,
+        "python3 -c \"import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); socket.create_connection(s.getsockname(), 2); print('inside ok')\"",
+    );
+    assert_eq!(out.stdout.text(), "inside ok\n", "{}", text(&out));
     let out = run(&sandbox, "cat /proc/net/dev | tail -n +3 | cut -d: -f1");
     assert_eq!(
         out.stdout.text().split_whitespace().collect::<Vec<_>>(),
@@ -459,4 +465,82 @@ fn local_isolation_runs_on_the_host_with_only_the_tasks_environment() {
     assert!(out.timed_out);
     std::thread::sleep(Duration::from_millis(200));
     assert!(host_processes_with("98764").is_empty());
+}
+
+/// Every built-in CTF challenge (`suite:cyber/ctf`) is solvable: in a fresh
+/// sandbox its setup writes its files with a flag it alone is given, and its
+/// reference solution, run as the agent's commands are (no `$FLAG`, none of
+/// vigie's environment), prints that flag — which is in no file of the
+/// repository.
+#[test]
+fn every_builtin_ctf_challenge_is_solved_by_its_reference_solution() {
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vigie-suites/suites/cyber/ctf.jsonl");
+    let text = std::fs::read_to_string(&dataset).unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let mut categories = std::collections::BTreeSet::new();
+    let mut difficulties = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let challenge: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = challenge["id"].as_str().unwrap();
+        categories.insert(challenge["category"].as_str().unwrap().to_string());
+        difficulties.insert(challenge["difficulty"].as_str().unwrap().to_string());
+        assert!(
+            !challenge["rationale"].as_str().unwrap().is_empty(),
+            "{id}: a difficulty rationale"
+        );
+        let flag = vigie_eval::sandboxing::derived_flag("test-run", id);
+        assert!(!text.contains(&flag));
+        let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
+        let mut setup = ExecRequest::new(
+            challenge["setup"].as_str().unwrap(),
+            Duration::from_secs(60),
+        );
+        setup.env = BTreeMap::from([("FLAG".to_string(), flag.clone())]);
+        let out = run_with(&sandbox, setup);
+        assert_eq!(out.exit_code, 0, "{id}: setup: {}", text_of(&out));
+        let mut solve = ExecRequest::new(
+            challenge["solution"].as_str().unwrap(),
+            Duration::from_secs(60),
+        );
+        solve.env = BTreeMap::new();
+        let out = run_with(&sandbox, solve);
+        assert!(
+            out.stdout.text().contains(&flag),
+            "{id}: the solution did not print the flag: {}",
+            text_of(&out)
+        );
+        // The flag is not lying in plain text in the challenge's files.
+        let grep = run(
+            &sandbox,
+            &format!("grep -rl '{flag}' /work /tmp 2>/dev/null | grep -v '^/work/\\.git' || true"),
+        );
+        let found = grep.stdout.text();
+        let plain: Vec<&str> = found
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let allowed = [
+            "gs-hidden-file",
+            "gs-needle",
+            "gs-archive-nest",
+            "forensics-magic",
+            "forensics-deleted-line",
+        ];
+        assert!(
+            plain.is_empty() || allowed.contains(&id),
+            "{id}: the flag is in plain text in {plain:?}"
+        );
+        sandbox.destroy().unwrap();
+    }
+    assert!(categories.len() >= 6, "{categories:?}");
+    assert_eq!(
+        difficulties.into_iter().collect::<Vec<_>>(),
+        ["easy", "hard", "medium"]
+    );
+}
+
+fn text_of(output: &ExecOutput) -> String {
+    text(output)
 }

@@ -123,6 +123,8 @@ pub async fn run(
     let samples: Vec<Arc<Sample>> = samples.into_iter().map(Arc::new).collect();
     let generate = Arc::new(settings.generate.clone());
     let price = model.adaptation(&settings.generate).price;
+    // Derived flags come from the run id: new for every run, kept by a resume.
+    let secret: Arc<str> = writer.header().run_id.as_str().into();
     let jobs: Vec<_> = (1..=settings.epochs)
         .flat_map(|epoch| {
             samples
@@ -143,6 +145,7 @@ pub async fn run(
             seed: settings.seed,
             price,
             sandbox: sandbox.clone(),
+            secret: secret.clone(),
         })
         .collect();
     observer.on_start(planned, planned - jobs.len());
@@ -521,6 +524,7 @@ struct SampleJob {
     /// The evaluated model's price, for each record's cost.
     price: Option<Price>,
     sandbox: Option<Arc<crate::sandboxing::SandboxSetup>>,
+    secret: Arc<str>,
 }
 
 impl SampleJob {
@@ -528,15 +532,27 @@ impl SampleJob {
         let started = Instant::now();
         let task = &self.task;
         let mut state = TaskState::new(&self.sample, self.epoch);
+        let flag = task
+            .sandbox
+            .as_ref()
+            .filter(|p| p.derived_flag)
+            .map(|_| crate::sandboxing::derived_flag(&self.secret, &self.sample.id));
+        if let Some(flag) = &flag {
+            state.target = vec![flag.clone()];
+        }
         // The sandbox lives until the scorers are done, and is removed
         // however the sample ends (dropped, if the run is cancelled).
         let sandbox = match (&task.sandbox, &self.sandbox) {
             (None, _) => Ok(None),
-            (Some(plan), Some(setup)) => {
-                crate::sandboxing::prepare(plan, setup, task.base_dir.as_deref(), &self.sample)
-                    .await
-                    .map(Some)
-            }
+            (Some(plan), Some(setup)) => crate::sandboxing::prepare(
+                plan,
+                setup,
+                task.base_dir.as_deref(),
+                &self.sample,
+                flag.as_deref(),
+            )
+            .await
+            .map(Some),
             (Some(_), None) => Err(crate::solver::SolveError {
                 kind: SampleErrorKind::Sandbox,
                 message: "the task works in a sandbox, and this run has none".into(),

@@ -34,6 +34,8 @@ pub(crate) struct SandboxSpec {
     #[serde(default)]
     exclude: Vec<String>,
     #[serde(default)]
+    derived_flag: bool,
+    #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
     memory_mb: Option<u64>,
@@ -60,6 +62,9 @@ pub struct SandboxPlan {
     files: BTreeMap<String, String>,
     /// File and folder names never copied in (a challenge's `solution/`).
     exclude: Vec<String>,
+    /// Each sample's target is a flag derived from the run's secret,
+    /// given to its setup scripts (and to nothing the agent runs) as `$FLAG`.
+    pub derived_flag: bool,
     env: BTreeMap<String, String>,
     limits: Limits,
 }
@@ -116,6 +121,7 @@ impl SandboxPlan {
             setup_timeout,
             files: spec.files.clone(),
             exclude: spec.exclude.clone(),
+            derived_flag: spec.derived_flag,
             env: spec.env.clone(),
             limits,
         })
@@ -237,6 +243,15 @@ impl SandboxSetup {
     }
 }
 
+/// The flag of `sample_id` in a run whose secret is `secret` (its run id):
+/// `vigie{` and 24 hex digits of SHA-256 over both, `}`. In no file of the
+/// repository, different in every run, the same when the run is resumed.
+pub fn derived_flag(secret: &str, sample_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("vigie-flag\0{secret}\0{sample_id}").as_bytes());
+    format!("vigie{{{}}}", &hex::encode(digest)[..24])
+}
+
 /// One sample's sandbox, set up.
 pub struct SampleSandbox {
     /// The sandbox.
@@ -263,6 +278,7 @@ pub(crate) async fn prepare(
     setup: &SandboxSetup,
     base: Option<&Path>,
     sample: &Sample,
+    flag: Option<&str>,
 ) -> Result<SampleSandbox, SolveError> {
     let policy = Policy {
         isolation: setup.isolation,
@@ -319,6 +335,9 @@ pub(crate) async fn prepare(
         let Some(script) = script else { continue };
         let mut request = ExecRequest::new(script, plan.setup_timeout);
         request.env = plan.env.clone();
+        if let Some(flag) = flag {
+            request.env.insert("FLAG".into(), flag.to_string());
+        }
         request.limits = plan.limits;
         let output = sandbox
             .exec(&request)

@@ -164,6 +164,9 @@ fn stage_two(launch: &Launch) -> Result<u8, String> {
     // If stage one is killed (a timeout), PID 1 dies, and the kernel then
     // kills everything in the namespace.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("pdeathsig: {e}"))?;
+    if !launch.network {
+        loopback_up()?;
+    }
     build_root(launch)?;
     let _ = sethostname("sandbox");
     crate::limits::set_rlimits(&launch.limits, launch.address_space)?;
@@ -179,6 +182,64 @@ fn stage_two(launch: &Launch) -> Result<u8, String> {
         .status()
         .map_err(|e| format!("cannot run /bin/sh in the sandbox: {e}"))?;
     Ok(exit_code(status))
+}
+
+/// Brings up `lo` of the sandbox's new network namespace (it starts down),
+/// so that a service the agent starts on 127.0.0.1 can be reached from
+/// inside: one `RTM_NEWLINK` request over a netlink socket, setting
+/// `IFF_UP` on interface 1 (a new namespace's loopback), and its
+/// acknowledgement read back.
+fn loopback_up() -> Result<(), String> {
+    use nix::sys::socket::{
+        recv, sendto, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol,
+        SockType,
+    };
+    use std::os::fd::AsRawFd;
+    const RTM_NEWLINK: u16 = 16;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_ACK: u16 = 4;
+    const IFF_UP: u32 = 1;
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )
+    .map_err(|e| format!("netlink socket: {e}"))?;
+    // nlmsghdr (16 bytes), then ifinfomsg (16 bytes).
+    let mut message = Vec::with_capacity(32);
+    message.extend_from_slice(&32u32.to_ne_bytes()); // nlmsg_len
+    message.extend_from_slice(&RTM_NEWLINK.to_ne_bytes()); // nlmsg_type
+    message.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes()); // nlmsg_flags
+    message.extend_from_slice(&1u32.to_ne_bytes()); // nlmsg_seq
+    message.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid
+    message.push(0); // ifi_family: AF_UNSPEC
+    message.push(0); // padding
+    message.extend_from_slice(&0u16.to_ne_bytes()); // ifi_type
+    message.extend_from_slice(&1i32.to_ne_bytes()); // ifi_index: lo
+    message.extend_from_slice(&IFF_UP.to_ne_bytes()); // ifi_flags
+    message.extend_from_slice(&IFF_UP.to_ne_bytes()); // ifi_change
+    sendto(
+        fd.as_raw_fd(),
+        &message,
+        &NetlinkAddr::new(0, 0),
+        MsgFlags::empty(),
+    )
+    .map_err(|e| format!("bring up lo: {e}"))?;
+    let mut reply = [0u8; 256];
+    let n = recv(fd.as_raw_fd(), &mut reply, MsgFlags::empty())
+        .map_err(|e| format!("bring up lo: {e}"))?;
+    // An NLMSG_ERROR (type 2) whose error code is 0 is the acknowledgement.
+    if n >= 20 && u16::from_ne_bytes([reply[4], reply[5]]) == 2 {
+        let code = i32::from_ne_bytes([reply[16], reply[17], reply[18], reply[19]]);
+        if code != 0 {
+            return Err(format!(
+                "bring up lo: {}",
+                std::io::Error::from_raw_os_error(-code)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The command runs as root of the sandbox's user namespace, which is the

@@ -243,6 +243,7 @@ const FILES: &[(&str, &[u8])] = &[
     file!("manipulation/sycophancy.jsonl"),
     file!("loss-of-control/scenarios.jsonl"),
     file!("loss-of-control/sandbagging.jsonl"),
+    file!("cyber/ctf.jsonl"),
 ];
 
 /// Every suite, in the order `vigie suite list` shows them.
@@ -347,10 +348,11 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "cyber",
-        description: "Cyber offence: refusal of malicious-code and intrusion requests, WMDP cyber knowledge (--datasets), and \
-                      InterCode-CTF, picoCTF challenges an agent solves in a sandbox (--datasets DIR holding intercode-ctf/)",
+        description: "Cyber offence: refusal of malicious-code and intrusion requests, the project's own capture-the-flag set (an agent \
+                      in a sandbox), WMDP cyber knowledge (--datasets), and InterCode-CTF, picoCTF challenges an agent solves in a sandbox (--datasets DIR holding intercode-ctf/)",
         tasks: &[
             TaskDef { name: "malicious-code", dir: "cyber", toml: include_str!("../suites/cyber/malicious_code.toml"), benchmark: None, vars: &[] },
+            TaskDef { name: "ctf", dir: "cyber", toml: include_str!("../suites/cyber/ctf.toml"), benchmark: None, vars: &[] },
             TaskDef {
                 name: "intercode-ctf",
                 dir: "cyber",

@@ -24,7 +24,7 @@
 //! | `[[delay:MS]]` | wait MS milliseconds before answering |
 //! | `[[reasoning:TEXT]]` | reason TEXT before answering (reasoning-model names always reason) |
 //! | `[[tool:NAME:ARGS]]` | call tool NAME with ARGS (JSON) instead of answering, unless the conversation ends with tool results; repeatable, for parallel calls |
-//! | `[[step:N:NAME:ARGS]]` | on the N-th assistant turn of the conversation (OpenAI chat), call NAME with ARGS; NAME `say` answers ARGS as text instead; repeatable (calls of one turn run in parallel): an agent's script |
+//! | `[[step:N:NAME:ARGS]]` | on the N-th assistant turn of the conversation (OpenAI chat), call NAME with ARGS (`"{last}"` in ARGS is replaced by the last message's text, e.g. a command's output); NAME `say` answers ARGS as text instead; repeatable (calls of one turn run in parallel): an agent's script |
 //! | `[[context:N]]` | refuse, as OpenAI does, a request whose messages hold more than N words (a small context window) |
 //! | `[[steps:N:NAME:ARGS]]` | every turn from the N-th on, call NAME with ARGS, with `{turn}` in ARGS replaced by the turn's number (a long agent for benchmarks) |
 //!
@@ -622,7 +622,12 @@ async fn answer_model_inner(
             continue;
         }
         scripted = true;
-        let args = parts.next().unwrap_or("{}");
+        // `{last}`: the text of the conversation's last message (a tool's
+        // result), so that a script can submit what a command found.
+        let last = texts[..n_messages].last().map_or("", |t| t.trim());
+        let escaped = serde_json::to_string(last).expect("a string serializes");
+        let args = parts.next().unwrap_or("{}").replace("\"{last}\"", &escaped);
+        let args = args.as_str();
         if name == "say" {
             text = args.to_string();
             said = true;
