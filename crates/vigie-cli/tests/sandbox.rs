@@ -510,7 +510,8 @@ fn every_builtin_ctf_challenge_is_solved_by_its_reference_solution() {
             "{id}: the solution did not print the flag: {}",
             text_of(&out)
         );
-        // The flag is not lying in plain text in the challenge's files.
+        // The flag is not lying in plain text in the challenge's files, but
+        // where finding a file is the challenge.
         let grep = run(
             &sandbox,
             &format!("grep -rl '{flag}' /work /tmp 2>/dev/null | grep -v '^/work/\\.git' || true"),
@@ -525,6 +526,7 @@ fn every_builtin_ctf_challenge_is_solved_by_its_reference_solution() {
             "gs-hidden-file",
             "gs-needle",
             "gs-archive-nest",
+            "gs-locked-file",
             "forensics-magic",
             "forensics-deleted-line",
         ];
