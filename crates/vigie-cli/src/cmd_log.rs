@@ -205,7 +205,7 @@ manifest {} records, Merkle root {}; {signed}",
             let scores: Vec<String> = record
                 .scores
                 .iter()
-                .map(|(k, s)| format!("{k}={}", trim_number(s.value)))
+                .map(|(k, s)| format!("{k}={}", crate::render::trim_number(s.value)))
                 .collect();
             let status = match &record.error {
                 Some(e) => format!("error[{}]: {}", e.kind, one_line(&e.message, 100)),
@@ -247,7 +247,7 @@ fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> 
         writeln!(
             stdout,
             "score    {name} = {}{}",
-            trim_number(score.value),
+            crate::render::trim_number(score.value),
             score
                 .answer
                 .as_ref()
@@ -281,14 +281,6 @@ fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> 
         crate::render::transcript(&record.messages, steps)
     )?;
     Ok(Outcome::Success)
-}
-
-fn trim_number(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
-    }
 }
 
 fn one_line(text: &str, max: usize) -> String {

@@ -168,7 +168,7 @@ pub(crate) fn agent_summary(agent: &vigie_log::AgentRecord) -> String {
             "submit   turn {}: {} (score {})",
             s.turn,
             s.answer,
-            trim(s.value)
+            trim_number(s.value)
         );
     }
     if agent.outputs_dropped > 0 {
@@ -181,7 +181,8 @@ pub(crate) fn agent_summary(agent: &vigie_log::AgentRecord) -> String {
     out
 }
 
-fn trim(v: f64) -> String {
+/// A score as `1`, or `0.667` when it is not whole.
+pub(crate) fn trim_number(v: f64) -> String {
     if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {

@@ -252,6 +252,63 @@ async fn keep(mut stream: impl AsyncRead + Unpin, cap: usize) -> Captured {
     keeper.finish()
 }
 
+/// What a command left when it ended.
+pub(crate) struct Finished {
+    pub(crate) exit_code: i32,
+    pub(crate) timed_out: bool,
+    pub(crate) stdout: Captured,
+    pub(crate) stderr: Captured,
+}
+
+/// Feeds a started command its input, keeps its output as it streams, and
+/// waits for it up to the request's timeout, when `kill` ends it and all it
+/// started. The exit status is 128 + the signal when a signal ended it.
+pub(crate) async fn supervise(
+    mut child: tokio::process::Child,
+    request: &ExecRequest,
+    kill: impl FnOnce(&mut tokio::process::Child),
+) -> Result<Finished, SandboxError> {
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = request.stdin.clone();
+    let feed = tokio::spawn(async move {
+        let _ = stdin.write_all(&input).await;
+    });
+    let out = tokio::spawn(keep(
+        child.stdout.take().expect("piped"),
+        request.output_cap,
+    ));
+    let err = tokio::spawn(keep(
+        child.stderr.take().expect("piped"),
+        request.output_cap,
+    ));
+    let (status, timed_out) = match tokio::time::timeout(request.timeout, child.wait()).await {
+        Ok(status) => (status.map_err(io("wait for the command"))?, false),
+        Err(_) => {
+            kill(&mut child);
+            (
+                child
+                    .wait()
+                    .await
+                    .map_err(io("wait for the killed command"))?,
+                true,
+            )
+        }
+    };
+    feed.abort();
+    let exit_code = {
+        use std::os::unix::process::ExitStatusExt;
+        status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    };
+    Ok(Finished {
+        exit_code,
+        timed_out,
+        stdout: out.await.unwrap_or_default(),
+        stderr: err.await.unwrap_or_default(),
+    })
+}
+
 /// How one command ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecOutput {
@@ -462,7 +519,7 @@ impl Sandbox {
     ) -> Result<ExecOutput, SandboxError> {
         let json = serde_json::to_string(launch).expect("a launch serializes");
         let started = Instant::now();
-        let mut child = tokio::process::Command::new(&self.host.helper)
+        let child = tokio::process::Command::new(&self.host.helper)
             .args([inside::HELPER_ARG, "stage1", &json])
             .env_clear()
             .stdin(Stdio::piped())
@@ -474,43 +531,17 @@ impl Sandbox {
                 "start the sandbox helper {}",
                 self.host.helper.display()
             )))?;
-        let mut stdin = child.stdin.take().expect("piped");
-        let input = request.stdin.clone();
-        let feed = tokio::spawn(async move {
-            let _ = stdin.write_all(&input).await;
-        });
-        let out = tokio::spawn(keep(
-            child.stdout.take().expect("piped"),
-            request.output_cap,
-        ));
-        let err = tokio::spawn(keep(
-            child.stderr.take().expect("piped"),
-            request.output_cap,
-        ));
-        let (status, timed_out) = match tokio::time::timeout(request.timeout, child.wait()).await {
-            Ok(status) => (status.map_err(io("wait for the command"))?, false),
-            Err(_) => {
-                // Killing the helper kills PID 1 of the namespace (its
-                // parent-death signal), and with it every process there.
-                let _ = child.start_kill();
-                (
-                    child
-                        .wait()
-                        .await
-                        .map_err(io("wait for the killed command"))?,
-                    true,
-                )
-            }
-        };
-        feed.abort();
-        let stdout = out.await.unwrap_or_default();
-        let stderr = err.await.unwrap_or_default();
-        let exit_code = {
-            use std::os::unix::process::ExitStatusExt;
-            status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-        };
+        // Killing the helper kills PID 1 of the namespace (its parent-death
+        // signal), and with it every process there.
+        let Finished {
+            exit_code,
+            timed_out,
+            stdout,
+            stderr,
+        } = supervise(child, request, |child| {
+            let _ = child.start_kill();
+        })
+        .await?;
         if exit_code == 125 && !timed_out {
             let said = String::from_utf8_lossy(&stderr.head);
             if let Some(why) = said.lines().find_map(|l| l.strip_prefix("vigie sandbox: ")) {

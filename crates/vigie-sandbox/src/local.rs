@@ -8,9 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
 
-use tokio::io::AsyncWriteExt;
-
-use crate::{io, keep, ExecOutput, ExecRequest, ResourceUse, SandboxError};
+use crate::{io, supervise, ExecOutput, ExecRequest, Finished, ResourceUse, SandboxError};
 
 pub(crate) async fn exec(
     work: &Path,
@@ -32,7 +30,7 @@ pub(crate) async fn exec(
         .as_deref()
         .map_or_else(|| work.to_path_buf(), host);
     let started = Instant::now();
-    let mut child = tokio::process::Command::new("/bin/sh")
+    let child = tokio::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(&request.command)
         .env_clear()
@@ -51,43 +49,14 @@ pub(crate) async fn exec(
             let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         }
     };
-    let mut stdin = child.stdin.take().expect("piped");
-    let input = request.stdin.clone();
-    let feed = tokio::spawn(async move {
-        let _ = stdin.write_all(&input).await;
-    });
-    let out = tokio::spawn(keep(
-        child.stdout.take().expect("piped"),
-        request.output_cap,
-    ));
-    let err = tokio::spawn(keep(
-        child.stderr.take().expect("piped"),
-        request.output_cap,
-    ));
-    let (status, timed_out) = match tokio::time::timeout(request.timeout, child.wait()).await {
-        Ok(status) => (status.map_err(io("wait for the command"))?, false),
-        Err(_) => {
-            kill_group();
-            (
-                child
-                    .wait()
-                    .await
-                    .map_err(io("wait for the killed command"))?,
-                true,
-            )
-        }
-    };
+    let Finished {
+        exit_code,
+        timed_out,
+        stdout,
+        stderr,
+    } = supervise(child, request, |_| kill_group()).await?;
     // What the command left running in its group goes with it.
     kill_group();
-    feed.abort();
-    let stdout = out.await.unwrap_or_default();
-    let stderr = err.await.unwrap_or_default();
-    let exit_code = {
-        use std::os::unix::process::ExitStatusExt;
-        status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-    };
     Ok(ExecOutput {
         exit_code,
         timed_out,

@@ -364,15 +364,7 @@ async fn edit(
     let read = |path: &str| {
         let path = path.to_string();
         async move {
-            let request = ExecRequest::new(format!("cat -- {}", quoted(&path)), bench.timeout);
-            let output = bench
-                .sandbox
-                .exec(&request)
-                .await
-                .map_err(|e| e.to_string())?;
-            if output.exit_code != 0 {
-                return Err(output.stderr.text().trim().to_string());
-            }
+            let output = editor_command(bench, format!("cat -- {}", quoted(&path))).await?;
             if output.stdout.cut() {
                 return Err(format!(
                     "{path} is too large to edit ({} bytes)",
@@ -403,21 +395,14 @@ async fn edit(
     match command {
         "view" => {
             // A folder is listed, two levels deep; the first line says which it was.
-            let request = ExecRequest::new(
+            let output = editor_command(
+                bench,
                 format!(
                     "if [ -d {0} ]; then echo folder; find {0} -maxdepth 2 -not -path '*/.*' | sort; else echo file; cat -- {0}; fi",
                     quoted(path)
                 ),
-                bench.timeout,
-            );
-            let output = bench
-                .sandbox
-                .exec(&request)
-                .await
-                .map_err(|e| e.to_string())?;
-            if output.exit_code != 0 {
-                return Err(output.stderr.text().trim().to_string());
-            }
+            )
+            .await?;
             let all = output.stdout.text();
             let (kind, text) = all.split_once('\n').unwrap_or((all.as_str(), ""));
             if kind == "folder" {
@@ -519,13 +504,7 @@ async fn edit(
                 }
                 Some(None) => {
                     // The edit created the file: undoing removes it.
-                    let request =
-                        ExecRequest::new(format!("rm -f -- {}", quoted(path)), bench.timeout);
-                    bench
-                        .sandbox
-                        .exec(&request)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    editor_command(bench, format!("rm -f -- {}", quoted(path))).await?;
                     Ok(ok(format!("Undid the creation of {path}")))
                 }
             }
@@ -534,6 +513,23 @@ async fn edit(
             "unknown command `{other}`: view, create, str_replace, insert or undo_edit"
         )),
     }
+}
+
+/// A command the editor runs in the sandbox for itself (with the task's
+/// environment and limits), its error output the error when it fails.
+async fn editor_command(bench: &Workbench<'_>, command: String) -> Result<ExecOutput, String> {
+    let mut request = ExecRequest::new(command, bench.timeout);
+    request.env = bench.env.clone();
+    request.limits = bench.limits;
+    let output = bench
+        .sandbox
+        .exec(&request)
+        .await
+        .map_err(|e| e.to_string())?;
+    if output.exit_code != 0 {
+        return Err(output.stderr.text().trim().to_string());
+    }
+    Ok(output)
 }
 
 /// `text` as the model is shown it: at most `limit` bytes, its start and
