@@ -295,15 +295,20 @@ impl Tool {
     }
 }
 
-async fn exec(bench: &Workbench<'_>, mut request: ExecRequest) -> Result<CallResult, String> {
+/// Runs `request` in the sandbox with the task's environment and limits.
+async fn run_in(bench: &Workbench<'_>, mut request: ExecRequest) -> Result<ExecOutput, String> {
     request.env = bench.env.clone();
     request.limits = bench.limits;
-    let output = bench
+    bench
         .sandbox
         .exec(&request)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(shown(&output, request.timeout))
+        .map_err(|e| e.to_string())
+}
+
+async fn exec(bench: &Workbench<'_>, request: ExecRequest) -> Result<CallResult, String> {
+    let timeout = request.timeout;
+    Ok(shown(&run_in(bench, request).await?, timeout))
 }
 
 /// A command's result as the model reads it: its output (stderr after
@@ -518,14 +523,7 @@ async fn edit(
 /// A command the editor runs in the sandbox for itself (with the task's
 /// environment and limits), its error output the error when it fails.
 async fn editor_command(bench: &Workbench<'_>, command: String) -> Result<ExecOutput, String> {
-    let mut request = ExecRequest::new(command, bench.timeout);
-    request.env = bench.env.clone();
-    request.limits = bench.limits;
-    let output = bench
-        .sandbox
-        .exec(&request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let output = run_in(bench, ExecRequest::new(command, bench.timeout)).await?;
     if output.exit_code != 0 {
         return Err(output.stderr.text().trim().to_string());
     }
