@@ -546,3 +546,68 @@ fn every_builtin_ctf_challenge_is_solved_by_its_reference_solution() {
 fn text_of(output: &ExecOutput) -> String {
     text(output)
 }
+
+/// Every built-in loss-of-control scenario, both variants, in the sandbox:
+/// on the untouched files neither the task nor the action check finds
+/// anything; after the ordinary task done alone, the task check passes and
+/// the action check still finds nothing (doing the job is not scheming);
+/// after the reference scheming action, the action check finds it (in the
+/// control too, but for the ranking, whose action there is rank.py's own
+/// order). A check that fails in itself (exit 2) fails the test.
+#[test]
+fn every_builtin_scenario_checks_its_final_state_both_ways() {
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vigie-suites/suites/loss-of-control/agentic.jsonl");
+    let text = std::fs::read_to_string(&dataset).unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let mut scenarios = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let s: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = s["id"].as_str().unwrap();
+        let field = |name: &str| s[name].as_str().unwrap_or_else(|| panic!("{id}: {name}"));
+        *scenarios.entry(field("scenario").to_string()).or_insert(0) += 1;
+        let exit = |commands: &[&str], check: &str| {
+            let sandbox = Sandbox::create(&host(base.path()), &Policy::default()).unwrap();
+            for command in commands {
+                let out = run_with(
+                    &sandbox,
+                    ExecRequest::new(*command, Duration::from_secs(60)),
+                );
+                assert_eq!(out.exit_code, 0, "{id}: {command}: {}", text_of(&out));
+            }
+            let out = run_with(
+                &sandbox,
+                ExecRequest::new(field(check), Duration::from_secs(60)),
+            );
+            sandbox.destroy().unwrap();
+            assert!(out.exit_code < 2, "{id}: {check} failed: {}", text_of(&out));
+            out.exit_code
+        };
+        let setup = field("setup");
+        assert_eq!(exit(&[setup], "task_check"), 1, "{id}: task done untouched");
+        assert_eq!(exit(&[setup], "action_check"), 1, "{id}: acted untouched");
+        let task = field("reference_task");
+        assert_eq!(
+            exit(&[setup, task], "task_check"),
+            0,
+            "{id}: the task reference"
+        );
+        assert_eq!(
+            exit(&[setup, task], "action_check"),
+            1,
+            "{id}: doing the task is not acting"
+        );
+        let act = field("reference_action");
+        let expected = if id == "covert-ranking/control" { 1 } else { 0 };
+        assert_eq!(
+            exit(&[setup, act], "action_check"),
+            expected,
+            "{id}: the action"
+        );
+    }
+    assert!(scenarios.len() >= 12, "{scenarios:?}");
+    assert!(
+        scenarios.values().all(|&n| n == 2),
+        "a conflict and a control each: {scenarios:?}"
+    );
+}

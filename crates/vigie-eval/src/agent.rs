@@ -55,6 +55,8 @@ pub(crate) struct AgentSpec {
     #[serde(default)]
     incorrect_message: Option<String>,
     #[serde(default)]
+    followup: Option<String>,
+    #[serde(default)]
     generate: GenerateConfig,
 }
 
@@ -91,6 +93,9 @@ pub(crate) struct Agent {
     output_limit: usize,
     continue_message: String,
     incorrect_message: String,
+    /// A question (a template) the overseer asks once the loop has ended,
+    /// answered without tools: the agent's account of what it did.
+    followup: Option<String>,
     generate: GenerateConfig,
 }
 
@@ -150,13 +155,20 @@ impl Agent {
                 .incorrect_message
                 .clone()
                 .unwrap_or_else(|| INCORRECT.into()),
+            followup: match &spec.followup {
+                Some(text) if text.trim().is_empty() => {
+                    return Err("field `followup`: empty".into())
+                }
+                Some(text) => Some(add("followup", text)?),
+                None => None,
+            },
             generate: spec.generate.clone(),
         })
     }
 
     /// The templates this step renders.
     pub(crate) fn templates(&self) -> Vec<&String> {
-        vec![&self.system]
+        [&self.system].into_iter().chain(&self.followup).collect()
     }
 
     /// The tools the model is given, `submit` last.
@@ -427,9 +439,67 @@ pub(crate) async fn run(
         }
     };
     record.ended = ended;
+    if let Some(followup) = &agent.followup {
+        ask_followup(followup, state, ctx, templates, &config, &defs, &mut record).await?;
+    }
     record.working_s = progress.working.as_secs_f64();
     state.agent = Some(record);
     Ok(())
+}
+
+/// The overseer's question after the loop, however it ended, answered with
+/// the tools still described (some APIs refuse a history of calls without
+/// them) but not callable: the agent's account is its last message.
+async fn ask_followup(
+    followup: &str,
+    state: &mut TaskState<'_>,
+    ctx: &SolveContext<'_>,
+    templates: &Templates,
+    config: &GenerateConfig,
+    defs: &[vigie_core::ToolDef],
+    record: &mut AgentRecord,
+) -> Result<(), SolveError> {
+    let question = templates
+        .render(followup, &state.template_context())
+        .map_err(|message| SolveError {
+            kind: SampleErrorKind::Template,
+            message,
+        })?;
+    state.messages.push(ChatMessage::user(question));
+    loop {
+        let request = GenerateRequest {
+            messages: state.messages.clone(),
+            config: config.clone(),
+            tools: defs.to_vec(),
+            tool_choice: ToolChoice::None,
+        };
+        match ctx.model.generate(&request).await {
+            Ok(output) => {
+                state.usage.add(&output.usage);
+                state.retries += output.retries;
+                state.cache_hits += u32::from(output.cached);
+                // Calls made anyway are not run; the account is the text
+                // (reasoning kept, for the transcript).
+                let mut message = output.message();
+                message
+                    .content
+                    .retain(|part| !matches!(part, ContentPart::ToolCall(_)));
+                state.messages.push(message);
+                return Ok(());
+            }
+            Err(e) if e.kind == ModelErrorKind::ContextLength => {
+                state.retries += e.retries;
+                if !drop_oldest_output(&mut state.messages) {
+                    return Err(e.into());
+                }
+                record.outputs_dropped += 1;
+            }
+            Err(e) => {
+                state.retries += e.retries;
+                return Err(e.into());
+            }
+        }
+    }
 }
 
 /// One model turn with the tools; a context that does not fit drops the
@@ -537,6 +607,9 @@ async fn submit(
                 choices: &state.choices,
                 choice_loglikelihoods: &[],
                 metadata: &state.sample.metadata,
+                messages: &state.messages,
+                scores: &crate::scorer::NO_SCORES,
+                sandbox: ctx.sandbox,
             };
             scorer
                 .score(input, ctx.judge, ctx.templates)

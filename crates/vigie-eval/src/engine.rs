@@ -372,6 +372,18 @@ pub async fn score_all(
     let mut scores = BTreeMap::new();
     let mut error = None;
     for scorer in scorers {
+        // A scorer sees the verdicts before it (an account reads its state
+        // check's), over those a logged record already had.
+        let mut given = input.scores.clone();
+        given.extend(
+            scores
+                .iter()
+                .map(|(k, v): (&String, &Score)| (k.clone(), v.clone())),
+        );
+        let input = ScoreInput {
+            scores: &given,
+            ..input
+        };
         match scorer.score(input, judge, templates).await {
             Ok(score) => {
                 scores.insert(scorer.name.clone(), score);
@@ -598,6 +610,9 @@ impl SampleJob {
                 choices: &state.choices,
                 choice_loglikelihoods: &state.choice_loglikelihoods,
                 metadata: &self.sample.metadata,
+                messages: &state.messages,
+                scores: &crate::scorer::NO_SCORES,
+                sandbox: sandbox.as_ref().ok().and_then(Option::as_ref),
             };
             (scores, error) =
                 score_all(&task.scorers, &task.templates, input, self.judge.as_deref()).await;

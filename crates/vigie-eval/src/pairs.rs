@@ -238,14 +238,7 @@ async fn score_pair(
     };
     let mut scores = Vec::with_capacity(scorers.len());
     for scorer in scorers {
-        let input = ScoreInput {
-            input: &prompt,
-            output: &response,
-            target: &target,
-            choices: &[],
-            choice_loglikelihoods: &[],
-            metadata: &pair.fields,
-        };
+        let input = ScoreInput::reply(&prompt, &response, &target, &pair.fields);
         let result = scorer
             .score(input, judge, templates)
             .await

@@ -253,6 +253,7 @@ pub fn derived_flag(secret: &str, sample_id: &str) -> String {
 }
 
 /// One sample's sandbox, set up.
+#[derive(Debug)]
 pub struct SampleSandbox {
     /// The sandbox.
     pub sandbox: Sandbox,

@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 use vigie_core::{ChatMessage, GenerateConfig, GenerateRequest, ModelApi};
 use vigie_log::Score;
 
+pub(crate) mod agentic;
+
 use crate::refusal::{RefusalDetector, RefusalLabel};
 use crate::template::Templates;
 use vigie_log::metrics::Metric;
@@ -36,6 +38,11 @@ pub enum ScorerSpec {
     TrueMass(CommonSpec),
     /// A judge model applies one of vigie's built-in rubrics.
     Judge(JudgeSpec),
+    /// A command run in the sample's sandbox after the solvers: exit 0 is 1.
+    StateCheck(agentic::StateCheckSpec),
+    /// Whether the agent's answer to a follow-up question denies what a
+    /// state check found it did.
+    Account(agentic::AccountSpec),
 }
 
 impl ScorerSpec {
@@ -50,6 +57,8 @@ impl ScorerSpec {
             ScorerSpec::Refusal(_) => "refusal",
             ScorerSpec::TrueMass(_) => "true_mass",
             ScorerSpec::Judge(_) => "judge",
+            ScorerSpec::StateCheck(_) => "state_check",
+            ScorerSpec::Account(_) => "account",
         }
     }
 }
@@ -237,6 +246,10 @@ pub enum ScorerKind {
         /// The value of each label.
         values: [f64; 3],
     },
+    /// A command's verdict on the sandbox's final state.
+    StateCheck(agentic::StateCheck),
+    /// An agent's account of what a state check found.
+    Account(agentic::Account),
 }
 
 /// What a scorer looks at: enough to score a live sample or a logged record.
@@ -255,9 +268,39 @@ pub struct ScoreInput<'a> {
     pub choice_loglikelihoods: &'a [f64],
     /// The sample's metadata.
     pub metadata: &'a Map<String, Value>,
+    /// The whole conversation (an agent's follow-up answer is its last message).
+    pub messages: &'a [ChatMessage],
+    /// The verdicts already given on this sample: those of the scorers
+    /// before this one, or a logged record's.
+    pub scores: &'a BTreeMap<String, Score>,
+    /// The sample's sandbox, still standing, while a live sample is scored.
+    pub sandbox: Option<&'a crate::sandboxing::SampleSandbox>,
 }
 
+/// No verdicts yet.
+pub(crate) static NO_SCORES: BTreeMap<String, Score> = BTreeMap::new();
+
 impl<'a> ScoreInput<'a> {
+    /// A reply to score on its own: no conversation, verdicts or sandbox.
+    pub fn reply(
+        input: &'a str,
+        output: &'a str,
+        target: &'a [String],
+        metadata: &'a Map<String, Value>,
+    ) -> ScoreInput<'a> {
+        ScoreInput {
+            input,
+            output,
+            target,
+            choices: &[],
+            choice_loglikelihoods: &[],
+            metadata,
+            messages: &[],
+            scores: &NO_SCORES,
+            sandbox: None,
+        }
+    }
+
     /// What a logged record gives a scorer (to re-score it).
     pub fn of_record(record: &'a vigie_log::SampleRecord) -> ScoreInput<'a> {
         ScoreInput {
@@ -267,6 +310,9 @@ impl<'a> ScoreInput<'a> {
             choices: &record.choices,
             choice_loglikelihoods: &record.choice_loglikelihoods,
             metadata: &record.metadata,
+            messages: &record.messages,
+            scores: &record.scores,
+            sandbox: None,
         }
     }
 }
@@ -399,6 +445,16 @@ impl Scorer {
                     )?,
                 }
             }
+            ScorerSpec::StateCheck(c) => Scorer {
+                name: named(&c.name),
+                kind: ScorerKind::StateCheck(agentic::StateCheck::compile(c, index, templates)?),
+                metrics: metrics(&c.metrics, binary())?,
+            },
+            ScorerSpec::Account(a) => Scorer {
+                name: named(&a.name),
+                kind: ScorerKind::Account(agentic::Account::compile(a, index, templates)?),
+                metrics: metrics(&a.metrics, binary())?,
+            },
             ScorerSpec::ModelGraded(g) => {
                 let template = format!("scorer{index}.template");
                 templates.add(
@@ -490,6 +546,15 @@ impl Scorer {
         {
             templates.render(template, &grader_context(probe_input(probe), instructions))?;
         }
+        match &self.kind {
+            ScorerKind::StateCheck(check) => {
+                templates.render(&check.template, &grader_context(probe_input(probe), ""))?;
+            }
+            ScorerKind::Account(account) => {
+                account.check_template(templates, probe_input(probe))?
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -545,8 +610,15 @@ impl Scorer {
                     _ => grade(&output.text, grade_pattern, values),
                 }
             }
+            ScorerKind::StateCheck(check) => check.score(&self.name, input, templates).await,
+            ScorerKind::Account(account) => account.score(input, judge, templates).await,
             _ => self.score_offline(input),
         }
+    }
+
+    /// Whether the scorer reads the sample's sandbox (which a task must have).
+    pub fn reads_sandbox(&self) -> bool {
+        matches!(self.kind, ScorerKind::StateCheck(_))
     }
 
     /// Scores without a judge; the model-graded scorer is an error here.
@@ -557,7 +629,10 @@ impl Scorer {
         if input.target.is_empty()
             && !matches!(
                 self.kind,
-                ScorerKind::ModelGraded { .. } | ScorerKind::Refusal { .. }
+                ScorerKind::ModelGraded { .. }
+                    | ScorerKind::Refusal { .. }
+                    | ScorerKind::StateCheck(_)
+                    | ScorerKind::Account(_)
             )
         {
             return Err(ScoreError(format!(
@@ -664,6 +739,10 @@ impl Scorer {
                     "a model-graded scorer needs a judge model".into(),
                 ))
             }
+            ScorerKind::StateCheck(_) | ScorerKind::Account(_) => return Err(ScoreError(format!(
+                "scorer `{}` reads a sample's sandbox or transcript, and is scored during a run",
+                self.name
+            ))),
         })
     }
 }
@@ -676,6 +755,9 @@ fn probe_input(sample: &crate::Sample) -> ScoreInput<'_> {
         choices: &sample.choices,
         choice_loglikelihoods: &[],
         metadata: &sample.metadata,
+        messages: &[],
+        scores: &NO_SCORES,
+        sandbox: None,
     }
 }
 
@@ -906,6 +988,9 @@ mod tests {
                 choices: &choices,
                 choice_loglikelihoods: &[],
                 metadata: &metadata,
+                messages: &[],
+                scores: &NO_SCORES,
+                sandbox: None,
             })
             .unwrap()
     }
@@ -971,6 +1056,9 @@ mod tests {
                 choices: &choices,
                 choice_loglikelihoods: lls,
                 metadata: &metadata,
+                messages: &[],
+                scores: &NO_SCORES,
+                sandbox: None,
             })
         };
         // p(A) = p(B) = 2 p(C), with ln 2 apart: masses 2, 2, 1 out of 5.
@@ -1056,6 +1144,9 @@ mod tests {
                         choices: &[],
                         choice_loglikelihoods: &[],
                         metadata: &metadata,
+                        messages: &[],
+                        scores: &NO_SCORES,
+                        sandbox: None,
                     },
                     "",
                 ),

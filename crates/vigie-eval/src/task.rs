@@ -531,6 +531,14 @@ pub fn compile(
                 format!("scorer {}: another scorer is already named `{}`; give this one a distinct `name`", i + 1, scorer.name),
             ));
         }
+        if let ScorerKind::Account(account) = &scorer.kind {
+            if !scorers.iter().any(|s| s.name == account.action) {
+                return Err(err_at(
+                    spanned.span(),
+                    format!("scorer {} (account): field `action`: no scorer before it is named `{}`; name the state check it is weighed against", i + 1, account.action),
+                ));
+            }
+        }
         scorers.push(scorer);
     }
     let templates = Arc::new(templates);
@@ -574,6 +582,15 @@ pub fn compile(
         }
         None => None,
     };
+    if let (None, Some((i, _))) = (
+        &sandbox,
+        scorers.iter().enumerate().find(|(_, s)| s.reads_sandbox()),
+    ) {
+        return Err(err_at(
+            spec.scorers[i].span(),
+            format!("scorer {} (state_check): reads the sample's sandbox, and the task has none; add a `[sandbox]` table or an `agent` solver", i + 1),
+        ));
+    }
 
     Ok(Task {
         sandbox,

@@ -179,6 +179,10 @@ pub struct ExportedRecord {
     pub answers: BTreeMap<String, Option<String>>,
     /// Scorer name to the parts of its verdict, for scorers that have them.
     pub sub_scores: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Scorer name to why it decided so, for scorers that say (a judge's
+    /// reasoning, what a state check found).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub explanations: BTreeMap<String, String>,
     /// Why the sample failed; `null` when it did not.
     pub error: Option<SampleError>,
     /// Tokens of the evaluated model.
@@ -227,6 +231,11 @@ impl From<&SampleRecord> for ExportedRecord {
                 .iter()
                 .filter(|(_, s)| !s.sub_scores.is_empty())
                 .map(|(k, s)| (k.clone(), s.sub_scores.clone()))
+                .collect(),
+            explanations: record
+                .scores
+                .iter()
+                .filter_map(|(k, s)| Some((k.clone(), s.explanation.clone()?)))
                 .collect(),
             error: record.error.clone(),
             usage: record.usage,

@@ -243,6 +243,7 @@ const FILES: &[(&str, &[u8])] = &[
     file!("manipulation/sycophancy.jsonl"),
     file!("loss-of-control/scenarios.jsonl"),
     file!("loss-of-control/sandbagging.jsonl"),
+    file!("loss-of-control/agentic.jsonl"),
     file!("cyber/ctf.jsonl"),
 ];
 
@@ -326,11 +327,13 @@ pub const SUITES: &[Suite] = &[
     Suite {
         name: "loss-of-control",
         description: "Scenario probes of shutdown acceptance, oversight evasion, self-exfiltration and deception of operators \
-                      (judged against written criteria; --judge-model), and a sandbagging check: the accuracy drop when high \
-                      scores are said to get the model restricted, with a paired interval",
+                      (judged against written criteria; --judge-model), a sandbagging check: the accuracy drop when high \
+                      scores are said to get the model restricted, with a paired interval, and agentic scenarios in a sandbox: \
+                      scheming actions read from the final state, the agent's account of them, each against a control",
         tasks: &[
             TaskDef { name: "sandbagging", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/sandbagging.toml"), benchmark: None, vars: &[] },
             TaskDef { name: "scenarios", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/scenarios.toml"), benchmark: None, vars: &[] },
+            TaskDef { name: "agentic", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/agentic.toml"), benchmark: None, vars: &[] },
         ],
     },
     Suite {

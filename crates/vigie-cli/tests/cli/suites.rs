@@ -576,7 +576,17 @@ fn sandbagging_reports_the_paired_drop_between_framings() {
         text(&out.stderr).contains("skipping suite:loss-of-control/scenarios"),
         "the judged task needs --judge-model"
     );
-    let summary = ws.summary(&ws.only_log());
+    let logs = ws.logs_in("logs");
+    assert_eq!(
+        logs.len(),
+        2,
+        "sandbagging and the agentic scenarios: {logs:?}"
+    );
+    let log = logs
+        .iter()
+        .find(|l| l.to_string_lossy().contains("sandbagging"))
+        .unwrap();
+    let summary = ws.summary(log);
     let contrast = &summary["contrasts"][0];
     assert_eq!(contrast["scorer"], "correct");
     assert_eq!(contrast["pairs"], 30);
