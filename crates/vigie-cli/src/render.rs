@@ -287,9 +287,34 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
             );
         }
     }
+    if !footer.pass_at_k.is_empty() {
+        out.push('\n');
+        out.push_str(&pass_at_k_lines(&footer.pass_at_k));
+    }
     if let (Some(field), false) = (&header.task.group_by, footer.groups.is_empty()) {
         out.push('\n');
         out.push_str(&groups_table(field, &scorers, &footer.groups));
+    }
+    out
+}
+
+/// One line per scorer: pass@1 beside pass@k, each with its interval.
+pub(crate) fn pass_at_k_lines(pass: &[vigie_log::metrics::PassAtK]) -> String {
+    let mut out = String::new();
+    let mut scorers: Vec<&str> = pass.iter().map(|p| p.scorer.as_str()).collect();
+    scorers.dedup();
+    for scorer in scorers {
+        let parts: Vec<String> = pass
+            .iter()
+            .filter(|p| p.scorer == scorer)
+            .map(|p| {
+                format!(
+                    "pass@{} {:.3} [{:.3}, {:.3}] over {} samples",
+                    p.k, p.value, p.ci95_low, p.ci95_high, p.samples
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "{scorer}: {}", parts.join(" · "));
     }
     out
 }

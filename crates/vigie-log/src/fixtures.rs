@@ -81,6 +81,7 @@ pub fn footer(records: usize, metrics: BTreeMap<String, f64>) -> LogFooter {
         metrics,
         groups: vec![],
         contrasts: vec![],
+        pass_at_k: Vec::new(),
         usage: Usage::default(),
         retries: 0,
         error: None,

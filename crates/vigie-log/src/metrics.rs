@@ -300,6 +300,88 @@ impl ScoreTable {
         }
         out
     }
+
+    /// pass@1 and pass@k of every scorer with an `accuracy` metric (a 0/1
+    /// score) in a run of several epochs; see [`ScoreTable::pass_at_k_of`].
+    pub fn pass_at_k(&self, scorers: &[(String, Vec<Metric>)], seed: u64) -> Vec<PassAtK> {
+        scorers
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, metrics))| metrics.contains(&Metric::Accuracy))
+            .flat_map(|(i, (name, _))| self.pass_at_k_of(i, name, seed))
+            .collect()
+    }
+
+    /// pass@1 and pass@k for k the most epochs any sample scored (at least
+    /// 2), each with its bootstrap interval over samples: the unbiased
+    /// estimator of Chen et al. (2021), `1 - C(n-c, k) / C(n, k)` for a
+    /// sample with c of n epochs correct, averaged over the samples with at
+    /// least k epochs. Nothing for a run of one epoch.
+    fn pass_at_k_of(&self, scorer: usize, name: &str, seed: u64) -> Vec<PassAtK> {
+        let counts: Vec<(usize, usize)> = self
+            .by_sample
+            .values()
+            .filter_map(|scorers| {
+                let epochs = scorers.get(&scorer)?;
+                let correct = epochs.iter().filter(|(_, v)| *v >= 1.0 - 1e-9).count();
+                Some((epochs.len(), correct))
+            })
+            .collect();
+        let k_max = counts.iter().map(|(n, _)| *n).max().unwrap_or(0);
+        if k_max < 2 {
+            return Vec::new();
+        }
+        [1, k_max]
+            .into_iter()
+            .map(|k| {
+                let values: Vec<f64> = counts
+                    .iter()
+                    .filter(|(n, _)| *n >= k)
+                    .map(|&(n, c)| pass_at(n, c, k))
+                    .collect();
+                let (ci95_low, ci95_high) =
+                    bootstrap_ci(&values, seed, &format!("bootstrap/{name}/pass@{k}"));
+                PassAtK {
+                    scorer: name.to_string(),
+                    k: k as u32,
+                    value: mean(&values),
+                    ci95_low,
+                    ci95_high,
+                    samples: values.len(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The share of samples an agent solves in at least one of k tries, for one
+/// scorer: the figure a run of several epochs gives beside pass@1.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct PassAtK {
+    /// The scorer (a 0/1 score).
+    pub scorer: String,
+    /// Tries.
+    pub k: u32,
+    /// The unbiased estimate, averaged over samples.
+    pub value: f64,
+    /// 95% bootstrap interval (samples resampled).
+    pub ci95_low: f64,
+    /// Upper end.
+    pub ci95_high: f64,
+    /// Samples with at least k scored epochs, behind the value.
+    pub samples: usize,
+}
+
+/// The chance that at least one of k epochs drawn without replacement from
+/// n, c of them correct, is correct: `1 - C(n-c, k) / C(n, k)`, computed as
+/// a product so that it stays exact in floating point.
+pub fn pass_at(n: usize, c: usize, k: usize) -> f64 {
+    if n - c < k {
+        return 1.0;
+    }
+    1.0 - ((n - c + 1)..=n)
+        .map(|i| 1.0 - k as f64 / i as f64)
+        .product::<f64>()
 }
 
 impl std::fmt::Display for Reducer {
@@ -382,6 +464,42 @@ mod tests {
         );
         // All-equal data has a zero-width interval.
         assert_eq!(bootstrap_ci(&[1.0; 20], 1, "t"), (1.0, 1.0));
+    }
+
+    #[test]
+    fn pass_at_k_is_the_unbiased_estimator() {
+        // 1 - C(n-c, k) / C(n, k), by hand.
+        assert_eq!(pass_at(5, 0, 3), 0.0);
+        assert_eq!(pass_at(5, 5, 1), 1.0);
+        assert!((pass_at(5, 2, 1) - 0.4).abs() < 1e-12);
+        // C(3, 3) / C(5, 3) = 1 / 10.
+        assert!((pass_at(5, 2, 3) - 0.9).abs() < 1e-12);
+        // n - c < k: every draw of k holds a correct one.
+        assert_eq!(pass_at(5, 3, 3), 1.0);
+        // C(8, 2) / C(10, 2) = 28 / 45.
+        assert!((pass_at(10, 2, 2) - 17.0 / 45.0).abs() < 1e-12);
+
+        let mut table = ScoreTable::new();
+        // Sample 0 solves 1 epoch of 3, sample 1 none, sample 2 all.
+        for (s, values) in [(0, [1.0, 0.0, 0.0]), (1, [0.0; 3]), (2, [1.0; 3])] {
+            for (e, v) in values.into_iter().enumerate() {
+                table.add(s, e as u32 + 1, 0, v);
+            }
+        }
+        let scorers = vec![("flag".to_string(), vec![Metric::Accuracy])];
+        let p = table.pass_at_k(&scorers, 7);
+        assert_eq!(p.iter().map(|p| p.k).collect::<Vec<_>>(), [1, 3], "pass@1 and pass@k only");
+        assert!((p[0].value - (1.0 / 3.0 + 1.0) / 3.0).abs() < 1e-12);
+        assert!((p[1].value - 2.0 / 3.0).abs() < 1e-12);
+        assert!(p[1].ci95_low <= p[1].value && p[1].value <= p[1].ci95_high);
+        assert!(p[1].ci95_low < p[1].ci95_high);
+        assert_eq!(p[1].samples, 3);
+        // One epoch: no pass@k; a mean scorer: none either.
+        let mut one = ScoreTable::new();
+        one.add(0, 1, 0, 1.0);
+        assert!(one.pass_at_k(&scorers, 7).is_empty());
+        let means = vec![("f1".to_string(), vec![Metric::Mean])];
+        assert!(table.pass_at_k(&means, 7).is_empty());
     }
 
     #[test]

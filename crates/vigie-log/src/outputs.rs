@@ -54,6 +54,9 @@ pub struct LogSummary {
     pub groups: Vec<GroupMetrics>,
     /// Per scorer, the task's contrast between two conditions.
     pub contrasts: Vec<Contrast>,
+    /// pass@1 and pass@k of each 0/1 scorer, for a run of several epochs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_at_k: Vec<crate::metrics::PassAtK>,
     /// Tokens of the evaluated model.
     pub usage: Usage,
     /// What they cost in US dollars, when the model's price is known.
@@ -142,6 +145,7 @@ impl LogSummary {
             metrics: f.metrics.clone(),
             groups: f.groups.clone(),
             contrasts: f.contrasts.clone(),
+            pass_at_k: f.pass_at_k.clone(),
             usage: f.usage,
             cost_usd: f.cost_usd,
             retries: f.retries,

@@ -226,6 +226,11 @@ impl RunTally {
         out
     }
 
+    /// pass@1 and pass@k per 0/1 scorer, for a run of several epochs.
+    pub fn pass_at_k(&self) -> Vec<crate::metrics::PassAtK> {
+        self.table.pass_at_k(&self.scorers, self.seed)
+    }
+
     /// The footer these results make, for a run that ended with `status`.
     pub fn footer(
         &self,
@@ -242,6 +247,7 @@ impl RunTally {
             metrics: self.metrics(),
             groups: self.groups(),
             contrasts: self.contrasts(),
+            pass_at_k: self.pass_at_k(),
             usage: self.usage(),
             cost_usd: self.cost_usd(),
             retries: self.retries(),

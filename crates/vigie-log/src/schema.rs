@@ -402,6 +402,10 @@ pub struct LogFooter {
     /// Per scorer, the task's contrast between two conditions; empty without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contrasts: Vec<Contrast>,
+    /// pass@1 and pass@k of each 0/1 scorer, for a run of several epochs
+    /// (absent from logs written before vigie computed it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_at_k: Vec<crate::metrics::PassAtK>,
     /// Tokens used by the evaluated model over the whole run.
     pub usage: Usage,
     /// What they cost in US dollars, when the model's price is known.

@@ -458,10 +458,20 @@ fn killed_runs_resume_without_redoing_finished_samples() {
         &["--max-connections", "16", "--epochs", "2"],
     ));
     assert!(out.status.success());
+    let uninterrupted = fresh.summary(&fresh.only_log());
+    assert_eq!(uninterrupted["metrics"], after["metrics"]);
+    // Two epochs give pass@1 beside pass@2: every third question is always
+    // answered wrong, the others always right, so both are 2/3 here.
+    assert_eq!(uninterrupted["pass_at_k"], after["pass_at_k"]);
+    let pass = after["pass_at_k"].as_array().unwrap();
     assert_eq!(
-        fresh.summary(&fresh.only_log())["metrics"],
-        after["metrics"]
+        pass.iter()
+            .map(|p| (p["k"].as_u64().unwrap(), p["samples"].as_u64().unwrap()))
+            .collect::<Vec<_>>(),
+        [(1, 120), (2, 120)]
     );
+    assert!((pass[1]["value"].as_f64().unwrap() - 80.0 / 120.0).abs() < 1e-9);
+    assert!(text(&out.stdout).contains("includes: pass@1 0.667 ["), "{}", text(&out.stdout));
 
     // Resuming a finished run changes nothing.
     let bytes = std::fs::read(&log).unwrap();

@@ -110,6 +110,7 @@ fn footer() -> LogFooter {
             .into_iter()
             .collect(),
         contrasts: vec![],
+        pass_at_k: Vec::new(),
         groups: vec![crate::GroupMetrics {
             group: "easy".into(),
             samples: 3,
