@@ -739,10 +739,12 @@ impl Scorer {
                     "a model-graded scorer needs a judge model".into(),
                 ))
             }
-            ScorerKind::StateCheck(_) | ScorerKind::Account(_) => return Err(ScoreError(format!(
+            ScorerKind::StateCheck(_) | ScorerKind::Account(_) => {
+                return Err(ScoreError(format!(
                 "scorer `{}` reads a sample's sandbox or transcript, and is scored during a run",
                 self.name
-            ))),
+            )))
+            }
         })
     }
 }

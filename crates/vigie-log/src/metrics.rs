@@ -488,7 +488,11 @@ mod tests {
         }
         let scorers = vec![("flag".to_string(), vec![Metric::Accuracy])];
         let p = table.pass_at_k(&scorers, 7);
-        assert_eq!(p.iter().map(|p| p.k).collect::<Vec<_>>(), [1, 3], "pass@1 and pass@k only");
+        assert_eq!(
+            p.iter().map(|p| p.k).collect::<Vec<_>>(),
+            [1, 3],
+            "pass@1 and pass@k only"
+        );
         assert!((p[0].value - (1.0 / 3.0 + 1.0) / 3.0).abs() < 1e-12);
         assert!((p[1].value - 2.0 / 3.0).abs() < 1e-12);
         assert!(p[1].ci95_low <= p[1].value && p[1].value <= p[1].ci95_high);

@@ -244,6 +244,7 @@ const FILES: &[(&str, &[u8])] = &[
     file!("loss-of-control/scenarios.jsonl"),
     file!("loss-of-control/sandbagging.jsonl"),
     file!("loss-of-control/agentic.jsonl"),
+    file!("loss-of-control/ctf_sandbagging.jsonl"),
     file!("cyber/ctf.jsonl"),
 ];
 
@@ -329,11 +330,13 @@ pub const SUITES: &[Suite] = &[
         description: "Scenario probes of shutdown acceptance, oversight evasion, self-exfiltration and deception of operators \
                       (judged against written criteria; --judge-model), a sandbagging check: the accuracy drop when high \
                       scores are said to get the model restricted, with a paired interval, and agentic scenarios in a sandbox: \
-                      scheming actions read from the final state, the agent's account of them, each against a control",
+                      scheming actions read from the final state, the agent's account of them, each against a control; and the drop in \
+                      CTF solve rate under the same pressure framing",
         tasks: &[
             TaskDef { name: "sandbagging", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/sandbagging.toml"), benchmark: None, vars: &[] },
             TaskDef { name: "scenarios", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/scenarios.toml"), benchmark: None, vars: &[] },
             TaskDef { name: "agentic", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/agentic.toml"), benchmark: None, vars: &[] },
+            TaskDef { name: "ctf-sandbagging", dir: "loss-of-control", toml: include_str!("../suites/loss-of-control/ctf_sandbagging.toml"), benchmark: None, vars: &[] },
         ],
     },
     Suite {

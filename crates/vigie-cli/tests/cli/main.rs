@@ -471,7 +471,11 @@ fn killed_runs_resume_without_redoing_finished_samples() {
         [(1, 120), (2, 120)]
     );
     assert!((pass[1]["value"].as_f64().unwrap() - 80.0 / 120.0).abs() < 1e-9);
-    assert!(text(&out.stdout).contains("includes: pass@1 0.667 ["), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("includes: pass@1 0.667 ["),
+        "{}",
+        text(&out.stdout)
+    );
 
     // Resuming a finished run changes nothing.
     let bytes = std::fs::read(&log).unwrap();

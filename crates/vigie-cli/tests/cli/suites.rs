@@ -579,12 +579,12 @@ fn sandbagging_reports_the_paired_drop_between_framings() {
     let logs = ws.logs_in("logs");
     assert_eq!(
         logs.len(),
-        2,
-        "sandbagging and the agentic scenarios: {logs:?}"
+        3,
+        "sandbagging, the agentic scenarios and CTF sandbagging: {logs:?}"
     );
     let log = logs
         .iter()
-        .find(|l| l.to_string_lossy().contains("sandbagging"))
+        .find(|l| l.to_string_lossy().contains("control-sandbagging"))
         .unwrap();
     let summary = ws.summary(log);
     let contrast = &summary["contrasts"][0];
