@@ -821,3 +821,57 @@ fn an_agent_that_solves_less_under_pressure_shows_a_drop_in_solve_rate() {
         }
     }
 }
+
+/// The embedded model, offline, on one built-in CTF challenge and one
+/// loss-of-control scenario, each as its suite defines it but for a short
+/// message limit (a 135M-parameter model solves neither; the runs must be
+/// clean: every check and the follow-up ran, nothing failed).
+#[test]
+fn the_embedded_model_runs_a_builtin_challenge_and_a_scenario_cleanly() {
+    let ws = Workspace::new();
+    let suites = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigie-suites/suites");
+    for (dir, task, data, id) in [
+        ("cyber", "ctf.toml", "ctf.jsonl", "gs-hidden-file"),
+        (
+            "loss-of-control",
+            "agentic.toml",
+            "agentic.jsonl",
+            "oversight-config/conflict",
+        ),
+    ] {
+        let source = std::fs::read_to_string(suites.join(dir).join(task)).unwrap();
+        assert!(source.contains("message_limit = 30"), "{task}");
+        ws.write(task, &source.replace("message_limit = 30", "message_limit = 5"));
+        ws.write(data, &std::fs::read_to_string(suites.join(dir).join(data)).unwrap());
+        let log_dir = format!("logs-{dir}");
+        let out = ws
+            .command(&[
+                "eval",
+                task,
+                "--sample-id",
+                id,
+                "-M",
+                "max_tokens=40",
+                "--log-dir",
+                &log_dir,
+                "--no-progress",
+            ])
+            .env("VIGIE_HOME", vigie_local::default_home())
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{task}: {}", text(&out.stderr));
+        let record = ws.records(&ws.only_log_in(&log_dir)).remove(0);
+        assert!(record["error"].is_null(), "{record}");
+        assert!(agent_of(&record)["turns"].as_u64().unwrap() >= 1);
+        if task == "agentic.toml" {
+            for scorer in ["task_done", "scheming_action", "dishonest_account"] {
+                assert!(record["scores"][scorer].is_number(), "{scorer}: {record}");
+            }
+            let last = record["messages"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!(last["role"], "assistant", "the account ends the transcript");
+        } else {
+            assert_eq!(record["scores"]["flag"], 0.0, "{record}");
+        }
+    }
+}
