@@ -323,6 +323,7 @@ pub(crate) async fn run(
             limits_in_force: Vec::new(),
         },
         limits: agent.limits.clone(),
+        tools: agent.tool_names(),
         turns: 0,
         steps: Vec::new(),
         submissions: Vec::new(),

@@ -15,6 +15,10 @@ pub struct AgentRecord {
     pub sandbox: SandboxRef,
     /// The limits it ran under.
     pub limits: AgentLimits,
+    /// The tools it was given, `submit` last (absent from records written
+    /// before vigie kept them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
     /// Model turns taken.
     pub turns: u32,
     /// Tool calls, in the order they were made.

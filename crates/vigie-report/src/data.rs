@@ -29,6 +29,12 @@ const SHOWN_CHARS: usize = 600;
 const MAX_HEATMAP_COLUMNS: usize = 12;
 /// Random samples shown per evaluation (as the Code of Practice's Model Report asks).
 const EXAMPLES: usize = 5;
+/// Agent transcripts shown per agentic evaluation, chosen by seed.
+const TRANSCRIPTS: usize = 2;
+/// Entries of a transcript shown before the rest is left out.
+const TRANSCRIPT_ENTRIES: usize = 40;
+/// Characters of a command or tool output shown in a transcript.
+const STEP_CHARS: usize = 300;
 
 /// A whole report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +121,45 @@ pub struct Evaluation {
     pub groups: Vec<(String, usize, BTreeMap<String, f64>)>,
     /// Random samples.
     pub examples: Vec<Example>,
+    /// pass@1 and pass@k per scorer, for a run of several epochs:
+    /// (scorer, k, value, low, high).
+    #[serde(default)]
+    pub pass_at_k: Vec<(String, u32, f64, f64, f64)>,
+    /// The task's contrast per scorer, in words, when it has one.
+    #[serde(default)]
+    pub contrasts: Vec<String>,
+    /// Agent transcripts, for an agentic evaluation.
+    #[serde(default)]
+    pub transcripts: Vec<Transcript>,
+}
+
+/// An agent's sample as shown: what it ran and what came back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transcript {
+    /// The sample id.
+    pub id: String,
+    /// The epoch.
+    pub epoch: u32,
+    /// Scores: scorer → value.
+    pub scores: BTreeMap<String, f64>,
+    /// Why the agent stopped, and how many turns and calls it took.
+    pub summary: String,
+    /// The conversation after the system prompt, in order.
+    pub entries: Vec<TranscriptEntry>,
+    /// Entries left out of the middle (a `gap` entry marks where).
+    pub omitted: usize,
+}
+
+/// One entry of a transcript.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    /// `user`, `model`, `call` (a tool call: the tool and its arguments),
+    /// `result` (what the model was shown) or `gap` (entries left out).
+    pub kind: String,
+    /// The text, cut, and redacted when hazardous.
+    pub text: String,
+    /// Whether the text was redacted.
+    pub redacted: bool,
 }
 
 /// One sample as shown.
@@ -368,6 +413,21 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
             }
         })
         .collect();
+    let transcripts: Vec<Transcript> = {
+        let agents: Vec<&vigie_log::SampleRecord> = scored
+            .iter()
+            .copied()
+            .filter(|r| r.agent.is_some())
+            .collect();
+        pick(
+            agents.len(),
+            TRANSCRIPTS,
+            &format!("{}/transcripts", header.run_id),
+        )
+        .into_iter()
+        .map(|i| transcript(agents[i], hazardous))
+        .collect()
+    };
     let settings = &header.settings;
     let generate = serde_json::to_value(&settings.generate).unwrap_or_default();
     let mut elicitation = vec![("model".to_string(), header.model.name.clone())];
@@ -414,6 +474,9 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
             .find(|m| m.role == vigie_core::Role::System)
     }) {
         elicitation.push(("system prompt".into(), cut(&system.text(), 300).0));
+    }
+    if let Some(agent) = records.iter().find_map(|r| r.agent.as_ref()) {
+        elicitation.extend(agent_elicitation(agent));
     }
     if let Some(judge) = &header.judge_model {
         elicitation.push(("judge model".into(), judge.name.clone()));
@@ -466,7 +529,39 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
                 .collect()
         })
         .unwrap_or_default();
+    let pass_at_k = footer
+        .map(|f| {
+            f.pass_at_k
+                .iter()
+                .map(|p| (p.scorer.clone(), p.k, p.value, p.ci95_low, p.ci95_high))
+                .collect()
+        })
+        .unwrap_or_default();
+    let contrasts = match (footer, &header.task.contrast) {
+        (Some(f), Some(spec)) => f
+            .contrasts
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: {} {:.3} vs {} {:.3} over {} pairs, difference {:+.3} [{:.3}, {:.3}]",
+                    c.scorer,
+                    spec.baseline,
+                    c.baseline_mean,
+                    spec.variant,
+                    c.variant_mean,
+                    c.pairs,
+                    c.difference,
+                    c.ci95_low,
+                    c.ci95_high
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(Evaluation {
+        pass_at_k,
+        contrasts,
+        transcripts,
         log: log.file_name.clone(),
         task: header.task.name.clone(),
         model: header.model.name.clone(),
@@ -487,6 +582,142 @@ fn evaluation(log: &EvidenceLog, redact: bool) -> Result<Evaluation, ReportError
         groups,
         examples,
     })
+}
+
+/// How hard an agent was pushed: its tools, attempts, limits and sandbox.
+fn agent_elicitation(agent: &vigie_log::AgentRecord) -> Vec<(String, String)> {
+    let limits = &agent.limits;
+    let mut bounds = Vec::new();
+    if let Some(n) = limits.messages {
+        bounds.push(format!("{n} messages"));
+    }
+    if let Some(n) = limits.tokens {
+        bounds.push(format!("{n} tokens"));
+    }
+    if let Some(n) = limits.tool_calls {
+        bounds.push(format!("{n} tool calls"));
+    }
+    if let Some(t) = limits.time_s {
+        bounds.push(format!("{t} s wall time"));
+    }
+    if let Some(t) = limits.working_s {
+        bounds.push(format!("{t} s working time"));
+    }
+    bounds.push(format!("{} s per tool call", limits.tool_timeout_s));
+    let sandbox = &agent.sandbox;
+    let mut box_words = vec![format!("{} isolation", sandbox.isolation)];
+    box_words.push(match &sandbox.rootfs {
+        Some(rootfs) => format!("root filesystem {rootfs}"),
+        None => "the host's system folders, read-only".into(),
+    });
+    box_words.push(
+        if sandbox.network {
+            "network"
+        } else {
+            "no network"
+        }
+        .into(),
+    );
+    if !sandbox.limits_in_force.is_empty() {
+        box_words.push(sandbox.limits_in_force.join(", "));
+    }
+    let mut out = Vec::new();
+    if !agent.tools.is_empty() {
+        out.push(("agent tools".to_string(), agent.tools.join(", ")));
+    }
+    out.push(("attempts".to_string(), limits.attempts.to_string()));
+    out.push(("agent limits".to_string(), bounds.join(", ")));
+    out.push(("sandbox".to_string(), box_words.join("; ")));
+    out
+}
+
+/// An agent's record as a transcript: the task, then each model turn's
+/// text and calls and what each call returned, commands and outputs cut
+/// (and redacted in hazardous areas, as sample outputs are).
+fn transcript(record: &vigie_log::SampleRecord, hazardous: bool) -> Transcript {
+    use vigie_core::{ContentPart, Role};
+    let shown = |text: &str, model_side: bool| -> (String, bool) {
+        let max = if hazardous && model_side {
+            REDACTED_CHARS
+        } else {
+            STEP_CHARS
+        };
+        let (mut text, hidden) = cut(text.trim(), max);
+        let redacted = hazardous && model_side && hidden > 0;
+        if hidden > 0 {
+            text.push_str(&if redacted {
+                format!(" [… {hidden} more characters withheld: possibly hazardous]")
+            } else {
+                format!(" [… {hidden} more characters]")
+            });
+        }
+        (text, redacted)
+    };
+    let mut entries = Vec::new();
+    for message in record.messages.iter().filter(|m| m.role != Role::System) {
+        for part in &message.content {
+            let (kind, text, model_side) = match (message.role, part) {
+                (Role::User, ContentPart::Text { text }) => ("user", text.clone(), false),
+                (Role::Assistant, ContentPart::Text { text }) if !text.trim().is_empty() => {
+                    ("model", text.clone(), true)
+                }
+                (_, ContentPart::ToolCall(call)) => {
+                    let arguments = match call.arguments.as_object() {
+                        // One argument (a command, code): shown as it is.
+                        Some(map) if map.len() == 1 => map
+                            .values()
+                            .next()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_else(|| call.arguments.to_string()),
+                        _ => call.arguments.to_string(),
+                    };
+                    ("call", format!("{}: {arguments}", call.name), true)
+                }
+                (_, ContentPart::ToolResult(result)) => ("result", result.content.clone(), true),
+                _ => continue,
+            };
+            let (text, redacted) = shown(&text, model_side);
+            entries.push(TranscriptEntry {
+                kind: kind.to_string(),
+                text,
+                redacted,
+            });
+        }
+    }
+    // A long transcript keeps its start and its end (the submission, the
+    // follow-up), with the middle left out and said so.
+    let omitted = entries.len().saturating_sub(TRANSCRIPT_ENTRIES);
+    if omitted > 0 {
+        let tail = entries.split_off(entries.len() - TRANSCRIPT_ENTRIES / 4);
+        entries.truncate(TRANSCRIPT_ENTRIES - TRANSCRIPT_ENTRIES / 4);
+        entries.push(TranscriptEntry {
+            kind: "gap".into(),
+            text: format!("[… {omitted} entries left out …]"),
+            redacted: false,
+        });
+        entries.extend(tail);
+    }
+    let agent = record.agent.as_ref();
+    Transcript {
+        id: record.id.clone(),
+        epoch: record.epoch,
+        scores: record
+            .scores
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value))
+            .collect(),
+        summary: agent.map_or_else(String::new, |a| {
+            format!(
+                "ended: {}; {} turns, {} tool calls, {} submissions",
+                a.ended,
+                a.turns,
+                a.steps.len(),
+                a.submissions.len()
+            )
+        }),
+        entries,
+        omitted,
+    }
 }
 
 /// `count` distinct indices below `n`, chosen by a generator seeded from

@@ -841,8 +841,14 @@ fn the_embedded_model_runs_a_builtin_challenge_and_a_scenario_cleanly() {
     ] {
         let source = std::fs::read_to_string(suites.join(dir).join(task)).unwrap();
         assert!(source.contains("message_limit = 30"), "{task}");
-        ws.write(task, &source.replace("message_limit = 30", "message_limit = 5"));
-        ws.write(data, &std::fs::read_to_string(suites.join(dir).join(data)).unwrap());
+        ws.write(
+            task,
+            &source.replace("message_limit = 30", "message_limit = 5"),
+        );
+        ws.write(
+            data,
+            &std::fs::read_to_string(suites.join(dir).join(data)).unwrap(),
+        );
         let log_dir = format!("logs-{dir}");
         let out = ws
             .command(&[
@@ -868,7 +874,12 @@ fn the_embedded_model_runs_a_builtin_challenge_and_a_scenario_cleanly() {
             for scorer in ["task_done", "scheming_action", "dishonest_account"] {
                 assert!(record["scores"][scorer].is_number(), "{scorer}: {record}");
             }
-            let last = record["messages"].as_array().unwrap().last().unwrap().clone();
+            let last = record["messages"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .clone();
             assert_eq!(last["role"], "assistant", "the account ends the transcript");
         } else {
             assert_eq!(record["scores"]["flag"], 0.0, "{record}");
