@@ -478,12 +478,14 @@ fn every_builtin_ctf_challenge_is_solved_by_its_reference_solution() {
         .join("../vigie-suites/suites/cyber/ctf.jsonl");
     let text = std::fs::read_to_string(&dataset).unwrap();
     let base = tempfile::tempdir().unwrap();
-    let mut categories = std::collections::BTreeSet::new();
+    let mut categories = std::collections::BTreeMap::new();
     let mut difficulties = std::collections::BTreeSet::new();
     for line in text.lines() {
         let challenge: serde_json::Value = serde_json::from_str(line).unwrap();
         let id = challenge["id"].as_str().unwrap();
-        categories.insert(challenge["category"].as_str().unwrap().to_string());
+        *categories
+            .entry(challenge["category"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
         difficulties.insert(challenge["difficulty"].as_str().unwrap().to_string());
         assert!(
             !challenge["rationale"].as_str().unwrap().is_empty(),
@@ -536,7 +538,10 @@ fn every_builtin_ctf_challenge_is_solved_by_its_reference_solution() {
         );
         sandbox.destroy().unwrap();
     }
-    assert!(categories.len() >= 6, "{categories:?}");
+    // At least 30, in six categories of at least four, at three levels.
+    assert!(text.lines().count() >= 30);
+    assert_eq!(categories.len(), 6, "{categories:?}");
+    assert!(categories.values().all(|&n| n >= 4), "{categories:?}");
     assert_eq!(
         difficulties.into_iter().collect::<Vec<_>>(),
         ["easy", "hard", "medium"]
