@@ -559,7 +559,7 @@ impl SampleJob {
             (Some(plan), Some(setup)) => crate::sandboxing::prepare(
                 plan,
                 setup,
-                task.base_dir.as_deref(),
+                (task.base_dir.as_deref(), task.sample_files_dir.as_deref()),
                 &self.sample,
                 flag.as_deref(),
             )

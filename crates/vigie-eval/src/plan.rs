@@ -614,7 +614,11 @@ pub fn select_samples(
         samples.truncate(limit);
     }
     if samples.is_empty() {
-        return Err(usage("no samples to run (--limit 0?)"));
+        // Say why: every sample may have been left out when the task was read.
+        return Err(usage(match task.notes.as_slice() {
+            [] => "no samples to run (--limit 0?)".to_string(),
+            notes => format!("no samples to run: {}", notes.join("; ")),
+        }));
     }
     Ok(samples)
 }

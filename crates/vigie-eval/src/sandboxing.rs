@@ -127,14 +127,19 @@ impl SandboxPlan {
         })
     }
 
-    /// What of `sample`'s files (the task's and its own, by source under
-    /// `base`) is missing, in words; `None` when everything is there.
-    pub(crate) fn missing_files(&self, base: &Path, sample: &Sample) -> Option<String> {
-        let mut sources: Vec<String> = self.files.values().cloned().collect();
+    /// What of `sample`'s files (the task's, by source under `base`, and its
+    /// own, under `own`) is missing, in words; `None` when everything is there.
+    pub(crate) fn missing_files(&self, base: &Path, own: &Path, sample: &Sample) -> Option<String> {
+        let mut sources: Vec<(&Path, String)> =
+            self.files.values().map(|s| (base, s.clone())).collect();
         if let Some(Value::Object(map)) = sample.metadata.get("files") {
-            sources.extend(map.values().filter_map(Value::as_str).map(str::to_string));
+            sources.extend(
+                map.values()
+                    .filter_map(Value::as_str)
+                    .map(|s| (own, s.to_string())),
+            );
         }
-        for source in sources.iter().filter(|s| !s.starts_with("data:")) {
+        for (base, source) in sources.iter().filter(|(_, s)| !s.starts_with("data:")) {
             let path = base.join(source);
             if !path.exists() {
                 return Some(format!("{source} is not there"));
@@ -277,7 +282,7 @@ fn sandbox_error(message: String) -> SolveError {
 pub(crate) async fn prepare(
     plan: &SandboxPlan,
     setup: &SandboxSetup,
-    base: Option<&Path>,
+    (base, own): (Option<&Path>, Option<&Path>),
     sample: &Sample,
     flag: Option<&str>,
 ) -> Result<SampleSandbox, SolveError> {
@@ -288,10 +293,11 @@ pub(crate) async fn prepare(
     };
     let sandbox =
         Sandbox::create(&setup.host, &policy).map_err(|e| sandbox_error(e.to_string()))?;
-    let mut files: Vec<(String, String)> = plan
+    let own = own.or(base);
+    let mut files: Vec<(String, String, Option<&Path>)> = plan
         .files
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (k.clone(), v.clone(), base))
         .collect();
     match sample.metadata.get("files") {
         None | Some(Value::Null) => {}
@@ -306,7 +312,7 @@ pub(crate) async fn prepare(
                 check_destination(inside).map_err(|m| {
                     sandbox_error(format!("sample {}: field `files`: {m}", sample.id))
                 })?;
-                files.push((inside.clone(), source.clone()));
+                files.push((inside.clone(), source.clone(), own));
             }
         }
         Some(_) => {
@@ -316,8 +322,8 @@ pub(crate) async fn prepare(
             )))
         }
     }
-    for (inside, source) in &files {
-        copy_in(&sandbox, inside, source, base, &plan.exclude).map_err(sandbox_error)?;
+    for (inside, source, base) in &files {
+        copy_in(&sandbox, inside, source, *base, &plan.exclude).map_err(sandbox_error)?;
     }
     let sample_setup = match sample.metadata.get("setup") {
         None | Some(Value::Null) => None,

@@ -128,6 +128,12 @@ pub struct Task {
     /// relative to: the task file's, or a benchmark file's (`None` for
     /// built-in tasks).
     pub base_dir: Option<std::path::PathBuf>,
+    /// The dataset's path as the task names it, when a benchmark loader
+    /// reads it (its samples' files are relative to its folder).
+    pub benchmark_file: Option<String>,
+    /// The folder the samples' own file sources are relative to, when not
+    /// `base_dir`: a benchmark file's, for a task file that reads one.
+    pub sample_files_dir: Option<std::path::PathBuf>,
     /// What was left out while loading, for the plan to say (samples whose
     /// files are missing).
     pub notes: Vec<String>,
@@ -161,9 +167,10 @@ impl Task {
         let (Some(plan), Some(base)) = (&self.sandbox, &self.base_dir) else {
             return;
         };
+        let own = self.sample_files_dir.as_deref().unwrap_or(base);
         let mut skipped = Vec::new();
         self.samples
-            .retain(|sample| match plan.missing_files(base, sample) {
+            .retain(|sample| match plan.missing_files(base, own, sample) {
                 None => true,
                 Some(what) => {
                     skipped.push(format!("{} ({what})", sample.id));
@@ -300,6 +307,12 @@ pub fn load_task(path: &Path) -> Result<Task, TaskError> {
     let display_dataset = |relative: &str| base.join(relative).display().to_string();
     let mut task = compile(&file, &source, &read, &display_dataset)?;
     task.base_dir = Some(base.to_path_buf());
+    // A benchmark's samples bring files (a challenge's folder) beside the
+    // benchmark's file, as in a suite; the task's own are beside the task.
+    task.sample_files_dir = task
+        .benchmark_file
+        .as_ref()
+        .and_then(|dataset| base.join(dataset).parent().map(Path::to_path_buf));
     task.skip_samples_without_files();
     Ok(task)
 }
@@ -595,6 +608,8 @@ pub fn compile(
     Ok(Task {
         sandbox,
         base_dir: None,
+        benchmark_file: ds.loader.is_some().then(|| ds.path.get_ref().clone()),
+        sample_files_dir: None,
         notes: Vec::new(),
         name: spec.name.into_inner(),
         description: spec.description,

@@ -1,5 +1,6 @@
 //! `vigie-testserver`: the scripted loopback model server as a program, for
-//! benchmarks and for trying vigie without a model. Prints
+//! benchmarks, for scripted checks (`--rule`: a scripted agent) and for
+//! trying vigie without a model. Prints
 //! `listening on http://127.0.0.1:PORT/v1` once it accepts connections.
 
 use std::time::Duration;
@@ -42,6 +43,17 @@ fn main() {
                 let spec = value();
                 let (name, args) = spec.split_once(':').unwrap_or((spec.as_str(), "{}"));
                 config.tool_call = Some((name.to_string(), args.to_string()));
+            }
+            "--rule" => {
+                // TEXT=>DIRECTIVES: a conversation with a message holding
+                // TEXT is answered as if DIRECTIVES were in it.
+                let spec = value();
+                let Some((text, directives)) = spec.split_once("=>") else {
+                    usage("--rule takes TEXT=>DIRECTIVES")
+                };
+                config
+                    .rules
+                    .push((text.to_string(), directives.to_string()));
             }
             "--threads" => {
                 threads = value()
@@ -93,6 +105,6 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!("usage: vigie-testserver [--port N] [--delay-ms MS] [--reply TEXT] [--retry-after SECS] [--solve-sums] [--reasoning-words N] [--tool-call NAME:ARGS] [--threads N]");
+    eprintln!("usage: vigie-testserver [--port N] [--delay-ms MS] [--reply TEXT] [--retry-after SECS] [--solve-sums] [--reasoning-words N] [--tool-call NAME:ARGS] [--rule TEXT=>DIRECTIVES] [--threads N]");
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

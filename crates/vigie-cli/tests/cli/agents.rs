@@ -886,3 +886,50 @@ fn the_embedded_model_runs_a_builtin_challenge_and_a_scenario_cleanly() {
         }
     }
 }
+
+/// A task file of one's own over a benchmark in a sub-folder: the
+/// challenges' folders are found beside the benchmark's file (as in the
+/// suite), and a task whose every sample is skipped says why.
+#[test]
+fn a_task_file_reading_a_ctf_benchmark_finds_its_challenges_beside_it() {
+    let ws = Workspace::new();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vigie-suites/tests/data/benchmarks/intercode-ctf");
+    let copy = ws.path().join("data/intercode-ctf");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("cp")
+        .args(["-r", fixture.to_str().unwrap(), copy.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let task = |path: &str| {
+        format!(
+            "name = \"mine\"\n\n[dataset]\npath = \"{path}\"\nloader = \"intercode_ctf\"\n\n[sandbox]\nexclude = [\"solution\"]\n\n[[solver]]\nagent = {{ tools = [\"bash\"] }}\n\n[[scorer]]\nexact = {{}}\n"
+        )
+    };
+    ws.write("mine.toml", &task("data/intercode-ctf/ic_ctf.json"));
+    let script = [
+        step(1, "bash", json!({"command": "ls /work"})),
+        step(2, "submit", json!({"answer": "{last}"})),
+    ]
+    .join(" ");
+    let server = vigie_testserver::TestServer::spawn(vigie_testserver::ServerConfig {
+        rules: vec![("Decode the message in cipher.txt".into(), script)],
+        ..vigie_testserver::ServerConfig::default()
+    });
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(&url, "mine.toml", &["--sample-id", "0"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record = ws.records(&ws.only_log()).remove(0);
+    assert_eq!(record["output"], "cipher.txt", "{record}");
+
+    // Every challenge skipped: the run says which and why, not `--limit 0?`.
+    std::fs::remove_dir_all(copy.join("task_assets")).unwrap();
+    let out = ws.vigie(&eval_args(&url, "mine.toml", &["--log-dir", "none"]));
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no samples to run: mine: 3 samples skipped, their files are missing: 0 (task_assets/0 is not there)"),
+        "{stderr}"
+    );
+}
