@@ -28,7 +28,7 @@ pub(crate) struct ScoreArgs {
     /// such as 'pattern = { regex = "ANSWER: (\\d+)" }'; repeatable
     #[arg(long, required = true)]
     scorer: Vec<String>,
-    /// The judge model for model_graded
+    /// The judge model for model_graded and judge scorers, and for the answers an account scorer cannot read by rule
     #[arg(long)]
     judge_model: Option<String>,
     /// Base URL of the judge model's API
@@ -52,7 +52,7 @@ pub(crate) struct ScoreArgs {
 pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     let (scorers, templates) = Scorer::from_cli_list(&args.scorer).map_err(UsageError)?;
     let judge = match (&args.judge_model, scorers.iter().find(|s| s.needs_judge())) {
-        (Some(name), Some(_)) => Some(judge_model(
+        (Some(name), _) if scorers.iter().any(Scorer::may_use_judge) => Some(judge_model(
             name,
             args.judge_base_url.as_deref(),
             args.max_connections,
@@ -64,7 +64,7 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
             ))
             .into())
         }
-        (_, None) => None,
+        _ => None,
     };
     if pairs::is_pairs_file(&args.log) {
         return score_pairs(&args, scorers, templates, judge.map(|(model, _)| model));

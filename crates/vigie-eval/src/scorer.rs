@@ -563,6 +563,12 @@ impl Scorer {
         matches!(self.kind, ScorerKind::ModelGraded { .. })
     }
 
+    /// Whether scoring may ask a judge model when the run has one: those
+    /// that need it, and `account` for answers its rule cannot read.
+    pub fn may_use_judge(&self) -> bool {
+        self.needs_judge() || matches!(self.kind, ScorerKind::Account(_))
+    }
+
     /// Whether the scorer runs only when the run has a judge model
     /// (`judge = { optional = true }`), and is left out otherwise.
     pub fn is_optional(&self) -> bool {

@@ -38,7 +38,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
-#[cfg(feature = "fixtures")]
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 mod format;
 pub mod manifest;

@@ -241,6 +241,20 @@ impl ScoreTable {
             .push((epoch, value));
     }
 
+    /// Takes back every score recorded for a sample's epoch (a later record
+    /// of it replaces them).
+    pub fn forget(&mut self, sample_index: usize, epoch: u32) {
+        if let Some(scorers) = self.by_sample.get_mut(&sample_index) {
+            for values in scorers.values_mut() {
+                values.retain(|(e, _)| *e != epoch);
+            }
+            scorers.retain(|_, values| !values.is_empty());
+            if scorers.is_empty() {
+                self.by_sample.remove(&sample_index);
+            }
+        }
+    }
+
     /// Samples with at least one score.
     pub fn samples(&self) -> usize {
         self.by_sample.len()

@@ -111,7 +111,24 @@ impl RunTally {
             let pair = group_value(record.metadata.get(&c.pair));
             self.conditions.insert(record.index, (condition, pair));
         }
-        if !errored {
+        // The last record of a (sample, epoch) is the one that counts: what
+        // an earlier one added is taken back first.
+        if previous.is_some() {
+            self.table.forget(record.index, record.epoch);
+            self.groups
+                .values_mut()
+                .for_each(|t| t.forget(record.index, record.epoch));
+        }
+        // A record that failed in a scorer keeps the other scorers'
+        // verdicts, and they count (a judge that could not be read must not
+        // erase what a deterministic check found); any other failure has
+        // nothing to count.
+        if !errored
+            || record
+                .error
+                .as_ref()
+                .is_some_and(|e| e.kind == crate::SampleErrorKind::Scorer)
+        {
             let mut group = self.group_by.as_deref().map(|field| {
                 let key = group_value(record.metadata.get(field));
                 self.groups.entry(key).or_default()
@@ -336,7 +353,8 @@ pub fn status_word(footer: Option<&LogFooter>) -> &'static str {
 
 /// Per scorer, each sample's score over its scored epochs, reduced as the
 /// run reduced them; records in file order (the last per sample and epoch
-/// counts). Failed records have no scores and are left out.
+/// counts). A record that failed in a scorer keeps the other scorers' values;
+/// other failed records have none.
 pub fn per_sample_scores(
     header: &LogHeader,
     records: &[SampleRecord],
@@ -367,4 +385,45 @@ pub fn per_sample_scores(
             (scorer, reduced)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{fixtures, SampleError, SampleErrorKind, Score};
+
+    #[test]
+    fn a_scorer_failure_keeps_the_other_verdicts_and_a_later_record_replaces_them() {
+        let mut header = fixtures::header("t", "m", "check", 2);
+        header.scorers.push(crate::ScorerRef {
+            name: "account".into(),
+            metrics: vec![crate::metrics::Metric::Mean],
+        });
+        let mut failed = fixtures::record("a", 0, "check", 1.0, "in", "out");
+        failed.error = Some(SampleError {
+            kind: SampleErrorKind::Scorer,
+            message: "scorer `account`: no grade".into(),
+        });
+        let other = fixtures::record("b", 1, "check", 0.0, "in", "out");
+        let tally = RunTally::of(&header, [&failed, &other]);
+        assert_eq!(tally.counts().errors, 1);
+        assert_eq!(tally.metrics()["check/mean"], 0.5, "a's check counts");
+        assert!(!tally.metrics().contains_key("account/mean"));
+
+        // A server failure has nothing to count.
+        let mut down = failed.clone();
+        down.error.as_mut().unwrap().kind = SampleErrorKind::Server;
+        assert_eq!(
+            RunTally::of(&header, [&down, &other]).metrics()["check/mean"],
+            0.0
+        );
+
+        // The resumed record of a replaces the failed one's verdicts.
+        let mut again = fixtures::record("a", 0, "check", 0.0, "in", "out");
+        again.scores.insert("account".into(), Score::of(1.0));
+        let tally = RunTally::of(&header, [&failed, &other, &again]);
+        assert_eq!(tally.counts().errors, 0);
+        assert_eq!(tally.metrics()["check/mean"], 0.0, "not 1 and 0 for a");
+        assert_eq!(tally.metrics()["account/mean"], 1.0);
+    }
 }
