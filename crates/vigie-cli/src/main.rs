@@ -14,6 +14,7 @@ mod cmd_score;
 mod cmd_seal;
 mod cmd_serve;
 mod cmd_suites;
+mod cmd_view;
 mod env;
 mod models;
 mod progress;
@@ -57,6 +58,8 @@ enum Command {
     Score(cmd_score::ScoreArgs),
     /// Serve a local model over an OpenAI-compatible HTTP API
     Serve(cmd_serve::ServeArgs),
+    /// Browse logs in a web browser: runs, samples filtered and searched on the server, transcripts
+    View(cmd_view::ViewArgs),
     /// Run commands in the sandbox agents' tools run in (Linux namespaces, no network)
     Sandbox {
         #[command(subcommand)]
@@ -175,6 +178,7 @@ fn main() -> ExitCode {
         Command::Score(args) => cmd_score::run(args),
         Command::Model { command } => cmd_model::run(command),
         Command::Serve(args) => cmd_serve::run(args),
+        Command::View(args) => cmd_view::run(args),
         Command::Sandbox {
             command: SandboxCommand::Run(args),
         } => cmd_sandbox::run(args),

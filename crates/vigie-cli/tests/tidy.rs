@@ -104,6 +104,16 @@ const MUST_NOT_DEPEND_ON: &[(&str, &[&str])] = &[
         &["vigie-log", "vigie-eval", "vigie-providers", "vigie-local"],
     ),
     (
+        "vigie-view",
+        &[
+            "reqwest",
+            "vigie-eval",
+            "vigie-providers",
+            "vigie-local",
+            "vigie-suites",
+        ],
+    ),
+    (
         "vigie-sandbox",
         &[
             "vigie-core",

@@ -13,6 +13,7 @@ mod assess;
 mod scenarios;
 mod schemas;
 mod suites;
+mod view;
 
 const ARITH_TASK: &str = r#"name = "arith"
 

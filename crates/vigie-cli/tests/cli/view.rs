@@ -1,0 +1,246 @@
+//! `vigie view` end to end: the real binary serves logs a real run wrote;
+//! the tests read its pages over HTTP on loopback, as a browser would.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+
+use super::{eval_args, server, text, Workspace, ARITH_TASK};
+
+/// A running `vigie view`, stopped when dropped.
+struct View {
+    child: Child,
+    base: String,
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn view(ws: &Workspace, args: &[&str]) -> View {
+    let mut child = ws
+        .command(&[&["view", "--port", "0"], args].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+    View {
+        child,
+        base: line.trim().to_string(),
+    }
+}
+
+/// GET `path` (with `headers`): the status code, the headers and the body.
+fn get(base: &str, path: &str, headers: &[&str]) -> (u16, String, String) {
+    let address = base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut stream = TcpStream::connect(&address).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{extra}\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+/// A finished run of 12 questions (every third answered wrong) in
+/// `logs/nested/`, and its log's id in the viewer.
+fn a_run(ws: &Workspace) -> String {
+    ws.write("arith.toml", ARITH_TASK);
+    let rows: Vec<String> = (0..12)
+        .map(|i| {
+            format!(
+                "What is {i}+0?{}",
+                if i % 3 == 0 { " [[reply:wrong]]" } else { "" }
+            )
+        })
+        .collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|q| (q.as_str(), "4")).collect();
+    ws.dataset("arith.jsonl", &rows);
+    let server = server();
+    let out = ws.vigie(&eval_args(
+        &server.base_url(),
+        "arith.toml",
+        &["--log-dir", "logs/nested"],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = ws.only_log_in("logs/nested");
+    format!("0/nested/{}", log.file_name().unwrap().to_string_lossy())
+}
+
+#[test]
+fn logs_runs_samples_and_transcripts_are_served_filtered_on_the_server() {
+    let ws = Workspace::new();
+    let id = a_run(&ws);
+    let log = ws.path().join("logs").join(id.trim_start_matches("0/"));
+    let before = std::fs::read(&log).unwrap();
+    let v = view(&ws, &["logs"]);
+
+    let (status, _, body) = get(&v.base, "/", &[]);
+    assert_eq!(status, 200);
+    assert!(body.contains("arith") && body.contains("12 / 12"), "{body}");
+    assert!(body.contains("includes accuracy 0.667"), "{body}");
+
+    let (status, _, run) = get(&v.base, &format!("/run?log={id}"), &[]);
+    assert_eq!(status, 200, "{run}");
+    for expected in [
+        "task sha256",
+        "dataset sha256",
+        "Merkle root",
+        "includes",
+        "0.667",
+    ] {
+        assert!(run.contains(expected), "{expected}: {run}");
+    }
+
+    // Filtered on the server: the four wrong answers, then a search.
+    let (_, _, wrong) = get(
+        &v.base,
+        &format!("/samples?log={id}&score=includes%3C1"),
+        &[],
+    );
+    assert!(
+        wrong.contains("<strong>4</strong> of 12 samples match"),
+        "{wrong}"
+    );
+    assert!(wrong.contains("What is 9+0?") && !wrong.contains("What is 2+0?"));
+    let (_, _, found) = get(&v.base, &format!("/samples?log={id}&q=WHAT+IS+11"), &[]);
+    assert!(found.contains("<strong>1</strong> of 12"), "{found}");
+    let (_, _, api) = get(
+        &v.base,
+        &format!("/api/samples?log={id}&per=5&page=3&sort=includes&order=desc"),
+        &[],
+    );
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    assert_eq!(
+        (api["total"].as_u64(), api["pages"].as_u64()),
+        (Some(12), Some(3))
+    );
+    assert_eq!(api["rows"].as_array().unwrap().len(), 2);
+    assert!(api["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["scores"]["includes"] == 0.0));
+
+    // A sample: its transcript, scores, and the next sample the filter selected.
+    let (status, _, sample) = get(
+        &v.base,
+        &format!("/sample?log={id}&n=3&score=includes%3C1"),
+        &[],
+    );
+    assert_eq!(status, 200, "{sample}");
+    assert!(sample.contains("Answer with a number only.") && sample.contains("What is 3+0?"));
+    assert!(
+        sample.contains(">wrong</pre>"),
+        "the model's answer: {sample}"
+    );
+    assert!(
+        sample.contains("id=\"next\" href=\"&#x2f;sample?log=") && sample.contains("n=6"),
+        "{sample}"
+    );
+    assert!(
+        sample.contains("id=\"previous\"") && sample.contains("n=0"),
+        "{sample}"
+    );
+
+    // Bad filters are named; the log was never written to.
+    let (status, _, bad) = get(&v.base, &format!("/samples?log={id}&score=includes~1"), &[]);
+    assert_eq!(status, 400);
+    assert!(bad.contains("an operator"), "{bad}");
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        before,
+        "the viewer never writes a log"
+    );
+}
+
+#[test]
+fn only_logs_under_the_given_paths_are_served() {
+    let ws = Workspace::new();
+    let id = a_run(&ws);
+    // A log outside the viewed folder, and a symlink inside leading to it.
+    let outside = tempfile::tempdir().unwrap();
+    let real = ws.path().join("logs").join(id.trim_start_matches("0/"));
+    std::fs::copy(&real, outside.path().join("secret.vlog")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.vlog"),
+        ws.path().join("logs/escape.vlog"),
+    )
+    .unwrap();
+    let v = view(&ws, &["logs"]);
+    let (_, _, list) = get(&v.base, "/", &[]);
+    assert!(
+        !list.contains("escape.vlog") && !list.contains("secret"),
+        "{list}"
+    );
+    let secret = outside.path().join("secret.vlog");
+    for attempt in [
+        "/run?log=0/escape.vlog".to_string(),
+        "/run?log=0/../../etc/passwd".to_string(),
+        format!("/run?log={}", secret.display()),
+        format!("/sample?log=0/{}&n=0", secret.display()),
+        "/run?log=1/anything.vlog".to_string(),
+        "/run".to_string(),
+    ] {
+        let (status, _, body) = get(&v.base, &attempt, &[]);
+        assert_eq!(status, 404, "{attempt}: {body}");
+    }
+    let (status, _, _) = get(&v.base, &format!("/run?log={id}"), &[]);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn another_address_needs_a_token_and_every_request_carries_it() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path().join("logs")).unwrap();
+    let out = ws.vigie(&["view", "logs", "--host", "0.0.0.0", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("needs --token"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ws.vigie(&["view", "no-such-folder", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no-such-folder"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let v = view(&ws, &["logs", "--token", "s3cret"]);
+    assert!(v.base.ends_with("/?token=s3cret"), "{}", v.base);
+    let (status, _, _) = get(&v.base, "/", &[]);
+    assert_eq!(status, 401);
+    let (status, _, _) = get(&v.base, "/?token=wrong", &[]);
+    assert_eq!(status, 401);
+    let (status, head, _) = get(&v.base, "/?token=s3cret", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        head.to_lowercase()
+            .contains("set-cookie: vigie_token=s3cret; httponly"),
+        "{head}"
+    );
+    let (status, _, _) = get(&v.base, "/", &["Cookie: vigie_token=s3cret"]);
+    assert_eq!(status, 200);
+    let (status, _, _) = get(&v.base, "/", &["Authorization: Bearer s3cret"]);
+    assert_eq!(status, 200);
+}

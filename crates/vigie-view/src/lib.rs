@@ -1,0 +1,373 @@
+//! `vigie view`: a web viewer for logs. It serves, read-only, the logs under
+//! the paths it was given (`catalog`), and pages, sorts, filters and
+//! searches a log's samples on the server (`index`), so that the browser
+//! only ever receives one page of rows; every view is a URL (the filter
+//! state is its query), so a link shows a colleague the same thing. Pages
+//! are rendered on the server from templates built into the binary
+//! (`pages`); the front end needs no build step and no Node.js.
+//!
+//! Safe by default: the caller binds it (the CLI to loopback unless told
+//! otherwise, and then only with a token, which every request must carry);
+//! a URL names a catalog entry, never a file; logs are opened for reading
+//! only.
+
+pub mod catalog;
+pub mod index;
+mod pages;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use axum::extract::{Query as UrlQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub use catalog::{Catalog, Entry};
+pub use index::{Query, SampleIndex, Selection};
+
+/// What stops the viewer from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// A path given to the viewer cannot be used.
+    #[error("{path}: {message}")]
+    Path {
+        /// The path as given.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The listener failed.
+    #[error("the server stopped: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// One log as the viewer holds it: its results and its samples' index,
+/// for one version of the file (its length and modification time).
+pub struct LoadedLog {
+    /// The log's results: the footer, or those of the records so far.
+    pub results: vigie_log::results::LogResults,
+    /// Its manifest's Merkle root and signers, for a finished log.
+    pub manifest: Option<(String, Vec<String>)>,
+    /// The samples.
+    pub index: SampleIndex,
+    version: (u64, Option<SystemTime>),
+}
+
+/// What the handlers share.
+pub struct Viewer {
+    catalog: Catalog,
+    token: Option<String>,
+    loaded: Mutex<HashMap<PathBuf, Arc<LoadedLog>>>,
+}
+
+impl Viewer {
+    /// A viewer of `catalog`'s logs; with `token`, every request must carry
+    /// it (`?token=`, then a cookie the first answer sets).
+    pub fn new(catalog: Catalog, token: Option<String>) -> Viewer {
+        Viewer {
+            catalog,
+            token,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The log `entry` as it is now on disk: read again when the file has
+    /// changed (a run still being written), else the one read before.
+    pub fn load(&self, entry: &Entry) -> Result<Arc<LoadedLog>, String> {
+        let meta = std::fs::metadata(&entry.path).map_err(|e| e.to_string())?;
+        let version = (meta.len(), meta.modified().ok());
+        if let Some(log) = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&entry.path)
+            .filter(|l| l.version == version)
+        {
+            return Ok(log.clone());
+        }
+        let mut reader = vigie_log::LogReader::open(&entry.path).map_err(|e| e.to_string())?;
+        let header = reader.header().map_err(|e| e.to_string())?;
+        let records = vigie_log::records_that_count(
+            reader
+                .samples()
+                .map_err(|e| e.to_string())?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?,
+        );
+        let results = vigie_log::results::LogResults::read(&entry.path, Some(&records))
+            .map_err(|e| e.to_string())?;
+        let manifest = reader.manifest().ok().flatten().map(|(m, signatures)| {
+            (
+                m.merkle_root.clone(),
+                signatures.iter().map(|s| s.key_id.clone()).collect(),
+            )
+        });
+        let log = Arc::new(LoadedLog {
+            index: SampleIndex::build(&header, &records),
+            results,
+            manifest,
+            version,
+        });
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(entry.path.clone(), log.clone());
+        Ok(log)
+    }
+
+    fn entry(&self, params: &BTreeMap<String, String>) -> Result<Entry, Refused> {
+        let id = params
+            .get("log")
+            .ok_or_else(|| missing("which log? (the `log` parameter is missing)"))?;
+        self.catalog
+            .find(id)
+            .ok_or_else(|| missing(&format!("no log `{id}` under the viewer's paths")))
+    }
+
+    /// Whether the request carries the token, when there is one.
+    fn allowed(&self, headers: &HeaderMap, params: &BTreeMap<String, String>) -> bool {
+        let Some(token) = &self.token else {
+            return true;
+        };
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let cookie = headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.split(';')
+                    .find_map(|c| c.trim().strip_prefix("vigie_token="))
+            });
+        [params.get("token").map(String::as_str), bearer, cookie]
+            .into_iter()
+            .flatten()
+            .any(|given| given == token)
+    }
+}
+
+/// A request the viewer cannot answer, and why.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, Html(pages::error_page(&self.1))).into_response()
+    }
+}
+
+fn missing(message: &str) -> Refused {
+    Refused(StatusCode::NOT_FOUND, message.to_string())
+}
+
+fn not_found(message: &str) -> Response {
+    missing(message).into_response()
+}
+
+type Params = UrlQuery<BTreeMap<String, String>>;
+
+/// The viewer's routes.
+pub fn router(viewer: Arc<Viewer>) -> Router {
+    Router::new()
+        .route("/", get(logs))
+        .route("/run", get(run))
+        .route("/samples", get(samples))
+        .route("/sample", get(sample))
+        .route("/api/samples", get(api_samples))
+        .with_state(viewer)
+}
+
+/// Serves `viewer` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    viewer: Arc<Viewer>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ViewError> {
+    axum::serve(listener, router(viewer))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Answers with `page`, or refuses without the token; a token given in the
+/// URL is kept in a cookie, so that the page's links need not carry it.
+async fn answer(
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    params: &BTreeMap<String, String>,
+    page: impl FnOnce() -> Response + Send + 'static,
+) -> Response {
+    if !viewer.allowed(headers, params) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(pages::error_page(
+                "this viewer needs its token: open the address it printed (with ?token=…)",
+            )),
+        )
+            .into_response();
+    }
+    // Reading a log is file work: off the runtime's threads.
+    let mut response = match tokio::task::spawn_blocking(page).await {
+        Ok(response) => response,
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html(pages::error_page(&format!("internal error: {e}"))),
+        )
+            .into_response(),
+    };
+    if let (Some(token), Some(_)) = (&viewer.token, params.get("token")) {
+        if let Ok(value) = format!("vigie_token={token}; HttpOnly; SameSite=Strict; Path=/").parse()
+        {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+async fn logs(
+    State(viewer): State<Arc<Viewer>>,
+    headers: HeaderMap,
+    UrlQuery(params): Params,
+) -> Response {
+    let v = viewer.clone();
+    answer(&viewer, &headers, &params, move || {
+        let entries = v.catalog.entries();
+        let rows: Vec<_> = entries.iter().map(|e| (e.clone(), v.load(e))).collect();
+        Html(pages::logs_page(&v.catalog.roots(), &rows)).into_response()
+    })
+    .await
+}
+
+async fn run(
+    State(viewer): State<Arc<Viewer>>,
+    headers: HeaderMap,
+    UrlQuery(params): Params,
+) -> Response {
+    let v = viewer.clone();
+    answer(&viewer, &headers, &params.clone(), move || {
+        let entry = match v.entry(&params) {
+            Ok(e) => e,
+            Err(r) => return r.into_response(),
+        };
+        match v.load(&entry) {
+            Ok(log) => Html(pages::run_page(&entry, &log)).into_response(),
+            Err(e) => not_found(&format!("{}: {e}", entry.shown)),
+        }
+    })
+    .await
+}
+
+fn selection(
+    viewer: &Viewer,
+    params: &BTreeMap<String, String>,
+) -> Result<(Entry, Arc<LoadedLog>, Query, Selection), Refused> {
+    let entry = viewer.entry(params)?;
+    let log = viewer
+        .load(&entry)
+        .map_err(|e| missing(&format!("{}: {e}", entry.shown)))?;
+    let query = Query::from_params(params).map_err(|e| Refused(StatusCode::BAD_REQUEST, e))?;
+    let selection = log.index.select(&query);
+    Ok((entry, log, query, selection))
+}
+
+async fn samples(
+    State(viewer): State<Arc<Viewer>>,
+    headers: HeaderMap,
+    UrlQuery(params): Params,
+) -> Response {
+    let v = viewer.clone();
+    answer(
+        &viewer,
+        &headers,
+        &params.clone(),
+        move || match selection(&v, &params) {
+            Ok((entry, log, query, selection)) => Html(pages::samples_page(
+                &entry, &log, &params, &query, &selection,
+            ))
+            .into_response(),
+            Err(r) => r.into_response(),
+        },
+    )
+    .await
+}
+
+async fn api_samples(
+    State(viewer): State<Arc<Viewer>>,
+    headers: HeaderMap,
+    UrlQuery(params): Params,
+) -> Response {
+    let v = viewer.clone();
+    answer(&viewer, &headers, &params.clone(), move || {
+        match selection(&v, &params) {
+            Ok((_, log, _, selection)) => {
+                let rows: Vec<_> = selection
+                    .shown
+                    .iter()
+                    .map(|&n| {
+                        let row = &log.index.rows[n];
+                        serde_json::json!({
+                            "n": n, "id": row.id, "epoch": row.epoch, "error": row.error,
+                            "scores": log.index.scorers.iter().zip(&row.scores).map(|(s, v)| (s.clone(), *v)).collect::<BTreeMap<_, _>>(),
+                        })
+                    })
+                    .collect();
+                axum::Json(serde_json::json!({
+                    "total": selection.total, "page": selection.page, "pages": selection.pages, "rows": rows,
+                }))
+                .into_response()
+            }
+            Err(r) => r.into_response(),
+        }
+    })
+    .await
+}
+
+async fn sample(
+    State(viewer): State<Arc<Viewer>>,
+    headers: HeaderMap,
+    UrlQuery(params): Params,
+) -> Response {
+    let v = viewer.clone();
+    answer(&viewer, &headers, &params.clone(), move || {
+        let (entry, log, _, selection) = match selection(&v, &params) {
+            Ok(s) => s,
+            Err(r) => return r.into_response(),
+        };
+        let Some(n) = params.get("n").and_then(|n| n.parse::<usize>().ok()) else {
+            return not_found("which sample? (the `n` parameter is missing)");
+        };
+        let Some(row) = log.index.rows.get(n) else {
+            return not_found(&format!("the log has no sample number {n}"));
+        };
+        let record =
+            vigie_log::LogReader::open(&entry.path).and_then(|mut r| r.sample(&row.id, row.epoch));
+        match record {
+            Ok(Some(record)) => {
+                let at = selection.matching.iter().position(|&m| m == n);
+                let previous = at
+                    .and_then(|i| i.checked_sub(1))
+                    .map(|i| selection.matching[i]);
+                let next = at.and_then(|i| selection.matching.get(i + 1).copied());
+                Html(pages::sample_page(
+                    &entry,
+                    &log,
+                    &record,
+                    &params,
+                    (previous, next),
+                ))
+                .into_response()
+            }
+            Ok(None) => not_found(&format!(
+                "sample {} epoch {} is not in the log",
+                row.id, row.epoch
+            )),
+            Err(e) => not_found(&e.to_string()),
+        }
+    })
+    .await
+}

@@ -1,0 +1,535 @@
+//! The viewer's pages: what each shows, gathered from a log's results and
+//! records, then rendered by the templates built into the binary (HTML
+//! escaped by the template engine). Numbers come from the log's results
+//! (`vigie_log::results`), never computed here.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use minijinja::{context, Environment};
+use serde_json::{json, Value};
+use vigie_core::{ContentPart, Role};
+use vigie_log::SampleRecord;
+
+use crate::{Entry, LoadedLog, Query, Selection};
+
+/// Bytes of a tool output or argument shown open; longer ones are folded.
+const FOLD_BYTES: usize = 2000;
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("../templates/base.html")),
+            ("error.html", include_str!("../templates/error.html")),
+            ("logs.html", include_str!("../templates/logs.html")),
+            ("run.html", include_str!("../templates/run.html")),
+            ("samples.html", include_str!("../templates/samples.html")),
+            ("sample.html", include_str!("../templates/sample.html")),
+        ] {
+            env.add_template(name, source)
+                .expect("the built-in templates parse");
+        }
+        env.add_filter("urlencode", |text: String| encode(&text));
+        env
+    })
+}
+
+/// Percent-encodes a URL query value.
+pub(crate) fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// A query string of `params` with `changes` applied (`None` removes).
+fn url(
+    path: &str,
+    params: &BTreeMap<String, String>,
+    changes: &[(&str, Option<String>)],
+) -> String {
+    let mut params = params.clone();
+    params.remove("token");
+    for (key, value) in changes {
+        match value {
+            Some(v) => params.insert(key.to_string(), v.clone()),
+            None => params.remove(*key),
+        };
+    }
+    let query: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+fn render(name: &str, ctx: minijinja::Value) -> String {
+    environment()
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .unwrap_or_else(|e| format!("<pre>template {name}: {e}</pre>"))
+}
+
+pub(crate) fn error_page(message: &str) -> String {
+    render("error.html", context! { message })
+}
+
+fn number(value: f64) -> String {
+    format!("{value:.3}")
+}
+
+/// The headline of a run: its first scorer's accuracy (or mean) and interval.
+fn headline(log: &LoadedLog) -> String {
+    let metrics = &log.results.footer.metrics;
+    for scorer in &log.index.scorers {
+        for metric in ["accuracy", "mean"] {
+            if let Some(v) = metrics.get(&format!("{scorer}/{metric}")) {
+                let interval = match (
+                    metrics.get(&format!("{scorer}/ci95_low")),
+                    metrics.get(&format!("{scorer}/ci95_high")),
+                ) {
+                    (Some(lo), Some(hi)) => format!(" [{}, {}]", number(*lo), number(*hi)),
+                    _ => String::new(),
+                };
+                return format!("{scorer} {metric} {}{interval}", number(*v));
+            }
+        }
+    }
+    String::new()
+}
+
+/// The run's status as a style (`failures` for a success with failed
+/// samples) and in words, as `log list` says it.
+fn status(log: &LoadedLog) -> (&'static str, &'static str) {
+    let footer = log.results.finished.then_some(&log.results.footer);
+    let style = match footer {
+        None => "started",
+        Some(f) if f.samples.errors > 0 && f.status.as_str() == "success" => "failures",
+        Some(f) => f.status.as_str(),
+    };
+    (style, vigie_log::results::status_word(footer))
+}
+
+pub(crate) fn logs_page(
+    roots: &[String],
+    logs: &[(Entry, Result<std::sync::Arc<LoadedLog>, String>)],
+) -> String {
+    let rows: Vec<Value> = logs
+        .iter()
+        .map(|(entry, log)| match log {
+            Ok(log) => {
+                let (status, word) = status(log);
+                let samples = &log.results.footer.samples;
+                json!({
+                    "id": entry.id, "shown": entry.shown,
+                    "task": log.results.header.task.name, "model": log.results.header.model.name,
+                    "status": status, "status_word": word,
+                    "completed": samples.completed, "total": samples.total, "errors": samples.errors,
+                    "headline": headline(log),
+                })
+            }
+            Err(e) => json!({"id": entry.id, "shown": entry.shown, "error": e}),
+        })
+        .collect();
+    render("logs.html", context! { roots, logs => rows })
+}
+
+pub(crate) fn run_page(entry: &Entry, log: &LoadedLog) -> String {
+    let header = &log.results.header;
+    let footer = &log.results.footer;
+    let settings = &header.settings;
+    let mut provenance: Vec<(String, String)> = vec![
+        ("log".into(), entry.shown.clone()),
+        ("run id".into(), header.run_id.clone()),
+        (
+            "task".into(),
+            format!("{} ({})", header.task.name, header.task.source),
+        ),
+        ("task sha256".into(), header.task.source_sha256.clone()),
+        ("dataset".into(), header.task.dataset.clone()),
+        ("dataset sha256".into(), header.task.dataset_sha256.clone()),
+        ("model".into(), header.model.name.clone()),
+    ];
+    if let Some(url) = &header.model.base_url {
+        provenance.push(("endpoint".into(), url.clone()));
+    }
+    if let Some(profile) = &header.model.profile {
+        provenance.push(("model profile".into(), profile.clone()));
+    }
+    if let Some(object) = serde_json::to_value(&settings.generate)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+    {
+        let set: Vec<String> = object
+            .iter()
+            .filter(|(_, v)| {
+                !v.is_null() && *v != &json!([]) && *v != &json!({}) && *v != &json!(false)
+            })
+            .map(|(k, v)| format!("{k} = {}", v.to_string().trim_matches('"')))
+            .collect();
+        provenance.push((
+            "generation".into(),
+            if set.is_empty() {
+                "defaults".into()
+            } else {
+                set.join(", ")
+            },
+        ));
+    }
+    provenance.push((
+        "epochs".into(),
+        format!("{} ({})", settings.epochs, settings.epochs_reducer),
+    ));
+    provenance.push(("seed".into(), settings.seed.to_string()));
+    if let Some(judge) = &header.judge_model {
+        provenance.push(("judge model".into(), judge.name.clone()));
+    }
+    if let Some(attacker) = &header.attacker_model {
+        provenance.push(("attacker model".into(), attacker.name.clone()));
+    }
+    provenance.push(("started".into(), header.started_at.clone()));
+    if log.results.finished {
+        provenance.push((
+            "finished".into(),
+            format!("{} ({:.1} s)", footer.finished_at, footer.duration_s),
+        ));
+    }
+    let mut tokens = format!(
+        "{} ({} in, {} out{})",
+        footer.usage.total_tokens,
+        footer.usage.input_tokens,
+        footer.usage.output_tokens,
+        if footer.usage.reasoning_tokens > 0 {
+            format!(", {} reasoning", footer.usage.reasoning_tokens)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(cost) = footer.cost_usd {
+        tokens.push_str(&format!(" · ${cost:.4}"));
+    }
+    provenance.push(("tokens".into(), tokens));
+    provenance.push((
+        "manifest".into(),
+        match &log.manifest {
+            Some((root, signers)) if signers.is_empty() => {
+                format!("Merkle root {root}; not signed")
+            }
+            Some((root, signers)) => format!(
+                "Merkle root {root}; signed by {} (`vigie verify` checks the signatures)",
+                signers.join(", ")
+            ),
+            None => "none yet (an unfinished run)".into(),
+        },
+    ));
+    let mut metrics = Vec::new();
+    for scorer in &log.index.scorers {
+        let prefix = format!("{scorer}/");
+        let interval = match (
+            footer.metrics.get(&format!("{scorer}/ci95_low")),
+            footer.metrics.get(&format!("{scorer}/ci95_high")),
+        ) {
+            (Some(lo), Some(hi)) => format!("[{}, {}]", number(*lo), number(*hi)),
+            _ => String::new(),
+        };
+        for (key, value) in footer
+            .metrics
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+        {
+            let metric = &key[prefix.len()..];
+            if metric.starts_with("ci95") {
+                continue;
+            }
+            let shown = if metric == "stderr" {
+                String::new()
+            } else {
+                interval.clone()
+            };
+            metrics.push(json!({"scorer": scorer, "metric": metric, "value": number(*value), "interval": shown}));
+        }
+    }
+    let mut extra: Vec<String> = footer
+        .pass_at_k
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: pass@{} {} [{}, {}] over {} samples",
+                p.scorer,
+                p.k,
+                number(p.value),
+                number(p.ci95_low),
+                number(p.ci95_high),
+                p.samples
+            )
+        })
+        .collect();
+    if let Some(spec) = &header.task.contrast {
+        extra.extend(footer.contrasts.iter().map(|c| {
+            format!(
+                "{}: {} {} vs {} {} over {} pairs, difference {:+.3} [{}, {}]",
+                c.scorer,
+                spec.baseline,
+                number(c.baseline_mean),
+                spec.variant,
+                number(c.variant_mean),
+                c.pairs,
+                c.difference,
+                number(c.ci95_low),
+                number(c.ci95_high)
+            )
+        }));
+    }
+    let groups: Vec<Value> = footer
+        .groups
+        .iter()
+        .map(|g| {
+            let values: Vec<String> = log
+                .index
+                .scorers
+                .iter()
+                .map(|s| {
+                    g.metrics
+                        .get(&format!("{s}/accuracy"))
+                        .or_else(|| g.metrics.get(&format!("{s}/mean")))
+                        .map_or(String::new(), |v| number(*v))
+                })
+                .collect();
+            json!({"name": g.group, "samples": g.samples, "values": values})
+        })
+        .collect();
+    let mut kinds: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for row in &log.index.rows {
+        if let Some(kind) = &row.error {
+            let first = row.error_message.clone().unwrap_or_default();
+            kinds.entry(kind.clone()).or_insert((0, first)).0 += 1;
+        }
+    }
+    let error_kinds: Vec<Value> = kinds
+        .into_iter()
+        .map(|(kind, (count, message))| json!({"kind": kind, "count": count, "message": message}))
+        .collect();
+    let (status, status_word) = status(log);
+    render(
+        "run.html",
+        context! {
+            id => entry.id, shown => entry.shown, task => header.task.name, model => header.model.name,
+            status, status_word, records => log.index.rows.len(), errors => footer.samples.errors,
+            provenance, metrics, extra, groups, group_by => header.task.group_by, scorers => log.index.scorers,
+            error_kinds,
+        },
+    )
+}
+
+pub(crate) fn samples_page(
+    entry: &Entry,
+    log: &LoadedLog,
+    params: &BTreeMap<String, String>,
+    query: &Query,
+    selection: &Selection,
+) -> String {
+    let rows: Vec<Value> = selection
+        .shown
+        .iter()
+        .map(|&n| {
+            let row = &log.index.rows[n];
+            json!({
+                "href": url("/sample", params, &[("n", Some(n.to_string()))]),
+                "id": row.id, "epoch": row.epoch,
+                "scores": row.scores.iter().map(|v| v.map_or(String::new(), number)).collect::<Vec<_>>(),
+                "error": row.error, "input": row.input, "output": row.output,
+            })
+        })
+        .collect();
+    let page = |n: usize| url("/samples", params, &[("page", Some(n.to_string()))]);
+    let mut groups: Vec<&str> = log
+        .index
+        .rows
+        .iter()
+        .filter_map(|r| r.group.as_deref())
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut error_options = vec!["".to_string(), "none".into(), "only".into()];
+    let mut kinds: Vec<&str> = log
+        .index
+        .rows
+        .iter()
+        .filter_map(|r| r.error.as_deref())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    error_options.extend(kinds.into_iter().map(str::to_string));
+    let sort_options: Vec<String> = ["", "id", "time", "tokens"]
+        .into_iter()
+        .map(str::to_string)
+        .chain(log.index.scorers.iter().cloned())
+        .collect();
+    let form = json!({
+        "q": query.search, "score": params.get("score"), "error": params.get("error").cloned().unwrap_or_default(),
+        "group": query.group, "epoch": query.epoch, "sort": params.get("sort").cloned().unwrap_or_default(),
+        "order": params.get("order"),
+    });
+    let header = &log.results.header;
+    render(
+        "samples.html",
+        context! {
+            id => entry.id, shown => entry.shown, task => header.task.name, model => header.model.name,
+            scorers => log.index.scorers, group_by => log.index.group_by, group_options => groups,
+            error_options, sort_options, form, rows, total => selection.total, records => log.index.rows.len(),
+            page => selection.page, pages => selection.pages,
+            prev_page => (selection.page > 1).then(|| page(selection.page - 1)),
+            next_page => (selection.page < selection.pages).then(|| page(selection.page + 1)),
+        },
+    )
+}
+
+/// One message part as shown: long ones folded with their size.
+fn part(kind: &str, label: String, text: String) -> Value {
+    let folded = text.len() > FOLD_BYTES;
+    json!({"kind": kind, "label": label, "size": format!("{} bytes", text.len()), "folded": folded, "text": text})
+}
+
+pub(crate) fn sample_page(
+    entry: &Entry,
+    log: &LoadedLog,
+    record: &SampleRecord,
+    params: &BTreeMap<String, String>,
+    (previous, next): (Option<usize>, Option<usize>),
+) -> String {
+    let steps: BTreeMap<&str, &vigie_log::ToolStep> = record
+        .agent
+        .iter()
+        .flat_map(|a| &a.steps)
+        .map(|s| (s.call_id.as_str(), s))
+        .collect();
+    let messages: Vec<Value> = record
+        .messages
+        .iter()
+        .map(|m| {
+            let parts: Vec<Value> = m
+                .content
+                .iter()
+                .map(|p| match p {
+                    ContentPart::Text { text } => part("text", String::new(), text.clone()),
+                    ContentPart::Reasoning(r) => part(
+                        "reasoning",
+                        if r.redacted {
+                            "reasoning (withheld by the API)".into()
+                        } else if r.summary {
+                            "reasoning (summary)".into()
+                        } else {
+                            "reasoning".into()
+                        },
+                        r.text.clone(),
+                    ),
+                    ContentPart::ToolCall(c) => part(
+                        "call",
+                        format!(
+                            "call {} · {}{}",
+                            c.name,
+                            c.id,
+                            c.parse_error
+                                .as_ref()
+                                .map_or(String::new(), |e| format!(" · unreadable: {e}"))
+                        ),
+                        match c.arguments.as_object() {
+                            Some(map) if map.len() == 1 => map
+                                .values()
+                                .next()
+                                .and_then(|v| v.as_str())
+                                .map_or_else(|| c.arguments.to_string(), str::to_string),
+                            _ => c.arguments.to_string(),
+                        },
+                    ),
+                    ContentPart::ToolResult(r) => {
+                        let how = steps.get(r.call_id.as_str()).map_or(String::new(), |s| {
+                            format!(
+                                " · exit {} · {:.2} s · {} bytes of output{}{}",
+                                s.exit_code.map_or("–".into(), |c| c.to_string()),
+                                s.duration_s,
+                                s.output_bytes,
+                                if s.cut { ", cut for the model" } else { "" },
+                                if s.timed_out { ", timed out" } else { "" }
+                            )
+                        });
+                        part(
+                            "result",
+                            format!(
+                                "result of {}{}{how}",
+                                r.call_id,
+                                if r.is_error { " (error)" } else { "" }
+                            ),
+                            r.content.clone(),
+                        )
+                    }
+                })
+                .collect();
+            let role = match m.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+                Role::Tool => "tool",
+            };
+            json!({"role": role, "parts": parts})
+        })
+        .collect();
+    let scores: Vec<Value> = record
+        .scores
+        .iter()
+        .map(|(name, s)| json!({"name": name, "value": number(s.value), "answer": s.answer, "explanation": s.explanation}))
+        .collect();
+    let mut facts = vec![
+        ("time".to_string(), format!("{:.2} s", record.time_s)),
+        (
+            "tokens".into(),
+            format!(
+                "{} ({} in, {} out)",
+                record.usage.total_tokens, record.usage.input_tokens, record.usage.output_tokens
+            ),
+        ),
+    ];
+    if let Some(agent) = &record.agent {
+        facts.push((
+            "agent".into(),
+            format!(
+                "ended: {}; {} turns, {} tool calls, {:.2} s working; sandbox: {}",
+                agent.ended,
+                agent.turns,
+                agent.steps.len(),
+                agent.working_s,
+                agent.sandbox.isolation
+            ),
+        ));
+    }
+    for (key, value) in &record.metadata {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if text.len() <= 200 {
+            facts.push((key.clone(), text));
+        }
+    }
+    let link = |n: usize| url("/sample", params, &[("n", Some(n.to_string()))]);
+    let _ = log;
+    render(
+        "sample.html",
+        context! {
+            id => entry.id, shown => entry.shown, sample_id => record.id, epoch => record.epoch,
+            error => record.error.as_ref().map(|e| json!({"kind": e.kind.as_str(), "message": e.message})),
+            scores, facts, messages,
+            previous => previous.map(link), next => next.map(link),
+            back => url("/samples", params, &[("n", None)]),
+        },
+    )
+}
