@@ -179,6 +179,7 @@ pub fn router(viewer: Arc<Viewer>) -> Router {
         .route("/samples", get(samples))
         .route("/sample", get(sample))
         .route("/api/samples", get(api_samples))
+        .route("/api/logs", get(api_logs))
         .with_state(viewer)
 }
 
@@ -239,6 +240,24 @@ async fn logs(
         let entries = v.catalog.entries();
         let rows: Vec<_> = entries.iter().map(|e| (e.clone(), v.load(e))).collect();
         Html(pages::logs_page(&v.catalog.roots(), &rows)).into_response()
+    })
+    .await
+}
+
+async fn api_logs(
+    State(viewer): State<Arc<Viewer>>,
+    headers: HeaderMap,
+    UrlQuery(params): Params,
+) -> Response {
+    let v = viewer.clone();
+    answer(&viewer, &headers, &params, move || {
+        let rows: Vec<_> = v
+            .catalog
+            .entries()
+            .iter()
+            .map(|e| (e.clone(), v.load(e)))
+            .collect();
+        axum::Json(pages::log_rows(&rows)).into_response()
     })
     .await
 }

@@ -119,11 +119,12 @@ fn status(log: &LoadedLog) -> (&'static str, &'static str) {
     (style, vigie_log::results::status_word(footer))
 }
 
-pub(crate) fn logs_page(
-    roots: &[String],
-    logs: &[(Entry, Result<std::sync::Arc<LoadedLog>, String>)],
-) -> String {
-    let rows: Vec<Value> = logs
+/// A list of logs, each read (or why not).
+pub(crate) type Listed = [(Entry, Result<std::sync::Arc<LoadedLog>, String>)];
+
+/// The logs list's rows, as the page shows them and `/api/logs` sends them.
+pub(crate) fn log_rows(logs: &Listed) -> Vec<Value> {
+    logs
         .iter()
         .map(|(entry, log)| match log {
             Ok(log) => {
@@ -139,8 +140,11 @@ pub(crate) fn logs_page(
             }
             Err(e) => json!({"id": entry.id, "shown": entry.shown, "error": e}),
         })
-        .collect();
-    render("logs.html", context! { roots, logs => rows })
+        .collect()
+}
+
+pub(crate) fn logs_page(roots: &[String], logs: &Listed) -> String {
+    render("logs.html", context! { roots, logs => log_rows(logs) })
 }
 
 pub(crate) fn run_page(entry: &Entry, log: &LoadedLog) -> String {
@@ -374,10 +378,13 @@ pub(crate) fn samples_page(
         .map(str::to_string)
         .chain(log.index.scorers.iter().cloned())
         .collect();
+    // Empty strings, not nulls: a field the filter does not use shows nothing.
+    let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     let form = json!({
-        "q": query.search, "score": params.get("score"), "error": params.get("error").cloned().unwrap_or_default(),
-        "group": query.group, "epoch": query.epoch, "sort": params.get("sort").cloned().unwrap_or_default(),
-        "order": params.get("order"),
+        "q": query.search.clone().unwrap_or_default(), "score": param("score"), "error": param("error"),
+        "group": query.group.clone().unwrap_or_default(),
+        "epoch": query.epoch.map(|e| e.to_string()).unwrap_or_default(),
+        "sort": param("sort"), "order": param("order"),
     });
     let header = &log.results.header;
     render(

@@ -309,7 +309,7 @@ fn compare_pairs_the_samples_of_two_runs() {
 }
 
 /// Chromium, if the machine has it; under CI it must.
-fn chromium() -> Option<PathBuf> {
+pub(super) fn chromium() -> Option<PathBuf> {
     for candidate in ["chromium", "chromium-browser", "google-chrome"] {
         if let Ok(out) = Command::new("which").arg(candidate).output() {
             if out.status.success() {

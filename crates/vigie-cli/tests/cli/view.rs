@@ -121,6 +121,14 @@ fn logs_runs_samples_and_transcripts_are_served_filtered_on_the_server() {
         "{wrong}"
     );
     assert!(wrong.contains("What is 9+0?") && !wrong.contains("What is 2+0?"));
+    assert!(
+        wrong.contains("value=\"includes&lt;1\""),
+        "the form shows the filter: {wrong}"
+    );
+    assert!(
+        !wrong.contains("None"),
+        "an unused field shows nothing: {wrong}"
+    );
     let (_, _, found) = get(&v.base, &format!("/samples?log={id}&q=WHAT+IS+11"), &[]);
     assert!(found.contains("<strong>1</strong> of 12"), "{found}");
     let (_, _, api) = get(
@@ -243,4 +251,136 @@ fn another_address_needs_a_token_and_every_request_carries_it() {
     assert_eq!(status, 200);
     let (status, _, _) = get(&v.base, "/", &["Authorization: Bearer s3cret"]);
     assert_eq!(status, 200);
+}
+
+/// A run still being written: `/api/logs` (which the logs page asks every
+/// two seconds) shows its records arriving, then its end.
+#[test]
+fn a_run_being_written_shows_its_progress_live() {
+    let ws = Workspace::new();
+    ws.write("arith.toml", ARITH_TASK);
+    let rows: Vec<String> = (0..40)
+        .map(|i| format!("What is {i}+0? [[delay:60]]"))
+        .collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|q| (q.as_str(), "4")).collect();
+    ws.dataset("arith.jsonl", &rows);
+    std::fs::create_dir_all(ws.path().join("logs")).unwrap();
+    let v = view(&ws, &["logs"]);
+    let server = server();
+    let mut run = ws
+        .command(&eval_args(
+            &server.base_url(),
+            "arith.toml",
+            &["--max-connections", "1"],
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let started = std::time::Instant::now();
+    loop {
+        let (_, _, body) = get(&v.base, "/api/logs", &[]);
+        let logs: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if let Some(log) = logs.as_array().unwrap().first() {
+            seen.push((
+                log["status"].as_str().unwrap().to_string(),
+                log["completed"].as_u64().unwrap(),
+            ));
+            if log["status"] == "success" {
+                break;
+            }
+        }
+        assert!(started.elapsed().as_secs() < 30, "{seen:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(run.wait().unwrap().success());
+    let partial: Vec<u64> = seen
+        .iter()
+        .filter(|(status, _)| status == "started")
+        .map(|(_, n)| *n)
+        .collect();
+    assert!(partial.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert!(
+        partial.iter().any(|&n| n > 0 && n < 40),
+        "seen mid-run: {seen:?}"
+    );
+    assert_eq!(seen.last().unwrap(), &("success".to_string(), 40));
+}
+
+fn chromium_args(profile: &std::path::Path) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect()
+}
+
+/// In a real browser: the logs page's script redraws the rows from the
+/// server (its mark is set), and the filtered samples page renders with its
+/// styles (a screenshot a person can read; its pixels are checked).
+#[test]
+fn the_viewer_renders_and_updates_in_headless_chromium() {
+    let ws = Workspace::new();
+    let id = a_run(&ws);
+    let Some(chromium) = super::assess::chromium() else {
+        return;
+    };
+    let v = view(&ws, &["logs"]);
+    let profile = ws.path().join("chromium-profile");
+    let out = std::process::Command::new(&chromium)
+        .args(chromium_args(&profile))
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(&v.base)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let dom = text(&out.stdout);
+    assert!(
+        dom.contains("data-updated=\""),
+        "the live script ran: {dom}{}",
+        text(&out.stderr)
+    );
+    assert!(
+        dom.contains(&format!("/run?log={}", id.replace('/', "%2F"))),
+        "rows drawn by the script: {dom}"
+    );
+
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("view-samples.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = std::process::Command::new(&chromium)
+        .args(chromium_args(&profile))
+        .arg("--window-size=1280,900")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("{}samples?log={id}&score=includes%3C1", v.base))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(shot.exists(), "no screenshot: {}", text(&out.stderr));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (1280, 900));
+    let channels = info.color_type.samples();
+    let count = |colour: [u8; 3]| pixels.chunks(channels).filter(|p| p[..3] == colour).count();
+    assert!(
+        count([0x0f, 0x17, 0x2a]) > 1280 * 30,
+        "the header band: the page's styles applied"
+    );
+    assert!(
+        count([0xf7, 0xf8, 0xfa]) > 20_000,
+        "the filter form and table heads"
+    );
+    eprintln!("screenshot: {}", shot.display());
 }
