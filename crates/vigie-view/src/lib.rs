@@ -180,6 +180,7 @@ pub fn router(viewer: Arc<Viewer>) -> Router {
         .route("/sample", get(sample))
         .route("/api/samples", get(api_samples))
         .route("/api/logs", get(api_logs))
+        .route("/compare", get(compare))
         .with_state(viewer)
 }
 
@@ -262,6 +263,83 @@ async fn api_logs(
     .await
 }
 
+/// Two or more runs of one task side by side: `/compare?log=A&log=B…`.
+async fn compare(
+    State(viewer): State<Arc<Viewer>>,
+    headers: HeaderMap,
+    UrlQuery(pairs): UrlQuery<Vec<(String, String)>>,
+) -> Response {
+    let params: BTreeMap<String, String> = pairs.iter().cloned().collect();
+    let v = viewer.clone();
+    answer(
+        &viewer,
+        &headers,
+        &params.clone(),
+        move || match comparison(&v, &pairs, &params) {
+            Ok(page) => Html(page).into_response(),
+            Err(refused) => refused.into_response(),
+        },
+    )
+    .await
+}
+
+fn comparison(
+    viewer: &Viewer,
+    pairs: &[(String, String)],
+    params: &BTreeMap<String, String>,
+) -> Result<String, Refused> {
+    let mut runs = Vec::new();
+    for (_, id) in pairs.iter().filter(|(k, _)| k == "log") {
+        let entry = viewer
+            .catalog
+            .find(id)
+            .ok_or_else(|| missing(&format!("no log `{id}` under the viewer's paths")))?;
+        let log = viewer
+            .load(&entry)
+            .map_err(|e| missing(&format!("{}: {e}", entry.shown)))?;
+        runs.push((entry, log));
+    }
+    let bad = |m: String| Refused(StatusCode::BAD_REQUEST, m);
+    if runs.len() < 2 {
+        return Err(bad(
+            "compare needs two or more runs: /compare?log=A&log=B".into()
+        ));
+    }
+    let task = &runs[0].1.results.header.task.name;
+    if let Some((other, _)) = runs
+        .iter()
+        .find(|(_, l)| &l.results.header.task.name != task)
+    {
+        return Err(bad(format!(
+            "{} is a run of another task than `{task}`: compare runs of one task",
+            other.shown
+        )));
+    }
+    let evidence = |(entry, log): &(Entry, Arc<LoadedLog>)| vigie_assess::EvidenceLog {
+        path: entry.path.clone(),
+        file_name: entry.shown.clone(),
+        header: log.results.header.clone(),
+        footer: log.results.finished.then(|| log.results.footer.clone()),
+    };
+    let base = evidence(&runs[0]);
+    let mut deltas = Vec::new();
+    for run in &runs[1..] {
+        let other = evidence(run);
+        let comparison = vigie_assess::compare(&base, &other, base.header.settings.seed)
+            .map_err(|e| bad(e.to_string()))?;
+        let label = format!("{} ({})", run.0.shown, run.1.results.header.model.name);
+        deltas.extend(comparison.scorers.into_iter().map(|c| (label.clone(), c)));
+    }
+    let scorer = params
+        .get("scorer")
+        .cloned()
+        .or_else(|| runs[0].1.index.scorers.first().cloned())
+        .unwrap_or_default();
+    let only = params.get("only").map_or("", String::as_str);
+    let page = params.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    Ok(pages::compare_page(&runs, &deltas, &scorer, only, page))
+}
+
 async fn run(
     State(viewer): State<Arc<Viewer>>,
     headers: HeaderMap,
@@ -274,7 +352,21 @@ async fn run(
             Err(r) => return r.into_response(),
         };
         match v.load(&entry) {
-            Ok(log) => Html(pages::run_page(&entry, &log)).into_response(),
+            Ok(log) => {
+                // Other runs of the same task, to compare with.
+                let others: Vec<(Entry, String)> = v
+                    .catalog
+                    .entries()
+                    .into_iter()
+                    .filter(|e| e.id != entry.id)
+                    .filter_map(|e| {
+                        let other = v.load(&e).ok()?;
+                        (other.results.header.task.name == log.results.header.task.name)
+                            .then(|| (e, other.results.header.model.name.clone()))
+                    })
+                    .collect();
+                Html(pages::run_page(&entry, &log, &others)).into_response()
+            }
             Err(e) => not_found(&format!("{}: {e}", entry.shown)),
         }
     })

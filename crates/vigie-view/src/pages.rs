@@ -27,6 +27,7 @@ fn environment() -> &'static Environment<'static> {
             ("run.html", include_str!("../templates/run.html")),
             ("samples.html", include_str!("../templates/samples.html")),
             ("sample.html", include_str!("../templates/sample.html")),
+            ("compare.html", include_str!("../templates/compare.html")),
         ] {
             env.add_template(name, source)
                 .expect("the built-in templates parse");
@@ -147,7 +148,7 @@ pub(crate) fn logs_page(roots: &[String], logs: &Listed) -> String {
     render("logs.html", context! { roots, logs => log_rows(logs) })
 }
 
-pub(crate) fn run_page(entry: &Entry, log: &LoadedLog) -> String {
+pub(crate) fn run_page(entry: &Entry, log: &LoadedLog, others: &[(Entry, String)]) -> String {
     let header = &log.results.header;
     let footer = &log.results.footer;
     let settings = &header.settings;
@@ -330,6 +331,10 @@ pub(crate) fn run_page(entry: &Entry, log: &LoadedLog) -> String {
             status, status_word, records => log.index.rows.len(), errors => footer.samples.errors,
             provenance, metrics, extra, groups, group_by => header.task.group_by, scorers => log.index.scorers,
             error_kinds,
+            compare => others.iter().map(|(e, model)| json!({
+                "shown": e.shown, "model": model,
+                "href": format!("/compare?log={}&log={}", encode(&entry.id), encode(&e.id)),
+            })).collect::<Vec<_>>(),
         },
     )
 }
@@ -537,6 +542,128 @@ pub(crate) fn sample_page(
             scores, facts, messages,
             previous => previous.map(link), next => next.map(link),
             back => url("/samples", params, &[("n", None)]),
+        },
+    )
+}
+
+/// Rows of the comparison shown per page.
+const COMPARE_PAGE: usize = 100;
+
+/// Two or more runs of one task: the paired differences from the first run
+/// (`vigie compare`'s test), and one row per sample with each run's value
+/// of `scorer`, each a link to that run's sample; `only` is `changed` or
+/// `failures`.
+pub(crate) fn compare_page(
+    runs: &[(Entry, std::sync::Arc<LoadedLog>)],
+    deltas: &[(String, vigie_assess::ScorerComparison)],
+    scorer: &str,
+    only: &str,
+    page: usize,
+) -> String {
+    // Every (sample, epoch) of any run, in the first run's order, then the others'.
+    let mut keys: Vec<(String, u32)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut at: Vec<BTreeMap<(String, u32), usize>> = Vec::new();
+    for (_, log) in runs {
+        let mut map = BTreeMap::new();
+        for (n, row) in log.index.rows.iter().enumerate() {
+            let key = (row.id.clone(), row.epoch);
+            if seen.insert(key.clone()) {
+                keys.push(key.clone());
+            }
+            map.insert(key, n);
+        }
+        at.push(map);
+    }
+    let value = |run: usize, key: &(String, u32)| -> Option<(usize, Option<f64>, Option<String>)> {
+        let (_, log) = &runs[run];
+        let n = *at[run].get(key)?;
+        let row = &log.index.rows[n];
+        let column = log.index.scorers.iter().position(|s| s == scorer);
+        Some((n, column.and_then(|c| row.scores[c]), row.error.clone()))
+    };
+    let selected: Vec<&(String, u32)> = keys
+        .iter()
+        .filter(|key| {
+            let values: Vec<_> = (0..runs.len()).map(|r| value(r, key)).collect();
+            match only {
+                "changed" => {
+                    let shown: Vec<Option<f64>> = values
+                        .iter()
+                        .map(|v| v.as_ref().and_then(|v| v.1))
+                        .collect();
+                    shown.windows(2).any(|w| w[0] != w[1])
+                }
+                "failures" => values.iter().any(|v| match v {
+                    None => true,
+                    Some((_, score, error)) => error.is_some() || score.is_none_or(|s| s < 1.0),
+                }),
+                _ => true,
+            }
+        })
+        .collect();
+    let pages = selected.len().div_ceil(COMPARE_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let rows: Vec<Value> = selected
+        .iter()
+        .skip((page - 1) * COMPARE_PAGE)
+        .take(COMPARE_PAGE)
+        .map(|key| {
+            let cells: Vec<Value> = (0..runs.len())
+                .map(|r| match value(r, key) {
+                    None => json!({}),
+                    Some((n, score, error)) => json!({
+                        "href": format!("/sample?log={}&n={n}", encode(&runs[r].0.id)),
+                        "text": match (&error, score) {
+                            (Some(kind), None) => kind.clone(),
+                            (_, Some(v)) => number(v),
+                            (None, None) => "not scored".into(),
+                        },
+                        "bad": error.is_some() || score.is_some_and(|v| v < 1.0),
+                    }),
+                })
+                .collect();
+            json!({"id": key.0, "epoch": key.1, "cells": cells})
+        })
+        .collect();
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    params.insert("scorer".into(), scorer.to_string());
+    params.insert("only".into(), only.to_string());
+    let logs: String = runs
+        .iter()
+        .map(|(e, _)| format!("&log={}", encode(&e.id)))
+        .collect();
+    let page_url = |n: usize| {
+        format!(
+            "{}{logs}",
+            url("/compare", &params, &[("page", Some(n.to_string()))])
+        )
+    };
+    let deltas: Vec<Value> = deltas
+        .iter()
+        .map(|(run, c)| {
+            json!({
+                "run": run, "scorer": c.scorer, "shared": c.shared, "mean_a": number(c.mean_a), "mean_b": number(c.mean_b),
+                "difference": format!("{:+.3}", c.difference), "interval": format!("[{}, {}]", number(c.ci95_low), number(c.ci95_high)),
+                "p": format!("{:.4}", c.p_value), "test": c.test,
+            })
+        })
+        .collect();
+    let scorers: Vec<String> = runs
+        .first()
+        .map(|(_, l)| l.index.scorers.clone())
+        .unwrap_or_default();
+    let run_rows: Vec<Value> = runs
+        .iter()
+        .map(|(e, l)| json!({"id": e.id, "shown": e.shown, "model": l.results.header.model.name}))
+        .collect();
+    render(
+        "compare.html",
+        context! {
+            task => runs.first().map(|(_, l)| l.results.header.task.name.clone()), runs => run_rows, deltas,
+            scorers, scorer, only, rows, total => selected.len(), keys => keys.len(), page, pages,
+            prev_page => (page > 1).then(|| page_url(page - 1)),
+            next_page => (page < pages).then(|| page_url(page + 1)),
         },
     )
 }

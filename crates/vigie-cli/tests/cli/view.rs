@@ -356,13 +356,37 @@ fn the_viewer_renders_and_updates_in_headless_chromium() {
         "rows drawn by the script: {dom}"
     );
 
-    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("view-samples.png");
+    let count = screenshot(
+        &chromium,
+        &profile,
+        &format!("{}samples?log={id}&score=includes%3C1", v.base),
+        "view-samples.png",
+    );
+    assert!(
+        count([0x0f, 0x17, 0x2a]) > 1280 * 30,
+        "the header band: the page's styles applied"
+    );
+    assert!(
+        count([0xf7, 0xf8, 0xfa]) > 20_000,
+        "the filter form and table heads"
+    );
+}
+
+/// A 1280x900 screenshot of `url` (kept under the target's tmp folder for a
+/// person to look at): a counter of its pixels of a colour.
+fn screenshot(
+    chromium: &std::path::Path,
+    profile: &std::path::Path,
+    url: &str,
+    name: &str,
+) -> impl Fn([u8; 3]) -> usize {
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_file(&shot);
-    let out = std::process::Command::new(&chromium)
-        .args(chromium_args(&profile))
+    let out = std::process::Command::new(chromium)
+        .args(chromium_args(profile))
         .arg("--window-size=1280,900")
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("{}samples?log={id}&score=includes%3C1", v.base))
+        .arg(url)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -373,14 +397,82 @@ fn the_viewer_renders_and_updates_in_headless_chromium() {
     let info = reader.next_frame(&mut pixels).unwrap();
     assert_eq!((info.width, info.height), (1280, 900));
     let channels = info.color_type.samples();
-    let count = |colour: [u8; 3]| pixels.chunks(channels).filter(|p| p[..3] == colour).count();
-    assert!(
-        count([0x0f, 0x17, 0x2a]) > 1280 * 30,
-        "the header band: the page's styles applied"
-    );
-    assert!(
-        count([0xf7, 0xf8, 0xfa]) > 20_000,
-        "the filter form and table heads"
-    );
     eprintln!("screenshot: {}", shot.display());
+    move |colour: [u8; 3]| pixels.chunks(channels).filter(|p| p[..3] == colour).count()
+}
+
+/// Two runs of one task side by side: the paired test of `vigie compare`,
+/// one row per sample, and the changed-only and failures-only filters.
+#[test]
+fn two_runs_of_a_task_are_compared_sample_by_sample() {
+    let ws = Workspace::new();
+    let first = a_run(&ws);
+    // The second run answers every fourth question wrong instead of every third.
+    let rows: Vec<String> = (0..12)
+        .map(|i| {
+            format!(
+                "What is {i}+0?{}",
+                if i % 4 == 0 { " [[reply:wrong]]" } else { "" }
+            )
+        })
+        .collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|q| (q.as_str(), "4")).collect();
+    ws.dataset("arith.jsonl", &rows);
+    let server = server();
+    let out = ws.vigie(&eval_args(
+        &server.base_url(),
+        "arith.toml",
+        &["--log-dir", "logs/second"],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let second = format!(
+        "0/second/{}",
+        ws.only_log_in("logs/second")
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+    );
+    let v = view(&ws, &["logs"]);
+    let (_, _, run) = get(&v.base, &format!("/run?log={first}"), &[]);
+    assert!(
+        run.contains("Compare with another run of this task"),
+        "{run}"
+    );
+    let both = format!("/compare?log={first}&log={second}");
+    let (status, _, page) = get(&v.base, &both, &[]);
+    assert_eq!(status, 200, "{page}");
+    // 8 of 12 right against 9 of 12: +0.083, McNemar's exact test.
+    assert!(
+        page.contains("+0.083") && page.contains("mcnemar_exact"),
+        "{page}"
+    );
+    assert!(page.contains("<strong>12</strong> of 12 samples"), "{page}");
+    // Changed: 3, 4, 6, 8 and 9 differ (every third vs every fourth, 0 wrong in both).
+    let (_, _, changed) = get(&v.base, &format!("{both}&only=changed"), &[]);
+    assert!(
+        changed.contains("<strong>5</strong> of 12 samples"),
+        "{changed}"
+    );
+    let (_, _, failures) = get(&v.base, &format!("{both}&only=failures"), &[]);
+    assert!(
+        failures.contains("<strong>6</strong> of 12 samples"),
+        "{failures}"
+    );
+    // In a real browser: the failures rows, red where a run got it wrong.
+    if let Some(chromium) = super::assess::chromium() {
+        let count = screenshot(
+            &chromium,
+            &ws.path().join("chromium-profile"),
+            &format!("{}{}&only=failures", v.base, both.trim_start_matches('/')),
+            "view-compare.png",
+        );
+        assert!(count([0x0f, 0x17, 0x2a]) > 1280 * 30, "the header band");
+        assert!(
+            count([0xb4, 0x23, 0x18]) > 200,
+            "the wrong answers' cells in red"
+        );
+    }
+    let (status, _, one) = get(&v.base, &format!("/compare?log={first}"), &[]);
+    assert_eq!(status, 400);
+    assert!(one.contains("two or more runs"), "{one}");
 }
