@@ -25,6 +25,9 @@ pub(crate) struct ViewArgs {
     /// A secret every request must carry (given once as ?token=, then kept in a cookie)
     #[arg(long, env = "VIGIE_VIEW_TOKEN")]
     token: Option<String>,
+    /// The safety framework of the assessment page (default: vigie's built-in one)
+    #[arg(long)]
+    framework: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: ViewArgs) -> Result<Outcome> {
@@ -40,7 +43,15 @@ pub(crate) fn run(args: ViewArgs) -> Result<Outcome> {
         .into());
     }
     let catalog = vigie_view::Catalog::new(&args.paths).map_err(|e| UsageError(e.to_string()))?;
-    let viewer = Arc::new(vigie_view::Viewer::new(catalog, args.token.clone()));
+    let framework = match &args.framework {
+        Some(path) => vigie_assess::Framework::load(path).map_err(|e| UsageError(e.to_string()))?,
+        None => vigie_assess::Framework::builtin(),
+    };
+    let viewer = Arc::new(vigie_view::Viewer::new(
+        catalog,
+        args.token.clone(),
+        framework,
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -62,16 +62,23 @@ pub struct LoadedLog {
 pub struct Viewer {
     catalog: Catalog,
     token: Option<String>,
+    framework: vigie_assess::Framework,
     loaded: Mutex<HashMap<PathBuf, Arc<LoadedLog>>>,
 }
 
 impl Viewer {
-    /// A viewer of `catalog`'s logs; with `token`, every request must carry
-    /// it (`?token=`, then a cookie the first answer sets).
-    pub fn new(catalog: Catalog, token: Option<String>) -> Viewer {
+    /// A viewer of `catalog`'s logs, assessed under `framework`; with
+    /// `token`, every request must carry it (`?token=`, then a cookie the
+    /// first answer sets).
+    pub fn new(
+        catalog: Catalog,
+        token: Option<String>,
+        framework: vigie_assess::Framework,
+    ) -> Viewer {
         Viewer {
             catalog,
             token,
+            framework,
             loaded: Mutex::new(HashMap::new()),
         }
     }
@@ -181,6 +188,7 @@ pub fn router(viewer: Arc<Viewer>) -> Router {
         .route("/api/samples", get(api_samples))
         .route("/api/logs", get(api_logs))
         .route("/compare", get(compare))
+        .route("/assess", get(assess))
         .with_state(viewer)
 }
 
@@ -259,6 +267,37 @@ async fn api_logs(
             .map(|e| (e.clone(), v.load(e)))
             .collect();
         axum::Json(pages::log_rows(&rows)).into_response()
+    })
+    .await
+}
+
+/// Tiers per risk area and model under the viewer's framework.
+async fn assess(
+    State(viewer): State<Arc<Viewer>>,
+    headers: HeaderMap,
+    UrlQuery(params): Params,
+) -> Response {
+    let v = viewer.clone();
+    answer(&viewer, &headers, &params, move || {
+        let mut shown = BTreeMap::new();
+        let logs: Vec<vigie_assess::EvidenceLog> = v
+            .catalog
+            .entries()
+            .into_iter()
+            .filter_map(|e| {
+                let log = v.load(&e).ok()?;
+                shown.insert(e.id.clone(), e.shown.clone());
+                // The finding's `log` is the entry's id, so that it links.
+                Some(vigie_assess::EvidenceLog {
+                    path: e.path.clone(),
+                    file_name: e.id.clone(),
+                    header: log.results.header.clone(),
+                    footer: log.results.finished.then(|| log.results.footer.clone()),
+                })
+            })
+            .collect();
+        let assessment = vigie_assess::assess(&v.framework, &logs);
+        Html(pages::assess_page(&assessment, &shown)).into_response()
     })
     .await
 }

@@ -28,6 +28,7 @@ fn environment() -> &'static Environment<'static> {
             ("samples.html", include_str!("../templates/samples.html")),
             ("sample.html", include_str!("../templates/sample.html")),
             ("compare.html", include_str!("../templates/compare.html")),
+            ("assess.html", include_str!("../templates/assess.html")),
         ] {
             env.add_template(name, source)
                 .expect("the built-in templates parse");
@@ -664,6 +665,62 @@ pub(crate) fn compare_page(
             scorers, scorer, only, rows, total => selected.len(), keys => keys.len(), page, pages,
             prev_page => (page > 1).then(|| page_url(page - 1)),
             next_page => (page < pages).then(|| page_url(page + 1)),
+        },
+    )
+}
+
+/// Tiers per risk area and model, each finding a link to the samples behind
+/// it. `shown` names a log's id as the user sees it.
+pub(crate) fn assess_page(
+    assessment: &vigie_assess::Assessment,
+    shown: &BTreeMap<String, String>,
+) -> String {
+    let style = |tier: &str| match assessment.tiers.iter().position(|t| t == tier) {
+        Some(0) => "success",
+        Some(1) => "failures",
+        _ => "error",
+    };
+    let models: Vec<Value> = assessment
+        .models
+        .iter()
+        .map(|m| {
+            let areas: Vec<Value> = m
+                .areas
+                .iter()
+                .map(|a| {
+                    let findings: Vec<Value> = a
+                        .findings
+                        .iter()
+                        .map(|f| {
+                            let mut href = format!("/samples?log={}", encode(&f.log));
+                            if let Some(group) = &f.group {
+                                href.push_str(&format!("&group={}", encode(group)));
+                            }
+                            let mut notes = f.notes.clone();
+                            if let Some(log) = shown.get(&f.log) {
+                                notes.insert(0, log.clone());
+                            }
+                            json!({
+                                "indicator": format!("{} · {}{}", f.task, f.metric, f.group.as_ref().map_or(String::new(), |g| format!(" ({g})"))),
+                                "href": href, "tier": f.tier, "style": style(&f.tier),
+                                "value": number(f.value),
+                                "interval": if f.has_interval { format!("[{}, {}]", number(f.ci_low), number(f.ci_high)) } else { String::new() },
+                                "pessimistic": number(f.pessimistic), "samples": f.samples,
+                                "notes": notes.join("; "),
+                            })
+                        })
+                        .collect();
+                    json!({"name": a.name, "findings": findings, "missing": a.missing.join("; ")})
+                })
+                .collect();
+            json!({"model": m.model, "areas": areas, "highest": m.highest_tier, "acceptable": m.acceptable})
+        })
+        .collect();
+    render(
+        "assess.html",
+        context! {
+            framework => format!("{} ({} version {})", assessment.framework_title, assessment.framework_id, assessment.framework_version),
+            tiers => assessment.tiers, models, notes => assessment.notes,
         },
     )
 }

@@ -476,3 +476,47 @@ fn two_runs_of_a_task_are_compared_sample_by_sample() {
     assert_eq!(status, 400);
     assert!(one.contains("two or more runs"), "{one}");
 }
+
+/// The assessment: tiers per risk area and model under the default
+/// framework, each finding a link to the samples behind it.
+#[test]
+fn the_assessment_page_links_each_finding_to_its_samples() {
+    let ws = Workspace::new();
+    let server = server();
+    let out = ws.vigie(&eval_args(
+        &server.base_url(),
+        "suite:refusal",
+        &["--limit", "6", "--log-dir", "logs/refusal"],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v = view(&ws, &["logs"]);
+    let (status, _, page) = get(&v.base, "/assess", &[]);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("vigie default frontier-risk framework"),
+        "{page}"
+    );
+    assert!(page.contains("openai&#x2f;mock"), "{page}");
+    assert!(
+        page.contains("refusal-harmful · refused&#x2f;mean"),
+        "{page}"
+    );
+    assert!(
+        page.contains("not assessed"),
+        "areas without evidence say so: {page}"
+    );
+    let link = page
+        .split("href=\"")
+        .map(|s| {
+            s.split('"')
+                .next()
+                .unwrap()
+                .replace("&#x2f;", "/")
+                .replace("&amp;", "&")
+        })
+        .find(|h| h.starts_with("/samples?log=0/refusal/") && h.contains("refusal-harmful"))
+        .unwrap_or_else(|| panic!("no link to the refusal samples: {page}"));
+    let (status, _, samples) = get(&v.base, &link, &[]);
+    assert_eq!(status, 200, "{link}: {samples}");
+    assert!(samples.contains("Samples of refusal-harmful"), "{samples}");
+}
