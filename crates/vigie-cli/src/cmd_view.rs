@@ -67,6 +67,7 @@ pub(crate) fn run(args: ViewArgs) -> Result<Outcome> {
             .token
             .as_ref()
             .map_or(String::new(), |t| format!("?token={t}"));
+        viewer.warm();
         println!("http://{address}/{token}");
         eprintln!(
             "vigie: viewing the logs under {} (read-only; Ctrl-C stops)",

@@ -640,6 +640,53 @@ impl LogReader {
         Ok(SampleFrames { reader: self })
     }
 
+    /// Streams every complete sample record with the offset of its frame,
+    /// for readers that come back to a record later ([`LogReader::record_at`]).
+    pub fn samples_with_offsets(&mut self) -> Result<OffsetSampleFrames<'_>, LogError> {
+        self.run_version()?;
+        self.seek(PREAMBLE_LEN)?;
+        Ok(OffsetSampleFrames { reader: self })
+    }
+
+    /// The sample record whose frame starts at `offset` (one the stream of
+    /// [`LogReader::samples_with_offsets`] gave).
+    pub fn record_at(&mut self, offset: u64) -> Result<SampleRecord, LogError> {
+        self.run_version()?;
+        self.seek(offset)?;
+        match self.next_frame()? {
+            Frame::Complete {
+                kind: FrameKind::Sample,
+                offset,
+                head,
+                body,
+            } => self.decode_record(&head, &body, offset),
+            _ => Err(corrupt(&self.path, offset, "no sample record starts here")),
+        }
+    }
+
+    /// Streams the decompressed JSON of every sample frame from the frame at
+    /// `offset` on, undecoded, with each frame's offset: a fast sequential
+    /// look at the records (a search) before decoding the few that match.
+    pub fn payloads_from(&mut self, offset: u64) -> Result<PayloadFrames<'_>, LogError> {
+        self.seek(offset.max(PREAMBLE_LEN))?;
+        Ok(PayloadFrames { reader: self })
+    }
+
+    /// The decompressed JSON of the sample frame at `offset`, undecoded: for
+    /// a fast first look (a search) before decoding the few that match.
+    pub fn payload_at(&mut self, offset: u64) -> Result<Vec<u8>, LogError> {
+        self.seek(offset)?;
+        match self.next_frame()? {
+            Frame::Complete {
+                kind: FrameKind::Sample,
+                offset,
+                head,
+                body,
+            } => self.payload(&head, &body, offset).map(<[u8]>::to_vec),
+            _ => Err(corrupt(&self.path, offset, "no sample record starts here")),
+        }
+    }
+
     fn seek(&mut self, offset: u64) -> Result<(), LogError> {
         self.file
             .seek(SeekFrom::Start(offset))
@@ -836,6 +883,86 @@ impl LogReader {
         let path = self.path.clone();
         let raw = self.payload(head, body, offset)?;
         parse(&path, raw, offset)
+    }
+}
+
+/// The stream of (frame offset, decompressed JSON) of a log's sample
+/// frames, from [`LogReader::payloads_from`].
+pub struct PayloadFrames<'a> {
+    reader: &'a mut LogReader,
+}
+
+impl Iterator for PayloadFrames<'_> {
+    type Item = Result<(u64, Vec<u8>), LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.next_frame() {
+                Err(e) => return Some(Err(e)),
+                Ok(Frame::End | Frame::Torn { .. }) => return None,
+                Ok(Frame::Complete {
+                    kind: FrameKind::Sample,
+                    offset,
+                    head,
+                    body,
+                }) => {
+                    return Some(
+                        self.reader
+                            .payload(&head, &body, offset)
+                            .map(|raw| (offset, raw.to_vec())),
+                    )
+                }
+                Ok(Frame::Complete {
+                    kind:
+                        FrameKind::Footer
+                        | FrameKind::Trailer
+                        | FrameKind::Manifest
+                        | FrameKind::Signature,
+                    ..
+                }) => return None,
+                Ok(Frame::Complete { .. }) => continue,
+            }
+        }
+    }
+}
+
+/// The stream of (frame offset, sample record) of a log, from
+/// [`LogReader::samples_with_offsets`].
+pub struct OffsetSampleFrames<'a> {
+    reader: &'a mut LogReader,
+}
+
+impl Iterator for OffsetSampleFrames<'_> {
+    type Item = Result<(u64, SampleRecord), LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.next_frame() {
+                Err(e) => return Some(Err(e)),
+                Ok(Frame::End | Frame::Torn { .. }) => return None,
+                Ok(Frame::Complete {
+                    kind: FrameKind::Sample,
+                    offset,
+                    head,
+                    body,
+                }) => {
+                    return Some(
+                        self.reader
+                            .decode_record(&head, &body, offset)
+                            .map(|r| (offset, r)),
+                    );
+                }
+                Ok(Frame::Complete {
+                    kind:
+                        FrameKind::Footer
+                        | FrameKind::Trailer
+                        | FrameKind::Manifest
+                        | FrameKind::Signature,
+                    ..
+                }) => return None,
+                Ok(Frame::Complete { .. }) => continue,
+            }
+        }
     }
 }
 

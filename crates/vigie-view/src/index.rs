@@ -3,44 +3,41 @@
 //! per sample and epoch), built once per version of the file. A query is
 //! plain data parsed from the URL, so a link reproduces the view.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use vigie_core::{ContentPart, Role};
 use vigie_log::{LogHeader, SampleRecord};
 
-/// One record as the samples table needs it.
+/// One record as the samples table needs it: compact (strings interned,
+/// scores as `f32`), so that a million rows fit in about a hundred MB; the
+/// texts stay in the log, read back by the frame's offset.
 #[derive(Debug, Clone)]
 pub struct Row {
     /// The sample id.
-    pub id: String,
+    pub id: Box<str>,
     /// The epoch, from 1.
     pub epoch: u32,
     /// Position in run order.
-    pub index: usize,
-    /// The failure's kind, when it failed.
-    pub error: Option<String>,
-    /// The failure's message, shortened.
-    pub error_message: Option<String>,
-    /// Each header scorer's value, in header order (`None`: not scored).
-    pub scores: Vec<Option<f64>>,
-    /// The value of the task's `group_by` field.
-    pub group: Option<String>,
-    /// Metadata fields as text, for filters on any of them.
-    pub metadata: BTreeMap<String, String>,
-    /// The input, shortened for the table.
-    pub input: String,
-    /// The output, shortened for the table.
-    pub output: String,
-    /// Every text of the record, lower-cased, for search.
-    text: String,
+    pub index: u32,
+    /// Where the record's frame starts in the log.
+    pub offset: u64,
+    /// The failure's kind (interned), when it failed.
+    error: Option<u32>,
+    /// Each header scorer's value, in header order (NaN: not scored).
+    scores: Box<[f32]>,
+    /// The value of the task's `group_by` field (interned).
+    group: Option<u32>,
+    /// Metadata fields and values as text (both interned).
+    metadata: Box<[(u32, u32)]>,
     /// Wall seconds.
-    pub time_s: f64,
+    time_s: f32,
     /// Tokens of the evaluated model.
-    pub tokens: u64,
+    tokens: u32,
 }
 
 /// A log's rows and what names their columns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SampleIndex {
     /// The scorers, in the header's order.
     pub scorers: Vec<String>,
@@ -48,6 +45,19 @@ pub struct SampleIndex {
     pub group_by: Option<String>,
     /// The rows, in run order (sample position, then epoch).
     pub rows: Vec<Row>,
+    strings: Vec<String>,
+    interned: HashMap<String, u32>,
+    /// Each error kind's first message.
+    first_errors: BTreeMap<String, String>,
+}
+
+/// What the table shows of a row beyond its numbers, read from the log.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The input, shortened.
+    pub input: String,
+    /// The output, shortened.
+    pub output: String,
 }
 
 /// Characters of input and output shown in a table cell.
@@ -69,7 +79,7 @@ fn metadata_text(value: &serde_json::Value) -> String {
 }
 
 /// Every text the record holds: input, output, and each message part
-/// (reasoning, tool calls' names and arguments, tool results).
+/// (reasoning, tool calls' names and arguments, tool results), lower-cased.
 fn searchable(record: &SampleRecord) -> String {
     let mut text = String::with_capacity(record.input.len() + record.output.len());
     text.push_str(&record.input);
@@ -97,77 +107,228 @@ fn searchable(record: &SampleRecord) -> String {
 }
 
 impl SampleIndex {
-    /// The index of `records` (those that count, in run order).
-    pub fn build(header: &LogHeader, records: &[SampleRecord]) -> SampleIndex {
-        let scorers: Vec<String> = header.scorers.iter().map(|s| s.name.clone()).collect();
-        let group_by = header.task.group_by.clone();
-        let rows = records
-            .iter()
-            .map(|r| Row {
-                id: r.id.clone(),
-                epoch: r.epoch,
-                index: r.index,
-                error: r.error.as_ref().map(|e| e.kind.as_str().to_string()),
-                error_message: r.error.as_ref().map(|e| short(&e.message)),
-                scores: scorers
-                    .iter()
-                    .map(|s| r.scores.get(s).map(|v| v.value))
-                    .collect(),
-                group: group_by
-                    .as_ref()
-                    .and_then(|f| r.metadata.get(f))
-                    .map(metadata_text),
-                metadata: r
-                    .metadata
-                    .iter()
-                    .map(|(k, v)| (k.clone(), metadata_text(v)))
-                    .collect(),
-                input: short(&r.input),
-                output: short(&r.output),
-                text: searchable(r),
-                time_s: r.time_s,
-                tokens: r.usage.total_tokens,
-            })
-            .collect();
+    /// An empty index of a run with `header`.
+    pub fn new(header: &LogHeader) -> SampleIndex {
         SampleIndex {
-            scorers,
-            group_by,
-            rows,
+            scorers: header.scorers.iter().map(|s| s.name.clone()).collect(),
+            group_by: header.task.group_by.clone(),
+            ..SampleIndex::default()
         }
     }
 
-    /// The rows a query selects, sorted, and the page of them asked for:
-    /// (matching row numbers in order, the page's slice of them).
-    pub fn select(&self, query: &Query) -> Selection {
-        let scorer = |name: &str| self.scorers.iter().position(|s| s == name);
-        let needle = query.search.as_deref().map(str::to_lowercase);
-        let mut matching: Vec<usize> = (0..self.rows.len())
-            .filter(|&i| {
-                let row = &self.rows[i];
-                let errors = match query.error.as_deref() {
-                    None | Some("") | Some("any") => true,
-                    Some("none") => row.error.is_none(),
-                    Some("only") => row.error.is_some(),
-                    Some(kind) => row.error.as_deref() == Some(kind),
-                };
-                errors
-                    && query.epoch.is_none_or(|e| row.epoch == e)
-                    && query
-                        .group
-                        .as_deref()
-                        .is_none_or(|g| row.group.as_deref() == Some(g))
-                    && query
-                        .metadata
-                        .iter()
-                        .all(|(k, v)| row.metadata.get(k) == Some(v))
-                    && query.score.as_ref().is_none_or(|f| {
-                        scorer(&f.scorer)
-                            .and_then(|s| row.scores[s])
-                            .is_some_and(|value| f.holds(value))
-                    })
-                    && needle.as_deref().is_none_or(|n| row.text.contains(n))
+    /// The index of `records` with their frames' offsets, in file order
+    /// (the last record of a sample's epoch replaces earlier ones).
+    pub fn build(
+        header: &LogHeader,
+        records: impl IntoIterator<Item = (u64, SampleRecord)>,
+    ) -> SampleIndex {
+        let mut index = SampleIndex::new(header);
+        let records = records.into_iter();
+        index.rows.reserve(records.size_hint().0);
+        for (offset, record) in records {
+            let row = index.row(offset, &record);
+            index.rows.push(row);
+        }
+        // Run order; of a sample's epoch written twice (a resumed run), the
+        // later frame counts. Sorting then keeping the last of each key
+        // needs no map beside the rows.
+        index
+            .rows
+            .sort_unstable_by_key(|r| (r.index, r.epoch, r.offset));
+        let mut kept: Vec<Row> = Vec::with_capacity(index.rows.len());
+        for row in std::mem::take(&mut index.rows) {
+            match kept.last_mut() {
+                Some(last) if last.index == row.index && last.epoch == row.epoch => *last = row,
+                _ => kept.push(row),
+            }
+        }
+        kept.shrink_to_fit();
+        index.rows = kept;
+        index
+    }
+
+    fn intern(&mut self, text: &str) -> u32 {
+        if let Some(&n) = self.interned.get(text) {
+            return n;
+        }
+        let n = self.strings.len() as u32;
+        self.strings.push(text.to_string());
+        self.interned.insert(text.to_string(), n);
+        n
+    }
+
+    fn row(&mut self, offset: u64, r: &SampleRecord) -> Row {
+        let error = r.error.as_ref().map(|e| {
+            self.first_errors
+                .entry(e.kind.as_str().to_string())
+                .or_insert_with(|| short(&e.message));
+            self.intern(e.kind.as_str())
+        });
+        let scores = self
+            .scorers
+            .iter()
+            .map(|s| r.scores.get(s).map_or(f32::NAN, |v| v.value as f32))
+            .collect();
+        let group = self
+            .group_by
+            .clone()
+            .and_then(|f| r.metadata.get(&f).map(metadata_text))
+            .map(|g| self.intern(&g));
+        let metadata = r
+            .metadata
+            .iter()
+            .filter(|(_, v)| {
+                !matches!(
+                    v,
+                    serde_json::Value::Object(_) | serde_json::Value::Array(_)
+                )
+            })
+            .map(|(k, v)| {
+                let text = metadata_text(v);
+                // Long values (setup scripts, checks) are not filters anyone types.
+                (
+                    self.intern(k),
+                    if text.len() <= 200 {
+                        self.intern(&text)
+                    } else {
+                        u32::MAX
+                    },
+                )
             })
             .collect();
+        Row {
+            id: r.id.as_str().into(),
+            epoch: r.epoch,
+            index: r.index as u32,
+            offset,
+            error,
+            scores,
+            group,
+            metadata,
+            time_s: r.time_s as f32,
+            tokens: r.usage.total_tokens.min(u64::from(u32::MAX)) as u32,
+        }
+    }
+
+    /// A row's error kind.
+    pub fn error_of(&self, row: &Row) -> Option<&str> {
+        row.error.map(|n| self.strings[n as usize].as_str())
+    }
+
+    /// A row's value of scorer number `scorer`.
+    pub fn score_of(&self, row: &Row, scorer: usize) -> Option<f64> {
+        row.scores
+            .get(scorer)
+            .filter(|v| !v.is_nan())
+            .map(|v| f64::from(*v))
+    }
+
+    /// A row's group.
+    pub fn group_of(&self, row: &Row) -> Option<&str> {
+        row.group.map(|n| self.strings[n as usize].as_str())
+    }
+
+    /// Each error kind with how many rows failed so and the first message.
+    pub fn errors_by_kind(&self) -> Vec<(String, usize, String)> {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for row in &self.rows {
+            if let Some(kind) = self.error_of(row) {
+                *counts.entry(kind).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|(k, n)| {
+                (
+                    k.to_string(),
+                    n,
+                    self.first_errors.get(k).cloned().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// The values the rows' groups take, sorted.
+    pub fn groups(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = self.rows.iter().filter_map(|r| self.group_of(r)).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups
+    }
+
+    /// The error kinds the rows have, sorted.
+    pub fn error_kinds(&self) -> Vec<&str> {
+        let mut kinds: Vec<&str> = self.rows.iter().filter_map(|r| self.error_of(r)).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    }
+
+    /// The input and output of rows `shown`, read from the log at `path`.
+    pub fn previews(&self, path: &Path, shown: &[usize]) -> Vec<Preview> {
+        let mut reader = vigie_log::LogReader::open(path).ok();
+        shown
+            .iter()
+            .map(|&n| {
+                match reader
+                    .as_mut()
+                    .and_then(|r| r.record_at(self.rows[n].offset).ok())
+                {
+                    Some(record) => Preview {
+                        input: short(&record.input),
+                        output: short(&record.output),
+                    },
+                    None => Preview {
+                        input: String::new(),
+                        output: "(the record could not be read back)".into(),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// The rows a query selects, sorted, and the page of them asked for.
+    /// A search reads the log at `path`: every candidate's frame is
+    /// decompressed and looked at as text (the two halves at once), and
+    /// those whose JSON holds the text are decoded and checked against
+    /// their input, output and transcript.
+    pub fn select(&self, query: &Query, path: &Path) -> Selection {
+        let scorer = |name: &str| self.scorers.iter().position(|s| s == name);
+        let field = |name: &str| self.interned.get(name).copied();
+        let metadata: Option<Vec<(u32, u32)>> = query
+            .metadata
+            .iter()
+            .map(|(k, v)| Some((field(k)?, field(v)?)))
+            .collect();
+        let error_id = query.error.as_deref().and_then(field);
+        let group_id = query.group.as_deref().map(field);
+        let mut matching: Vec<usize> = match metadata {
+            // A field or value no row has matches nothing.
+            None => Vec::new(),
+            Some(metadata) => (0..self.rows.len())
+                .filter(|&i| {
+                    let row = &self.rows[i];
+                    let errors = match query.error.as_deref() {
+                        None | Some("") | Some("any") => true,
+                        Some("none") => row.error.is_none(),
+                        Some("only") => row.error.is_some(),
+                        Some(_) => error_id.is_some() && row.error == error_id,
+                    };
+                    errors
+                        && query.epoch.is_none_or(|e| row.epoch == e)
+                        && group_id.is_none_or(|g| g.is_some() && row.group == g)
+                        && metadata.iter().all(|m| row.metadata.contains(m))
+                        && query.score.as_ref().is_none_or(|f| {
+                            scorer(&f.scorer)
+                                .and_then(|s| self.score_of(row, s))
+                                .is_some_and(|value| f.holds(value))
+                        })
+                })
+                .collect(),
+        };
+        if let Some(needle) = query.search.as_deref().filter(|n| !n.is_empty()) {
+            matching = self.search(path, &matching, needle);
+        }
         match query.sort.as_deref() {
             None | Some("") | Some("run") => {}
             Some("id") => matching.sort_by(|&a, &b| self.rows[a].id.cmp(&self.rows[b].id)),
@@ -178,7 +339,7 @@ impl SampleIndex {
             Some(other) => {
                 if let Some(s) = scorer(other) {
                     // Unscored rows last whatever the order.
-                    let key = |i: usize| self.rows[i].scores[s].unwrap_or(f64::INFINITY);
+                    let key = |i: usize| self.score_of(&self.rows[i], s).unwrap_or(f64::INFINITY);
                     matching.sort_by(|&a, &b| key(a).total_cmp(&key(b)));
                 }
             }
@@ -202,6 +363,75 @@ impl SampleIndex {
             shown,
             matching,
         }
+    }
+
+    /// Of `candidates`, those whose record holds `needle` (any case): the
+    /// log is read front to back in two halves at once, each frame's JSON
+    /// looked at as bytes; the few that hold the text are then decoded and
+    /// checked against their input, output and transcript (JSON escapes and
+    /// field names make the bytes a first look only).
+    fn search(&self, path: &Path, candidates: &[usize], needle: &str) -> Vec<usize> {
+        let lower = needle.to_lowercase();
+        let Ok(quick) = regex::bytes::RegexBuilder::new(&regex::escape(needle))
+            .case_insensitive(true)
+            .build()
+        else {
+            return Vec::new();
+        };
+        let mut by_offset: Vec<(u64, usize)> = candidates
+            .iter()
+            .map(|&n| (self.rows[n].offset, n))
+            .collect();
+        by_offset.sort_unstable();
+        let half = by_offset.len().div_ceil(2).max(1);
+        let found: Vec<Vec<usize>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = by_offset
+                .chunks(half)
+                .map(|chunk| {
+                    let (quick, lower) = (&quick, &lower);
+                    scope.spawn(move || {
+                        let Ok(mut reader) = vigie_log::LogReader::open(path) else {
+                            return Vec::new();
+                        };
+                        let last = chunk.last().map_or(0, |c| c.0);
+                        let mut hits = Vec::new();
+                        if let Ok(frames) = reader.payloads_from(chunk[0].0) {
+                            for (offset, raw) in frames.map_while(Result::ok) {
+                                if offset > last {
+                                    break;
+                                }
+                                if let Ok(at) = chunk.binary_search_by_key(&offset, |c| c.0) {
+                                    if quick.is_match(&raw) {
+                                        hits.push(chunk[at]);
+                                    }
+                                }
+                            }
+                        }
+                        hits.into_iter()
+                            .filter(|&(offset, _)| {
+                                reader
+                                    .record_at(offset)
+                                    .is_ok_and(|r| searchable(&r).contains(lower.as_str()))
+                            })
+                            .map(|(_, n)| n)
+                            .collect()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        // Back to the order the candidates came in.
+        let mut found = found.concat();
+        let rank: HashMap<usize, usize> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, i))
+            .collect();
+        found.sort_by_key(|n| rank[n]);
+        found
     }
 }
 
@@ -344,52 +574,72 @@ mod tests {
     use super::*;
     use vigie_log::{fixtures, SampleError, SampleErrorKind};
 
-    fn index() -> SampleIndex {
+    /// Six records written to a real log (the index reads texts back from it).
+    fn index() -> (tempfile::TempDir, std::path::PathBuf, SampleIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.vlog");
         let mut header = fixtures::header("t", "m", "flag", 6);
         header.task.group_by = Some("category".into());
-        let records: Vec<SampleRecord> = (0..6)
-            .map(|i| {
-                let mut r = fixtures::record(
-                    &format!("s{i}"),
-                    i,
-                    "flag",
-                    if i % 2 == 0 { 1.0 } else { 0.0 },
-                    &format!("question {i}"),
-                    if i == 4 {
-                        "the Needle is here"
-                    } else {
-                        "nothing"
-                    },
-                );
-                r.metadata.insert(
-                    "category".into(),
-                    serde_json::json!(if i < 3 { "crypto" } else { "web" }),
-                );
-                r.time_s = (6 - i) as f64;
-                if i == 5 {
-                    r.scores.clear();
-                    r.error = Some(SampleError {
-                        kind: SampleErrorKind::Server,
-                        message: "down".into(),
-                    });
-                }
-                r
-            })
-            .collect();
-        SampleIndex::build(&header, &records)
+        let mut writer = vigie_log::LogWriter::create(&path, &header).unwrap();
+        for i in 0..6 {
+            let mut r = fixtures::record(
+                &format!("s{i}"),
+                i,
+                "flag",
+                if i % 2 == 0 { 1.0 } else { 0.0 },
+                &format!("question {i}"),
+                if i == 4 {
+                    "the Needle is here"
+                } else {
+                    "nothing"
+                },
+            );
+            r.metadata.insert(
+                "category".into(),
+                serde_json::json!(if i < 3 { "crypto" } else { "web" }),
+            );
+            r.time_s = (6 - i) as f64;
+            if i == 5 {
+                r.scores.clear();
+                r.error = Some(SampleError {
+                    kind: SampleErrorKind::Server,
+                    message: "down".into(),
+                });
+            }
+            writer.append_sample(&r).unwrap();
+        }
+        // A later record of s1 replaces the first.
+        let mut again = fixtures::record("s1", 1, "flag", 0.0, "question 1", "a second try");
+        again
+            .metadata
+            .insert("category".into(), serde_json::json!("crypto"));
+        again.time_s = 5.0;
+        writer.append_sample(&again).unwrap();
+        drop(writer);
+        let records: Vec<(u64, SampleRecord)> = vigie_log::LogReader::open(&path)
+            .unwrap()
+            .samples_with_offsets()
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let index = SampleIndex::build(&header, records);
+        (dir, path, index)
     }
 
-    fn ids(index: &SampleIndex, params: &[(&str, &str)]) -> Vec<String> {
+    fn ids(
+        (_, path, index): &(tempfile::TempDir, std::path::PathBuf, SampleIndex),
+        params: &[(&str, &str)],
+    ) -> Vec<String> {
         let params = params
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let query = Query::from_params(&params).unwrap();
-        let selection = index.select(&query);
+        let selection = index.select(&query, path);
         selection
             .shown
             .iter()
-            .map(|&i| index.rows[i].id.clone())
+            .map(|&i| index.rows[i].id.to_string())
             .collect()
     }
 
@@ -438,7 +688,9 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let selection = index.select(&Query::from_params(&params).unwrap());
+        let selection = index
+            .2
+            .select(&Query::from_params(&params).unwrap(), &index.1);
         assert_eq!(
             (selection.page, selection.pages, selection.total),
             (2, 2, 6)

@@ -55,7 +55,7 @@ pub struct LoadedLog {
     pub manifest: Option<(String, Vec<String>)>,
     /// The samples.
     pub index: SampleIndex,
-    version: (u64, Option<SystemTime>),
+    version: Version,
 }
 
 /// What the handlers share.
@@ -64,6 +64,21 @@ pub struct Viewer {
     token: Option<String>,
     framework: vigie_assess::Framework,
     loaded: Mutex<HashMap<PathBuf, Arc<LoadedLog>>>,
+    summaries: Mutex<HashMap<PathBuf, Summary>>,
+    /// Held while an index is built, so that a request and the warm-up do
+    /// not build the same one twice.
+    building: Mutex<()>,
+}
+
+/// A log's results for one version of its file.
+type Summary = (Version, Arc<vigie_log::results::LogResults>);
+
+/// A file's length and modification time: when either changes, it is read again.
+type Version = (u64, Option<SystemTime>);
+
+fn version(entry: &Entry) -> Result<Version, String> {
+    let meta = std::fs::metadata(&entry.path).map_err(|e| e.to_string())?;
+    Ok((meta.len(), meta.modified().ok()))
 }
 
 impl Viewer {
@@ -80,34 +95,120 @@ impl Viewer {
             token,
             framework,
             loaded: Mutex::new(HashMap::new()),
+            summaries: Mutex::new(HashMap::new()),
+            building: Mutex::new(()),
         }
+    }
+
+    /// A log's results (header and footer, or the results of its records
+    /// so far), without its samples' index: what the list of logs needs.
+    pub fn summary(&self, entry: &Entry) -> Result<Arc<vigie_log::results::LogResults>, String> {
+        let version = version(entry)?;
+        if let Some((v, results)) = self
+            .summaries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&entry.path)
+        {
+            if *v == version {
+                return Ok(results.clone());
+            }
+        }
+        let results = Arc::new(
+            vigie_log::results::LogResults::read(&entry.path, None).map_err(|e| e.to_string())?,
+        );
+        self.summaries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(entry.path.clone(), (version, results.clone()));
+        Ok(results)
+    }
+
+    /// Reads every log's index in the background, so that the first page a
+    /// user asks for is ready; returns at once.
+    pub fn warm(self: &Arc<Self>) {
+        let viewer = self.clone();
+        std::thread::spawn(move || {
+            for entry in viewer.catalog.entries() {
+                let _ = viewer.load(&entry);
+            }
+        });
+    }
+
+    /// The log's index if it is built for the file as it is now.
+    fn cached(&self, entry: &Entry) -> Option<Arc<LoadedLog>> {
+        let version = version(entry).ok()?;
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&entry.path)
+            .filter(|l| l.version == version)
+            .cloned()
     }
 
     /// The log `entry` as it is now on disk: read again when the file has
     /// changed (a run still being written), else the one read before.
     pub fn load(&self, entry: &Entry) -> Result<Arc<LoadedLog>, String> {
-        let meta = std::fs::metadata(&entry.path).map_err(|e| e.to_string())?;
-        let version = (meta.len(), meta.modified().ok());
-        if let Some(log) = self
-            .loaded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&entry.path)
-            .filter(|l| l.version == version)
-        {
-            return Ok(log.clone());
+        let version = version(entry)?;
+        let cached = || {
+            self.loaded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&entry.path)
+                .filter(|l| l.version == version)
+                .cloned()
+        };
+        if let Some(log) = cached() {
+            return Ok(log);
+        }
+        let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(log) = cached() {
+            return Ok(log);
         }
         let mut reader = vigie_log::LogReader::open(&entry.path).map_err(|e| e.to_string())?;
         let header = reader.header().map_err(|e| e.to_string())?;
-        let records = vigie_log::records_that_count(
+        let footer = reader.footer().map_err(|e| e.to_string())?;
+        // One pass over the records: the index, and for a run without a
+        // footer its results so far; no record is kept in memory.
+        let mut tally = footer
+            .is_none()
+            .then(|| vigie_log::results::RunTally::new(&header));
+        let mut failure = None;
+        let index = SampleIndex::build(
+            &header,
             reader
-                .samples()
+                .samples_with_offsets()
                 .map_err(|e| e.to_string())?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?,
+                .map_while(|r| match r {
+                    Ok((offset, record)) => {
+                        if let Some(tally) = tally.as_mut() {
+                            tally.add(&record);
+                        }
+                        Some((offset, record))
+                    }
+                    Err(e) => {
+                        failure = Some(e.to_string());
+                        None
+                    }
+                }),
         );
-        let results = vigie_log::results::LogResults::read(&entry.path, Some(&records))
-            .map_err(|e| e.to_string())?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let results = match (footer, tally) {
+            (Some(footer), _) => vigie_log::results::LogResults {
+                header: header.clone(),
+                footer,
+                finished: true,
+            },
+            (None, tally) => vigie_log::results::LogResults {
+                footer: tally
+                    .unwrap_or_else(|| vigie_log::results::RunTally::new(&header))
+                    .footer(vigie_log::RunStatus::Started, None, String::new(), 0.0),
+                header: header.clone(),
+                finished: false,
+            },
+        };
         let manifest = reader.manifest().ok().flatten().map(|(m, signatures)| {
             (
                 m.merkle_root.clone(),
@@ -115,7 +216,7 @@ impl Viewer {
             )
         });
         let log = Arc::new(LoadedLog {
-            index: SampleIndex::build(&header, &records),
+            index,
             results,
             manifest,
             version,
@@ -247,7 +348,7 @@ async fn logs(
     let v = viewer.clone();
     answer(&viewer, &headers, &params, move || {
         let entries = v.catalog.entries();
-        let rows: Vec<_> = entries.iter().map(|e| (e.clone(), v.load(e))).collect();
+        let rows: Vec<_> = entries.iter().map(|e| (e.clone(), v.summary(e))).collect();
         Html(pages::logs_page(&v.catalog.roots(), &rows)).into_response()
     })
     .await
@@ -264,7 +365,7 @@ async fn api_logs(
             .catalog
             .entries()
             .iter()
-            .map(|e| (e.clone(), v.load(e)))
+            .map(|e| (e.clone(), v.summary(e)))
             .collect();
         axum::Json(pages::log_rows(&rows)).into_response()
     })
@@ -285,14 +386,14 @@ async fn assess(
             .entries()
             .into_iter()
             .filter_map(|e| {
-                let log = v.load(&e).ok()?;
+                let log = v.summary(&e).ok()?;
                 shown.insert(e.id.clone(), e.shown.clone());
                 // The finding's `log` is the entry's id, so that it links.
                 Some(vigie_assess::EvidenceLog {
                     path: e.path.clone(),
                     file_name: e.id.clone(),
-                    header: log.results.header.clone(),
-                    footer: log.results.finished.then(|| log.results.footer.clone()),
+                    header: log.header.clone(),
+                    footer: log.finished.then(|| log.footer.clone()),
                 })
             })
             .collect();
@@ -399,9 +500,9 @@ async fn run(
                     .into_iter()
                     .filter(|e| e.id != entry.id)
                     .filter_map(|e| {
-                        let other = v.load(&e).ok()?;
-                        (other.results.header.task.name == log.results.header.task.name)
-                            .then(|| (e, other.results.header.model.name.clone()))
+                        let other = v.summary(&e).ok()?;
+                        (other.header.task.name == log.results.header.task.name)
+                            .then(|| (e, other.header.model.name.clone()))
                     })
                     .collect();
                 Html(pages::run_page(&entry, &log, &others)).into_response()
@@ -421,7 +522,7 @@ fn selection(
         .load(&entry)
         .map_err(|e| missing(&format!("{}: {e}", entry.shown)))?;
     let query = Query::from_params(params).map_err(|e| Refused(StatusCode::BAD_REQUEST, e))?;
-    let selection = log.index.select(&query);
+    let selection = log.index.select(&query, &entry.path);
     Ok((entry, log, query, selection))
 }
 
@@ -431,19 +532,63 @@ async fn samples(
     UrlQuery(params): Params,
 ) -> Response {
     let v = viewer.clone();
-    answer(
-        &viewer,
-        &headers,
-        &params.clone(),
-        move || match selection(&v, &params) {
+    answer(&viewer, &headers, &params.clone(), move || {
+        if let Some(page) = first_page_while_indexing(&v, &params) {
+            return page;
+        }
+        match selection(&v, &params) {
             Ok((entry, log, query, selection)) => Html(pages::samples_page(
-                &entry, &log, &params, &query, &selection,
+                &entry, &log, &params, &query, &selection, false,
             ))
             .into_response(),
             Err(r) => r.into_response(),
-        },
-    )
+        }
+    })
     .await
+}
+
+/// The first page of a log whose index is still being built, in run order
+/// and unfiltered, read straight from the start of the file: a large log's
+/// first rows show at once, the rest when the index is ready.
+fn first_page_while_indexing(
+    viewer: &Viewer,
+    params: &BTreeMap<String, String>,
+) -> Option<Response> {
+    let entry = viewer.entry(params).ok()?;
+    let query = Query::from_params(params).ok()?;
+    let plain = Query {
+        per_page: query.per_page,
+        ..Query::default()
+    };
+    if query != plain || viewer.cached(&entry).is_some() {
+        return None;
+    }
+    let results = viewer.summary(&entry).ok()?;
+    let mut reader = vigie_log::LogReader::open(&entry.path).ok()?;
+    let first: Vec<(u64, vigie_log::SampleRecord)> = reader
+        .samples_with_offsets()
+        .ok()?
+        .take(query.per_page.clamp(1, 500))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let log = LoadedLog {
+        index: SampleIndex::build(&results.header, first),
+        results: (*results).clone(),
+        manifest: None,
+        version: (0, None),
+    };
+    let mut selection = log.index.select(&plain, &entry.path);
+    selection.total = results.footer.samples.completed.max(selection.total);
+    selection.pages = selection
+        .total
+        .div_ceil(plain.per_page.clamp(1, 500))
+        .max(1);
+    Some(
+        Html(pages::samples_page(
+            &entry, &log, params, &plain, &selection, true,
+        ))
+        .into_response(),
+    )
 }
 
 async fn api_samples(
@@ -461,8 +606,8 @@ async fn api_samples(
                     .map(|&n| {
                         let row = &log.index.rows[n];
                         serde_json::json!({
-                            "n": n, "id": row.id, "epoch": row.epoch, "error": row.error,
-                            "scores": log.index.scorers.iter().zip(&row.scores).map(|(s, v)| (s.clone(), *v)).collect::<BTreeMap<_, _>>(),
+                            "n": n, "id": row.id, "epoch": row.epoch, "error": log.index.error_of(row),
+                            "scores": log.index.scorers.iter().enumerate().map(|(i, s)| (s.clone(), log.index.score_of(row, i))).collect::<BTreeMap<_, _>>(),
                         })
                     })
                     .collect();
@@ -494,8 +639,9 @@ async fn sample(
         let Some(row) = log.index.rows.get(n) else {
             return not_found(&format!("the log has no sample number {n}"));
         };
-        let record =
-            vigie_log::LogReader::open(&entry.path).and_then(|mut r| r.sample(&row.id, row.epoch));
+        let record = vigie_log::LogReader::open(&entry.path)
+            .and_then(|mut r| r.record_at(row.offset))
+            .map(Some);
         match record {
             Ok(Some(record)) => {
                 let at = selection.matching.iter().position(|&m| m == n);
@@ -520,4 +666,64 @@ async fn sample(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_log::fixtures;
+
+    #[test]
+    fn the_first_page_is_served_from_the_file_until_the_index_is_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.vlog");
+        let header = fixtures::header("t", "m", "flag", 80);
+        let mut writer = vigie_log::LogWriter::create(&path, &header).unwrap();
+        for i in 0..80 {
+            let record = fixtures::record(
+                &format!("s{i}"),
+                i,
+                "flag",
+                1.0,
+                &format!("q{i}"),
+                &format!("answer {i}"),
+            );
+            writer.append_sample(&record).unwrap();
+        }
+        drop(writer);
+        let viewer = Viewer::new(
+            Catalog::new(&[dir.path().to_path_buf()]).unwrap(),
+            None,
+            vigie_assess::Framework::builtin(),
+        );
+        let params = |extra: &[(&str, &str)]| -> BTreeMap<String, String> {
+            [("log", "0/run.vlog")]
+                .iter()
+                .chain(extra)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let response = first_page_while_indexing(&viewer, &params(&[("per", "20")]))
+            .expect("served from the file");
+        assert_eq!(response.status(), StatusCode::OK);
+        // A filter waits for the index; once it is built, the index answers.
+        assert!(first_page_while_indexing(&viewer, &params(&[("q", "answer 7")])).is_none());
+        let entry = viewer.catalog.find("0/run.vlog").unwrap();
+        let log = viewer.load(&entry).unwrap();
+        assert_eq!(log.index.rows.len(), 80);
+        assert!(first_page_while_indexing(&viewer, &params(&[])).is_none());
+        let found = log.index.select(
+            &Query::from_params(&params(&[("q", "ANSWER 7")])).unwrap(),
+            &entry.path,
+        );
+        let ids: Vec<&str> = found
+            .matching
+            .iter()
+            .map(|&n| &*log.index.rows[n].id)
+            .collect();
+        assert_eq!(
+            ids,
+            ["s7", "s70", "s71", "s72", "s73", "s74", "s75", "s76", "s77", "s78", "s79"]
+        );
+    }
 }

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use vigie_core::{ContentPart, Role};
 use vigie_log::SampleRecord;
 
+use vigie_log::results::LogResults;
+
 use crate::{Entry, LoadedLog, Query, Selection};
 
 /// Bytes of a tool output or argument shown open; longer ones are folded.
@@ -90,9 +92,9 @@ fn number(value: f64) -> String {
 }
 
 /// The headline of a run: its first scorer's accuracy (or mean) and interval.
-fn headline(log: &LoadedLog) -> String {
-    let metrics = &log.results.footer.metrics;
-    for scorer in &log.index.scorers {
+fn headline(results: &LogResults) -> String {
+    let metrics = &results.footer.metrics;
+    for scorer in results.header.scorers.iter().map(|s| &s.name) {
         for metric in ["accuracy", "mean"] {
             if let Some(v) = metrics.get(&format!("{scorer}/{metric}")) {
                 let interval = match (
@@ -111,8 +113,8 @@ fn headline(log: &LoadedLog) -> String {
 
 /// The run's status as a style (`failures` for a success with failed
 /// samples) and in words, as `log list` says it.
-fn status(log: &LoadedLog) -> (&'static str, &'static str) {
-    let footer = log.results.finished.then_some(&log.results.footer);
+fn status(results: &LogResults) -> (&'static str, &'static str) {
+    let footer = results.finished.then_some(&results.footer);
     let style = match footer {
         None => "started",
         Some(f) if f.samples.errors > 0 && f.status.as_str() == "success" => "failures",
@@ -122,22 +124,22 @@ fn status(log: &LoadedLog) -> (&'static str, &'static str) {
 }
 
 /// A list of logs, each read (or why not).
-pub(crate) type Listed = [(Entry, Result<std::sync::Arc<LoadedLog>, String>)];
+pub(crate) type Listed = [(Entry, Result<std::sync::Arc<LogResults>, String>)];
 
 /// The logs list's rows, as the page shows them and `/api/logs` sends them.
 pub(crate) fn log_rows(logs: &Listed) -> Vec<Value> {
     logs
         .iter()
         .map(|(entry, log)| match log {
-            Ok(log) => {
-                let (status, word) = status(log);
-                let samples = &log.results.footer.samples;
+            Ok(results) => {
+                let (status, word) = status(results);
+                let samples = &results.footer.samples;
                 json!({
                     "id": entry.id, "shown": entry.shown,
-                    "task": log.results.header.task.name, "model": log.results.header.model.name,
+                    "task": results.header.task.name, "model": results.header.model.name,
                     "status": status, "status_word": word,
                     "completed": samples.completed, "total": samples.total, "errors": samples.errors,
-                    "headline": headline(log),
+                    "headline": headline(results),
                 })
             }
             Err(e) => json!({"id": entry.id, "shown": entry.shown, "error": e}),
@@ -313,18 +315,13 @@ pub(crate) fn run_page(entry: &Entry, log: &LoadedLog, others: &[(Entry, String)
             json!({"name": g.group, "samples": g.samples, "values": values})
         })
         .collect();
-    let mut kinds: BTreeMap<String, (usize, String)> = BTreeMap::new();
-    for row in &log.index.rows {
-        if let Some(kind) = &row.error {
-            let first = row.error_message.clone().unwrap_or_default();
-            kinds.entry(kind.clone()).or_insert((0, first)).0 += 1;
-        }
-    }
-    let error_kinds: Vec<Value> = kinds
+    let error_kinds: Vec<Value> = log
+        .index
+        .errors_by_kind()
         .into_iter()
-        .map(|(kind, (count, message))| json!({"kind": kind, "count": count, "message": message}))
+        .map(|(kind, count, message)| json!({"kind": kind, "count": count, "message": message}))
         .collect();
-    let (status, status_word) = status(log);
+    let (status, status_word) = status(&log.results);
     render(
         "run.html",
         context! {
@@ -346,39 +343,28 @@ pub(crate) fn samples_page(
     params: &BTreeMap<String, String>,
     query: &Query,
     selection: &Selection,
+    indexing: bool,
 ) -> String {
+    let index = &log.index;
+    let previews = index.previews(&entry.path, &selection.shown);
     let rows: Vec<Value> = selection
         .shown
         .iter()
-        .map(|&n| {
-            let row = &log.index.rows[n];
+        .zip(previews)
+        .map(|(&n, preview)| {
+            let row = &index.rows[n];
             json!({
                 "href": url("/sample", params, &[("n", Some(n.to_string()))]),
                 "id": row.id, "epoch": row.epoch,
-                "scores": row.scores.iter().map(|v| v.map_or(String::new(), number)).collect::<Vec<_>>(),
-                "error": row.error, "input": row.input, "output": row.output,
+                "scores": (0..index.scorers.len()).map(|s| index.score_of(row, s).map_or(String::new(), number)).collect::<Vec<_>>(),
+                "error": index.error_of(row), "input": preview.input, "output": preview.output,
             })
         })
         .collect();
     let page = |n: usize| url("/samples", params, &[("page", Some(n.to_string()))]);
-    let mut groups: Vec<&str> = log
-        .index
-        .rows
-        .iter()
-        .filter_map(|r| r.group.as_deref())
-        .collect();
-    groups.sort_unstable();
-    groups.dedup();
+    let groups = index.groups();
     let mut error_options = vec!["".to_string(), "none".into(), "only".into()];
-    let mut kinds: Vec<&str> = log
-        .index
-        .rows
-        .iter()
-        .filter_map(|r| r.error.as_deref())
-        .collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    error_options.extend(kinds.into_iter().map(str::to_string));
+    error_options.extend(index.error_kinds().into_iter().map(str::to_string));
     let sort_options: Vec<String> = ["", "id", "time", "tokens"]
         .into_iter()
         .map(str::to_string)
@@ -398,7 +384,9 @@ pub(crate) fn samples_page(
         context! {
             id => entry.id, shown => entry.shown, task => header.task.name, model => header.model.name,
             scorers => log.index.scorers, group_by => log.index.group_by, group_options => groups,
-            error_options, sort_options, form, rows, total => selection.total, records => log.index.rows.len(),
+            error_options, sort_options, form, rows, total => selection.total,
+            records => if indexing { log.results.footer.samples.completed } else { log.index.rows.len() },
+            indexing,
             page => selection.page, pages => selection.pages,
             prev_page => (selection.page > 1).then(|| page(selection.page - 1)),
             next_page => (selection.page < selection.pages).then(|| page(selection.page + 1)),
@@ -568,7 +556,7 @@ pub(crate) fn compare_page(
     for (_, log) in runs {
         let mut map = BTreeMap::new();
         for (n, row) in log.index.rows.iter().enumerate() {
-            let key = (row.id.clone(), row.epoch);
+            let key = (row.id.to_string(), row.epoch);
             if seen.insert(key.clone()) {
                 keys.push(key.clone());
             }
@@ -581,7 +569,11 @@ pub(crate) fn compare_page(
         let n = *at[run].get(key)?;
         let row = &log.index.rows[n];
         let column = log.index.scorers.iter().position(|s| s == scorer);
-        Some((n, column.and_then(|c| row.scores[c]), row.error.clone()))
+        Some((
+            n,
+            column.and_then(|c| log.index.score_of(row, c)),
+            log.index.error_of(row).map(str::to_string),
+        ))
     };
     let selected: Vec<&(String, u32)> = keys
         .iter()
