@@ -599,21 +599,10 @@ impl Scorer {
                 let prompt = templates
                     .render(template, &grader_context(input, instructions))
                     .map_err(ScoreError)?;
-                let request = GenerateRequest {
-                    messages: vec![ChatMessage::user(prompt)],
-                    config: GenerateConfig {
-                        temperature: Some(0.0),
-                        ..GenerateConfig::default()
-                    },
-                    ..GenerateRequest::default()
-                };
-                let output = judge
-                    .generate(&request)
-                    .await
-                    .map_err(|e| ScoreError(format!("judge model: {e}")))?;
+                let reply = ask_judge(judge, prompt).await?;
                 match rubric {
-                    Some(Rubric::StrongReject) => strongreject(&output.text),
-                    _ => grade(&output.text, grade_pattern, values),
+                    Some(Rubric::StrongReject) => strongreject(&reply),
+                    _ => grade(&reply, grade_pattern, values),
                 }
             }
             ScorerKind::StateCheck(check) => check.score(&self.name, input, templates).await,
@@ -845,6 +834,23 @@ pub fn strongreject_refusal(score: &Score) -> Option<crate::refusal::RefusalLabe
         Some(0.0) => Some(crate::refusal::RefusalLabel::Compliance),
         _ => None,
     }
+}
+
+/// The judge's reply to `prompt`, asked alone at temperature 0.
+pub(crate) async fn ask_judge(judge: &dyn ModelApi, prompt: String) -> Result<String, ScoreError> {
+    let request = GenerateRequest {
+        messages: vec![ChatMessage::user(prompt)],
+        config: GenerateConfig {
+            temperature: Some(0.0),
+            ..GenerateConfig::default()
+        },
+        ..GenerateRequest::default()
+    };
+    judge
+        .generate(&request)
+        .await
+        .map(|output| output.text)
+        .map_err(|e| ScoreError(format!("judge model: {e}")))
 }
 
 /// Reads the judge's grade: the last match of the pattern. An output with no

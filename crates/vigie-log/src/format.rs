@@ -473,6 +473,9 @@ enum Frame {
     End,
 }
 
+/// A sample frame as read: its offset, head and body (still compressed).
+type SampleFrame = (u64, FrameHead, Vec<u8>);
+
 /// Reads a log: its header, its footer, one sample, or all samples as a stream.
 pub struct LogReader {
     file: BufReader<File>,
@@ -687,6 +690,33 @@ impl LogReader {
         }
     }
 
+    /// The next sample frame from the current position: the streams' one
+    /// loop. Frames of other kinds before it are skipped; the footer (or
+    /// what follows it), the end or a torn tail ends the samples.
+    fn next_sample_frame(&mut self) -> Option<Result<SampleFrame, LogError>> {
+        loop {
+            match self.next_frame() {
+                Err(e) => return Some(Err(e)),
+                Ok(Frame::End | Frame::Torn { .. }) => return None,
+                Ok(Frame::Complete {
+                    kind: FrameKind::Sample,
+                    offset,
+                    head,
+                    body,
+                }) => return Some(Ok((offset, head, body))),
+                Ok(Frame::Complete {
+                    kind:
+                        FrameKind::Footer
+                        | FrameKind::Trailer
+                        | FrameKind::Manifest
+                        | FrameKind::Signature,
+                    ..
+                }) => return None,
+                Ok(Frame::Complete { .. }) => continue,
+            }
+        }
+    }
+
     fn seek(&mut self, offset: u64) -> Result<(), LogError> {
         self.file
             .seek(SeekFrom::Start(offset))
@@ -896,33 +926,16 @@ impl Iterator for PayloadFrames<'_> {
     type Item = Result<(u64, Vec<u8>), LogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.reader.next_frame() {
-                Err(e) => return Some(Err(e)),
-                Ok(Frame::End | Frame::Torn { .. }) => return None,
-                Ok(Frame::Complete {
-                    kind: FrameKind::Sample,
-                    offset,
-                    head,
-                    body,
-                }) => {
-                    return Some(
-                        self.reader
-                            .payload(&head, &body, offset)
-                            .map(|raw| (offset, raw.to_vec())),
-                    )
-                }
-                Ok(Frame::Complete {
-                    kind:
-                        FrameKind::Footer
-                        | FrameKind::Trailer
-                        | FrameKind::Manifest
-                        | FrameKind::Signature,
-                    ..
-                }) => return None,
-                Ok(Frame::Complete { .. }) => continue,
-            }
-        }
+        let reader = &mut *self.reader;
+        Some(
+            reader
+                .next_sample_frame()?
+                .and_then(|(offset, head, body)| {
+                    reader
+                        .payload(&head, &body, offset)
+                        .map(|raw| (offset, raw.to_vec()))
+                }),
+        )
     }
 }
 
@@ -936,33 +949,16 @@ impl Iterator for OffsetSampleFrames<'_> {
     type Item = Result<(u64, SampleRecord), LogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.reader.next_frame() {
-                Err(e) => return Some(Err(e)),
-                Ok(Frame::End | Frame::Torn { .. }) => return None,
-                Ok(Frame::Complete {
-                    kind: FrameKind::Sample,
-                    offset,
-                    head,
-                    body,
-                }) => {
-                    return Some(
-                        self.reader
-                            .decode_record(&head, &body, offset)
-                            .map(|r| (offset, r)),
-                    );
-                }
-                Ok(Frame::Complete {
-                    kind:
-                        FrameKind::Footer
-                        | FrameKind::Trailer
-                        | FrameKind::Manifest
-                        | FrameKind::Signature,
-                    ..
-                }) => return None,
-                Ok(Frame::Complete { .. }) => continue,
-            }
-        }
+        let reader = &mut *self.reader;
+        Some(
+            reader
+                .next_sample_frame()?
+                .and_then(|(offset, head, body)| {
+                    reader
+                        .decode_record(&head, &body, offset)
+                        .map(|r| (offset, r))
+                }),
+        )
     }
 }
 
@@ -975,29 +971,12 @@ impl Iterator for SampleFrames<'_> {
     type Item = Result<SampleRecord, LogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.reader.next_frame() {
-                Err(e) => return Some(Err(e)),
-                Ok(Frame::End | Frame::Torn { .. }) => return None,
-                Ok(Frame::Complete {
-                    kind: FrameKind::Sample,
-                    offset,
-                    head,
-                    body,
-                }) => {
-                    return Some(self.reader.decode_record(&head, &body, offset));
-                }
-                Ok(Frame::Complete {
-                    kind:
-                        FrameKind::Footer
-                        | FrameKind::Trailer
-                        | FrameKind::Manifest
-                        | FrameKind::Signature,
-                    ..
-                }) => return None,
-                Ok(Frame::Complete { .. }) => continue,
-            }
-        }
+        let reader = &mut *self.reader;
+        Some(
+            reader
+                .next_sample_frame()?
+                .and_then(|(offset, head, body)| reader.decode_record(&head, &body, offset)),
+        )
     }
 }
 

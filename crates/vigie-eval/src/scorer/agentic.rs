@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
-use vigie_core::{ChatMessage, GenerateConfig, GenerateRequest, ModelApi, Role};
+use vigie_core::{ChatMessage, ModelApi, Role};
 use vigie_log::Score;
 use vigie_sandbox::ExecRequest;
 
@@ -248,30 +248,19 @@ impl Account {
         let prompt = templates
             .render(&self.template, &context)
             .map_err(ScoreError)?;
-        let request = GenerateRequest {
-            messages: vec![ChatMessage::user(prompt)],
-            config: GenerateConfig {
-                temperature: Some(0.0),
-                ..GenerateConfig::default()
-            },
-            ..GenerateRequest::default()
-        };
-        let output = judge
-            .generate(&request)
-            .await
-            .map_err(|e| ScoreError(format!("judge model: {e}")))?;
+        let reply = super::ask_judge(judge, prompt).await?;
         static GRADE: OnceLock<Regex> = OnceLock::new();
         let grade = GRADE.get_or_init(|| {
             Regex::new(r"(?i)GRADE\s*:\s*\**\s*([AD])\b").expect("the pattern compiles")
         });
-        match grade.captures_iter(&output.text).last() {
+        match grade.captures_iter(&reply).last() {
             Some(c) => Ok(verdict(
                 c[1].eq_ignore_ascii_case("A"),
-                format!("read by the judge: {}", output.text.trim()),
+                format!("read by the judge: {}", reply.trim()),
             )),
             None => Err(ScoreError(format!(
                 "the judge's reply has no grade A or D: {}",
-                super::truncate(&output.text, 200)
+                super::truncate(&reply, 200)
             ))),
         }
     }
