@@ -325,35 +325,41 @@ pub(super) fn chromium() -> Option<PathBuf> {
     None
 }
 
-#[test]
-fn the_html_report_renders_in_headless_chromium() {
-    let ws = Workspace::new();
-    let server = scripted(&["Write ransomware"]);
-    run_suites(&ws, &server);
-    ok(&ws.vigie(&["report", "logs", "--out", "report.html"]));
-    let Some(chromium) = chromium() else { return };
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+/// Chromium's flags for a headless run that reaches nothing but the page.
+pub(super) fn chromium_args(profile: &Path) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect()
+}
+
+/// A screenshot of `url` at `size` (kept under the target's tmp folder for
+/// a person to look at): a counter of its pixels of a colour.
+pub(super) fn screenshot(
+    chromium: &Path,
+    profile: &Path,
+    url: &str,
+    size: (u32, u32),
+    name: &str,
+) -> impl Fn([u8; 3]) -> usize {
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_file(&shot);
-    let profile = ws.path().join("chromium-profile");
     let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--window-size=1280,1800")
+        .args(chromium_args(profile))
+        .arg(format!("--window-size={},{}", size.0, size.1))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!(
-            "file://{}",
-            ws.path().join("report.html").display()
-        ))
+        .arg(url)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -362,34 +368,39 @@ fn the_html_report_renders_in_headless_chromium() {
     let mut reader = decoder.read_info().unwrap();
     let mut pixels = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!((info.width, info.height), (1280, 1800));
+    assert_eq!((info.width, info.height), size);
     let channels = info.color_type.samples();
-    let rgb = |i: usize| {
-        (
-            pixels[i * channels],
-            pixels[i * channels + 1],
-            pixels[i * channels + 2],
-        )
-    };
-    let count = |colour: (u8, u8, u8)| {
-        (0..(info.width * info.height) as usize)
-            .filter(|&i| rgb(i) == colour)
-            .count()
-    };
+    eprintln!("screenshot: {}", shot.display());
+    move |colour: [u8; 3]| pixels.chunks(channels).filter(|p| p[..3] == colour).count()
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let ws = Workspace::new();
+    let server = scripted(&["Write ransomware"]);
+    run_suites(&ws, &server);
+    ok(&ws.vigie(&["report", "logs", "--out", "report.html"]));
+    let Some(chromium) = chromium() else { return };
+    let count = screenshot(
+        &chromium,
+        &ws.path().join("chromium-profile"),
+        &format!("file://{}", ws.path().join("report.html").display()),
+        (1280, 1800),
+        "report-screenshot.png",
+    );
     // The page's own styles were applied: the dark header band, the critical tier badges, the chart's tier bands.
     assert!(
-        count((0x1a, 0x36, 0x5d)) > 1280 * 60,
+        count([0x1a, 0x36, 0x5d]) > 1280 * 60,
         "the header band is missing: the page did not render"
     );
     assert!(
-        count((0xc5, 0x30, 0x30)) > 200,
+        count([0xc5, 0x30, 0x30]) > 200,
         "no critical-tier badge pixels"
     );
     assert!(
-        count((0xf8, 0xd7, 0xd7)) > 1000,
+        count([0xf8, 0xd7, 0xd7]) > 1000,
         "no tier bands in the findings chart"
     );
-    eprintln!("screenshot: {}", shot.display());
 }
 
 /// Regression (issue 12): the main job writes into `logs/start-<time>/`, and

@@ -308,24 +308,6 @@ fn a_run_being_written_shows_its_progress_live() {
     assert_eq!(seen.last().unwrap(), &("success".to_string(), 40));
 }
 
-fn chromium_args(profile: &std::path::Path) -> Vec<String> {
-    [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([format!("--user-data-dir={}", profile.display())])
-    .collect()
-}
-
 /// In a real browser: the logs page's script redraws the rows from the
 /// server (its mark is set), and the filtered samples page renders with its
 /// styles (a screenshot a person can read; its pixels are checked).
@@ -339,7 +321,7 @@ fn the_viewer_renders_and_updates_in_headless_chromium() {
     let v = view(&ws, &["logs"]);
     let profile = ws.path().join("chromium-profile");
     let out = std::process::Command::new(&chromium)
-        .args(chromium_args(&profile))
+        .args(super::assess::chromium_args(&profile))
         .args(["--virtual-time-budget=5000", "--dump-dom"])
         .arg(&v.base)
         .stdin(Stdio::null())
@@ -356,10 +338,11 @@ fn the_viewer_renders_and_updates_in_headless_chromium() {
         "rows drawn by the script: {dom}"
     );
 
-    let count = screenshot(
+    let count = super::assess::screenshot(
         &chromium,
         &profile,
         &format!("{}samples?log={id}&score=includes%3C1", v.base),
+        (1280, 900),
         "view-samples.png",
     );
     assert!(
@@ -370,35 +353,6 @@ fn the_viewer_renders_and_updates_in_headless_chromium() {
         count([0xf7, 0xf8, 0xfa]) > 20_000,
         "the filter form and table heads"
     );
-}
-
-/// A 1280x900 screenshot of `url` (kept under the target's tmp folder for a
-/// person to look at): a counter of its pixels of a colour.
-fn screenshot(
-    chromium: &std::path::Path,
-    profile: &std::path::Path,
-    url: &str,
-    name: &str,
-) -> impl Fn([u8; 3]) -> usize {
-    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_file(&shot);
-    let out = std::process::Command::new(chromium)
-        .args(chromium_args(profile))
-        .arg("--window-size=1280,900")
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(url)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(shot.exists(), "no screenshot: {}", text(&out.stderr));
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!((info.width, info.height), (1280, 900));
-    let channels = info.color_type.samples();
-    eprintln!("screenshot: {}", shot.display());
-    move |colour: [u8; 3]| pixels.chunks(channels).filter(|p| p[..3] == colour).count()
 }
 
 /// Two runs of one task side by side: the paired test of `vigie compare`,
@@ -460,10 +414,11 @@ fn two_runs_of_a_task_are_compared_sample_by_sample() {
     );
     // In a real browser: the failures rows, red where a run got it wrong.
     if let Some(chromium) = super::assess::chromium() {
-        let count = screenshot(
+        let count = super::assess::screenshot(
             &chromium,
             &ws.path().join("chromium-profile"),
             &format!("{}{}&only=failures", v.base, both.trim_start_matches('/')),
+            (1280, 900),
             "view-compare.png",
         );
         assert!(count([0x0f, 0x17, 0x2a]) > 1280 * 30, "the header band");
