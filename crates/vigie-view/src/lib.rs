@@ -651,7 +651,6 @@ async fn sample(
                 let next = at.and_then(|i| selection.matching.get(i + 1).copied());
                 Html(pages::sample_page(
                     &entry,
-                    &log,
                     &record,
                     &params,
                     (previous, next),

@@ -402,7 +402,6 @@ fn part(kind: &str, label: String, text: String) -> Value {
 
 pub(crate) fn sample_page(
     entry: &Entry,
-    log: &LoadedLog,
     record: &SampleRecord,
     params: &BTreeMap<String, String>,
     (previous, next): (Option<usize>, Option<usize>),
@@ -522,7 +521,6 @@ pub(crate) fn sample_page(
         }
     }
     let link = |n: usize| url("/sample", params, &[("n", Some(n.to_string()))]);
-    let _ = log;
     render(
         "sample.html",
         context! {
