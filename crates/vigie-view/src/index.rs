@@ -1,7 +1,11 @@
 //! The index of one log's samples that the viewer pages, sorts, filters and
-//! searches on the server: one compact row per record that counts (the last
-//! per sample and epoch), built once per version of the file. A query is
-//! plain data parsed from the URL, so a link reproduces the view.
+//! searches on the server: one row per record that counts (the last per
+//! sample and epoch), built once per version of the file. Rows are stored
+//! as columns (ids in one arena, strings interned, scores as `f32`) so a
+//! million fit in well under a hundred MB; texts stay in the log, read back
+//! by the frame's offset, except a compressed copy of what search reads
+//! (`search`). A query is plain data parsed from the URL, so a link
+//! reproduces the view.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -9,46 +13,58 @@ use std::path::Path;
 use vigie_core::{ContentPart, Role};
 use vigie_log::{LogHeader, SampleRecord};
 
-/// One record as the samples table needs it: compact (strings interned,
-/// scores as `f32`), so that a million rows fit in about a hundred MB; the
-/// texts stay in the log, read back by the frame's offset.
-#[derive(Debug, Clone)]
-pub struct Row {
+use crate::search::{SearchText, SearchTextBuilder};
+
+/// No value in a column of interned strings.
+const NONE: u32 = u32::MAX;
+
+/// One row's identity, as the pages name and link it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row<'a> {
     /// The sample id.
-    pub id: Box<str>,
+    pub id: &'a str,
     /// The epoch, from 1.
     pub epoch: u32,
     /// Position in run order.
     pub index: u32,
     /// Where the record's frame starts in the log.
     pub offset: u64,
-    /// The failure's kind (interned), when it failed.
-    error: Option<u32>,
-    /// Each header scorer's value, in header order (NaN: not scored).
-    scores: Box<[f32]>,
-    /// The value of the task's `group_by` field (interned).
-    group: Option<u32>,
-    /// Metadata fields and values as text (both interned).
-    metadata: Box<[(u32, u32)]>,
-    /// Wall seconds.
-    time_s: f32,
-    /// Tokens of the evaluated model.
-    tokens: u32,
 }
 
-/// A log's rows and what names their columns.
-#[derive(Debug, Clone, Default)]
+/// A log's rows, column by column in run order (sample position, then
+/// epoch), and what names their columns.
+#[derive(Debug, Default)]
 pub struct SampleIndex {
     /// The scorers, in the header's order.
     pub scorers: Vec<String>,
     /// The task's `group_by` field, if any.
     pub group_by: Option<String>,
-    /// The rows, in run order (sample position, then epoch).
-    pub rows: Vec<Row>,
-    strings: Vec<String>,
-    interned: HashMap<String, u32>,
+    ids: String,
+    /// Where each row's id ends in `ids`.
+    id_ends: Vec<u32>,
+    epochs: Vec<u32>,
+    positions: Vec<u32>,
+    offsets: Vec<u64>,
+    /// The failure's kind (interned) or `NONE`.
+    errors: Vec<u32>,
+    /// Each header scorer's value, `scorers.len()` per row (NaN: not scored).
+    scores: Vec<f32>,
+    /// The value of the task's `group_by` field (interned) or `NONE`.
+    groups: Vec<u32>,
+    /// Metadata fields and values as text (both interned), the row's from
+    /// the previous row's end to its own in `meta_ends`.
+    metadata: Vec<(u32, u32)>,
+    meta_ends: Vec<u32>,
+    /// Wall seconds.
+    times: Vec<f32>,
+    /// Tokens of the evaluated model.
+    tokens: Vec<u32>,
+    strings: Vec<Box<str>>,
+    interned: HashMap<Box<str>, u32>,
     /// Each error kind's first message.
     first_errors: BTreeMap<String, String>,
+    /// What search reads, when it fitted its budget.
+    text: Option<SearchText>,
 }
 
 /// What the table shows of a row beyond its numbers, read from the log.
@@ -80,7 +96,7 @@ fn metadata_text(value: &serde_json::Value) -> String {
 
 /// Every text the record holds: input, output, and each message part
 /// (reasoning, tool calls' names and arguments, tool results), lower-cased.
-fn searchable(record: &SampleRecord) -> String {
+pub(crate) fn searchable(record: &SampleRecord) -> String {
     let mut text = String::with_capacity(record.input.len() + record.output.len());
     text.push_str(&record.input);
     text.push('\n');
@@ -106,6 +122,22 @@ fn searchable(record: &SampleRecord) -> String {
     text.to_lowercase()
 }
 
+/// The items of `column` (`stride` per row) of the rows `kept`, in order.
+fn gather<T: Copy>(column: &[T], stride: usize, kept: &[u32]) -> Vec<T> {
+    let mut out = Vec::with_capacity(kept.len() * stride);
+    for &n in kept {
+        let at = n as usize * stride;
+        out.extend_from_slice(&column[at..at + stride]);
+    }
+    out
+}
+
+/// Row `n`'s range in a column of variable-length items ending at `ends`.
+fn span(ends: &[u32], n: usize) -> std::ops::Range<usize> {
+    let start = if n == 0 { 0 } else { ends[n - 1] as usize };
+    start..ends[n] as usize
+}
+
 impl SampleIndex {
     /// An empty index of a run with `header`.
     pub fn new(header: &LogHeader) -> SampleIndex {
@@ -122,29 +154,71 @@ impl SampleIndex {
         header: &LogHeader,
         records: impl IntoIterator<Item = (u64, SampleRecord)>,
     ) -> SampleIndex {
+        SampleIndex::build_within(header, records, crate::search::BUDGET_BYTES)
+    }
+
+    /// [`SampleIndex::build`], with `budget` compressed bytes for search's copy of the texts.
+    pub(crate) fn build_within(
+        header: &LogHeader,
+        records: impl IntoIterator<Item = (u64, SampleRecord)>,
+        budget: usize,
+    ) -> SampleIndex {
         let mut index = SampleIndex::new(header);
-        let records = records.into_iter();
-        index.rows.reserve(records.size_hint().0);
+        let mut text = SearchTextBuilder::new(budget);
         for (offset, record) in records {
-            let row = index.row(offset, &record);
-            index.rows.push(row);
+            index.push(offset, &record);
+            text.push(&searchable(&record));
         }
         // Run order; of a sample's epoch written twice (a resumed run), the
-        // later frame counts. Sorting then keeping the last of each key
-        // needs no map beside the rows.
-        index
-            .rows
-            .sort_unstable_by_key(|r| (r.index, r.epoch, r.offset));
-        let mut kept: Vec<Row> = Vec::with_capacity(index.rows.len());
-        for row in std::mem::take(&mut index.rows) {
+        // later frame counts. Sorting row numbers then keeping the last of
+        // each key needs no map beside the columns.
+        let key = |n: u32| {
+            let n = n as usize;
+            (index.positions[n], index.epochs[n], index.offsets[n])
+        };
+        let mut order: Vec<u32> = (0..index.len() as u32).collect();
+        order.sort_unstable_by_key(|&n| key(n));
+        let mut kept: Vec<u32> = Vec::with_capacity(order.len());
+        for n in order {
             match kept.last_mut() {
-                Some(last) if last.index == row.index && last.epoch == row.epoch => *last = row,
-                _ => kept.push(row),
+                Some(last) if key(*last).0 == key(n).0 && key(*last).1 == key(n).1 => *last = n,
+                _ => kept.push(n),
             }
         }
-        kept.shrink_to_fit();
-        index.rows = kept;
+        // Where each record of the file went (`NONE`: replaced).
+        let mut placed = vec![NONE; index.len()];
+        for (at, &n) in kept.iter().enumerate() {
+            placed[n as usize] = at as u32;
+        }
+        index.text = text.finish(&placed);
+        if kept.iter().enumerate().any(|(at, &n)| at as u32 != n) {
+            index.reorder(&kept);
+        }
         index
+    }
+
+    /// Puts the columns in the order of `kept`, dropping the rows not in it.
+    fn reorder(&mut self, kept: &[u32]) {
+        let mut ids = String::with_capacity(self.ids.len());
+        let mut id_ends = Vec::with_capacity(kept.len());
+        let mut metadata = Vec::with_capacity(self.metadata.len());
+        let mut meta_ends = Vec::with_capacity(kept.len());
+        for &n in kept {
+            ids.push_str(&self.ids[span(&self.id_ends, n as usize)]);
+            id_ends.push(ids.len() as u32);
+            metadata.extend_from_slice(&self.metadata[span(&self.meta_ends, n as usize)]);
+            meta_ends.push(metadata.len() as u32);
+        }
+        (self.ids, self.id_ends) = (ids, id_ends);
+        (self.metadata, self.meta_ends) = (metadata, meta_ends);
+        self.epochs = gather(&self.epochs, 1, kept);
+        self.positions = gather(&self.positions, 1, kept);
+        self.offsets = gather(&self.offsets, 1, kept);
+        self.errors = gather(&self.errors, 1, kept);
+        self.scores = gather(&self.scores, self.scorers.len(), kept);
+        self.groups = gather(&self.groups, 1, kept);
+        self.times = gather(&self.times, 1, kept);
+        self.tokens = gather(&self.tokens, 1, kept);
     }
 
     fn intern(&mut self, text: &str) -> u32 {
@@ -152,87 +226,117 @@ impl SampleIndex {
             return n;
         }
         let n = self.strings.len() as u32;
-        self.strings.push(text.to_string());
-        self.interned.insert(text.to_string(), n);
+        self.strings.push(text.into());
+        self.interned.insert(text.into(), n);
         n
     }
 
-    fn row(&mut self, offset: u64, r: &SampleRecord) -> Row {
-        let error = r.error.as_ref().map(|e| {
-            self.first_errors
-                .entry(e.kind.as_str().to_string())
-                .or_insert_with(|| short(&e.message));
-            self.intern(e.kind.as_str())
-        });
-        let scores = self
-            .scorers
-            .iter()
-            .map(|s| r.scores.get(s).map_or(f32::NAN, |v| v.value as f32))
-            .collect();
+    fn push(&mut self, offset: u64, r: &SampleRecord) {
+        let error = match &r.error {
+            Some(e) => {
+                self.first_errors
+                    .entry(e.kind.as_str().to_string())
+                    .or_insert_with(|| short(&e.message));
+                self.intern(e.kind.as_str())
+            }
+            None => NONE,
+        };
+        self.errors.push(error);
+        for s in 0..self.scorers.len() {
+            let value = r.scores.get(&self.scorers[s]);
+            self.scores.push(value.map_or(f32::NAN, |v| v.value as f32));
+        }
         let group = self
             .group_by
-            .clone()
-            .and_then(|f| r.metadata.get(&f).map(metadata_text))
-            .map(|g| self.intern(&g));
-        let metadata = r
-            .metadata
-            .iter()
-            .filter(|(_, v)| {
-                !matches!(
-                    v,
-                    serde_json::Value::Object(_) | serde_json::Value::Array(_)
-                )
-            })
-            .map(|(k, v)| {
-                let text = metadata_text(v);
-                // Long values (setup scripts, checks) are not filters anyone types.
-                (
-                    self.intern(k),
-                    if text.len() <= 200 {
-                        self.intern(&text)
-                    } else {
-                        u32::MAX
-                    },
-                )
-            })
-            .collect();
+            .as_ref()
+            .and_then(|f| r.metadata.get(f).map(metadata_text));
+        let group = group.map_or(NONE, |g| self.intern(&g));
+        self.groups.push(group);
+        for (k, v) in &r.metadata {
+            if matches!(
+                v,
+                serde_json::Value::Object(_) | serde_json::Value::Array(_)
+            ) {
+                continue;
+            }
+            let text = metadata_text(v);
+            // Long values (setup scripts, checks) are not filters anyone types.
+            let value = if text.len() <= 200 {
+                self.intern(&text)
+            } else {
+                NONE
+            };
+            let field = self.intern(k);
+            self.metadata.push((field, value));
+        }
+        self.meta_ends.push(self.metadata.len() as u32);
+        self.ids.push_str(&r.id);
+        self.id_ends.push(self.ids.len() as u32);
+        self.epochs.push(r.epoch);
+        self.positions.push(r.index as u32);
+        self.offsets.push(offset);
+        self.times.push(r.time_s as f32);
+        self.tokens
+            .push(r.usage.total_tokens.min(u64::from(u32::MAX)) as u32);
+    }
+
+    /// How many rows there are.
+    pub fn len(&self) -> usize {
+        self.id_ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.id_ends.is_empty()
+    }
+
+    /// Row `n` (from 0, in run order).
+    pub fn row(&self, n: usize) -> Row<'_> {
         Row {
-            id: r.id.as_str().into(),
-            epoch: r.epoch,
-            index: r.index as u32,
-            offset,
-            error,
-            scores,
-            group,
-            metadata,
-            time_s: r.time_s as f32,
-            tokens: r.usage.total_tokens.min(u64::from(u32::MAX)) as u32,
+            id: &self.ids[span(&self.id_ends, n)],
+            epoch: self.epochs[n],
+            index: self.positions[n],
+            offset: self.offsets[n],
         }
     }
 
-    /// A row's error kind.
-    pub fn error_of(&self, row: &Row) -> Option<&str> {
-        row.error.map(|n| self.strings[n as usize].as_str())
+    /// Every row, in run order.
+    pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
+        (0..self.len()).map(|n| self.row(n))
     }
 
-    /// A row's value of scorer number `scorer`.
-    pub fn score_of(&self, row: &Row, scorer: usize) -> Option<f64> {
-        row.scores
-            .get(scorer)
+    fn string(&self, n: u32) -> Option<&str> {
+        (n != NONE).then(|| &*self.strings[n as usize])
+    }
+
+    /// Row `n`'s error kind.
+    pub fn error_of(&self, n: usize) -> Option<&str> {
+        self.string(self.errors[n])
+    }
+
+    /// Row `n`'s value of scorer number `scorer`.
+    pub fn score_of(&self, n: usize, scorer: usize) -> Option<f64> {
+        (scorer < self.scorers.len())
+            .then(|| self.scores[n * self.scorers.len() + scorer])
             .filter(|v| !v.is_nan())
-            .map(|v| f64::from(*v))
+            .map(f64::from)
     }
 
-    /// A row's group.
-    pub fn group_of(&self, row: &Row) -> Option<&str> {
-        row.group.map(|n| self.strings[n as usize].as_str())
+    /// Row `n`'s group.
+    pub fn group_of(&self, n: usize) -> Option<&str> {
+        self.string(self.groups[n])
+    }
+
+    /// Whether search reads the index's own copy of the texts (else the log).
+    pub fn searches_in_memory(&self) -> bool {
+        self.text.is_some()
     }
 
     /// Each error kind with how many rows failed so and the first message.
     pub fn errors_by_kind(&self) -> Vec<(String, usize, String)> {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for row in &self.rows {
-            if let Some(kind) = self.error_of(row) {
+        for n in 0..self.len() {
+            if let Some(kind) = self.error_of(n) {
                 *counts.entry(kind).or_default() += 1;
             }
         }
@@ -248,20 +352,30 @@ impl SampleIndex {
             .collect()
     }
 
+    /// The distinct values of an interned column, sorted.
+    fn distinct(&self, column: &[u32]) -> Vec<&str> {
+        let mut seen = vec![false; self.strings.len()];
+        for &n in column {
+            if n != NONE {
+                seen[n as usize] = true;
+            }
+        }
+        let mut values: Vec<&str> = (0..self.strings.len())
+            .filter(|&n| seen[n])
+            .map(|n| &*self.strings[n])
+            .collect();
+        values.sort_unstable();
+        values
+    }
+
     /// The values the rows' groups take, sorted.
     pub fn groups(&self) -> Vec<&str> {
-        let mut groups: Vec<&str> = self.rows.iter().filter_map(|r| self.group_of(r)).collect();
-        groups.sort_unstable();
-        groups.dedup();
-        groups
+        self.distinct(&self.groups)
     }
 
     /// The error kinds the rows have, sorted.
     pub fn error_kinds(&self) -> Vec<&str> {
-        let mut kinds: Vec<&str> = self.rows.iter().filter_map(|r| self.error_of(r)).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        kinds
+        self.distinct(&self.errors)
     }
 
     /// The input and output of rows `shown`, read from the log at `path`.
@@ -272,7 +386,7 @@ impl SampleIndex {
             .map(|&n| {
                 match reader
                     .as_mut()
-                    .and_then(|r| r.record_at(self.rows[n].offset).ok())
+                    .and_then(|r| r.record_at(self.offsets[n]).ok())
                 {
                     Some(record) => Preview {
                         input: short(&record.input),
@@ -288,10 +402,8 @@ impl SampleIndex {
     }
 
     /// The rows a query selects, sorted, and the page of them asked for.
-    /// A search reads the log at `path`: every candidate's frame is
-    /// decompressed and looked at as text (the two halves at once), and
-    /// those whose JSON holds the text are decoded and checked against
-    /// their input, output and transcript.
+    /// A search reads the index's compressed copy of the texts, or, when
+    /// they did not fit its budget, the log at `path`.
     pub fn select(&self, query: &Query, path: &Path) -> Selection {
         let scorer = |name: &str| self.scorers.iter().position(|s| s == name);
         let field = |name: &str| self.interned.get(name).copied();
@@ -302,44 +414,48 @@ impl SampleIndex {
             .collect();
         let error_id = query.error.as_deref().and_then(field);
         let group_id = query.group.as_deref().map(field);
+        let score = query.score.as_ref().map(|f| (f, scorer(&f.scorer)));
         let mut matching: Vec<usize> = match metadata {
             // A field or value no row has matches nothing.
             None => Vec::new(),
-            Some(metadata) => (0..self.rows.len())
-                .filter(|&i| {
-                    let row = &self.rows[i];
+            Some(metadata) => (0..self.len())
+                .filter(|&n| {
+                    let error = self.errors[n];
                     let errors = match query.error.as_deref() {
                         None | Some("") | Some("any") => true,
-                        Some("none") => row.error.is_none(),
-                        Some("only") => row.error.is_some(),
-                        Some(_) => error_id.is_some() && row.error == error_id,
+                        Some("none") => error == NONE,
+                        Some("only") => error != NONE,
+                        Some(_) => error_id == Some(error),
                     };
                     errors
-                        && query.epoch.is_none_or(|e| row.epoch == e)
-                        && group_id.is_none_or(|g| g.is_some() && row.group == g)
-                        && metadata.iter().all(|m| row.metadata.contains(m))
-                        && query.score.as_ref().is_none_or(|f| {
-                            scorer(&f.scorer)
-                                .and_then(|s| self.score_of(row, s))
+                        && query.epoch.is_none_or(|e| self.epochs[n] == e)
+                        && group_id.is_none_or(|g| g == Some(self.groups[n]))
+                        && metadata
+                            .iter()
+                            .all(|m| self.metadata[span(&self.meta_ends, n)].contains(m))
+                        && score.is_none_or(|(f, s)| {
+                            s.and_then(|s| self.score_of(n, s))
                                 .is_some_and(|value| f.holds(value))
                         })
                 })
                 .collect(),
         };
         if let Some(needle) = query.search.as_deref().filter(|n| !n.is_empty()) {
-            matching = self.search(path, &matching, needle);
+            let needle = needle.to_lowercase();
+            matching = match &self.text {
+                Some(text) => text.find(&needle, &matching, self.len()),
+                None => self.search_log(path, &matching, &needle),
+            };
         }
         match query.sort.as_deref() {
             None | Some("") | Some("run") => {}
-            Some("id") => matching.sort_by(|&a, &b| self.rows[a].id.cmp(&self.rows[b].id)),
-            Some("time") => {
-                matching.sort_by(|&a, &b| self.rows[a].time_s.total_cmp(&self.rows[b].time_s))
-            }
-            Some("tokens") => matching.sort_by_key(|&i| self.rows[i].tokens),
+            Some("id") => matching.sort_by(|&a, &b| self.row(a).id.cmp(self.row(b).id)),
+            Some("time") => matching.sort_by(|&a, &b| self.times[a].total_cmp(&self.times[b])),
+            Some("tokens") => matching.sort_by_key(|&n| self.tokens[n]),
             Some(other) => {
                 if let Some(s) = scorer(other) {
                     // Unscored rows last whatever the order.
-                    let key = |i: usize| self.score_of(&self.rows[i], s).unwrap_or(f64::INFINITY);
+                    let key = |n: usize| self.score_of(n, s).unwrap_or(f64::INFINITY);
                     matching.sort_by(|&a, &b| key(a).total_cmp(&key(b)));
                 }
             }
@@ -365,30 +481,28 @@ impl SampleIndex {
         }
     }
 
-    /// Of `candidates`, those whose record holds `needle` (any case): the
-    /// log is read front to back in two halves at once, each frame's JSON
-    /// looked at as bytes; the few that hold the text are then decoded and
-    /// checked against their input, output and transcript (JSON escapes and
-    /// field names make the bytes a first look only).
-    fn search(&self, path: &Path, candidates: &[usize], needle: &str) -> Vec<usize> {
-        let lower = needle.to_lowercase();
+    /// Of `candidates` (ascending), those whose record holds `needle`
+    /// (lower-cased), read from the log: front to back in two halves at
+    /// once, each frame's JSON looked at as bytes; the few that hold the
+    /// text are then decoded and checked against their input, output and
+    /// transcript (JSON escapes and field names make the bytes a first
+    /// look only). For logs whose texts exceed the in-memory budget.
+    fn search_log(&self, path: &Path, candidates: &[usize], needle: &str) -> Vec<usize> {
         let Ok(quick) = regex::bytes::RegexBuilder::new(&regex::escape(needle))
             .case_insensitive(true)
             .build()
         else {
             return Vec::new();
         };
-        let mut by_offset: Vec<(u64, usize)> = candidates
-            .iter()
-            .map(|&n| (self.rows[n].offset, n))
-            .collect();
+        let mut by_offset: Vec<(u64, usize)> =
+            candidates.iter().map(|&n| (self.offsets[n], n)).collect();
         by_offset.sort_unstable();
         let half = by_offset.len().div_ceil(2).max(1);
         let found: Vec<Vec<usize>> = std::thread::scope(|scope| {
             let workers: Vec<_> = by_offset
                 .chunks(half)
                 .map(|chunk| {
-                    let (quick, lower) = (&quick, &lower);
+                    let quick = &quick;
                     scope.spawn(move || {
                         let Ok(mut reader) = vigie_log::LogReader::open(path) else {
                             return Vec::new();
@@ -411,7 +525,7 @@ impl SampleIndex {
                             .filter(|&(offset, _)| {
                                 reader
                                     .record_at(offset)
-                                    .is_ok_and(|r| searchable(&r).contains(lower.as_str()))
+                                    .is_ok_and(|r| searchable(&r).contains(needle))
                             })
                             .map(|(_, n)| n)
                             .collect()
@@ -423,14 +537,9 @@ impl SampleIndex {
                 .map(|w| w.join().unwrap_or_default())
                 .collect()
         });
-        // Back to the order the candidates came in.
+        // Back to run order, the candidates' order.
         let mut found = found.concat();
-        let rank: HashMap<usize, usize> = candidates
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| (n, i))
-            .collect();
-        found.sort_by_key(|n| rank[n]);
+        found.sort_unstable();
         found
     }
 }
@@ -574,8 +683,14 @@ mod tests {
     use super::*;
     use vigie_log::{fixtures, SampleError, SampleErrorKind};
 
-    /// Six records written to a real log (the index reads texts back from it).
+    /// Six records written to a real log (the index reads texts back from
+    /// it), indexed with search's copy of the texts in memory.
     fn index() -> (tempfile::TempDir, std::path::PathBuf, SampleIndex) {
+        index_within(crate::search::BUDGET_BYTES)
+    }
+
+    /// The same, with `budget` bytes for search's copy (0: search reads the log).
+    fn index_within(budget: usize) -> (tempfile::TempDir, std::path::PathBuf, SampleIndex) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.vlog");
         let mut header = fixtures::header("t", "m", "flag", 6);
@@ -622,7 +737,8 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        let index = SampleIndex::build(&header, records);
+        let index = SampleIndex::build_within(&header, records, budget);
+        assert_eq!(index.searches_in_memory(), budget > 0);
         (dir, path, index)
     }
 
@@ -639,45 +755,65 @@ mod tests {
         selection
             .shown
             .iter()
-            .map(|&i| index.rows[i].id.to_string())
+            .map(|&i| index.row(i).id.to_string())
             .collect()
     }
 
     #[test]
     fn filters_combine_and_sorts_order_on_the_server() {
-        let index = index();
-        assert_eq!(ids(&index, &[]), ["s0", "s1", "s2", "s3", "s4", "s5"]);
-        assert_eq!(ids(&index, &[("score", "flag<1")]), ["s1", "s3"]);
+        filters_and_sorts(&index());
+    }
+
+    #[test]
+    fn search_reads_the_log_when_the_texts_do_not_fit_in_memory() {
+        filters_and_sorts(&index_within(0));
+    }
+
+    fn filters_and_sorts(index: &(tempfile::TempDir, std::path::PathBuf, SampleIndex)) {
+        assert_eq!(ids(index, &[]), ["s0", "s1", "s2", "s3", "s4", "s5"]);
+        assert_eq!(ids(index, &[("score", "flag<1")]), ["s1", "s3"]);
+        assert_eq!(ids(index, &[("score", "flag=1"), ("group", "web")]), ["s4"]);
+        assert_eq!(ids(index, &[("error", "only")]), ["s5"]);
+        assert_eq!(ids(index, &[("error", "server")]), ["s5"]);
         assert_eq!(
-            ids(&index, &[("score", "flag=1"), ("group", "web")]),
-            ["s4"]
-        );
-        assert_eq!(ids(&index, &[("error", "only")]), ["s5"]);
-        assert_eq!(ids(&index, &[("error", "server")]), ["s5"]);
-        assert_eq!(
-            ids(&index, &[("error", "none"), ("meta.category", "crypto")]),
+            ids(index, &[("error", "none"), ("meta.category", "crypto")]),
             ["s0", "s1", "s2"]
         );
         assert_eq!(
-            ids(&index, &[("q", "NEEDLE")]),
+            ids(index, &[("q", "NEEDLE")]),
             ["s4"],
             "search ignores case"
         );
         assert_eq!(
-            ids(&index, &[("q", "question 3")]),
+            ids(index, &[("q", "question 3")]),
             ["s3"],
             "and reads the input"
         );
         assert_eq!(
-            ids(&index, &[("sort", "time")]),
+            ids(index, &[("q", "second TRY")]),
+            ["s1"],
+            "and the record that counts"
+        );
+        assert_eq!(
+            ids(index, &[("q", "nothing"), ("score", "flag=1")]),
+            ["s0", "s2"],
+            "within the filter"
+        );
+        assert_eq!(
+            ids(index, &[("q", "nothing"), ("score", "flag<1")]),
+            ["s3"],
+            "and never in a record replaced"
+        );
+        assert_eq!(
+            ids(index, &[("sort", "time")]),
             ["s5", "s4", "s3", "s2", "s1", "s0"]
         );
         // Unscored rows sort last; descending reverses the whole order.
         assert_eq!(
-            ids(&index, &[("sort", "flag")]),
+            ids(index, &[("sort", "flag")]),
             ["s1", "s3", "s0", "s2", "s4", "s5"]
         );
-        assert_eq!(ids(&index, &[("sort", "flag"), ("order", "desc")])[0], "s5");
+        assert_eq!(ids(index, &[("sort", "flag"), ("order", "desc")])[0], "s5");
     }
 
     #[test]

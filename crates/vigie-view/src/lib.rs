@@ -14,6 +14,7 @@
 pub mod catalog;
 pub mod index;
 mod pages;
+mod search;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -604,10 +605,10 @@ async fn api_samples(
                     .shown
                     .iter()
                     .map(|&n| {
-                        let row = &log.index.rows[n];
+                        let row = log.index.row(n);
                         serde_json::json!({
-                            "n": n, "id": row.id, "epoch": row.epoch, "error": log.index.error_of(row),
-                            "scores": log.index.scorers.iter().enumerate().map(|(i, s)| (s.clone(), log.index.score_of(row, i))).collect::<BTreeMap<_, _>>(),
+                            "n": n, "id": row.id, "epoch": row.epoch, "error": log.index.error_of(n),
+                            "scores": log.index.scorers.iter().enumerate().map(|(i, s)| (s.clone(), log.index.score_of(n, i))).collect::<BTreeMap<_, _>>(),
                         })
                     })
                     .collect();
@@ -636,7 +637,7 @@ async fn sample(
         let Some(n) = params.get("n").and_then(|n| n.parse::<usize>().ok()) else {
             return not_found("which sample? (the `n` parameter is missing)");
         };
-        let Some(row) = log.index.rows.get(n) else {
+        let Some(row) = (n < log.index.len()).then(|| log.index.row(n)) else {
             return not_found(&format!("the log has no sample number {n}"));
         };
         let record = vigie_log::LogReader::open(&entry.path)
@@ -709,7 +710,7 @@ mod tests {
         assert!(first_page_while_indexing(&viewer, &params(&[("q", "answer 7")])).is_none());
         let entry = viewer.catalog.find("0/run.vlog").unwrap();
         let log = viewer.load(&entry).unwrap();
-        assert_eq!(log.index.rows.len(), 80);
+        assert_eq!(log.index.len(), 80);
         assert!(first_page_while_indexing(&viewer, &params(&[])).is_none());
         let found = log.index.select(
             &Query::from_params(&params(&[("q", "ANSWER 7")])).unwrap(),
@@ -718,7 +719,7 @@ mod tests {
         let ids: Vec<&str> = found
             .matching
             .iter()
-            .map(|&n| &*log.index.rows[n].id)
+            .map(|&n| log.index.row(n).id)
             .collect();
         assert_eq!(
             ids,

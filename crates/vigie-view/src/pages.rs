@@ -326,7 +326,7 @@ pub(crate) fn run_page(entry: &Entry, log: &LoadedLog, others: &[(Entry, String)
         "run.html",
         context! {
             id => entry.id, shown => entry.shown, task => header.task.name, model => header.model.name,
-            status, status_word, records => log.index.rows.len(), errors => footer.samples.errors,
+            status, status_word, records => log.index.len(), errors => footer.samples.errors,
             provenance, metrics, extra, groups, group_by => header.task.group_by, scorers => log.index.scorers,
             error_kinds,
             compare => others.iter().map(|(e, model)| json!({
@@ -352,12 +352,12 @@ pub(crate) fn samples_page(
         .iter()
         .zip(previews)
         .map(|(&n, preview)| {
-            let row = &index.rows[n];
+            let row = index.row(n);
             json!({
                 "href": url("/sample", params, &[("n", Some(n.to_string()))]),
                 "id": row.id, "epoch": row.epoch,
-                "scores": (0..index.scorers.len()).map(|s| index.score_of(row, s).map_or(String::new(), number)).collect::<Vec<_>>(),
-                "error": index.error_of(row), "input": preview.input, "output": preview.output,
+                "scores": (0..index.scorers.len()).map(|s| index.score_of(n, s).map_or(String::new(), number)).collect::<Vec<_>>(),
+                "error": index.error_of(n), "input": preview.input, "output": preview.output,
             })
         })
         .collect();
@@ -385,7 +385,7 @@ pub(crate) fn samples_page(
             id => entry.id, shown => entry.shown, task => header.task.name, model => header.model.name,
             scorers => log.index.scorers, group_by => log.index.group_by, group_options => groups,
             error_options, sort_options, form, rows, total => selection.total,
-            records => if indexing { log.results.footer.samples.completed } else { log.index.rows.len() },
+            records => if indexing { log.results.footer.samples.completed } else { log.index.len() },
             indexing,
             page => selection.page, pages => selection.pages,
             prev_page => (selection.page > 1).then(|| page(selection.page - 1)),
@@ -553,7 +553,7 @@ pub(crate) fn compare_page(
     let mut at: Vec<BTreeMap<(String, u32), usize>> = Vec::new();
     for (_, log) in runs {
         let mut map = BTreeMap::new();
-        for (n, row) in log.index.rows.iter().enumerate() {
+        for (n, row) in log.index.rows().enumerate() {
             let key = (row.id.to_string(), row.epoch);
             if seen.insert(key.clone()) {
                 keys.push(key.clone());
@@ -565,12 +565,11 @@ pub(crate) fn compare_page(
     let value = |run: usize, key: &(String, u32)| -> Option<(usize, Option<f64>, Option<String>)> {
         let (_, log) = &runs[run];
         let n = *at[run].get(key)?;
-        let row = &log.index.rows[n];
         let column = log.index.scorers.iter().position(|s| s == scorer);
         Some((
             n,
-            column.and_then(|c| log.index.score_of(row, c)),
-            log.index.error_of(row).map(str::to_string),
+            column.and_then(|c| log.index.score_of(n, c)),
+            log.index.error_of(n).map(str::to_string),
         ))
     };
     let selected: Vec<&(String, u32)> = keys
