@@ -829,6 +829,61 @@ impl LogReader {
         })
     }
 
+    /// The header frame and, for a finished log, every frame from the
+    /// footer on (footer, manifest, signatures, trailer), payloads
+    /// decompressed: what a check of the seal reads, without the records.
+    pub fn raw_ends(&mut self) -> Result<(RawFrame, Vec<RawFrame>), LogError> {
+        let raw = |reader: &mut LogReader, frame: Frame| -> Result<Option<RawFrame>, LogError> {
+            let Frame::Complete {
+                kind,
+                offset,
+                head,
+                body,
+            } = frame
+            else {
+                return Ok(None);
+            };
+            // Owned, not copied from the scratch buffer: a million-record
+            // manifest is a hundred MB.
+            let payload = match head.codec {
+                CODEC_ZSTD => {
+                    let mut payload = Vec::with_capacity(head.raw_len);
+                    reader
+                        .decompressor
+                        .decompress_to_buffer(&body[head.key_len..], &mut payload)
+                        .map_err(|e| corrupt(&reader.path, offset, format!("zstd: {e}")))?;
+                    payload
+                }
+                _ => body[head.key_len..].to_vec(),
+            };
+            Ok(Some(RawFrame {
+                kind,
+                offset,
+                key: body[..head.key_len].to_vec(),
+                payload,
+            }))
+        };
+        self.seek(PREAMBLE_LEN)?;
+        let frame = self.next_frame()?;
+        let header = raw(self, frame)?
+            .filter(|f| f.kind == FrameKind::Header)
+            .ok_or_else(|| LogError::NoHeader {
+                path: self.path.display().to_string(),
+            })?;
+        let mut ends = Vec::new();
+        if let Some(footer_offset) = self.footer_offset()? {
+            self.seek(footer_offset)?;
+            loop {
+                let frame = self.next_frame()?;
+                match raw(self, frame)? {
+                    Some(frame) => ends.push(frame),
+                    None => break,
+                }
+            }
+        }
+        Ok((header, ends))
+    }
+
     /// The manifest of a finished log, and the signatures after it; `None`
     /// for a log without one (a run not finished, or written before
     /// manifests). Only the frames after the footer are read.

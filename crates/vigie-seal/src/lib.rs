@@ -24,7 +24,7 @@ pub use inputs::{gather, is_bundle, is_log, Inputs};
 pub use keys::{
     generate_key, load_public_key, load_secret_key, write_key_pair, KeyPair, PublicKey,
 };
-pub use log::{sign_log, verify_log, LogCheck, Problem};
+pub use log::{check_seal, sign_log, verify_log, LogCheck, Problem, SealCheck};
 pub use report::{
     embed_sources, read_sources, sign_report, verify_report, ReportCheck, ReportFormat,
     ReportSource,

@@ -333,6 +333,86 @@ pub fn verify_log(path: &Path, expected: Option<&PublicKey>) -> Result<LogCheck,
     })
 }
 
+/// What [`check_seal`] found.
+#[derive(Debug, Clone)]
+pub struct SealCheck {
+    /// The manifest's Merkle root (hex), when there is a manifest.
+    pub merkle_root: Option<String>,
+    /// Each signature and how it checked.
+    pub signatures: Vec<SignatureCheck>,
+    /// Everything found wrong; empty for a seal that holds.
+    pub problems: Vec<Problem>,
+}
+
+/// Checks a log's seal without reading its records: each signature over
+/// its manifest, and the manifest against the header and the footer as
+/// they are now. Whether every record still matches is [`verify_log`]'s
+/// longer check; this one reads the ends of the file only, so that a
+/// viewer of a million-record log can say at once who signed it and
+/// whether the signature holds.
+pub fn check_seal(path: &Path) -> Result<SealCheck, SealError> {
+    /// The manifest less its list of records, which serde skips unread.
+    #[derive(serde::Deserialize)]
+    struct ManifestHead {
+        header_sha256: String,
+        footer_sha256: String,
+        merkle_root: String,
+        provenance: vigie_log::Provenance,
+    }
+    let found = |problems| SealCheck {
+        merkle_root: None,
+        signatures: vec![],
+        problems,
+    };
+    let mut reader = LogReader::open(path)?;
+    let (header, ends) = match reader.raw_ends() {
+        Ok(frames) => frames,
+        Err(e @ vigie_log::LogError::Corrupt { .. }) => {
+            return Ok(found(vec![Problem::Damaged(e.to_string())]))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let frame = |kind: FrameKind| ends.iter().find(|f| f.kind == kind);
+    let Some(manifest_frame) = frame(FrameKind::Manifest) else {
+        return Ok(found(vec![Problem::NoManifest]));
+    };
+    let malformed = |offset: u64, e: serde_json::Error| SealError::Malformed {
+        path: path.display().to_string(),
+        reason: format!("frame at byte {offset}: {e}"),
+    };
+    let manifest: ManifestHead = serde_json::from_slice(&manifest_frame.payload)
+        .map_err(|e| malformed(manifest_frame.offset, e))?;
+    let mut problems = Vec::new();
+    if hex::encode(sha256(&header.payload)) != manifest.header_sha256 {
+        problems.push(Problem::HeaderChanged);
+    }
+    let parsed: LogHeader =
+        serde_json::from_slice(&header.payload).map_err(|e| malformed(header.offset, e))?;
+    if !manifest.provenance.matches(&parsed) {
+        problems.push(Problem::ProvenanceMismatch);
+    }
+    let footer = frame(FrameKind::Footer).map(|f| hex::encode(sha256(&f.payload)));
+    if footer.as_deref() != Some(manifest.footer_sha256.as_str()) {
+        problems.push(Problem::FooterChanged);
+    }
+    let manifest_sha256 = hex::encode(sha256(&manifest_frame.payload));
+    let signatures: Vec<vigie_log::Signature> = ends
+        .iter()
+        .filter(|f| f.kind == FrameKind::Signature)
+        .map(|f| serde_json::from_slice(&f.payload).map_err(|e| malformed(f.offset, e)))
+        .collect::<Result<_, _>>()?;
+    let checks: Vec<SignatureCheck> = signatures
+        .iter()
+        .map(|s| check_signature(s, DOMAIN, &manifest_sha256))
+        .collect();
+    problems.extend(signature_problems(&checks, &signatures, None));
+    Ok(SealCheck {
+        merkle_root: Some(manifest.merkle_root),
+        signatures: checks,
+        problems,
+    })
+}
+
 /// The problems with a set of signatures: each invalid one, none at all,
 /// none by the expected key.
 pub(crate) fn signature_problems(

@@ -52,8 +52,9 @@ pub enum ViewError {
 pub struct LoadedLog {
     /// The log's results: the footer, or those of the records so far.
     pub results: vigie_log::results::LogResults,
-    /// Its manifest's Merkle root and signers, for a finished log.
-    pub manifest: Option<(String, Vec<String>)>,
+    /// How its seal checked (the signatures over its manifest, and the
+    /// manifest against header and footer); `None` while unfinished.
+    pub seal: Option<Result<vigie_seal::SealCheck, String>>,
     /// The samples.
     pub index: SampleIndex,
     version: Version,
@@ -210,16 +211,14 @@ impl Viewer {
                 finished: false,
             },
         };
-        let manifest = reader.manifest().ok().flatten().map(|(m, signatures)| {
-            (
-                m.merkle_root.clone(),
-                signatures.iter().map(|s| s.key_id.clone()).collect(),
-            )
-        });
+        // The ends of the file only: the records were just read for the index.
+        let seal = results
+            .finished
+            .then(|| vigie_seal::check_seal(&entry.path).map_err(|e| e.to_string()));
         let log = Arc::new(LoadedLog {
             index,
             results,
-            manifest,
+            seal,
             version,
         });
         self.loaded
@@ -575,7 +574,7 @@ fn first_page_while_indexing(
     let log = LoadedLog {
         index: SampleIndex::build(&results.header, first),
         results: (*results).clone(),
-        manifest: None,
+        seal: None,
         version: (0, None),
     };
     let mut selection = log.index.select(&plain, &entry.path);

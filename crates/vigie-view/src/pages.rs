@@ -226,19 +226,9 @@ pub(crate) fn run_page(entry: &Entry, log: &LoadedLog, others: &[(Entry, String)
         tokens.push_str(&format!(" · ${cost:.4}"));
     }
     provenance.push(("tokens".into(), tokens));
-    provenance.push((
-        "manifest".into(),
-        match &log.manifest {
-            Some((root, signers)) if signers.is_empty() => {
-                format!("Merkle root {root}; not signed")
-            }
-            Some((root, signers)) => format!(
-                "Merkle root {root}; signed by {} (`vigie verify` checks the signatures)",
-                signers.join(", ")
-            ),
-            None => "none yet (an unfinished run)".into(),
-        },
-    ));
+    let (manifest, seal) = seal_lines(log);
+    provenance.push(("manifest".into(), manifest));
+    provenance.push(("signatures".into(), seal));
     let mut metrics = Vec::new();
     for scorer in &log.index.scorers {
         let prefix = format!("{scorer}/");
@@ -392,6 +382,56 @@ pub(crate) fn samples_page(
             next_page => (selection.page < selection.pages).then(|| page(selection.page + 1)),
         },
     )
+}
+
+/// What the run page says of a log's manifest and of its signatures: who
+/// signed, whether each signature holds, and whether the header and footer
+/// are still those sealed. The records are `vigie verify`'s to check.
+fn seal_lines(log: &LoadedLog) -> (String, String) {
+    let seal = match &log.seal {
+        None => return ("none yet (an unfinished run)".into(), "none".into()),
+        Some(Err(e)) => return (format!("could not be read: {e}"), String::new()),
+        Some(Ok(seal)) => seal,
+    };
+    let Some(root) = &seal.merkle_root else {
+        return (
+            "none (written before vigie kept manifests)".into(),
+            "none".into(),
+        );
+    };
+    let mut said: Vec<String> = seal
+        .signatures
+        .iter()
+        .map(|s| match (&s.valid, &s.reason) {
+            (true, _) => format!(
+                "signed by {} at {}: the signature verifies",
+                s.key_id, s.signed_at
+            ),
+            (false, reason) => format!(
+                "signed by {} at {}: the signature does NOT verify ({})",
+                s.key_id,
+                s.signed_at,
+                reason.as_deref().unwrap_or("invalid")
+            ),
+        })
+        .collect();
+    if seal.signatures.is_empty() {
+        said.push("not signed".into());
+    }
+    let changed: Vec<String> = seal
+        .problems
+        .iter()
+        .filter(|p| p.is_integrity())
+        .map(ToString::to_string)
+        .collect();
+    if !changed.is_empty() {
+        said.push(format!(
+            "CHANGED since it was sealed: {}",
+            changed.join("; ")
+        ));
+    }
+    said.push("`vigie verify` checks every record against the manifest".into());
+    (format!("Merkle root {root}"), said.join(". "))
 }
 
 /// One message part as shown: long ones folded with their size.

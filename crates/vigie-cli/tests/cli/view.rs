@@ -181,6 +181,38 @@ fn logs_runs_samples_and_transcripts_are_served_filtered_on_the_server() {
 }
 
 #[test]
+fn a_run_page_says_who_signed_the_log_and_whether_the_signature_verifies() {
+    let ws = Workspace::new();
+    let id = a_run(&ws);
+    let log = ws.path().join("logs").join(id.trim_start_matches("0/"));
+    let run = |ws: &Workspace| {
+        let v = view(ws, &["logs"]);
+        let (status, _, run) = get(&v.base, &format!("/run?log={id}"), &[]);
+        assert_eq!(status, 200, "{run}");
+        run
+    };
+    let unsigned = run(&ws);
+    assert!(unsigned.contains("not signed"), "{unsigned}");
+    let out = ws.vigie(&["keygen", "--out", "aisi"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ws.vigie(&["sign", "--key", "aisi.key", &log.to_string_lossy()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let key_id = vigie_seal::load_public_key(&ws.path().join("aisi.pub"))
+        .unwrap()
+        .key_id();
+    let signed = run(&ws);
+    assert!(
+        signed.contains(&format!("signed by {key_id} at "))
+            && signed.contains("the signature verifies"),
+        "{signed}"
+    );
+    assert!(
+        !signed.contains("not signed") && !signed.contains("CHANGED"),
+        "{signed}"
+    );
+}
+
+#[test]
 fn only_logs_under_the_given_paths_are_served() {
     let ws = Workspace::new();
     let id = a_run(&ws);

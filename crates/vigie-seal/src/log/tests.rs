@@ -282,3 +282,71 @@ fn an_unfinished_log_cannot_be_signed_and_has_no_manifest() {
         vec![Problem::NoManifest]
     );
 }
+
+#[test]
+fn the_seal_check_reads_the_ends_only_and_finds_what_they_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let unsigned = finished_log(dir.path(), "unsigned.vlog");
+    assert_eq!(
+        check_seal(&unsigned).unwrap().problems,
+        vec![Problem::Unsigned]
+    );
+    let (path, key) = signed_log(dir.path());
+    let seal = check_seal(&path).unwrap();
+    assert!(seal.problems.is_empty(), "{:?}", seal.problems);
+    let full = verify_log(&path, Some(&key.public())).unwrap();
+    assert_eq!(seal.merkle_root, full.manifest.map(|m| m.merkle_root));
+    assert_eq!(seal.signatures, full.signatures);
+    assert!(seal.signatures[0].valid);
+    let original = frames(&path);
+    let edited = |index: usize, from: &str, to: &str| {
+        let mut edited = original.clone();
+        let text = String::from_utf8(edited[index].payload.clone()).unwrap();
+        assert!(text.contains(from), "{text}");
+        edited[index].payload = text.replace(from, to).into_bytes();
+        rewrite(&path, &edited);
+        check_seal(&path).unwrap().problems
+    };
+    assert_eq!(
+        edited(0, "local/smollm2", "local/other"),
+        vec![Problem::HeaderChanged, Problem::ProvenanceMismatch]
+    );
+    assert_eq!(
+        edited(5, "\"refused/accuracy\":0.5", "\"refused/accuracy\":0.9"),
+        vec![Problem::FooterChanged]
+    );
+    let signature_at = original
+        .iter()
+        .position(|f| f.kind == FrameKind::Signature)
+        .unwrap();
+    let found = edited(signature_at, "\"signature\":\"", "\"signature\":\"00");
+    assert!(
+        matches!(&found[..], [Problem::BadSignature { .. }]),
+        "{found:?}"
+    );
+    // A changed record is the full check's to find, not this one's.
+    let record_at = original
+        .iter()
+        .position(|f| f.kind == FrameKind::Sample)
+        .unwrap();
+    let text = String::from_utf8(original[record_at].payload.clone()).unwrap();
+    let from = format!("\"id\":\"{}\"", "a");
+    assert!(text.contains(&from), "{text}");
+    let mut changed = original.clone();
+    changed[record_at].payload = text.replacen("\"time_s\":", "\"time_s\":1", 1).into_bytes();
+    rewrite(&path, &changed);
+    assert!(check_seal(&path).unwrap().problems.is_empty());
+    assert!(verify_log(&path, None)
+        .unwrap()
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::RecordChanged { .. })));
+    let running = dir.path().join("running.vlog");
+    let mut writer = LogWriter::create(&running, &header()).unwrap();
+    writer.append_sample(&record("a", 1.0)).unwrap();
+    drop(writer);
+    assert_eq!(
+        check_seal(&running).unwrap().problems,
+        vec![Problem::NoManifest]
+    );
+}
