@@ -526,7 +526,7 @@ pub(crate) fn sample_page(
     let scores: Vec<Value> = record
         .scores
         .iter()
-        .map(|(name, s)| json!({"name": name, "value": number(s.value), "answer": s.answer, "explanation": s.explanation}))
+        .map(|(name, s)| json!({"name": name, "value": number(s.value), "answer": s.answer.clone().unwrap_or_default(), "explanation": s.explanation.clone().unwrap_or_default()}))
         .collect();
     let mut facts = vec![
         ("time".to_string(), format!("{:.2} s", record.time_s)),

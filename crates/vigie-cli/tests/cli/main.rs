@@ -14,6 +14,7 @@ mod scenarios;
 mod schemas;
 mod suites;
 mod view;
+mod webdriver;
 
 const ARITH_TASK: &str = r#"name = "arith"
 

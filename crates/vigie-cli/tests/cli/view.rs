@@ -389,6 +389,85 @@ fn the_viewer_renders_and_updates_in_headless_chromium() {
 
 /// Two runs of one task side by side: the paired test of `vigie compare`,
 /// one row per sample, and the changed-only and failures-only filters.
+/// A person's session, driven through WebDriver: typing a search and a
+/// score filter into the form, opening a sample from the table, moving
+/// through the filtered samples with the keyboard, and the transcript's
+/// screenshot.
+#[test]
+fn a_person_filters_opens_a_transcript_and_moves_with_the_keyboard_in_chromium() {
+    let ws = Workspace::new();
+    let id = a_run(&ws);
+    let Some(chromium) = super::assess::chromium() else {
+        return;
+    };
+    let v = view(&ws, &["logs"]);
+    let Some(browser) = super::webdriver::Browser::start(
+        &chromium,
+        &ws.path().join("chromium-profile"),
+        (1280, 900),
+    ) else {
+        return;
+    };
+    browser.open(&format!("{}samples?log={id}", v.base));
+    assert!(
+        browser.text().contains("12 of 12 samples match"),
+        "{}",
+        browser.text()
+    );
+
+    // A search typed into the form: the URL keeps it, the server filtered.
+    browser.type_into(
+        "input[name=q]",
+        &format!("what is 9{}", super::webdriver::ENTER),
+    );
+    browser.wait_until("the search applied", |b| {
+        b.text().contains("1 of 12 samples match")
+    });
+    assert!(browser.url().contains("q=what+is+9"), "{}", browser.url());
+    browser.click("#samples tbody a");
+    browser.wait_until("the transcript opened", |b| b.text().contains("Transcript"));
+    let transcript = browser.text();
+    assert!(
+        transcript.contains("What is 9+0?") && transcript.contains("wrong"),
+        "{transcript}"
+    );
+    assert!(
+        !transcript.contains("None"),
+        "a score without an answer shows nothing: {transcript}"
+    );
+
+    // The failures only, then through them with the keyboard: 0, 3, 6, 9.
+    browser.open(&format!("{}samples?log={id}", v.base));
+    browser.type_into(
+        "input[name=score]",
+        &format!("includes<1{}", super::webdriver::ENTER),
+    );
+    browser.wait_until("the score filter applied", |b| {
+        b.text().contains("4 of 12 samples match")
+    });
+    browser.click("#samples tbody a");
+    browser.wait_until("the first failure opened", |b| {
+        b.text().contains("What is 0+0?")
+    });
+    browser.press("j");
+    browser.wait_until("j: the next failure", |b| b.text().contains("What is 3+0?"));
+    browser.press("\u{E014}"); // the right arrow
+    browser.wait_until("→: the one after", |b| b.text().contains("What is 6+0?"));
+    browser.press("k");
+    browser.wait_until("k: back one", |b| b.text().contains("What is 3+0?"));
+    assert!(
+        browser.url().contains("score=includes%3C1"),
+        "the filter travels: {}",
+        browser.url()
+    );
+
+    let count = browser.screenshot("view-transcript.png");
+    assert!(
+        count([0x0f, 0x17, 0x2a]) > 1280 * 30,
+        "the header band: the page's styles applied"
+    );
+}
+
 #[test]
 fn two_runs_of_a_task_are_compared_sample_by_sample() {
     let ws = Workspace::new();
