@@ -547,9 +547,11 @@ async fn samples(
     .await
 }
 
-/// The first page of a log whose index is still being built, in run order
-/// and unfiltered, read straight from the start of the file: a large log's
-/// first rows show at once, the rest when the index is ready.
+/// The first page of a log whose index is still being built, unfiltered:
+/// the first records written (the order runs finish them in), read
+/// straight from the start of the file, so a large log's first rows show
+/// at once; the rest when the index is ready. Its rows link to samples by
+/// id and epoch, as their numbers in the whole index are not known yet.
 fn first_page_while_indexing(
     viewer: &Viewer,
     params: &BTreeMap<String, String>,
@@ -589,6 +591,26 @@ fn first_page_while_indexing(
         ))
         .into_response(),
     )
+}
+
+/// The row a sample page names: by number (`n`), or, from a page served
+/// before the index was ready, whose rows are in file order, by id and
+/// epoch (`sample`, `sample_epoch`).
+fn sample_number(index: &SampleIndex, params: &BTreeMap<String, String>) -> Result<usize, String> {
+    if let Some(id) = params.get("sample") {
+        let epoch = params
+            .get("sample_epoch")
+            .and_then(|e| e.parse::<u32>().ok())
+            .unwrap_or(1);
+        return index
+            .rows()
+            .position(|r| r.id == id.as_str() && r.epoch == epoch)
+            .ok_or_else(|| format!("the log has no sample {id} of epoch {epoch}"));
+    }
+    params
+        .get("n")
+        .and_then(|n| n.parse::<usize>().ok())
+        .ok_or_else(|| "which sample? (the `n` parameter is missing)".to_string())
 }
 
 async fn api_samples(
@@ -633,8 +655,9 @@ async fn sample(
             Ok(s) => s,
             Err(r) => return r.into_response(),
         };
-        let Some(n) = params.get("n").and_then(|n| n.parse::<usize>().ok()) else {
-            return not_found("which sample? (the `n` parameter is missing)");
+        let n = match sample_number(&log.index, &params) {
+            Ok(n) => n,
+            Err(why) => return not_found(&why),
         };
         let Some(row) = (n < log.index.len()).then(|| log.index.row(n)) else {
             return not_found(&format!("the log has no sample number {n}"));
@@ -678,7 +701,8 @@ mod tests {
         let path = dir.path().join("run.vlog");
         let header = fixtures::header("t", "m", "flag", 80);
         let mut writer = vigie_log::LogWriter::create(&path, &header).unwrap();
-        for i in 0..80 {
+        // Written last first, as a concurrent run finishes out of order.
+        for i in (0..80).rev() {
             let record = fixtures::record(
                 &format!("s{i}"),
                 i,
@@ -705,11 +729,36 @@ mod tests {
         let response = first_page_while_indexing(&viewer, &params(&[("per", "20")]))
             .expect("served from the file");
         assert_eq!(response.status(), StatusCode::OK);
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        // The first written, linked by id: their numbers are not known yet.
+        assert!(body.contains("the first samples written"), "{body}");
+        assert!(
+            body.contains("sample=s79") && body.contains("sample=s60"),
+            "{body}"
+        );
+        assert!(
+            !body.contains("sample=s59") && !body.contains("n=0"),
+            "{body}"
+        );
         // A filter waits for the index; once it is built, the index answers.
         assert!(first_page_while_indexing(&viewer, &params(&[("q", "answer 7")])).is_none());
         let entry = viewer.catalog.find("0/run.vlog").unwrap();
         let log = viewer.load(&entry).unwrap();
         assert_eq!(log.index.len(), 80);
+        let n = sample_number(
+            &log.index,
+            &params(&[("sample", "s79"), ("sample_epoch", "1")]),
+        );
+        assert_eq!(n.map(|n| log.index.row(n).id), Ok("s79"));
+        assert_eq!(log.index.row(79).id, "s79", "the index is in run order");
+        assert!(sample_number(&log.index, &params(&[("sample", "s80")]))
+            .unwrap_err()
+            .contains("no sample s80"));
         assert!(first_page_while_indexing(&viewer, &params(&[])).is_none());
         let found = log.index.select(
             &Query::from_params(&params(&[("q", "ANSWER 7")])).unwrap(),

@@ -344,7 +344,11 @@ pub(crate) fn samples_page(
         .map(|(&n, preview)| {
             let row = index.row(n);
             json!({
-                "href": url("/sample", params, &[("n", Some(n.to_string()))]),
+                "href": if indexing {
+                    url("/sample", params, &[("sample", Some(row.id.to_string())), ("sample_epoch", Some(row.epoch.to_string()))])
+                } else {
+                    url("/sample", params, &[("n", Some(n.to_string()))])
+                },
                 "id": row.id, "epoch": row.epoch,
                 "scores": (0..index.scorers.len()).map(|s| index.score_of(n, s).map_or(String::new(), number)).collect::<Vec<_>>(),
                 "error": index.error_of(n), "input": preview.input, "output": preview.output,
@@ -560,7 +564,17 @@ pub(crate) fn sample_page(
             facts.push((key.clone(), text));
         }
     }
-    let link = |n: usize| url("/sample", params, &[("n", Some(n.to_string()))]);
+    let link = |n: usize| {
+        url(
+            "/sample",
+            params,
+            &[
+                ("n", Some(n.to_string())),
+                ("sample", None),
+                ("sample_epoch", None),
+            ],
+        )
+    };
     render(
         "sample.html",
         context! {
@@ -568,7 +582,7 @@ pub(crate) fn sample_page(
             error => record.error.as_ref().map(|e| json!({"kind": e.kind.as_str(), "message": e.message})),
             scores, facts, messages,
             previous => previous.map(link), next => next.map(link),
-            back => url("/samples", params, &[("n", None)]),
+            back => url("/samples", params, &[("n", None), ("sample", None), ("sample_epoch", None)]),
         },
     )
 }
