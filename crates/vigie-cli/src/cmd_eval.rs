@@ -211,6 +211,7 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         max_cost: args.max_cost,
         max_tokens_total: args.max_tokens_total,
         log_dir: args.log_dir.clone().unwrap_or_else(crate::env::log_dir),
+        shard: None,
     };
     for note in &selected.notes {
         eprintln!("note: {note}");

@@ -118,7 +118,10 @@ pub async fn run(
     } = run;
     let started = Instant::now();
     let settings = writer.header().settings.clone();
-    let planned = samples.len() * settings.epochs as usize;
+    // A shard runs its own part of the pairs; the task's name, as the
+    // header records it, is what the split hashes.
+    let task_name = writer.header().task.name.clone();
+    let planned = crate::plan::planned_pairs(&task_name, &samples, settings.epochs, settings.shard);
     let mut tally = RunTally::of(writer.header(), &existing);
     let samples: Vec<Arc<Sample>> = samples.into_iter().map(Arc::new).collect();
     let generate = Arc::new(settings.generate.clone());
@@ -132,7 +135,12 @@ pub async fn run(
                 .enumerate()
                 .map(move |(index, sample)| (epoch, index, sample.clone()))
         })
-        .filter(|(epoch, _, sample)| !tally.is_done(*epoch, &sample.id))
+        .filter(|(epoch, _, sample)| {
+            settings
+                .shard
+                .is_none_or(|shard| shard.holds(&task_name, &sample.id, *epoch))
+                && !tally.is_done(*epoch, &sample.id)
+        })
         .map(|(epoch, index, sample)| SampleJob {
             task: task.clone(),
             sample,

@@ -64,6 +64,9 @@ pub struct EvalSettings {
     /// Where and how tasks' sandboxes are made; a task with a sandbox
     /// cannot run without it.
     pub sandbox: Option<crate::sandboxing::SandboxChoice>,
+    /// The part of each task's (sample, epoch) pairs to run, for a shard of
+    /// a campaign; every pair without one.
+    pub shard: Option<vigie_log::Shard>,
 }
 
 /// What a model is for in a run.
@@ -418,9 +421,11 @@ pub fn plan(
                     cache: settings.cache,
                     max_cost: settings.max_cost,
                     max_tokens_total: settings.max_tokens_total,
+                    shard: settings.shard,
                 },
                 scorers: scorer_refs(&task.scorers),
-                planned_records: samples.len() * epochs as usize,
+                planned_records: planned_pairs(&task.name, &samples, epochs, settings.shard),
+                merged_from: Vec::new(),
             };
             PlannedRun {
                 limits: Limits {
@@ -438,6 +443,27 @@ pub fn plan(
         })
         .collect();
     Ok(Plan { runs, notes })
+}
+
+/// How many of the (sample, epoch) pairs of `samples` a run holds: all of
+/// them, or a shard's part.
+pub fn planned_pairs(
+    task: &str,
+    samples: &[Sample],
+    epochs: u32,
+    shard: Option<vigie_log::Shard>,
+) -> usize {
+    match shard {
+        None => samples.len() * epochs as usize,
+        Some(shard) => (1..=epochs)
+            .map(|epoch| {
+                samples
+                    .iter()
+                    .filter(|s| shard.holds(task, &s.id, epoch))
+                    .count()
+            })
+            .sum(),
+    }
 }
 
 /// The sandbox setup of `task`, when it has a sandbox.
@@ -750,6 +776,7 @@ mod tests {
             log_dir: PathBuf::from("logs/x"),
             max_cost: None,
             max_tokens_total: None,
+            shard: None,
         }
     }
 

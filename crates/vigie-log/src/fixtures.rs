@@ -55,6 +55,7 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
             cache: false,
             max_cost: None,
             max_tokens_total: None,
+            shard: None,
         },
         scorers: vec![ScorerRef {
             name: scorer.into(),
@@ -64,6 +65,7 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
             ],
         }],
         planned_records: records,
+        merged_from: vec![],
     }
 }
 

@@ -47,6 +47,7 @@ pub mod outputs;
 pub mod results;
 pub mod rng;
 mod schema;
+pub mod shard;
 mod upgrade;
 
 pub use agent::{AgentEnd, AgentLimits, AgentRecord, Submission, ToolStep};
@@ -60,6 +61,7 @@ pub use schema::{
     RunSettings, RunStatus, SampleCounts, SampleError, SampleErrorKind, SampleRecord, Score,
     ScorerRef, Signature, TaskRef,
 };
+pub use shard::{Shard, ShardSource};
 
 /// Every log (`*.vlog`) in a folder and its sub-folders, sorted by path, so
 /// that a folder of runs (`logs/`, with a sub-folder per suite run) reads as
@@ -109,9 +111,14 @@ pub fn now_rfc3339() -> String {
 /// them, so they bump the version, but version-3 records are version-4
 /// records as they stand. Version 5 added agents' records (the sandbox, tool
 /// steps, submissions, why the agent ended), the `sandbox` error kind and the
-/// run's sandbox isolation; version-4 records are version-5 records as they stand. Earlier logs read: version 1 has no manifest, and
-/// records of versions 1 and 2 are brought up to date as they are read.
-pub const FORMAT_VERSION: u32 = 5;
+/// run's sandbox isolation; version-4 records are version-5 records as they
+/// stand. Version 6 added a run's shard (the part of a task's samples a
+/// campaign gave it) and a merged log's shard sources: a version-5 reader
+/// would take a shard for a whole run, so they bump the version; version-5
+/// records are version-6 records as they stand. Earlier logs read: version 1
+/// has no manifest, and records of versions 1 and 2 are brought up to date as
+/// they are read.
+pub const FORMAT_VERSION: u32 = 6;
 
 /// The extension of vigie log files.
 pub const LOG_EXTENSION: &str = "vlog";

@@ -76,6 +76,9 @@ pub struct Provenance {
     pub epochs: u32,
     /// The run's seed.
     pub seed: u64,
+    /// For a log merged from shards: each shard log and its Merkle root.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<crate::shard::ShardSource>,
 }
 
 impl Provenance {
@@ -95,6 +98,7 @@ impl Provenance {
             generate: serde_json::to_value(&header.settings.generate).unwrap_or_default(),
             epochs: header.settings.epochs,
             seed: header.settings.seed,
+            shards: header.merged_from.clone(),
         }
     }
 

@@ -35,8 +35,12 @@ pub struct LogHeader {
     pub settings: RunSettings,
     /// The scorers, in task order.
     pub scorers: Vec<ScorerRef>,
-    /// How many sample records a complete run has (samples × epochs).
+    /// How many sample records a complete run has (samples × epochs; a
+    /// shard's own part of them, for a shard).
     pub planned_records: usize,
+    /// For a log merged from shards: the shard logs, in shard order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<crate::shard::ShardSource>,
 }
 
 /// A scorer as a log records it: enough to recompute metrics from the records.
@@ -165,6 +169,10 @@ pub struct RunSettings {
     /// flag), for tasks with a sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<String>,
+    /// The part of the task's (sample, epoch) pairs this run holds, when a
+    /// campaign split the task into shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// One sample of one epoch, as it ran.

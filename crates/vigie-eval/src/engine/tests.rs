@@ -68,6 +68,7 @@ fn settings(dir: &std::path::Path) -> EvalSettings {
         log_dir: dir.to_path_buf(),
         max_cost: None,
         max_tokens_total: None,
+        shard: None,
     }
 }
 
@@ -296,6 +297,59 @@ fn every_epoch_is_a_record_and_epochs_reduce_before_metrics() {
         (header.settings.epochs, header.settings.epochs_reducer),
         (3, Reducer::AtLeast(2))
     );
+}
+
+#[test]
+fn shards_run_disjoint_parts_that_together_are_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = || Arc::new(ScriptedModel::new("scripted/model", Reply::text("4")));
+    let whole = run_task(
+        task(ARITH, &rows(40)),
+        &EvalSettings {
+            epochs: Some(2),
+            ..settings(dir.path())
+        },
+        vec![model()],
+    );
+    let mut seen: Vec<(u32, String)> = Vec::new();
+    let mut planned = 0;
+    for index in 0..3 {
+        let shard = vigie_log::Shard::new(index, 3).unwrap();
+        let part = run_task(
+            task(ARITH, &rows(40)),
+            &EvalSettings {
+                epochs: Some(2),
+                shard: Some(shard),
+                ..settings(dir.path())
+            },
+            vec![model()],
+        );
+        let header = LogReader::open(&part.log).unwrap().header().unwrap();
+        assert_eq!(header.settings.shard, Some(shard));
+        assert_eq!(header.planned_records, part.records.len());
+        assert_eq!(part.footer.samples.total, part.records.len());
+        assert!(
+            (15..=40).contains(&part.records.len()),
+            "a third of 80 pairs, roughly: {}",
+            part.records.len()
+        );
+        for r in &part.records {
+            assert!(shard.holds("arith", &r.id, r.epoch));
+            // A record keeps its place in the whole run's order.
+            assert_eq!(r.index, r.id[1..].parse::<usize>().unwrap());
+        }
+        planned += header.planned_records;
+        seen.extend(part.records.iter().map(|r| (r.epoch, r.id.clone())));
+    }
+    seen.sort();
+    let mut all: Vec<(u32, String)> = whole
+        .records
+        .iter()
+        .map(|r| (r.epoch, r.id.clone()))
+        .collect();
+    all.sort();
+    assert_eq!(seen, all, "every pair in exactly one shard");
+    assert_eq!(planned, 80);
 }
 
 #[test]

@@ -46,12 +46,14 @@ fn header() -> LogHeader {
             cache: false,
             max_cost: None,
             max_tokens_total: None,
+            shard: None,
         },
         scorers: vec![crate::ScorerRef {
             name: "includes".into(),
             metrics: vec![crate::metrics::Metric::Accuracy],
         }],
         planned_records: 3,
+        merged_from: vec![],
     }
 }
 
