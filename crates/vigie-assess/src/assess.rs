@@ -134,6 +134,13 @@ pub fn assess(framework: &Framework, logs: &[EvidenceLog]) -> Assessment {
             notes.push(format!("{}: left out: the run has no results yet (still running, or killed: resume it with `vigie eval --resume`)", log.file_name));
             continue;
         }
+        // One shard's part of a task is not the task's result: its interval
+        // is wider and its samples a hash's choice, and it would shadow the
+        // whole run as "the newest".
+        if let Some(shard) = log.header.settings.shard {
+            notes.push(format!("{}: left out: it is shard {shard} of {} on {}, one part of the run; merge the shards with `vigie log merge` and assess the merged log", log.file_name, log.header.task.name, log.header.model.name));
+            continue;
+        }
         let same = usable.iter().position(|u| {
             u.header.task.name == log.header.task.name
                 && u.header.model.name == log.header.model.name

@@ -110,8 +110,12 @@ pub(crate) struct EvalArgs {
     /// Folder for the log (default: ./logs, or VIGIE_LOG_DIR)
     #[arg(long)]
     log_dir: Option<PathBuf>,
+    /// Run only shard INDEX/COUNT of each task's (sample, epoch) pairs (from 0: 0/4 .. 3/4),
+    /// split by a stable hash of task, sample id and epoch; `vigie log merge` joins the shards
+    #[arg(long, value_name = "INDEX/COUNT")]
+    shard: Option<String>,
     /// Resume the run in this log: redo its unfinished and failed samples only
-    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "attacker_model", "attacker_base_url", "fail_on_error", "cache"])]
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["task", "shard", "model", "base_url", "generate", "limit", "sample_id", "epochs", "epochs_reducer", "seed", "log_dir", "judge_model", "judge_base_url", "attacker_model", "attacker_base_url", "fail_on_error", "cache"])]
     resume: Option<PathBuf>,
     /// Show no progress on stderr
     #[arg(long)]
@@ -211,7 +215,12 @@ fn start(args: &EvalArgs) -> Result<Outcome> {
         max_cost: args.max_cost,
         max_tokens_total: args.max_tokens_total,
         log_dir: args.log_dir.clone().unwrap_or_else(crate::env::log_dir),
-        shard: None,
+        shard: args
+            .shard
+            .as_deref()
+            .map(vigie_log::Shard::parse)
+            .transpose()
+            .map_err(|e| UsageError(format!("--shard: {e}")))?,
     };
     for note in &selected.notes {
         eprintln!("note: {note}");

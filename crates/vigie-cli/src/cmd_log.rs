@@ -1,4 +1,5 @@
-//! `vigie log list|show|export`: reading logs without running anything.
+//! `vigie log list|show|export|merge`: reading logs without running
+//! anything, and merging a task's shard logs into one.
 //! The JSON of `show --json` and the lines of `export` are stable contracts
 //! (docs/log-format.md): fields may be added, never renamed or removed.
 
@@ -51,6 +52,61 @@ pub(crate) struct ExportArgs {
     /// Write to this file instead of stdout
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct MergeArgs {
+    /// The shard logs, or folders holding them (every log under a folder is taken)
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// The merged log to write (never replaces a file)
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+}
+
+/// `vigie log merge`: the checks and the copy are `vigie_campaign::merge`'s.
+pub(crate) fn merge(args: MergeArgs) -> Result<Outcome> {
+    let mut shards = Vec::new();
+    for path in &args.shards {
+        if path.is_dir() {
+            shards.extend(vigie_log::find_logs(path)?);
+        } else {
+            shards.push(path.clone());
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut last_said = started;
+    let mut progress = |done: usize, total: usize| {
+        if last_said.elapsed().as_secs() >= 5 {
+            last_said = std::time::Instant::now();
+            eprintln!("merged {done} of {total} records");
+        }
+    };
+    let merged =
+        vigie_campaign::merge(&shards, &args.output, &mut progress).map_err(|e| match e {
+            vigie_campaign::MergeError::Log(e) => anyhow::Error::from(e),
+            refused => UsageError(refused.to_string()).into(),
+        })?;
+    eprintln!(
+        "merged {} shards ({} records) in {:.1} s",
+        merged.header.merged_from.len(),
+        merged
+            .header
+            .merged_from
+            .iter()
+            .map(|s| s.records)
+            .sum::<usize>(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{}",
+        crate::render::results(
+            &merged.header,
+            &merged.footer,
+            &merged.path.display().to_string()
+        )
+    );
+    Ok(Outcome::Success)
 }
 
 pub(crate) fn load(path: &Path, records: Option<&[SampleRecord]>) -> Result<LogResults> {

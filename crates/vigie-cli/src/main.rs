@@ -44,7 +44,7 @@ enum SandboxCommand {
 enum Command {
     /// Run a task against a model, or resume a run
     Eval(Box<cmd_eval::EvalArgs>),
-    /// Read logs: list, show, export
+    /// Read logs: list, show, export, merge shards
     Log {
         #[command(subcommand)]
         command: LogCommand,
@@ -124,6 +124,8 @@ enum LogCommand {
     Show(cmd_log::ShowArgs),
     /// Export a log's sample records as CSV or JSON Lines
     Export(cmd_log::ExportArgs),
+    /// Merge the shard logs of one task (a campaign's --shard I/N) into one log
+    Merge(cmd_log::MergeArgs),
 }
 
 /// An error that is the user's input, not a failure of a run (exit code 2).
@@ -175,6 +177,9 @@ fn main() -> ExitCode {
         Command::Log {
             command: LogCommand::Export(args),
         } => cmd_log::export(args),
+        Command::Log {
+            command: LogCommand::Merge(args),
+        } => cmd_log::merge(args),
         Command::Score(args) => cmd_score::run(args),
         Command::Model { command } => cmd_model::run(command),
         Command::Serve(args) => cmd_serve::run(args),

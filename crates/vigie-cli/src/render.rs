@@ -237,6 +237,19 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
     if let Some(attacker) = &header.attacker_model {
         let _ = writeln!(out, "attacker {}", attacker.name);
     }
+    if let Some(shard) = header.settings.shard {
+        let _ = writeln!(
+            out,
+            "shard    {shard}: this log holds one part of the task's samples; `vigie log merge` joins the parts"
+        );
+    }
+    if !header.merged_from.is_empty() {
+        let _ = writeln!(
+            out,
+            "merged   from {} shard logs (their Merkle roots are in the manifest)",
+            header.merged_from.len()
+        );
+    }
     let _ = writeln!(
         out,
         "status   {}",

@@ -114,6 +114,16 @@ const MUST_NOT_DEPEND_ON: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "vigie-campaign",
+        &[
+            "reqwest",
+            "vigie-providers",
+            "vigie-local",
+            "vigie-serve",
+            "vigie-view",
+        ],
+    ),
+    (
         "vigie-sandbox",
         &[
             "vigie-core",

@@ -265,6 +265,14 @@ fn newest_run_counts_unfinished_runs_are_noted_and_models_are_separate() {
         BTreeMap::new(),
     );
     running.footer = None;
+    let mut shard = log(
+        "shard.vlog",
+        "refusal",
+        "a",
+        "2026-04-01T00:00:00Z",
+        metrics("refused", "mean", 0.0, Some((0.0, 0.1))),
+    );
+    shard.header.settings.shard = Some(vigie_log::Shard::new(1, 4).unwrap());
     let other = log(
         "b.vlog",
         "refusal",
@@ -279,7 +287,7 @@ fn newest_run_counts_unfinished_runs_are_noted_and_models_are_separate() {
         "2026-01-01T00:00:00Z",
         metrics("includes", "accuracy", 1.0, None),
     );
-    let assessment = assess(&framework, &[new, old, running, other, unrelated]);
+    let assessment = assess(&framework, &[new, old, running, shard, other, unrelated]);
     assert_eq!(
         assessment
             .models
@@ -309,6 +317,13 @@ fn newest_run_counts_unfinished_runs_are_noted_and_models_are_separate() {
         .notes
         .iter()
         .any(|n| n.starts_with("running.vlog: left out: the run has no results yet")));
+    assert!(
+        assessment.notes.iter().any(|n| n.starts_with(
+            "shard.vlog: left out: it is shard 1/4 of refusal on a, one part of the run; merge"
+        )),
+        "{:?}",
+        assessment.notes
+    );
     let b = area(&assessment.models[1], "harmful_content");
     assert_eq!(b.tier.as_deref(), Some("high"));
     assert!(b.findings[0]

@@ -10,6 +10,7 @@ use vigie_testserver::{ServerConfig, TestServer};
 
 mod agents;
 mod assess;
+mod campaigns;
 mod scenarios;
 mod schemas;
 mod suites;

@@ -1,0 +1,13 @@
+//! Campaigns: the evaluations a framework needs, against one or more
+//! models, run as one resumable set in one folder, and split into shards
+//! that a scheduler (Slurm, Kubernetes) runs on many machines.
+//!
+//! A shard is a pure function of the campaign and its index
+//! ([`vigie_log::shard`]); merging its logs back into one ([`merge`]) proves
+//! that nothing is missing or doubled, and gives the metrics an unsharded run
+//! of the same seed gives.
+#![deny(missing_docs)]
+
+pub mod merge;
+
+pub use merge::{merge, MergeError, Merged};

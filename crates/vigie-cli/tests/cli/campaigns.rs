@@ -1,0 +1,221 @@
+//! Shards and their merge, through the real binary against the scripted
+//! server: the merged log has the metrics of an unsharded run, verifies, and
+//! is assessed; bad sets of shards are refused naming what is wrong.
+
+use super::*;
+
+const SHARDED_TASK: &str = r#"name = "sharded"
+risk_areas = ["safeguards"]
+
+[dataset]
+path = "sharded.jsonl"
+id = "id"
+input = "question"
+target = "answer"
+
+[[solver]]
+generate = {}
+
+[[scorer]]
+includes = {}
+"#;
+
+/// 40 questions, half of them answered with their target's word.
+fn sharded_workspace() -> Workspace {
+    let ws = Workspace::new();
+    ws.write("sharded.toml", SHARDED_TASK);
+    let rows: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            let target = if i % 3 == 0 { "nope" } else { "Sure" };
+            (format!("question number {i}"), target.to_string())
+        })
+        .collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(q, a)| (q.as_str(), a.as_str())).collect();
+    ws.dataset("sharded.jsonl", &rows);
+    ws
+}
+
+#[test]
+fn shards_merged_have_the_metrics_of_the_unsharded_run_verify_and_are_assessed() {
+    let ws = sharded_workspace();
+    let server = scripted(&["number 7", "number 8"]);
+    let url = server.base_url();
+    let common = ["--epochs", "2", "--seed", "5"];
+    let out = ws.vigie(&eval_args(
+        &url,
+        "sharded.toml",
+        &[&common[..], &["--log-dir", "whole"]].concat(),
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let whole = ws.summary(&ws.only_log_in("whole"));
+
+    let mut planned = 0;
+    for index in 0..3 {
+        let shard = format!("{index}/3");
+        let out = ws.vigie(&eval_args(
+            &url,
+            "sharded.toml",
+            &[&common[..], &["--shard", &shard, "--log-dir", "shards"]].concat(),
+        ));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains(&format!("shard    {shard}: this log holds one part")),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    for log in ws.logs_in("shards") {
+        planned += ws.summary(&log)["samples"]["total"].as_u64().unwrap();
+    }
+    assert_eq!(planned, 80, "the shards' parts add up to the whole");
+
+    let out = ws.vigie(&["log", "merge", "shards", "--output", "merged/sharded.vlog"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("merged   from 3 shard logs"),
+        "{}",
+        text(&out.stdout)
+    );
+    let merged_log = ws.path().join("merged/sharded.vlog");
+    let merged = ws.summary(&merged_log);
+    assert_eq!(
+        merged["metrics"], whole["metrics"],
+        "bootstrap intervals included"
+    );
+    assert!(
+        merged["metrics"]["includes/ci95_low"].is_number(),
+        "{merged}"
+    );
+    assert_eq!(merged["samples"], whole["samples"]);
+    assert_eq!(merged["status"], "success");
+
+    // Every record checked against the fresh manifest, signed by the merger.
+    assert!(ws.vigie(&["keygen", "--out", "aisi"]).status.success());
+    let out = ws.vigie(&["sign", "merged/sharded.vlog", "--key", "aisi.key"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ws.vigie(&["verify", "merged/sharded.vlog"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("80 records"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = ws.vigie(&["assess", "merged", "--json"]);
+    let assessed: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    assert!(assessed.to_string().contains("openai/mock"), "{assessed}");
+
+    // Refusals, each naming what is wrong, exit 2, and nothing written.
+    let shards = ws.logs_in("shards");
+    let shown: Vec<&str> = shards.iter().map(|p| p.to_str().unwrap()).collect();
+    let refused = |args: &[&str]| {
+        let out = ws.vigie(&[&["log", "merge"][..], args, &["-o", "refused.vlog"]].concat());
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let err = refused(&shown[..2]);
+    assert!(err.contains("of 3 is missing"), "{err}");
+    let err = refused(&[shown[0], shown[1], shown[2], shown[1]]);
+    assert!(err.contains("is given twice"), "{err}");
+    let whole_log = ws.only_log_in("whole");
+    let err = refused(&[whole_log.to_str().unwrap()]);
+    assert!(err.contains("is not a shard"), "{err}");
+    let out = ws.vigie(&eval_args(
+        &url,
+        "sharded.toml",
+        &[
+            "--epochs",
+            "2",
+            "--seed",
+            "6",
+            "--shard",
+            "2/3",
+            "--log-dir",
+            "seed6",
+        ],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let other_seed = ws.only_log_in("seed6");
+    let err = refused(&[shown[0], shown[1], other_seed.to_str().unwrap()]);
+    assert!(err.contains("`settings.seed`"), "{err}");
+    assert!(!ws.path().join("refused.vlog").exists());
+}
+
+#[test]
+fn a_killed_shard_resumes_its_own_part_only() {
+    let ws = Workspace::new();
+    ws.write("arith.toml", ARITH_TASK);
+    slow_dataset(&ws, 120);
+    let server = server();
+    let url = server.base_url();
+    let shard_args = ["--shard", "1/2", "--max-connections", "2"];
+    let mut child = ws
+        .command(&eval_args(&url, "arith.toml", &shard_args))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.stats().answered < 10 {
+        assert!(Instant::now() < deadline, "the shard did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = ws.only_log();
+    let before = ws.summary(&log);
+    assert_eq!(before["status"], "started");
+    let part = before["samples"]["total"].as_u64().unwrap();
+    let done = before["samples"]["completed"].as_u64().unwrap();
+    assert!((40..=80).contains(&part) && done < part, "{before}");
+    let requests = server.stats().requests;
+
+    let out = ws.vigie(&["eval", "--resume", log.to_str().unwrap(), "--no-progress"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("shard    1/2"),
+        "{}",
+        text(&out.stdout)
+    );
+    let after = ws.summary(&log);
+    assert_eq!(after["status"], "success");
+    assert_eq!(after["samples"]["completed"].as_u64(), Some(part));
+    assert_eq!(
+        server.stats().requests - requests,
+        part - done,
+        "only the shard's unfinished pairs"
+    );
+
+    // The same shard run without a kill holds the same samples and results.
+    let out = ws.vigie(&eval_args(
+        &url,
+        "arith.toml",
+        &[&shard_args[..], &["--log-dir", "again"]].concat(),
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again = ws.only_log_in("again");
+    let ids = |log: &Path| {
+        let mut ids: Vec<String> = ws
+            .records(log)
+            .iter()
+            .map(|r| r["id"].to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&log), ids(&again));
+    assert_eq!(ws.summary(&again)["metrics"], after["metrics"]);
+
+    let out = ws.vigie(&eval_args(&url, "arith.toml", &["--shard", "2/2"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("numbered from 0 to 1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
