@@ -8,6 +8,10 @@
 //! of the same seed gives.
 #![deny(missing_docs)]
 
+pub mod campaign;
+pub mod definition;
 pub mod merge;
 
+pub use campaign::{prepare, run, CampaignError, CampaignRun, Prepared, RunEnd, Step};
+pub use definition::{Campaign, CampaignModel, DefinitionError, Split, CAMPAIGN_FILE};
 pub use merge::{merge, MergeError, Merged};

@@ -137,7 +137,7 @@ fn connection(args: &EvalArgs, cache: bool) -> Result<Connection> {
 }
 
 /// Where this vigie makes sandboxes (the binary is their helper), and how.
-fn sandbox_choice(isolation: &str) -> Result<vigie_eval::sandboxing::SandboxChoice> {
+pub(crate) fn sandbox_choice(isolation: &str) -> Result<vigie_eval::sandboxing::SandboxChoice> {
     Ok(vigie_eval::sandboxing::SandboxChoice {
         host: vigie_sandbox::SandboxHost {
             helper: std::env::current_exe()?,
@@ -302,14 +302,9 @@ fn resume(log: &Path, args: &EvalArgs) -> Result<Outcome> {
     }
 }
 
-/// Starts a planned run, shows its progress and its results; the header,
-/// footer and log path, and whether it succeeded.
-fn execute(
-    session: &Session,
-    planned: PlannedRun,
-    registry: &Registry,
-    show_progress: bool,
-) -> Result<(LogHeader, LogFooter, PathBuf, Outcome)> {
+/// Makes one sandbox for a task that works in one, before its first sample:
+/// a machine that cannot make them runs nothing, and says what to do.
+pub(crate) fn probe_sandbox(session: &Session, planned: &PlannedRun) -> Result<()> {
     if let (Some(setup), Some(plan)) = (&planned.sandbox, &planned.task.sandbox) {
         session
             .runtime
@@ -321,6 +316,18 @@ fn execute(
                 )
             })?;
     }
+    Ok(())
+}
+
+/// Starts a planned run, shows its progress and its results; the header,
+/// footer and log path, and whether it succeeded.
+fn execute(
+    session: &Session,
+    planned: PlannedRun,
+    registry: &Registry,
+    show_progress: bool,
+) -> Result<(LogHeader, LogFooter, PathBuf, Outcome)> {
+    probe_sandbox(session, &planned)?;
     let (run, torn) = planned.start()?;
     let (header, path) = (run.writer.header().clone(), run.writer.path().to_path_buf());
     if torn > 0 {

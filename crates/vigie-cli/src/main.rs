@@ -6,6 +6,7 @@
 //! at the `--fail-at` tier).
 
 mod cmd_assess;
+mod cmd_campaign;
 mod cmd_eval;
 mod cmd_log;
 mod cmd_model;
@@ -44,6 +45,12 @@ enum SandboxCommand {
 enum Command {
     /// Run a task against a model, or resume a run
     Eval(Box<cmd_eval::EvalArgs>),
+    /// Run a campaign: many tasks against several models in one folder, resumable, sharded
+    /// over machines (Slurm, Kubernetes) and merged
+    Campaign {
+        #[command(subcommand)]
+        command: cmd_campaign::CampaignCommand,
+    },
     /// Read logs: list, show, export, merge shards
     Log {
         #[command(subcommand)]
@@ -168,6 +175,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => cmd_eval::run(*args),
+        Command::Campaign { command } => cmd_campaign::run(command),
         Command::Log {
             command: LogCommand::List { dir },
         } => cmd_log::list(dir),

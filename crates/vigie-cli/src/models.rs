@@ -1,8 +1,11 @@
 //! The binary's model registry: a name becomes the embedded model
 //! (`local/...`) or an HTTP provider (`vigie_providers`), and the engine's
-//! planner asks for models through it. The providers' request counters are
-//! kept for the progress display.
+//! planner asks for models through it. A model asked for again is the same
+//! model (one connection limit per model however many tasks use it, one
+//! embedded-model worker). The providers' request counters are kept for the
+//! progress display.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,7 +36,11 @@ pub(crate) struct Registry {
     /// The key given on the command line, for the evaluated model only.
     api_key: Option<String>,
     stats: Mutex<Vec<Arc<ProviderStats>>>,
+    /// Models built so far, by name, base URL and key.
+    built: Mutex<HashMap<ModelKey, ResolvedModel>>,
 }
+
+type ModelKey = (String, Option<String>, Option<String>);
 
 impl Registry {
     pub(crate) fn new(connection: Connection, api_key: Option<String>) -> Registry {
@@ -41,6 +48,7 @@ impl Registry {
             connection,
             api_key,
             stats: Mutex::new(Vec::new()),
+            built: Mutex::new(HashMap::new()),
         }
     }
 
@@ -50,8 +58,28 @@ impl Registry {
     }
 
     /// A model by name: `local/...` loads the embedded runtime, anything else
-    /// goes through a provider.
+    /// goes through a provider; built once per name, base URL and key.
     pub(crate) fn build(
+        &self,
+        name: &str,
+        base_url: Option<&str>,
+        api_key: Option<&str>,
+    ) -> Result<ResolvedModel> {
+        let key: ModelKey = (
+            name.to_string(),
+            base_url.map(str::to_string),
+            api_key.map(str::to_string),
+        );
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(model) = built.get(&key) {
+            return Ok(model.clone());
+        }
+        let model = self.build_new(name, base_url, api_key)?;
+        built.insert(key, model.clone());
+        Ok(model)
+    }
+
+    fn build_new(
         &self,
         name: &str,
         base_url: Option<&str>,

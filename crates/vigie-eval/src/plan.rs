@@ -151,6 +151,9 @@ pub enum LogPlace {
     New(PathBuf),
     /// The existing log to carry on.
     Resume(PathBuf),
+    /// A new log at exactly this path (a campaign names its logs by model
+    /// and task, so that running it again finds them); never replaces a file.
+    At(PathBuf),
 }
 
 /// The models of a run.
@@ -175,6 +178,19 @@ impl PlannedRun {
             LogPlace::Resume(path) => {
                 let reopened = LogWriter::reopen(path)?;
                 (reopened.writer, reopened.samples, reopened.torn_bytes)
+            }
+            LogPlace::At(path) => {
+                let header = LogHeader {
+                    started_at: vigie_log::now_rfc3339(),
+                    ..self.header
+                };
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| LogError::Io {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                (LogWriter::create(path, &header)?, Vec::new(), 0)
             }
             LogPlace::New(dir) => {
                 let header = LogHeader {

@@ -219,3 +219,244 @@ fn a_killed_shard_resumes_its_own_part_only() {
         text(&out.stderr)
     );
 }
+
+/// Two slow task files: 40 questions each, each answer 40 ms.
+fn campaign_workspace() -> Workspace {
+    let ws = Workspace::new();
+    ws.write("arith.toml", ARITH_TASK);
+    slow_dataset(&ws, 40);
+    ws.write(
+        "echo.toml",
+        &ARITH_TASK
+            .replace("name = \"arith\"", "name = \"echo\"")
+            .replace("arith.jsonl", "echo.jsonl"),
+    );
+    let rows: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                "Say {i}. [[delay:40]]{}",
+                if i % 4 == 0 { " [[reply:4]]" } else { "" }
+            )
+        })
+        .collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|q| (q.as_str(), "4")).collect();
+    ws.dataset("echo.jsonl", &rows);
+    ws
+}
+
+fn campaign_args<'a>(dir: &'a str, url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "campaign",
+        "run",
+        dir,
+        "--task",
+        "arith.toml",
+        "--task",
+        "echo.toml",
+        "-m",
+        "openai/a",
+        "-m",
+        "openai/b",
+        "--base-url",
+        url,
+        "--max-connections",
+        "2",
+        "--seed",
+        "3",
+        "--retry-base",
+        "0.01",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Each log of a campaign folder's logs/, by its path under logs/, with its metrics.
+fn campaign_metrics(ws: &Workspace, dir: &str) -> Vec<(String, Value)> {
+    let logs = vigie_log::find_logs(&ws.path().join(dir).join("logs")).unwrap();
+    logs.iter()
+        .map(|log| {
+            let summary = ws.summary(log);
+            assert_eq!(summary["status"], "success", "{}", log.display());
+            let name = log
+                .strip_prefix(ws.path().join(dir))
+                .unwrap()
+                .display()
+                .to_string();
+            (name, summary["metrics"].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn a_campaign_runs_every_task_on_every_model_at_once_sharing_each_models_limit_and_resumes() {
+    let ws = campaign_workspace();
+    let server = server();
+    let url = server.base_url();
+    let mut child = ws
+        .command(&campaign_args("camp", &url, &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.stats().answered < 30 {
+        assert!(Instant::now() < deadline, "the campaign did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Four runs at once, each model's two tasks within its limit of two.
+    let in_flight = server.stats().max_in_flight;
+    assert!(
+        (3..=4).contains(&in_flight),
+        "{in_flight} requests in flight at most"
+    );
+    let definition = std::fs::read_to_string(ws.path().join("camp/campaign.toml")).unwrap();
+    assert!(
+        definition.contains("seed = 3") && definition.contains("openai/b"),
+        "{definition}"
+    );
+    let requests = server.stats().requests;
+
+    // Carried on from the folder alone: finished records are not asked again.
+    let out = ws.vigie(&[
+        "campaign",
+        "run",
+        "camp",
+        "--retry-base",
+        "0.01",
+        "--no-progress",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("4 runs here") && stderr.contains("to resume"),
+        "{stderr}"
+    );
+    assert!(
+        server.stats().requests - requests < 160,
+        "only the unfinished records ran again"
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("openai/a: 2 tasks") && stdout.contains("openai/b: 2 tasks"),
+        "{stdout}"
+    );
+    let resumed = campaign_metrics(&ws, "camp");
+    let names: Vec<&str> = resumed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "logs/openai_a/arith.vlog",
+            "logs/openai_a/echo.vlog",
+            "logs/openai_b/arith.vlog",
+            "logs/openai_b/echo.vlog"
+        ]
+    );
+
+    // The same campaign uninterrupted ends with the same results.
+    let out = ws.vigie(&campaign_args("fresh", &url, &[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(campaign_metrics(&ws, "fresh"), resumed);
+
+    // A finished campaign has nothing to do; another campaign in its folder is refused.
+    let requests = server.stats().requests;
+    let out = ws.vigie(&["campaign", "run", "camp", "--no-progress"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("0 to start, 0 to resume, 4 finished"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.stats().requests, requests);
+    let out = ws.vigie(&campaign_args("camp", &url, &["--limit", "5"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`limit` there is null, not 5"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Assessed as a folder of logs, as today.
+    let out = ws.vigie(&["assess", "camp/logs", "--json"]);
+    let assessed: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert!(assessed.to_string().contains("openai/b"), "{assessed}");
+}
+
+#[test]
+fn a_campaign_split_into_shards_merges_into_the_unsharded_campaigns_results() {
+    let ws = campaign_workspace();
+    let server = server();
+    let url = server.base_url();
+    let out = ws.vigie(&campaign_args("whole", &url, &[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let whole = campaign_metrics(&ws, "whole");
+
+    // By sample: the index from the scheduler's variable, as Slurm sets it.
+    for index in ["0", "1", "2"] {
+        let out = ws
+            .command(&campaign_args("sharded", &url, &["--shards", "3"]))
+            .env("SLURM_ARRAY_TASK_ID", index)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "shard {index}/3 (split by sample, 1 connections per model)"
+            )),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        vigie_log::find_logs(&ws.path().join("sharded/shards"))
+            .unwrap()
+            .len(),
+        12
+    );
+    let out = ws.vigie(&["campaign", "merge", "sharded"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(campaign_metrics(&ws, "sharded"), whole);
+    let out = ws.vigie(&["campaign", "merge", "sharded"]);
+    assert!(
+        text(&out.stderr).contains("merged 0 runs (4 merged already)"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // By task: runs dealt out whole, as a Kubernetes Indexed Job numbers its pods.
+    for index in ["0", "1"] {
+        let out = ws
+            .command(&campaign_args(
+                "bytask",
+                &url,
+                &["--shards", "2", "--split", "task"],
+            ))
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env("JOB_COMPLETION_INDEX", index)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("2 runs here"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(campaign_metrics(&ws, "bytask"), whole);
+
+    let out = ws
+        .command(&campaign_args("nowhere", &url, &["--shards", "2"]))
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no shard index"),
+        "{}",
+        text(&out.stderr)
+    );
+}

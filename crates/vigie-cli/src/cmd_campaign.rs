@@ -1,0 +1,423 @@
+//! `vigie campaign run|merge`: every task of a campaign against every model
+//! in one folder, resumable, optionally one shard of it; and the merge of
+//! the shards. Planning and running are `vigie_campaign`'s; this module turns
+//! arguments into a campaign, shows progress and renders the results.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use vigie_campaign::definition::{Campaign, CampaignModel, Split};
+use vigie_campaign::{CampaignError, Step};
+use vigie_log::{RunStatus, Shard};
+use vigie_providers::RetryPolicy;
+
+use crate::models::{Connection, Registry, DEFAULT_MODEL};
+use crate::progress::CampaignProgress;
+use crate::session::Session;
+use crate::{Outcome, UsageError};
+
+#[derive(clap::Subcommand)]
+pub(crate) enum CampaignCommand {
+    /// Run a campaign (every task against every model) in a folder, or carry it on; with
+    /// --shard, one part of it
+    Run(Box<RunArgs>),
+    /// Merge the shard logs of every run of a campaign folder into its logs/ folder
+    Merge {
+        /// The campaign folder
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// The campaign folder: its campaign.toml, logs/ and shards/ (created by the first run)
+    dir: PathBuf,
+    /// A task: a task file, suite:NAME, suite:NAME/TASK, framework (every built-in task the
+    /// built-in framework reads) or framework:FILE; repeatable
+    #[arg(long = "task", short = 't', value_name = "TASK")]
+    tasks: Vec<String>,
+    /// An evaluated model (provider/name, as for `vigie eval`); repeatable. Default: local/smollm2
+    #[arg(long = "model", short = 'm', value_name = "MODEL")]
+    models: Vec<String>,
+    /// Base URL of the evaluated models' API (every model given here but local/ ones)
+    #[arg(long)]
+    base_url: Option<String>,
+    /// The judge model for model-graded scorers
+    #[arg(long)]
+    judge_model: Option<String>,
+    /// Base URL of the judge model's API
+    #[arg(long)]
+    judge_base_url: Option<String>,
+    /// The attacker model of attack tasks
+    #[arg(long)]
+    attacker_model: Option<String>,
+    /// Base URL of the attacker model's API
+    #[arg(long)]
+    attacker_base_url: Option<String>,
+    /// Folder holding public benchmark files, for the tasks that read them
+    #[arg(long, env = crate::env::VIGIE_DATASETS, value_name = "DIR")]
+    datasets: Option<PathBuf>,
+    /// Generation setting KEY=VALUE over every task's own; repeatable
+    #[arg(short = 'M', value_name = "KEY=VALUE")]
+    generate: Vec<String>,
+    /// Run only the first N samples of each task
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Times to run each sample (default: each task's, else 1)
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// How to reduce epochs to one score: mean, mode, max, at_least_<k>
+    #[arg(long)]
+    epochs_reducer: Option<String>,
+    /// Seed for choice shuffles, generation and the bootstrap
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Requests in flight to each model for the whole campaign (every task on a model shares
+    /// them; shards divide them) [default: 10]
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Request timeout in seconds [default: 120]
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Retries per request [default: 6]
+    #[arg(long)]
+    max_retries: Option<u32>,
+    /// Stop a run when this many of its samples fail (a fraction when below 1)
+    #[arg(long)]
+    fail_on_error: Option<f64>,
+    /// How shards divide the campaign: sample (every run split by a stable hash of task, sample
+    /// id and epoch; merge afterwards) or task (runs dealt out whole) [default: sample]
+    #[arg(long, value_parser = ["sample", "task"])]
+    split: Option<String>,
+    /// Run only shard INDEX/COUNT of the campaign (from 0)
+    #[arg(long, value_name = "INDEX/COUNT", conflicts_with = "shards")]
+    shard: Option<String>,
+    /// Run one shard of COUNT, its index from the scheduler: SLURM_ARRAY_TASK_ID (Slurm) or
+    /// JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
+    #[arg(long, value_name = "COUNT")]
+    shards: Option<u32>,
+    /// How agents' tools are isolated: namespaces (the default) or local (no isolation)
+    #[arg(long, value_name = "ISOLATION", default_value = "namespaces", value_parser = ["namespaces", "local"])]
+    sandbox: String,
+    /// First backoff ceiling in seconds between retries
+    #[arg(long, default_value_t = 1.0)]
+    retry_base: f64,
+    /// Show no progress on stderr
+    #[arg(long)]
+    no_progress: bool,
+}
+
+pub(crate) fn run(command: CampaignCommand) -> Result<Outcome> {
+    match command {
+        CampaignCommand::Run(args) => run_campaign(*args),
+        CampaignCommand::Merge { dir } => merge(&dir),
+    }
+}
+
+/// The campaign the command line defines, when it defines one.
+fn from_args(args: &RunArgs) -> Option<Campaign> {
+    let defines = !args.tasks.is_empty()
+        || !args.models.is_empty()
+        || args.base_url.is_some()
+        || args.judge_model.is_some()
+        || args.attacker_model.is_some()
+        || !args.generate.is_empty()
+        || args.limit.is_some()
+        || args.epochs.is_some()
+        || args.epochs_reducer.is_some()
+        || args.seed.is_some()
+        || args.max_connections.is_some()
+        || args.timeout.is_some()
+        || args.max_retries.is_some()
+        || args.fail_on_error.is_some()
+        || args.split.is_some()
+        || args.datasets.is_some();
+    if !defines {
+        return None;
+    }
+    let model = |name: &str, base_url: &Option<String>| CampaignModel {
+        name: name.to_string(),
+        base_url: base_url.clone().filter(|_| !name.starts_with("local/")),
+    };
+    let models = if args.models.is_empty() {
+        vec![DEFAULT_MODEL.to_string()]
+    } else {
+        args.models.clone()
+    };
+    Some(Campaign {
+        // A task file is kept by its absolute path, so that a shard started
+        // from another folder (a scheduler's) finds it.
+        tasks: args
+            .tasks
+            .iter()
+            .map(|t| {
+                let path = Path::new(t);
+                if t.contains(':') || !path.is_file() {
+                    t.clone()
+                } else {
+                    std::fs::canonicalize(path)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| t.clone())
+                }
+            })
+            .collect(),
+        models: models.iter().map(|m| model(m, &args.base_url)).collect(),
+        datasets: args
+            .datasets
+            .as_ref()
+            .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
+        judge_model: args
+            .judge_model
+            .as_deref()
+            .map(|m| model(m, &args.judge_base_url)),
+        attacker_model: args
+            .attacker_model
+            .as_deref()
+            .map(|m| model(m, &args.attacker_base_url)),
+        generate: args.generate.clone(),
+        limit: args.limit,
+        epochs: args.epochs,
+        epochs_reducer: args.epochs_reducer.clone(),
+        seed: args.seed.unwrap_or(0),
+        max_connections: args.max_connections.unwrap_or(10),
+        timeout_s: args.timeout.unwrap_or(120.0),
+        max_retries: args.max_retries.unwrap_or(6),
+        fail_on_error: args.fail_on_error,
+        split: match args.split.as_deref() {
+            Some("task") => Split::Task,
+            _ => Split::Sample,
+        },
+    })
+}
+
+/// The folder's campaign: the one its campaign.toml defines (the command
+/// line may repeat it, not change it), or, for a new folder, the command
+/// line's, written there.
+fn campaign_of(args: &RunArgs) -> Result<Campaign> {
+    let given = from_args(args);
+    let usage = |e: vigie_campaign::DefinitionError| UsageError(e.to_string());
+    match (Campaign::load(&args.dir).map_err(usage)?, given) {
+        (Some(existing), Some(given)) => {
+            if let Some(conflict) = existing.conflict_with(&given, &args.dir) {
+                return Err(usage(conflict).into());
+            }
+            Ok(existing)
+        }
+        (Some(existing), None) => Ok(existing),
+        (None, Some(given)) => {
+            given.check("the command line").map_err(usage)?;
+            given.save(&args.dir).map_err(usage)?;
+            Ok(given)
+        }
+        (None, None) => Err(UsageError(format!(
+            "{} holds no campaign yet: give its tasks and models (--task, --model) to start one",
+            args.dir.display()
+        ))
+        .into()),
+    }
+}
+
+/// This process's shard: `--shard I/N`, or `--shards N` with the index the
+/// scheduler set.
+fn shard_of(args: &RunArgs) -> Result<Option<Shard>> {
+    if let Some(text) = &args.shard {
+        return Ok(Some(
+            Shard::parse(text).map_err(|e| UsageError(format!("--shard: {e}")))?,
+        ));
+    }
+    let Some(count) = args.shards else {
+        return Ok(None);
+    };
+    let (variable, index) = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().map(|i| (*v, i)))
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--shards {count}: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set, so this process has no shard index; give --shard INDEX/{count}"
+            ))
+        })?;
+    let index: u32 = index
+        .trim()
+        .parse()
+        .map_err(|_| UsageError(format!("{variable}={index:?} is not a shard index")))?;
+    Ok(Some(Shard::new(index, count).map_err(|e| {
+        UsageError(format!("{variable}={index} with --shards {count}: {e}"))
+    })?))
+}
+
+fn run_campaign(args: RunArgs) -> Result<Outcome> {
+    if args.retry_base.is_nan() || args.retry_base < 0.0 {
+        return Err(UsageError("--retry-base must not be negative".into()).into());
+    }
+    let campaign = campaign_of(&args)?;
+    let shard = shard_of(&args)?;
+    let share = vigie_campaign::campaign::connection_share(&campaign, shard);
+    let registry = Registry::new(
+        Connection {
+            profiles: crate::env::profiles(None)?,
+            max_connections: share,
+            timeout: Duration::from_secs_f64(campaign.timeout_s),
+            retry: RetryPolicy {
+                max_retries: campaign.max_retries,
+                base: Duration::from_secs_f64(args.retry_base),
+                max_delay: Duration::from_secs(60),
+            },
+            cache: None,
+        },
+        None,
+    );
+    let sandbox = crate::cmd_eval::sandbox_choice(&args.sandbox)?;
+    let prepared = vigie_campaign::prepare(&campaign, &args.dir, shard, &registry, Some(&sandbox))
+        .map_err(|e| match e {
+            CampaignError::Plan(vigie_eval::plan::PlanError::Log(e)) => anyhow::Error::from(e),
+            other => UsageError(other.to_string()).into(),
+        })?;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
+    }
+    let session = Session::new()?;
+    for run in &prepared.runs {
+        if let Step::Start(planned) | Step::Resume(planned) = &run.step {
+            crate::cmd_eval::probe_sandbox(&session, planned)?;
+        }
+    }
+    let (new, resumed, finished) = prepared
+        .runs
+        .iter()
+        .fold((0, 0, 0), |(n, r, f), run| match run.step {
+            Step::Start(_) => (n + 1, r, f),
+            Step::Resume(_) => (n, r + 1, f),
+            Step::Finished { .. } => (n, r, f + 1),
+        });
+    let part = shard.map_or(String::new(), |s| {
+        format!(
+            ", shard {s} (split by {}, {share} connections per model)",
+            campaign.split.as_str()
+        )
+    });
+    eprintln!(
+        "campaign {}: {} runs here{part}: {new} to start, {resumed} to resume, {finished} finished",
+        args.dir.display(),
+        prepared.runs.len()
+    );
+    let progress = Arc::new(CampaignProgress::new(registry.stats(), !args.no_progress));
+    let observer_for =
+        |run: &vigie_campaign::CampaignRun| -> Arc<dyn vigie_eval::engine::Observer> {
+            progress.run_line(&format!("{} {}", run.model, run.task))
+        };
+    let ends = session.runtime.block_on(vigie_campaign::run(
+        prepared,
+        &observer_for,
+        session.cancel.clone(),
+    ));
+    progress.finish();
+    let cancelled = session.cancelled();
+    session.close();
+    let mut outcome = Outcome::Success;
+    let mut by_model: Vec<(String, Vec<_>)> = Vec::new();
+    for end in ends {
+        match end.result {
+            Ok((header, footer)) => {
+                let failed = footer.status != RunStatus::Success || footer.samples.errors > 0;
+                if failed {
+                    outcome = Outcome::Failed;
+                }
+                match by_model.iter_mut().find(|(m, _)| *m == end.model) {
+                    Some((_, runs)) => runs.push((header, footer, end.log)),
+                    None => by_model.push((end.model, vec![(header, footer, end.log)])),
+                }
+            }
+            Err(e) => {
+                outcome = Outcome::Failed;
+                eprintln!("error: {} on {}: {e}", end.task, end.model);
+            }
+        }
+    }
+    for (model, runs) in &by_model {
+        println!("{}", crate::render::suite_summary(model, runs));
+    }
+    let dir = args.dir.display();
+    if cancelled || matches!(outcome, Outcome::Failed) {
+        eprintln!(
+            "the campaign has not finished; `vigie campaign run {dir}{}` carries it on",
+            shard_flag(&args)
+        );
+    }
+    match (shard, campaign.split) {
+        (Some(_), Split::Sample) => eprintln!(
+            "when every shard has finished: `vigie campaign merge {dir}`, then `vigie assess {dir}/logs`"
+        ),
+        _ => eprintln!("next: `vigie assess {dir}/logs` and `vigie report {dir}/logs`"),
+    }
+    Ok(outcome)
+}
+
+fn shard_flag(args: &RunArgs) -> String {
+    match (&args.shard, args.shards) {
+        (Some(s), _) => format!(" --shard {s}"),
+        (None, Some(n)) => format!(" --shards {n}"),
+        _ => String::new(),
+    }
+}
+
+/// `vigie campaign merge DIR`: every `shards/MODEL/TASK/` folder merged into
+/// `logs/MODEL/TASK.vlog`; runs already merged are left as they are.
+fn merge(dir: &Path) -> Result<Outcome> {
+    let shards = dir.join("shards");
+    if !shards.is_dir() {
+        return Err(UsageError(format!(
+            "{} has no shards to merge (no shards/ folder)",
+            dir.display()
+        ))
+        .into());
+    }
+    let mut merged = 0;
+    let mut kept = 0;
+    let read = |d: &Path| -> Result<Vec<PathBuf>> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", d.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        entries.sort();
+        Ok(entries)
+    };
+    for model_dir in read(&shards)? {
+        for task_dir in read(&model_dir)? {
+            let (Some(model), Some(task)) = (model_dir.file_name(), task_dir.file_name()) else {
+                continue;
+            };
+            let output = dir
+                .join("logs")
+                .join(model)
+                .join(format!("{}.vlog", task.to_string_lossy()));
+            if output.exists() {
+                eprintln!("{}: merged already", output.display());
+                kept += 1;
+                continue;
+            }
+            let logs = vigie_log::find_logs(&task_dir)?;
+            let result =
+                vigie_campaign::merge(&logs, &output, &mut |_, _| {}).map_err(|e| match e {
+                    vigie_campaign::MergeError::Log(e) => anyhow::Error::from(e),
+                    refused => UsageError(format!("{}: {refused}", task_dir.display())).into(),
+                })?;
+            println!(
+                "{}",
+                crate::render::results(
+                    &result.header,
+                    &result.footer,
+                    &result.path.display().to_string()
+                )
+            );
+            merged += 1;
+        }
+    }
+    eprintln!(
+        "merged {merged} runs ({kept} merged already); next: `vigie assess {}/logs`",
+        dir.display()
+    );
+    Ok(Outcome::Success)
+}
