@@ -11,6 +11,7 @@
 pub mod campaign;
 pub mod definition;
 pub mod merge;
+pub mod slurm;
 
 pub use campaign::{prepare, run, CampaignError, CampaignRun, Prepared, RunEnd, Step};
 pub use definition::{Campaign, CampaignModel, DefinitionError, Split, CAMPAIGN_FILE};

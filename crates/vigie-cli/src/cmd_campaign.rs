@@ -23,11 +23,53 @@ pub(crate) enum CampaignCommand {
     /// Run a campaign (every task against every model) in a folder, or carry it on; with
     /// --shard, one part of it
     Run(Box<RunArgs>),
+    /// Define a campaign in a folder (its campaign.toml) without running it, for a scheduler
+    /// to run: the same options as `run`
+    Init(Box<RunArgs>),
     /// Merge the shard logs of every run of a campaign folder into its logs/ folder
     Merge {
         /// The campaign folder
         dir: PathBuf,
     },
+    /// Write the campaign's Slurm array script (one task per shard) and merge job, and submit
+    /// them when sbatch is here
+    Slurm(SlurmArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct SlurmArgs {
+    /// The campaign folder (started with `vigie campaign run`), on a file system every node sees
+    dir: PathBuf,
+    /// Shards: the array's size
+    #[arg(long)]
+    shards: u32,
+    /// Shards running at once (the array's % throttle)
+    #[arg(long)]
+    throttle: Option<u32>,
+    /// The partition
+    #[arg(long)]
+    partition: Option<String>,
+    /// The account charged
+    #[arg(long)]
+    account: Option<String>,
+    /// Each shard's time limit (HH:MM:SS or D-HH:MM:SS)
+    #[arg(long)]
+    time: Option<String>,
+    /// CPUs per shard
+    #[arg(long)]
+    cpus_per_task: Option<u32>,
+    /// Memory per shard (8G)
+    #[arg(long)]
+    mem: Option<String>,
+    /// Another #SBATCH option, as --name=value (repeatable)
+    #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
+    sbatch: Vec<String>,
+    /// The vigie binary the nodes run (default: this one)
+    #[arg(long)]
+    vigie: Option<PathBuf>,
+    /// Write the scripts only, even where sbatch is on PATH
+    #[arg(long)]
+    no_submit: bool,
 }
 
 #[derive(clap::Args)]
@@ -112,7 +154,9 @@ pub(crate) struct RunArgs {
 pub(crate) fn run(command: CampaignCommand) -> Result<Outcome> {
     match command {
         CampaignCommand::Run(args) => run_campaign(*args),
+        CampaignCommand::Init(args) => init(*args),
         CampaignCommand::Merge { dir } => merge(&dir),
+        CampaignCommand::Slurm(args) => slurm(args),
     }
 }
 
@@ -245,6 +289,27 @@ fn shard_of(args: &RunArgs) -> Result<Option<Shard>> {
     Ok(Some(Shard::new(index, count).map_err(|e| {
         UsageError(format!("{variable}={index} with --shards {count}: {e}"))
     })?))
+}
+
+/// `vigie campaign init`: the definition only.
+fn init(args: RunArgs) -> Result<Outcome> {
+    if args.shard.is_some() || args.shards.is_some() {
+        return Err(UsageError(
+            "`vigie campaign init` defines the whole campaign: shards are chosen when it runs (`vigie campaign run --shard`, or `vigie campaign slurm --shards`)".into(),
+        )
+        .into());
+    }
+    let campaign = campaign_of(&args)?;
+    println!(
+        "{}: {} tasks × {} models (split by {}); run it with `vigie campaign run {}`, or on a cluster with `vigie campaign slurm {} --shards N`",
+        args.dir.join(vigie_campaign::CAMPAIGN_FILE).display(),
+        campaign.tasks.len(),
+        campaign.models.len(),
+        campaign.split.as_str(),
+        args.dir.display(),
+        args.dir.display()
+    );
+    Ok(Outcome::Success)
 }
 
 fn run_campaign(args: RunArgs) -> Result<Outcome> {
@@ -418,6 +483,114 @@ fn merge(dir: &Path) -> Result<Outcome> {
     eprintln!(
         "merged {merged} runs ({kept} merged already); next: `vigie assess {}/logs`",
         dir.display()
+    );
+    Ok(Outcome::Success)
+}
+
+/// A campaign folder as an absolute path, with its campaign.
+fn existing_campaign(dir: &Path) -> Result<(PathBuf, Campaign)> {
+    let campaign = Campaign::load(dir)
+        .map_err(|e| UsageError(e.to_string()))?
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{} holds no campaign: start it with `vigie campaign run {} --task ... --model ...` (or write its campaign.toml)",
+                dir.display(),
+                dir.display()
+            ))
+        })?;
+    let dir = std::fs::canonicalize(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    Ok((dir, campaign))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Runs `sbatch --parsable ARGS` and returns the job id it prints.
+fn sbatch(args: &[&str]) -> Result<String> {
+    let out = std::process::Command::new("sbatch")
+        .arg("--parsable")
+        .args(args)
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run sbatch: {e}"))?;
+    let printed = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        anyhow::bail!(
+            "sbatch {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    vigie_campaign::slurm::parsable_job_id(&printed)
+        .ok_or_else(|| anyhow::anyhow!("sbatch printed no job id: {printed:?}"))
+}
+
+/// `vigie campaign slurm`.
+fn slurm(args: SlurmArgs) -> Result<Outcome> {
+    let (dir, campaign) = existing_campaign(&args.dir)?;
+    let vigie = match &args.vigie {
+        Some(path) => std::fs::canonicalize(path)
+            .map_err(|e| UsageError(format!("--vigie {}: {e}", path.display())))?,
+        None => std::env::current_exe()?,
+    };
+    let options = vigie_campaign::slurm::SlurmOptions {
+        shards: args.shards,
+        throttle: args.throttle,
+        partition: args.partition.clone(),
+        account: args.account.clone(),
+        time: args.time.clone(),
+        cpus_per_task: args.cpus_per_task,
+        mem: args.mem.clone(),
+        extra: args.sbatch.clone(),
+        vigie,
+    };
+    let scripts = vigie_campaign::slurm::slurm_scripts(&dir, &campaign, &options)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let array_path = dir.join("slurm").join("campaign.sbatch");
+    let merge_path = dir.join("slurm").join("merge.sbatch");
+    write_file(&array_path, &scripts.array)?;
+    std::fs::create_dir_all(dir.join("slurm").join("out"))?;
+    if let Some(merge) = &scripts.merge {
+        write_file(&merge_path, merge)?;
+    }
+    println!("wrote {}", array_path.display());
+    if scripts.merge.is_some() {
+        println!("wrote {}", merge_path.display());
+    }
+    let have_sbatch = std::process::Command::new("sbatch")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if args.no_submit || !have_sbatch {
+        let array = array_path.display();
+        match scripts.merge {
+            Some(_) => println!(
+                "submit with: id=$(sbatch --parsable {array}) && sbatch --dependency=afterok:$id {}",
+                merge_path.display()
+            ),
+            None => println!("submit with: sbatch {array}"),
+        }
+        return Ok(Outcome::Success);
+    }
+    let array_id = sbatch(&[&array_path.display().to_string()])?;
+    println!(
+        "submitted the array: job {array_id} ({} shards)",
+        args.shards
+    );
+    if scripts.merge.is_some() {
+        let merge_id = sbatch(&[
+            &format!("--dependency=afterok:{array_id}"),
+            &merge_path.display().to_string(),
+        ])?;
+        println!("submitted the merge: job {merge_id}, after every shard succeeds");
+    }
+    println!(
+        "watch with: squeue -j {array_id}; each shard's output is in {}",
+        dir.join("slurm").join("out").display()
     );
     Ok(Outcome::Success)
 }

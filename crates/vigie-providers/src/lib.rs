@@ -203,6 +203,24 @@ fn provider_info(prefix: &str) -> Option<ProviderInfo> {
     })
 }
 
+/// The environment variables that hold the credentials of the model `name`
+/// (keys, or AWS's for Bedrock), for a job file to take from a secret store;
+/// empty for a provider that needs none or a name this crate does not serve.
+pub fn credential_env(name: &str) -> Vec<&'static str> {
+    let Some((prefix, _)) = name.split_once('/') else {
+        return Vec::new();
+    };
+    match prefix {
+        "bedrock" => vec![
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+        ],
+        _ => provider_info(prefix).map_or(Vec::new(), |i| i.key_env.to_vec()),
+    }
+}
+
 /// Whether `name` is served by this crate (has a known HTTP provider prefix).
 pub fn is_http_model(name: &str) -> bool {
     name.split_once('/')

@@ -220,28 +220,37 @@ fn a_killed_shard_resumes_its_own_part_only() {
     );
 }
 
-/// Two slow task files: 40 questions each, each answer 40 ms.
-fn campaign_workspace() -> Workspace {
+/// Two slow task files: 40 questions each, each answered after `delay_ms`.
+fn campaign_workspace_with(delay_ms: u32) -> Workspace {
     let ws = Workspace::new();
     ws.write("arith.toml", ARITH_TASK);
-    slow_dataset(&ws, 40);
+    let rows = |say: &str, every: usize| -> Vec<String> {
+        (0..40)
+            .map(|i| {
+                format!(
+                    "{say} {i}. [[delay:{delay_ms}]]{}",
+                    if i % every == 0 { " [[reply:0]]" } else { "" }
+                )
+            })
+            .collect()
+    };
+    let dataset = |name: &str, rows: Vec<String>| {
+        let rows: Vec<(&str, &str)> = rows.iter().map(|q| (q.as_str(), "4")).collect();
+        ws.dataset(name, &rows);
+    };
+    dataset("arith.jsonl", rows("What is", 3));
     ws.write(
         "echo.toml",
         &ARITH_TASK
             .replace("name = \"arith\"", "name = \"echo\"")
             .replace("arith.jsonl", "echo.jsonl"),
     );
-    let rows: Vec<String> = (0..40)
-        .map(|i| {
-            format!(
-                "Say {i}. [[delay:40]]{}",
-                if i % 4 == 0 { " [[reply:4]]" } else { "" }
-            )
-        })
-        .collect();
-    let rows: Vec<(&str, &str)> = rows.iter().map(|q| (q.as_str(), "4")).collect();
-    ws.dataset("echo.jsonl", &rows);
+    dataset("echo.jsonl", rows("Say", 4));
     ws
+}
+
+fn campaign_workspace() -> Workspace {
+    campaign_workspace_with(40)
 }
 
 fn campaign_args<'a>(dir: &'a str, url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -458,5 +467,157 @@ fn a_campaign_split_into_shards_merges_into_the_unsharded_campaigns_results() {
         text(&out.stderr).contains("no shard index"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// Whether a Slurm cluster answers here. Under CI it must: `scripts/test`
+/// starts a one-node cluster (`scripts/slurm-local`).
+fn slurm_cluster() -> bool {
+    let up = Command::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output()
+        .is_ok_and(|o| {
+            o.status.success()
+                && ["idle", "mix", "alloc"]
+                    .iter()
+                    .any(|s| text(&o.stdout).contains(s))
+        });
+    assert!(
+        up || std::env::var("CI").as_deref() != Ok("true"),
+        "CI runs the Slurm test: no cluster answers (scripts/slurm-local starts one)"
+    );
+    up
+}
+
+fn scontrol(args: &[&str]) -> Output {
+    Command::new("scontrol").args(args).output().unwrap()
+}
+
+/// Waits until `squeue` lists none of `jobs`.
+fn wait_for_jobs(jobs: &[&str], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let out = Command::new("squeue")
+            .args(["-h", "-j", &jobs.join(","), "-o", "%i %T"])
+            .output()
+            .unwrap();
+        let listed = text(&out.stdout);
+        if listed.trim().is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Slurm jobs still queued: {listed}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_campaign_array_on_real_slurm_survives_a_requeued_shard_and_merges_into_the_unsharded_results()
+{
+    if !slurm_cluster() {
+        eprintln!("skipped: no Slurm cluster here (scripts/slurm-local starts a one-node one)");
+        return;
+    }
+    let ws = campaign_workspace_with(150);
+    let server = server();
+    let url = server.base_url();
+    let definition = campaign_args("camp", &url, &[]);
+    let mut init = definition.clone();
+    init[1] = "init";
+    init.retain(|a| *a != "--no-progress" && *a != "--retry-base" && *a != "0.01");
+    let out = ws.vigie(&init);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = ws.vigie(&[
+        "campaign",
+        "slurm",
+        "camp",
+        "--shards",
+        "4",
+        "--throttle",
+        "4",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let job = |prefix: &str| -> String {
+        let line = printed
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{printed}"));
+        line[prefix.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let (array, merge) = (
+        job("submitted the array: job "),
+        job("submitted the merge: job "),
+    );
+    let script = std::fs::read_to_string(ws.path().join("camp/slurm/campaign.sbatch")).unwrap();
+    assert!(
+        script.contains("#SBATCH --array=0-3%4\n#SBATCH --requeue\n"),
+        "{script}"
+    );
+
+    // Shard 1 is stopped mid-run, as a node failure or a preemption stops
+    // it, and Slurm puts it back in the queue; the requeue delay is cut short.
+    let shard_1 = ws.path().join("camp/shards");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let written: u64 = vigie_log::find_logs(&shard_1)
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| p.to_string_lossy().contains("shard-1-of-4"))
+            .map(|p| ws.summary(p)["samples"]["completed"].as_u64().unwrap_or(0))
+            .sum();
+        if written >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "shard 1 wrote nothing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let task = format!("{array}_1");
+    let out = scontrol(&["requeue", &task]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Slurm holds a requeued job back two minutes; once it is pending again,
+    // its start is brought forward.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new("squeue")
+            .args(["-h", "-j", &task, "-o", "%T %r"])
+            .output()
+            .unwrap();
+        if text(&out.stdout).contains("PENDING BeginTime") {
+            let out = scontrol(&["update", &format!("jobid={task}"), "StartTime=now"]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the requeued shard never came back to the queue"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_for_jobs(&[&array, &merge], Duration::from_secs(240));
+
+    let err = std::fs::read_to_string(ws.path().join("camp/slurm/out/shard-1.err")).unwrap();
+    assert!(err.contains("DUE TO JOB REQUEUE"), "{err}");
+    assert!(
+        err.contains("to resume"),
+        "the requeued shard resumed its own logs: {err}"
+    );
+    let merged =
+        std::fs::read_to_string(ws.path().join("camp/slurm/out/merge.err")).unwrap_or_default();
+    assert!(merged.contains("merged 4 runs"), "{merged}");
+
+    // The same campaign run here, unsharded, has the same results.
+    let out = ws.vigie(&campaign_args("fresh", &url, &[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        campaign_metrics(&ws, "camp"),
+        campaign_metrics(&ws, "fresh")
     );
 }
