@@ -106,8 +106,23 @@ struct Expanded {
     notes: Vec<String>,
 }
 
-fn expand(campaign: &Campaign) -> Result<Expanded, CampaignError> {
-    let datasets = campaign.datasets.as_deref();
+/// A task file or datasets folder of the campaign, as this machine finds
+/// it: a relative path is relative to the campaign folder (so the folder can
+/// move, or be mounted elsewhere on a cluster's nodes).
+fn in_folder(dir: &Path, path: &str) -> String {
+    if path.contains(':') || Path::new(path).is_absolute() {
+        path.to_string()
+    } else {
+        dir.join(path).display().to_string()
+    }
+}
+
+fn expand(campaign: &Campaign, dir: &Path) -> Result<Expanded, CampaignError> {
+    let datasets = campaign
+        .datasets
+        .as_ref()
+        .map(|d| PathBuf::from(in_folder(dir, &d.display().to_string())));
+    let datasets = datasets.as_deref();
     let mut groups = Vec::new();
     let mut notes = Vec::new();
     let task_error = |spec: &str, e: &dyn std::fmt::Display| CampaignError::Task {
@@ -126,8 +141,8 @@ fn expand(campaign: &Campaign) -> Result<Expanded, CampaignError> {
             },
         };
         let Some(framework) = framework else {
-            let selected =
-                vigie_suites::suites::select(spec, datasets).map_err(|e| task_error(spec, &e))?;
+            let selected = vigie_suites::suites::select(&in_folder(dir, spec), datasets)
+                .map_err(|e| task_error(spec, &e))?;
             notes.extend(selected.notes);
             groups.push((spec.clone(), selected.tasks, selected.from_suite));
             continue;
@@ -227,7 +242,7 @@ pub fn prepare(
     models: &dyn ModelSource,
     sandbox: Option<&SandboxChoice>,
 ) -> Result<Prepared, CampaignError> {
-    let expanded = expand(campaign)?;
+    let expanded = expand(campaign, dir)?;
     let mut notes = expanded.notes;
     let load_task = |header: &LogHeader| -> Result<Task, Box<dyn std::error::Error + Send + Sync>> {
         Ok(vigie_suites::suites::task_of(header)?)

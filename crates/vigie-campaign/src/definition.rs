@@ -59,7 +59,8 @@ fn default_retries() -> u32 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
-    /// Task files, `suite:NAME`, `suite:NAME/TASK`, or `framework` (every
+    /// Task files (a relative path is relative to the campaign folder),
+    /// `suite:NAME`, `suite:NAME/TASK`, or `framework` (every
     /// built-in task the built-in framework's indicators read) or
     /// `framework:FILE` (those a framework file's indicators read).
     pub tasks: Vec<String>,

@@ -10,6 +10,7 @@
 
 pub mod campaign;
 pub mod definition;
+pub mod kube;
 pub mod merge;
 pub mod slurm;
 

@@ -34,6 +34,48 @@ pub(crate) enum CampaignCommand {
     /// Write the campaign's Slurm array script (one task per shard) and merge job, and submit
     /// them when sbatch is here
     Slurm(SlurmArgs),
+    /// Write the campaign as a Kubernetes Indexed Job (one completion per shard) and a merge
+    /// Job, checked against the Job API's field rules
+    Kube(KubeArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct KubeArgs {
+    /// The campaign folder (started with `vigie campaign run` or `init`)
+    dir: PathBuf,
+    /// Shards: the Job's completions
+    #[arg(long)]
+    shards: u32,
+    /// Pods at once [default: every shard]
+    #[arg(long)]
+    parallelism: Option<u32>,
+    /// The container image that holds vigie
+    #[arg(long)]
+    image: String,
+    /// The PersistentVolumeClaim (ReadWriteMany) that holds the campaign folder
+    #[arg(long)]
+    claim: String,
+    /// Where the volume is mounted in the pods
+    #[arg(long, default_value = "/campaigns")]
+    mount_path: String,
+    /// The campaign folder's path inside the volume [default: the folder's name]
+    #[arg(long)]
+    folder_in_volume: Option<String>,
+    /// The Secret that holds the API keys, one key per variable (OPENAI_API_KEY, ...)
+    #[arg(long, default_value = "vigie-keys")]
+    secret: String,
+    /// The namespace [default: kubectl's current one]
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Failed pods tolerated per shard before the shard fails
+    #[arg(long, default_value_t = 3)]
+    backoff_limit_per_index: u32,
+    /// CPU request of each pod (2, 500m)
+    #[arg(long)]
+    cpu: Option<String>,
+    /// Memory request and limit of each pod (8Gi)
+    #[arg(long)]
+    memory: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -157,6 +199,7 @@ pub(crate) fn run(command: CampaignCommand) -> Result<Outcome> {
         CampaignCommand::Init(args) => init(*args),
         CampaignCommand::Merge { dir } => merge(&dir),
         CampaignCommand::Slurm(args) => slurm(args),
+        CampaignCommand::Kube(args) => kube(args),
     }
 }
 
@@ -191,19 +234,26 @@ fn from_args(args: &RunArgs) -> Option<Campaign> {
         args.models.clone()
     };
     Some(Campaign {
-        // A task file is kept by its absolute path, so that a shard started
-        // from another folder (a scheduler's) finds it.
+        // A task file is kept relative to the campaign folder when it is in
+        // it (the folder may be mounted elsewhere on a cluster), else by its
+        // absolute path, so that a shard started from a scheduler's own
+        // folder finds it.
         tasks: args
             .tasks
             .iter()
             .map(|t| {
                 let path = Path::new(t);
                 if t.contains(':') || !path.is_file() {
-                    t.clone()
-                } else {
-                    std::fs::canonicalize(path)
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|_| t.clone())
+                    return t.clone();
+                }
+                let Ok(absolute) = std::fs::canonicalize(path) else {
+                    return t.clone();
+                };
+                let folder = std::fs::create_dir_all(&args.dir)
+                    .and_then(|()| std::fs::canonicalize(&args.dir));
+                match folder.map(|f| absolute.strip_prefix(f).map(Path::to_path_buf)) {
+                    Ok(Ok(inside)) => inside.display().to_string(),
+                    _ => absolute.display().to_string(),
                 }
             })
             .collect(),
@@ -592,5 +642,105 @@ fn slurm(args: SlurmArgs) -> Result<Outcome> {
         "watch with: squeue -j {array_id}; each shard's output is in {}",
         dir.join("slurm").join("out").display()
     );
+    Ok(Outcome::Success)
+}
+
+/// `vigie campaign kube`.
+fn kube(args: KubeArgs) -> Result<Outcome> {
+    let (dir, campaign) = existing_campaign(&args.dir)?;
+    let mut credentials: Vec<String> = Vec::new();
+    let names = campaign
+        .models
+        .iter()
+        .chain(&campaign.judge_model)
+        .chain(&campaign.attacker_model)
+        .map(|m| m.name.as_str());
+    for name in names {
+        for var in vigie_providers::credential_env(name) {
+            if !credentials.iter().any(|c| c == var) {
+                credentials.push(var.to_string());
+            }
+        }
+    }
+    let folder = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let options = vigie_campaign::kube::KubeOptions {
+        shards: args.shards,
+        parallelism: args.parallelism,
+        image: args.image.clone(),
+        claim: args.claim.clone(),
+        mount_path: args.mount_path.clone(),
+        folder_in_volume: args.folder_in_volume.clone().unwrap_or(folder),
+        secret: args.secret.clone(),
+        namespace: args.namespace.clone(),
+        backoff_limit_per_index: args.backoff_limit_per_index,
+        cpu: args.cpu.clone(),
+        memory: args.memory.clone(),
+        credentials: credentials.clone(),
+    };
+    let manifests = vigie_campaign::kube::kube_manifests(&dir, &campaign, &options)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let name = manifests.shards["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let shards_path = dir.join("kube").join("shards-job.yaml");
+    write_file(
+        &shards_path,
+        &vigie_campaign::kube::to_yaml(
+            &manifests.shards,
+            &format!(
+                "The shards of the vigie campaign {}, written by `vigie campaign kube`.\n\
+                 Each pod runs the shard of its JOB_COMPLETION_INDEX into the campaign folder on the\n\
+                 shared volume; a shard retried after a failure resumes its own logs.",
+                dir.display()
+            ),
+        ),
+    )?;
+    println!("wrote {}", shards_path.display());
+    let ns = args
+        .namespace
+        .as_deref()
+        .map(|n| format!(" -n {n}"))
+        .unwrap_or_default();
+    println!(
+        "on your cluster, with the campaign folder copied into the volume {}:",
+        args.claim
+    );
+    if !credentials.is_empty() {
+        let literals: Vec<String> = credentials
+            .iter()
+            .map(|c| format!("--from-literal={c}=\"${c}\""))
+            .collect();
+        println!(
+            "  kubectl{ns} create secret generic {} {}",
+            args.secret,
+            literals.join(" ")
+        );
+    }
+    println!("  kubectl{ns} apply -f {}", shards_path.display());
+    if let Some(merge) = &manifests.merge {
+        let merge_path = dir.join("kube").join("merge-job.yaml");
+        write_file(
+            &merge_path,
+            &vigie_campaign::kube::to_yaml(
+                merge,
+                "Merges the shards of the campaign: apply it once the shards' Job has completed\n\
+                 (Kubernetes runs Jobs in no order of its own).",
+            ),
+        )?;
+        println!("wrote {}", merge_path.display());
+        println!("  kubectl{ns} wait --for=condition=complete --timeout=48h job/{name}");
+        println!("  kubectl{ns} apply -f {}", merge_path.display());
+    }
+    for task in &campaign.tasks {
+        if Path::new(task).is_absolute() {
+            eprintln!(
+                "note: the task file {task} is outside the campaign folder: the pods must see it at that same path (a task file inside the folder travels with it)"
+            );
+        }
+    }
     Ok(Outcome::Success)
 }

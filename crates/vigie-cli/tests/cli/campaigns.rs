@@ -571,7 +571,14 @@ fn a_campaign_array_on_real_slurm_survives_a_requeued_shard_and_merges_into_the_
             .unwrap_or_default()
             .iter()
             .filter(|p| p.to_string_lossy().contains("shard-1-of-4"))
-            .map(|p| ws.summary(p)["samples"]["completed"].as_u64().unwrap_or(0))
+            // A log just created may not hold its header yet: it counts 0.
+            .map(|p| {
+                let out = ws.vigie(&["log", "show", p.to_str().unwrap(), "--json"]);
+                serde_json::from_slice::<Value>(&out.stdout)
+                    .ok()
+                    .and_then(|s| s["samples"]["completed"].as_u64())
+                    .unwrap_or(0)
+            })
             .sum();
         if written >= 3 {
             break;
@@ -619,5 +626,96 @@ fn a_campaign_array_on_real_slurm_survives_a_requeued_shard_and_merges_into_the_
     assert_eq!(
         campaign_metrics(&ws, "camp"),
         campaign_metrics(&ws, "fresh")
+    );
+}
+
+#[test]
+fn a_campaign_becomes_kubernetes_jobs_with_keys_from_a_secret_and_a_task_file_inside_travels() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path().join("camp")).unwrap();
+    ws.write("camp/arith.toml", ARITH_TASK);
+    ws.dataset("camp/arith.jsonl", &[("What is 2+2?", "4")]);
+    let out = ws.vigie(&[
+        "campaign",
+        "init",
+        "camp",
+        "--task",
+        "camp/arith.toml",
+        "--task",
+        "suite:refusal",
+        "-m",
+        "openai/gpt-5",
+        "-m",
+        "anthropic/claude-sonnet-4-5",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let definition = std::fs::read_to_string(ws.path().join("camp/campaign.toml")).unwrap();
+    assert!(
+        definition.contains("\"arith.toml\""),
+        "kept relative to the folder: {definition}"
+    );
+    assert!(!ws.path().join("camp/logs").exists(), "init runs nothing");
+
+    let out = ws.vigie(&[
+        "campaign",
+        "kube",
+        "camp",
+        "--shards",
+        "6",
+        "--image",
+        "registry.example/vigie:1",
+        "--claim",
+        "campaigns",
+        "--namespace",
+        "evals",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("kubectl -n evals create secret generic vigie-keys --from-literal=OPENAI_API_KEY=\"$OPENAI_API_KEY\" --from-literal=ANTHROPIC_API_KEY=\"$ANTHROPIC_API_KEY\""), "{printed}");
+    assert!(
+        printed.contains(
+            "kubectl -n evals wait --for=condition=complete --timeout=48h job/vigie-camp"
+        ),
+        "{printed}"
+    );
+    let job = std::fs::read_to_string(ws.path().join("camp/kube/shards-job.yaml")).unwrap();
+    assert!(
+        job.contains("  completionMode: Indexed\n  completions: 6\n"),
+        "{job}"
+    );
+    assert!(job.contains("- /campaigns/camp\n"), "{job}");
+    assert!(!job.contains("sk-"), "{job}");
+    assert!(ws.path().join("camp/kube/merge-job.yaml").exists());
+    assert!(
+        !text(&out.stderr).contains("outside the campaign folder"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = ws.vigie(&[
+        "campaign",
+        "kube",
+        "camp",
+        "--shards",
+        "6",
+        "--image",
+        "x",
+        "--claim",
+        "Bad Claim",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("claimName: must be a DNS subdomain"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ws.vigie(&[
+        "campaign", "kube", "nowhere", "--shards", "2", "--image", "x", "--claim", "c",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("holds no campaign"),
+        "{}",
+        text(&out.stderr)
     );
 }
