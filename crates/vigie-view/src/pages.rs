@@ -198,6 +198,21 @@ pub(crate) fn run_page(entry: &Entry, log: &LoadedLog, others: &[(Entry, String)
         format!("{} ({})", settings.epochs, settings.epochs_reducer),
     ));
     provenance.push(("seed".into(), settings.seed.to_string()));
+    if let Some(shard) = settings.shard {
+        provenance.push((
+            "shard".into(),
+            format!("{shard}: one part of the task's samples (`vigie log merge` joins the parts)"),
+        ));
+    }
+    for source in &header.merged_from {
+        provenance.push((
+            format!("merged shard {}", source.shard),
+            format!(
+                "{} ({} records, Merkle root {})",
+                source.path, source.records, source.merkle_root
+            ),
+        ));
+    }
     if let Some(judge) = &header.judge_model {
         provenance.push(("judge model".into(), judge.name.clone()));
     }

@@ -89,6 +89,13 @@ fn shards_merged_have_the_metrics_of_the_unsharded_run_verify_and_are_assessed()
     assert_eq!(merged["samples"], whole["samples"]);
     assert_eq!(merged["status"], "success");
 
+    // The viewer's run page names the shards the log was made of.
+    let v = super::view::view(&ws, &["merged"]);
+    let (status, _, run) = super::view::get(&v.base, "/run?log=0/sharded.vlog", &[]);
+    assert_eq!(status, 200, "{run}");
+    assert!(run.contains("merged shard 2&#x2f;3"), "{run}");
+    drop(v);
+
     // Every record checked against the fresh manifest, signed by the merger.
     assert!(ws.vigie(&["keygen", "--out", "aisi"]).status.success());
     let out = ws.vigie(&["sign", "merged/sharded.vlog", "--key", "aisi.key"]);

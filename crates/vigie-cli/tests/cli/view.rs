@@ -8,9 +8,9 @@ use std::process::{Child, Stdio};
 use super::{eval_args, server, text, Workspace, ARITH_TASK};
 
 /// A running `vigie view`, stopped when dropped.
-struct View {
+pub(crate) struct View {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for View {
@@ -20,7 +20,7 @@ impl Drop for View {
     }
 }
 
-fn view(ws: &Workspace, args: &[&str]) -> View {
+pub(crate) fn view(ws: &Workspace, args: &[&str]) -> View {
     let mut child = ws
         .command(&[&["view", "--port", "0"], args].concat())
         .stdout(Stdio::piped())
@@ -39,7 +39,7 @@ fn view(ws: &Workspace, args: &[&str]) -> View {
 }
 
 /// GET `path` (with `headers`): the status code, the headers and the body.
-fn get(base: &str, path: &str, headers: &[&str]) -> (u16, String, String) {
+pub(crate) fn get(base: &str, path: &str, headers: &[&str]) -> (u16, String, String) {
     let address = base
         .trim_start_matches("http://")
         .split('/')
