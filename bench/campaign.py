@@ -27,6 +27,8 @@ def main():
     parser.add_argument("--delay-ms", type=int, default=50, help="the server's delay per request")
     parser.add_argument("--connections", type=int, default=10, help="requests in flight to the model")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets",
+                        help="the public benchmark files, so that the suites' benchmark tasks run too")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "vigie-cli", "-p", "vigie-testserver"], cwd=ROOT, check=True)
     vigie = str(ROOT / "target/release/vigie")
@@ -40,6 +42,8 @@ def main():
     models = ["--model", "openai/mock", "--base-url", url, "--judge-model", "openai/judge", "--judge-base-url", url,
               "--attacker-model", "openai/attacker", "--attacker-base-url", url]
     common = ["--limit", str(args.limit), "--max-connections", str(args.connections), "--no-progress"]
+    if args.datasets.is_dir():
+        common += ["--datasets", str(args.datasets)]
     sequential, campaign = [], []
     records = None
     try:

@@ -141,8 +141,17 @@ fn expand(campaign: &Campaign, dir: &Path) -> Result<Expanded, CampaignError> {
             },
         };
         let Some(framework) = framework else {
-            let selected = vigie_suites::suites::select(&in_folder(dir, spec), datasets)
-                .map_err(|e| task_error(spec, &e))?;
+            let selected = match vigie_suites::suites::select(&in_folder(dir, spec), datasets) {
+                Ok(selected) => selected,
+                // Among a campaign's tasks, a suite whose every task needs
+                // benchmark files not given is left out, said, like a suite's
+                // own tasks are; it is an error only when nothing can run.
+                Err(e @ vigie_suites::suites::SuiteError::NeedsDatasets { .. }) => {
+                    notes.push(format!("skipping {spec}: {e}"));
+                    continue;
+                }
+                Err(e) => return Err(task_error(spec, &e)),
+            };
             notes.extend(selected.notes);
             groups.push((spec.clone(), selected.tasks, selected.from_suite));
             continue;
@@ -167,21 +176,50 @@ fn expand(campaign: &Campaign, dir: &Path) -> Result<Expanded, CampaignError> {
         }
         groups.push((spec.clone(), tasks, true));
     }
-    let mut names: Vec<&str> = groups
+    // One task named by two entries (two suites sharing it, or a suite and
+    // the framework) runs once; two different tasks of one name cannot,
+    // since a campaign names its logs by task.
+    let mut seen: Vec<(String, String, String, String)> = Vec::new();
+    for (spec, tasks, _) in &mut groups {
+        let mut kept = Vec::new();
+        for task in tasks.drain(..) {
+            match seen.iter().find(|(name, ..)| *name == task.name) {
+                Some((_, source, data, first))
+                    if *source == task.source_sha256 && *data == task.dataset_sha256 =>
+                {
+                    notes.push(format!(
+                        "{} ({}) is also in {first}: it runs once",
+                        task.origin, task.name
+                    ));
+                }
+                Some((_, _, _, first)) => {
+                    return Err(CampaignError::Usage(format!(
+                        "two different tasks are named `{}` ({first} and {spec}): a campaign names its logs by task, so each name must be one task",
+                        task.name
+                    )));
+                }
+                None => {
+                    seen.push((
+                        task.name.clone(),
+                        task.source_sha256.clone(),
+                        task.dataset_sha256.clone(),
+                        spec.clone(),
+                    ));
+                    kept.push(task);
+                }
+            }
+        }
+        *tasks = kept;
+    }
+    let names: Vec<&str> = groups
         .iter()
         .flat_map(|(_, tasks, _)| tasks.iter().map(|t| t.name.as_str()))
         .collect();
-    names.sort_unstable();
-    if let Some(pair) = names.windows(2).find(|p| p[0] == p[1]) {
-        return Err(CampaignError::Usage(format!(
-            "two of the campaign's tasks are named `{}`: a campaign names its logs by task, so each task must appear once",
-            pair[0]
-        )));
-    }
     if names.is_empty() {
-        return Err(CampaignError::Usage(
-            "none of the campaign's tasks can run here (see the notes above)".into(),
-        ));
+        return Err(CampaignError::Usage(format!(
+            "none of the campaign's tasks can run here: {}",
+            notes.join("; ")
+        )));
     }
     Ok(Expanded { groups, notes })
 }

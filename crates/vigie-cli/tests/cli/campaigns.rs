@@ -371,9 +371,23 @@ fn a_campaign_runs_every_task_on_every_model_at_once_sharing_each_models_limit_a
         ]
     );
 
-    // The same campaign uninterrupted ends with the same results.
-    let out = ws.vigie(&campaign_args("fresh", &url, &[]));
+    // The same campaign uninterrupted ends with the same results; a suite
+    // that needs benchmark files not given is left out, and said.
+    let out = ws
+        .command(&campaign_args(
+            "fresh",
+            &url,
+            &["--task", "suite:hazardous-knowledge"],
+        ))
+        .env_remove("VIGIE_DATASETS")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("note: skipping suite:hazardous-knowledge: every task"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(campaign_metrics(&ws, "fresh"), resumed);
 
     // A finished campaign has nothing to do; another campaign in its folder is refused.
