@@ -257,6 +257,38 @@ impl Campaign {
     }
 }
 
+/// A campaign for tests: the built-in framework's tasks on two models,
+/// split as given.
+#[cfg(test)]
+pub(crate) fn example(split: Split) -> Campaign {
+    Campaign {
+        tasks: vec!["framework".into()],
+        models: vec![
+            CampaignModel {
+                name: "openai/gpt-5".into(),
+                base_url: None,
+            },
+            CampaignModel {
+                name: "anthropic/claude-sonnet-4-5".into(),
+                base_url: None,
+            },
+        ],
+        datasets: None,
+        judge_model: None,
+        attacker_model: None,
+        generate: vec![],
+        limit: None,
+        epochs: None,
+        epochs_reducer: None,
+        seed: 0,
+        max_connections: 64,
+        timeout_s: 120.0,
+        max_retries: 6,
+        fail_on_error: None,
+        split,
+    }
+}
+
 /// A model's name as a folder name: `openai/gpt-5` → `openai_gpt-5`.
 pub fn slug(name: &str) -> String {
     name.chars()

@@ -184,29 +184,9 @@ pub fn parsable_job_id(printed: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definition::CampaignModel;
 
     fn campaign(split: Split) -> Campaign {
-        Campaign {
-            tasks: vec!["suite:refusal".into()],
-            models: vec![CampaignModel {
-                name: "openai/gpt-5".into(),
-                base_url: None,
-            }],
-            datasets: None,
-            judge_model: None,
-            attacker_model: None,
-            generate: vec![],
-            limit: None,
-            epochs: None,
-            epochs_reducer: None,
-            seed: 0,
-            max_connections: 32,
-            timeout_s: 120.0,
-            max_retries: 6,
-            fail_on_error: None,
-            split,
-        }
+        crate::definition::example(split)
     }
 
     #[test]

@@ -5,35 +5,9 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
-use crate::definition::CampaignModel;
 
 fn campaign(split: Split) -> Campaign {
-    Campaign {
-        tasks: vec!["framework".into()],
-        models: vec![
-            CampaignModel {
-                name: "openai/gpt-5".into(),
-                base_url: None,
-            },
-            CampaignModel {
-                name: "anthropic/claude-sonnet-4-5".into(),
-                base_url: None,
-            },
-        ],
-        datasets: None,
-        judge_model: None,
-        attacker_model: None,
-        generate: vec![],
-        limit: None,
-        epochs: None,
-        epochs_reducer: None,
-        seed: 0,
-        max_connections: 64,
-        timeout_s: 120.0,
-        max_retries: 6,
-        fail_on_error: None,
-        split,
-    }
+    crate::definition::example(split)
 }
 
 fn options() -> KubeOptions {

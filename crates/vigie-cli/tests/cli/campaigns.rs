@@ -153,6 +153,24 @@ fn shards_merged_have_the_metrics_of_the_unsharded_run_verify_and_are_assessed()
     assert!(!ws.path().join("refused.vlog").exists());
 }
 
+/// Runs vigie with `args` and kills it, with no chance to clean up, once
+/// the server has answered `answered` requests.
+fn kill_after(ws: &Workspace, args: &[&str], server: &TestServer, answered: u64) {
+    let mut child = ws
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.stats().answered < answered {
+        assert!(Instant::now() < deadline, "vigie {args:?} did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn a_killed_shard_resumes_its_own_part_only() {
     let ws = Workspace::new();
@@ -161,19 +179,12 @@ fn a_killed_shard_resumes_its_own_part_only() {
     let server = server();
     let url = server.base_url();
     let shard_args = ["--shard", "1/2", "--max-connections", "2"];
-    let mut child = ws
-        .command(&eval_args(&url, "arith.toml", &shard_args))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.stats().answered < 10 {
-        assert!(Instant::now() < deadline, "the shard did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after(
+        &ws,
+        &eval_args(&url, "arith.toml", &shard_args),
+        &server,
+        10,
+    );
     let log = ws.only_log();
     let before = ws.summary(&log);
     assert_eq!(before["status"], "started");
@@ -309,19 +320,7 @@ fn a_campaign_runs_every_task_on_every_model_at_once_sharing_each_models_limit_a
     let ws = campaign_workspace();
     let server = server();
     let url = server.base_url();
-    let mut child = ws
-        .command(&campaign_args("camp", &url, &[]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.stats().answered < 30 {
-        assert!(Instant::now() < deadline, "the campaign did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after(&ws, &campaign_args("camp", &url, &[]), &server, 30);
     // Four runs at once, each model's two tasks within its limit of two.
     let in_flight = server.stats().max_in_flight;
     assert!(
