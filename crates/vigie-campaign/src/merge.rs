@@ -357,6 +357,8 @@ fn copy_records(
         .max()
         .unwrap_or_else(vigie_log::now_rfc3339);
     let footer = tally.footer(RunStatus::Success, None, finished_at, duration_s);
+    // The scores are no longer needed while the manifest is written.
+    drop(tally);
     writer.finish(&footer)?;
     Ok(footer)
 }

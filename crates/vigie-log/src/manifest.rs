@@ -152,7 +152,10 @@ pub fn merkle_root(leaves: &[[u8; 32]]) -> [u8; 32] {
 #[derive(Debug, Clone)]
 pub(crate) struct ManifestBuilder {
     header_sha256: String,
-    records: Vec<RecordDigest>,
+    /// Each record's id and epoch; its leaf hash is in `leaves`, written in
+    /// hex only when the manifest is made (a run of a million records would
+    /// otherwise keep a million hex strings besides the hashes).
+    records: Vec<(Box<str>, u32)>,
     leaves: Vec<[u8; 32]>,
 }
 
@@ -166,13 +169,8 @@ impl ManifestBuilder {
     }
 
     pub(crate) fn add_record(&mut self, id: &str, epoch: u32, key: &[u8], json: &[u8]) {
-        let leaf = record_leaf(key, json);
-        self.records.push(RecordDigest {
-            id: id.to_string(),
-            epoch,
-            sha256: hex::encode(leaf),
-        });
-        self.leaves.push(leaf);
+        self.records.push((id.into(), epoch));
+        self.leaves.push(record_leaf(key, json));
     }
 
     pub(crate) fn finish(&self, header: &LogHeader, footer_json: &[u8]) -> Manifest {
@@ -181,7 +179,16 @@ impl ManifestBuilder {
             hash: "sha256".into(),
             header_sha256: self.header_sha256.clone(),
             footer_sha256: hex::encode(sha256(footer_json)),
-            records: self.records.clone(),
+            records: self
+                .records
+                .iter()
+                .zip(&self.leaves)
+                .map(|((id, epoch), leaf)| RecordDigest {
+                    id: id.to_string(),
+                    epoch: *epoch,
+                    sha256: hex::encode(leaf),
+                })
+                .collect(),
             merkle_root: hex::encode(merkle_root(&self.leaves)),
             provenance: Provenance::of(header),
         }

@@ -220,9 +220,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Scores gathered over a run: per sample (by run position), per scorer, the
 /// value of each epoch that scored.
+///
+/// Each sample keeps one small list of (scorer, epoch, value): a run of a
+/// million samples holds a million of them (in a run, and in a merge of its
+/// shards), so per-sample maps would cost several times the memory.
 #[derive(Debug, Clone, Default)]
 pub struct ScoreTable {
-    by_sample: BTreeMap<usize, BTreeMap<usize, Vec<(u32, f64)>>>,
+    by_sample: BTreeMap<usize, Vec<(u32, u32, f64)>>,
 }
 
 impl ScoreTable {
@@ -235,21 +239,16 @@ impl ScoreTable {
     pub fn add(&mut self, sample_index: usize, epoch: u32, scorer: usize, value: f64) {
         self.by_sample
             .entry(sample_index)
-            .or_default()
-            .entry(scorer)
-            .or_default()
-            .push((epoch, value));
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push((scorer as u32, epoch, value));
     }
 
     /// Takes back every score recorded for a sample's epoch (a later record
     /// of it replaces them).
     pub fn forget(&mut self, sample_index: usize, epoch: u32) {
-        if let Some(scorers) = self.by_sample.get_mut(&sample_index) {
-            for values in scorers.values_mut() {
-                values.retain(|(e, _)| *e != epoch);
-            }
-            scorers.retain(|_, values| !values.is_empty());
-            if scorers.is_empty() {
+        if let Some(values) = self.by_sample.get_mut(&sample_index) {
+            values.retain(|(_, e, _)| *e != epoch);
+            if values.is_empty() {
                 self.by_sample.remove(&sample_index);
             }
         }
@@ -260,12 +259,26 @@ impl ScoreTable {
         self.by_sample.len()
     }
 
+    /// One scorer's (epoch, value) pairs of a sample's scores, in the order recorded.
+    fn of_scorer(
+        values: &[(u32, u32, f64)],
+        scorer: usize,
+    ) -> impl Iterator<Item = (u32, f64)> + '_ {
+        values
+            .iter()
+            .filter(move |(s, _, _)| *s as usize == scorer)
+            .map(|(_, e, v)| (*e, *v))
+    }
+
     /// The reduced value of one scorer for each sample that has one, by sample position.
     pub fn reduced_by_sample(&self, scorer: usize, reducer: Reducer) -> BTreeMap<usize, f64> {
         self.by_sample
             .iter()
-            .filter_map(|(index, scorers)| {
-                let mut epochs = scorers.get(&scorer)?.clone();
+            .filter_map(|(index, values)| {
+                let mut epochs: Vec<(u32, f64)> = Self::of_scorer(values, scorer).collect();
+                if epochs.is_empty() {
+                    return None;
+                }
                 epochs.sort_by_key(|(e, _)| *e);
                 let values: Vec<f64> = epochs.into_iter().map(|(_, v)| v).collect();
                 Some((*index, reducer.reduce(&values)))
@@ -335,10 +348,13 @@ impl ScoreTable {
         let counts: Vec<(usize, usize)> = self
             .by_sample
             .values()
-            .filter_map(|scorers| {
-                let epochs = scorers.get(&scorer)?;
-                let correct = epochs.iter().filter(|(_, v)| *v >= 1.0 - 1e-9).count();
-                Some((epochs.len(), correct))
+            .filter_map(|values| {
+                let (mut n, mut correct) = (0, 0);
+                for (_, v) in Self::of_scorer(values, scorer) {
+                    n += 1;
+                    correct += usize::from(v >= 1.0 - 1e-9);
+                }
+                (n > 0).then_some((n, correct))
             })
             .collect();
         let k_max = counts.iter().map(|(n, _)| *n).max().unwrap_or(0);
