@@ -224,10 +224,13 @@ fn expand(campaign: &Campaign, dir: &Path) -> Result<Expanded, CampaignError> {
     Ok(Expanded { groups, notes })
 }
 
+/// The settings of one model's runs: `sample_shard` is the shard of a split
+/// by sample (each run holds its part), `connections` this shard's share.
 fn settings(
     campaign: &Campaign,
     model: &CampaignModel,
-    shard: Option<Shard>,
+    sample_shard: Option<Shard>,
+    connections: usize,
     sandbox: Option<&SandboxChoice>,
 ) -> Result<EvalSettings, CampaignError> {
     let epochs_reducer = campaign
@@ -255,7 +258,7 @@ fn settings(
         epochs: campaign.epochs,
         epochs_reducer,
         seed: campaign.seed,
-        max_connections: connection_share(campaign, shard),
+        max_connections: connections,
         timeout_s: campaign.timeout_s,
         max_retries: campaign.max_retries,
         fail_on_error: campaign.fail_on_error,
@@ -264,10 +267,7 @@ fn settings(
         max_tokens_total: None,
         log_dir: PathBuf::new(),
         sandbox: sandbox.cloned(),
-        shard: match campaign.split {
-            Split::Sample => shard,
-            Split::Task => None,
-        },
+        shard: sample_shard,
     })
 }
 
@@ -289,7 +289,13 @@ pub fn prepare(
     let mut runs = Vec::new();
     let mut position = 0usize;
     for model in &campaign.models {
-        let settings = settings(campaign, model, shard, sandbox)?;
+        let settings = settings(
+            campaign,
+            model,
+            sample_shard,
+            connection_share(campaign, shard),
+            sandbox,
+        )?;
         for (_spec, tasks, from_suite) in &expanded.groups {
             let mut fresh = Vec::new();
             for task in tasks {
@@ -355,8 +361,6 @@ pub struct RunEnd {
     pub task: String,
     /// Its log.
     pub log: PathBuf,
-    /// Whether this session ran it (false: it was already finished).
-    pub ran: bool,
     /// Its header and footer, or why its log could not be written.
     pub result: Result<(LogHeader, LogFooter), EngineError>,
 }
@@ -387,7 +391,6 @@ pub async fn run(
                     model,
                     task,
                     log,
-                    ran: false,
                     result: Ok((*header, *footer)),
                 });
                 continue;
@@ -409,7 +412,6 @@ pub async fn run(
                     model,
                     task,
                     log,
-                    ran: true,
                     result,
                 },
             )
