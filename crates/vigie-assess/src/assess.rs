@@ -280,7 +280,8 @@ fn read_value(indicator: &Indicator, footer: &LogFooter) -> Option<Reading> {
             footer
                 .samples
                 .completed
-                .saturating_sub(footer.samples.errors),
+                .saturating_sub(footer.samples.errors)
+                .saturating_sub(footer.unscored.get(scorer).copied().unwrap_or(0)),
         ),
     };
     let (metric, value) = ["accuracy", "mean"].iter().find_map(|m| {

@@ -435,7 +435,9 @@ fn run_campaign(args: RunArgs) -> Result<Outcome> {
     for end in ends {
         match end.result {
             Ok((header, footer)) => {
-                let failed = footer.status != RunStatus::Success || footer.samples.errors > 0;
+                let failed = footer.status != RunStatus::Success
+                    || footer.samples.errors > 0
+                    || !footer.unscored.is_empty();
                 if failed {
                     outcome = Outcome::Failed;
                 }

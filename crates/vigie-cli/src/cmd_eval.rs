@@ -345,7 +345,13 @@ fn execute(
     println!("{}", crate::render::results(&header, &footer, &shown));
     let resume_hint = format!("vigie eval --resume {shown}");
     let outcome = match footer.status {
-        RunStatus::Success if footer.samples.errors == 0 => Outcome::Success,
+        RunStatus::Success if footer.samples.errors == 0 && footer.unscored.is_empty() => {
+            Outcome::Success
+        }
+        RunStatus::Success if footer.samples.errors == 0 => {
+            eprintln!("error: {}", crate::render::unscored(&footer, &shown));
+            Outcome::Failed
+        }
         RunStatus::Success => {
             eprintln!(
                 "error: {} of {} samples failed; `{resume_hint}` retries them",

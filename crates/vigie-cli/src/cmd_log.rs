@@ -262,6 +262,12 @@ manifest {} records, Merkle root {}; {signed}",
                 .scores
                 .iter()
                 .map(|(k, s)| format!("{k}={}", crate::render::trim_number(s.value)))
+                .chain(
+                    record
+                        .score_errors
+                        .keys()
+                        .map(|k| format!("{k}=unreadable")),
+                )
                 .collect();
             let status = match &record.error {
                 Some(e) => format!("error[{}]: {}", e.kind, one_line(&e.message, 100)),
@@ -308,6 +314,13 @@ fn show_sample(log: &Path, id: &str, epoch: u32, json: bool) -> Result<Outcome> 
                 .answer
                 .as_ref()
                 .map_or_else(String::new, |a| format!(" (answer: {a})"))
+        )?;
+    }
+    for (name, why) in &record.score_errors {
+        writeln!(
+            stdout,
+            "score    {name}: could not decide: {}",
+            one_line(why, 200)
         )?;
     }
     if let Some(error) = &record.error {

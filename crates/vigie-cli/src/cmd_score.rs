@@ -107,6 +107,12 @@ pub(crate) fn run(args: ScoreArgs) -> Result<Outcome> {
     );
     Ok(if footer.samples.errors > 0 {
         Outcome::Failed
+    } else if !footer.unscored.is_empty() {
+        eprintln!(
+            "error: {}",
+            crate::render::unscored(&footer, &out.display().to_string())
+        );
+        Outcome::Failed
     } else {
         Outcome::Success
     })

@@ -260,6 +260,12 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
         "samples  {}/{} completed, {} failed",
         counts.completed, counts.total, counts.errors
     );
+    for (scorer, n) in &footer.unscored {
+        let _ = writeln!(
+            out,
+            "unscored {scorer}: {n} verdicts could not be read (kept in `score_errors`; its metrics are over the rest)"
+        );
+    }
     let u = footer.usage;
     let mut parts = format!("in {}, out {}", u.input_tokens, u.output_tokens);
     if u.reasoning_tokens > 0 {
@@ -429,6 +435,20 @@ pub(crate) fn metrics_table(scorers: &[String], metrics: &BTreeMap<String, f64>)
     out
 }
 
+/// What a run's scorers could not decide, in a sentence: which scorer, on
+/// how many samples, and how to decide them again.
+pub(crate) fn unscored(footer: &LogFooter, log: &str) -> String {
+    let each: Vec<String> = footer
+        .unscored
+        .iter()
+        .map(|(scorer, n)| format!("`{scorer}` on {n}"))
+        .collect();
+    format!(
+        "scorers could not decide some samples ({}; the reasons are in each record's `score_errors`); every other verdict counts. `vigie score {log} --scorer ...` decides them again",
+        each.join(", ")
+    )
+}
+
 /// The headline of every task of a suite, one row per task and scorer.
 pub(crate) fn suite_summary(
     spec: &str,
@@ -453,14 +473,16 @@ pub(crate) fn suite_summary(
                 } else {
                     String::new()
                 },
-                if i == 0 {
-                    format!(
-                        "{}/{}",
-                        footer.samples.completed - footer.samples.errors,
-                        footer.samples.total
-                    )
-                } else {
-                    String::new()
+                {
+                    // A scorer that could not decide some samples says over
+                    // how many its value is.
+                    let counted = footer.samples.completed - footer.samples.errors;
+                    let unscored = footer.unscored.get(&scorer.name).copied().unwrap_or(0);
+                    if i == 0 || unscored > 0 {
+                        format!("{}/{}", counted - unscored, footer.samples.total)
+                    } else {
+                        String::new()
+                    }
                 },
                 scorer.name.clone(),
                 get("accuracy")

@@ -358,27 +358,38 @@ async fn rescore_record(
     {
         return record;
     }
-    let (scores, error) =
+    let (scores, errors) =
         score_all(scorers, templates, ScoreInput::of_record(&record), judge).await;
     for scorer in scorers {
         record.scores.remove(&scorer.name);
+        record.score_errors.remove(&scorer.name);
     }
     record.scores.extend(scores);
-    record.error = error;
+    record.score_errors.extend(errors);
+    // A record of a log written before scorer failures were kept per scorer
+    // failed as a whole in a scorer; scored again, it stands on its verdicts.
+    if record
+        .error
+        .as_ref()
+        .is_some_and(|e| e.kind == SampleErrorKind::Scorer)
+    {
+        record.error = None;
+    }
     record
 }
 
-/// Every scorer's verdict on one finished conversation, and, when any could
-/// not decide, the sample's error naming the first that failed (the others'
-/// scores are kept).
+/// Every scorer's verdict on one finished conversation, and, for each that
+/// could not decide, why. A scorer's failure is that scorer's alone: the
+/// others' verdicts stand (a judge that cannot be read must not erase what
+/// a deterministic check found), and the sample has not failed.
 pub async fn score_all(
     scorers: &[Scorer],
     templates: &Templates,
     input: ScoreInput<'_>,
     judge: Option<&dyn ModelApi>,
-) -> (BTreeMap<String, Score>, Option<SampleError>) {
+) -> (BTreeMap<String, Score>, BTreeMap<String, String>) {
     let mut scores = BTreeMap::new();
-    let mut error = None;
+    let mut errors = BTreeMap::new();
     for scorer in scorers {
         // A scorer sees the verdicts before it (an account reads its state
         // check's), over those a logged record already had.
@@ -397,14 +408,11 @@ pub async fn score_all(
                 scores.insert(scorer.name.clone(), score);
             }
             Err(e) => {
-                error.get_or_insert(SampleError {
-                    kind: SampleErrorKind::Scorer,
-                    message: format!("scorer `{}`: {e}", scorer.name),
-                });
+                errors.insert(scorer.name.clone(), e.to_string());
             }
         }
     }
-    (scores, error)
+    (scores, errors)
 }
 
 /// Appends records as they come, until they run out, the user cancels, too
@@ -610,6 +618,7 @@ impl SampleJob {
             }
         }
         let mut scores = BTreeMap::new();
+        let mut score_errors = BTreeMap::new();
         if error.is_none() {
             let input = ScoreInput {
                 input: &self.sample.input,
@@ -622,7 +631,7 @@ impl SampleJob {
                 scores: &crate::scorer::NO_SCORES,
                 sandbox: sandbox.as_ref().ok().and_then(Option::as_ref),
             };
-            (scores, error) =
+            (scores, score_errors) =
                 score_all(&task.scorers, &task.templates, input, self.judge.as_deref()).await;
         }
         if let Ok(Some(sandbox)) = sandbox {
@@ -646,6 +655,7 @@ impl SampleJob {
             cache_hits: state.cache_hits,
             time_s: started.elapsed().as_secs_f64(),
             error,
+            score_errors,
             cost_usd: self.price.map(|p| p.cost(&state.usage)),
         }
     }

@@ -86,6 +86,7 @@ pub fn footer(records: usize, metrics: BTreeMap<String, f64>) -> LogFooter {
         pass_at_k: Vec::new(),
         usage: Usage::default(),
         retries: 0,
+        unscored: BTreeMap::new(),
         error: None,
         cost_usd: None,
     }
@@ -124,6 +125,7 @@ pub fn record(
         cache_hits: 0,
         time_s: 0.5,
         error: None,
+        score_errors: BTreeMap::new(),
         cost_usd: None,
     }
 }

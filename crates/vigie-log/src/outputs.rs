@@ -63,6 +63,9 @@ pub struct LogSummary {
     pub cost_usd: Option<f64>,
     /// Request retries.
     pub retries: u64,
+    /// Per scorer, the records on which it could not decide (absent when none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unscored: BTreeMap<String, usize>,
     /// Why the run stopped, when it did not succeed.
     pub error: Option<String>,
     /// The manifest of a finished log; `null` for one without.
@@ -149,6 +152,7 @@ impl LogSummary {
             usage: f.usage,
             cost_usd: f.cost_usd,
             retries: f.retries,
+            unscored: f.unscored.clone(),
             error: f.error.clone(),
             manifest: manifest.map(|(m, signatures)| ManifestSummary {
                 merkle_root: m.merkle_root.clone(),
@@ -189,6 +193,10 @@ pub struct ExportedRecord {
     pub explanations: BTreeMap<String, String>,
     /// Why the sample failed; `null` when it did not.
     pub error: Option<SampleError>,
+    /// Scorer name to why it could not decide (a judge's unreadable verdict);
+    /// the other scorers' verdicts stand.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub score_errors: BTreeMap<String, String>,
     /// Tokens of the evaluated model.
     pub usage: Usage,
     /// What they cost in US dollars, when the model's price is known.
@@ -242,6 +250,7 @@ impl From<&SampleRecord> for ExportedRecord {
                 .filter_map(|(k, s)| Some((k.clone(), s.explanation.clone()?)))
                 .collect(),
             error: record.error.clone(),
+            score_errors: record.score_errors.clone(),
             usage: record.usage,
             cost_usd: record.cost_usd,
             retries: record.retries,

@@ -26,6 +26,9 @@ pub struct RunTally {
     reducer: Reducer,
     seed: u64,
     latest: HashMap<(u32, String), Latest>,
+    /// The scorers (by index) that could not decide, for the (epoch, id)
+    /// whose counted record has any: few records, so a map of its own.
+    unscored: HashMap<(u32, String), Vec<usize>>,
     /// Kept as records come, so checking `--fail-on-error` after each record stays O(1).
     errors: usize,
     table: ScoreTable,
@@ -65,6 +68,7 @@ impl RunTally {
             reducer: header.settings.epochs_reducer,
             seed: header.settings.seed,
             latest: HashMap::new(),
+            unscored: HashMap::new(),
             errors: 0,
             table: ScoreTable::new(),
             group_by: header.task.group_by.clone(),
@@ -105,6 +109,19 @@ impl RunTally {
         }
         if errored {
             self.errors += 1;
+        }
+        let failed_scorers: Vec<usize> = record
+            .score_errors
+            .keys()
+            .filter_map(|name| self.scorer_index.get(name).copied())
+            .collect();
+        if failed_scorers.is_empty() {
+            if previous.is_some() {
+                self.unscored.remove(&(record.epoch, record.id.clone()));
+            }
+        } else {
+            self.unscored
+                .insert((record.epoch, record.id.clone()), failed_scorers);
         }
         if let Some(c) = &self.contrast {
             let condition = group_value(record.metadata.get(&c.field));
@@ -158,6 +175,17 @@ impl RunTally {
             completed: self.latest.len(),
             errors: self.errors,
         }
+    }
+
+    /// Per scorer, the counted records on which it could not decide.
+    pub fn unscored(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for scorers in self.unscored.values() {
+            for &i in scorers {
+                *out.entry(self.scorers[i].0.clone()).or_default() += 1;
+            }
+        }
+        out
     }
 
     /// Token usage over the counted records.
@@ -268,6 +296,7 @@ impl RunTally {
             usage: self.usage(),
             cost_usd: self.cost_usd(),
             retries: self.retries(),
+            unscored: self.unscored(),
             error,
         }
     }
@@ -425,5 +454,36 @@ mod tests {
         assert_eq!(tally.counts().errors, 0);
         assert_eq!(tally.metrics()["check/mean"], 0.0, "not 1 and 0 for a");
         assert_eq!(tally.metrics()["account/mean"], 1.0);
+    }
+
+    #[test]
+    fn a_scorer_that_could_not_decide_fails_only_itself() {
+        let mut header = fixtures::header("t", "m", "refused", 2);
+        header.scorers.push(crate::ScorerRef {
+            name: "judge".into(),
+            metrics: vec![crate::metrics::Metric::Mean],
+        });
+        let mut unread = fixtures::record("a", 0, "refused", 1.0, "in", "out");
+        unread
+            .score_errors
+            .insert("judge".into(), "no `#refused:` line: fine".into());
+        let mut judged = fixtures::record("b", 1, "refused", 0.0, "in", "out");
+        judged.scores.insert("judge".into(), Score::of(0.25));
+        let tally = RunTally::of(&header, [&unread, &judged]);
+        assert_eq!(tally.counts().errors, 0, "no sample failed");
+        assert_eq!(tally.metrics()["refused/mean"], 0.5, "both refusals count");
+        assert_eq!(tally.metrics()["judge/mean"], 0.25, "over the one it read");
+        assert_eq!(tally.unscored(), [("judge".to_string(), 1)].into());
+        assert!(
+            tally.is_done(1, "a"),
+            "resuming does not ask the model again"
+        );
+        // Decided later, it no longer counts as unscored.
+        let mut decided = unread.clone();
+        decided.score_errors.clear();
+        decided.scores.insert("judge".into(), Score::of(0.75));
+        let tally = RunTally::of(&header, [&unread, &judged, &decided]);
+        assert!(tally.unscored().is_empty());
+        assert_eq!(tally.metrics()["judge/mean"], 0.5);
     }
 }

@@ -222,6 +222,12 @@ pub struct SampleRecord {
     /// Why the sample failed, if it did; a failed sample has no scores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<SampleError>,
+    /// The scorers that could not decide on this sample, by name, and why
+    /// (a judge's verdict that cannot be read, quoted in full). Only their
+    /// verdicts are missing: the sample did not fail, and every other
+    /// scorer's verdict stands and counts. `vigie score` decides them again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub score_errors: BTreeMap<String, String>,
     /// What an agent did, for samples of the `agent` solver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<crate::agent::AgentRecord>,
@@ -421,6 +427,11 @@ pub struct LogFooter {
     pub cost_usd: Option<f64>,
     /// Request retries over the whole run.
     pub retries: u64,
+    /// Per scorer, the counted records on which it could not decide (their
+    /// `score_errors`); its metrics are over the others. Empty when every
+    /// scorer decided every record.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unscored: BTreeMap<String, usize>,
     /// Why the run stopped, when it did not succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

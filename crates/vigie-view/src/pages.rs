@@ -546,6 +546,8 @@ pub(crate) fn sample_page(
         .scores
         .iter()
         .map(|(name, s)| json!({"name": name, "value": number(s.value), "answer": s.answer.clone().unwrap_or_default(), "explanation": s.explanation.clone().unwrap_or_default()}))
+        // A scorer that could not decide is shown with why, not left out.
+        .chain(record.score_errors.iter().map(|(name, why)| json!({"name": name, "value": "unreadable", "answer": "", "explanation": why})))
         .collect();
     let mut facts = vec![
         ("time".to_string(), format!("{:.2} s", record.time_s)),

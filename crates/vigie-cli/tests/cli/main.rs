@@ -968,13 +968,22 @@ fn unparseable_judge_output_is_an_error_not_a_guess() {
         &["--judge-model", "openai/judge", "--judge-base-url", &url],
     ));
     assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("scorers could not decide some samples (`model_graded` on 1"),
+        "{}",
+        text(&out.stderr)
+    );
     let records = ws.records(&ws.only_log());
-    assert_eq!(records[0]["error"]["kind"], "scorer");
-    assert!(records[0]["error"]["message"]
+    assert!(
+        records[0]["error"].is_null(),
+        "the sample itself did not fail"
+    );
+    assert!(records[0]["score_errors"]["model_graded"]
         .as_str()
         .unwrap()
         .contains("has no grade matching"));
     assert!(records[0]["scores"].as_object().unwrap().is_empty());
+    assert_eq!(ws.summary(&ws.only_log())["unscored"]["model_graded"], 1);
 }
 
 #[test]

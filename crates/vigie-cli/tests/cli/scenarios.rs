@@ -157,13 +157,15 @@ fn an_account_the_rule_cannot_read_goes_to_the_judge_and_an_ungraded_reply_is_re
     };
     let (out, alone) = run("alone", &[]);
     assert!(
-        !out.status.success() && text(&out.stderr).contains("1 of 1 samples failed"),
+        !out.status.success()
+            && text(&out.stderr)
+                .contains("scorers could not decide some samples (`dishonest_account` on 1"),
         "{}",
         text(&out.stderr)
     );
-    assert_eq!(alone["error"]["kind"], "scorer", "{alone}");
+    assert!(alone["error"].is_null(), "{alone}");
     assert!(
-        alone["error"]["message"]
+        alone["score_errors"]["dishonest_account"]
             .as_str()
             .unwrap()
             .contains("begins with neither YES nor NO, and the run has no judge model"),
@@ -235,7 +237,7 @@ fn an_account_the_rule_cannot_read_goes_to_the_judge_and_an_ungraded_reply_is_re
     );
     assert!(!out.status.success());
     assert_eq!(
-        ungraded["error"]["message"],
-        "scorer `dishonest_account`: the judge's reply has no grade A or D: Hard to say, really."
+        ungraded["score_errors"]["dishonest_account"],
+        "the judge's reply has no grade A or D: Hard to say, really."
     );
 }

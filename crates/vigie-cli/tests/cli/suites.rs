@@ -851,3 +851,59 @@ fn every_suite_runs_unedited_against_reasoning_models() {
         }
     }
 }
+
+#[test]
+fn a_judge_answering_off_format_fails_its_scorer_only() {
+    let ws = Workspace::new();
+    // The model refuses every request; the judge answers every rubric with
+    // no verdict in it.
+    let server = vigie_testserver::TestServer::spawn(vigie_testserver::ServerConfig {
+        reply: "I can't help with that.".into(),
+        rules: vec![(
+            "[REQUEST]".into(),
+            "[[reply:This reply looks fine to me.]]".into(),
+        )],
+        ..vigie_testserver::ServerConfig::default()
+    });
+    let url = server.base_url();
+    let out = ws.vigie(&eval_args(
+        &url,
+        "suite:cyber/malicious-code",
+        &[
+            "--limit",
+            "5",
+            "--judge-model",
+            "openai/judge",
+            "--judge-base-url",
+            &url,
+        ],
+    ));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("scorers could not decide some samples (`strongreject` on 5"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("samples  5/5 completed, 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("unscored strongreject: 5 verdicts could not be read"),
+        "{stdout}"
+    );
+    let log = ws.only_log();
+    let summary = ws.summary(&log);
+    assert_eq!(summary["metrics"]["refused/mean"], 1.0, "{summary}");
+    assert_eq!(summary["unscored"]["strongreject"], 5);
+    let record = &ws.records(&log)[0];
+    assert!(record["error"].is_null(), "{record}");
+    assert_eq!(record["scores"]["refused"], 1.0);
+    assert!(
+        record["score_errors"]["strongreject"]
+            .as_str()
+            .unwrap()
+            .contains("This reply looks fine to me."),
+        "the unreadable verdict is quoted: {record}"
+    );
+}

@@ -95,6 +95,7 @@ fn record(id: &str, epoch: u32) -> SampleRecord {
         cache_hits: 0,
         time_s: 0.01,
         error: None,
+        score_errors: BTreeMap::new(),
     }
 }
 
@@ -122,6 +123,7 @@ fn footer() -> LogFooter {
         }],
         usage: Usage::default(),
         retries: 0,
+        unscored: BTreeMap::new(),
         error: None,
         cost_usd: None,
     }
