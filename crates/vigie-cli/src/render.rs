@@ -286,6 +286,9 @@ pub(crate) fn results(header: &LogHeader, footer: &LogFooter, log: &str) -> Stri
     if let Some(error) = &footer.error {
         let _ = writeln!(out, "stopped  {error}");
     }
+    for line in judge_lines(header) {
+        let _ = writeln!(out, "{line}");
+    }
     out.push('\n');
     let scorers: Vec<String> = header.scorers.iter().map(|s| s.name.clone()).collect();
     out.push_str(&metrics_table(&scorers, &footer.metrics));
@@ -435,6 +438,28 @@ pub(crate) fn metrics_table(scorers: &[String], metrics: &BTreeMap<String, f64>)
     out
 }
 
+/// Which judge decided each scorer that a judge model decides, and every
+/// figure that stands in for a harm judge (an upper bound).
+pub(crate) fn judge_lines(header: &LogHeader) -> Vec<String> {
+    let mut lines = Vec::new();
+    for scorer in &header.scorers {
+        let Some(judge) = &scorer.judge else { continue };
+        if judge.upper_bound {
+            lines.push(format!(
+                "judged   {}: UPPER BOUND, by the refusal detector ({} {}) alone: every reply that does not refuse counts, harmful or not; --judge-model gives it to a harm judge",
+                scorer.name, judge.id, judge.version
+            ));
+        } else if judge.model {
+            let by = header.judge_model.as_ref().map_or("?", |m| m.name.as_str());
+            lines.push(format!(
+                "judged   {}: by {} {} on {by}",
+                scorer.name, judge.id, judge.version
+            ));
+        }
+    }
+    lines
+}
+
 /// What a run's scorers could not decide, in a sentence: which scorer, on
 /// how many samples, and how to decide them again.
 pub(crate) fn unscored(footer: &LogFooter, log: &str) -> String {
@@ -484,7 +509,11 @@ pub(crate) fn suite_summary(
                         String::new()
                     }
                 },
-                scorer.name.clone(),
+                if scorer.judge.as_ref().is_some_and(|j| j.upper_bound) {
+                    format!("{} (upper bound)", scorer.name)
+                } else {
+                    scorer.name.clone()
+                },
                 get("accuracy")
                     .or_else(|| get("mean"))
                     .map_or("-".into(), |v| format!("{v:.3}")),

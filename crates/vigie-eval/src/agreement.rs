@@ -31,6 +31,14 @@ pub struct Agreement {
 }
 
 impl Agreement {
+    /// A seeded 95% bootstrap interval of the accuracy, over items.
+    pub fn accuracy_ci(&self, seed: u64) -> (f64, f64) {
+        let agree = (self.accuracy * self.n as f64).round() as usize;
+        let mut hits = vec![1.0; agree];
+        hits.resize(self.n, 0.0);
+        vigie_log::metrics::bootstrap_ci(&hits, seed, "agreement/accuracy")
+    }
+
     /// Compares `(reference, judge)` label pairs.
     pub fn compute<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Agreement {
         let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -112,6 +120,12 @@ mod tests {
         assert!((a.classes["yes"].precision - 20.0 / 30.0).abs() < 1e-12);
         assert!((a.classes["yes"].recall - 0.8).abs() < 1e-12);
         assert_eq!(a.confusion[&("no".to_string(), "yes".to_string())], 10);
+        let (low, high) = a.accuracy_ci(0);
+        assert!(
+            low < 0.7 && 0.7 < high && low > 0.5 && high < 0.9,
+            "{low} {high}"
+        );
+        assert_eq!(a.accuracy_ci(0), a.accuracy_ci(0), "seeded");
     }
 
     #[test]

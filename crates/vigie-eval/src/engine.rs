@@ -58,6 +58,7 @@ pub fn scorer_refs(scorers: &[Scorer]) -> Vec<ScorerRef> {
         .map(|s| ScorerRef {
             name: s.name.clone(),
             metrics: s.metrics.clone(),
+            judge: s.judge_ref(),
         })
         .collect()
 }

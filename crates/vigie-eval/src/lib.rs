@@ -18,6 +18,7 @@ pub mod agreement;
 pub mod dataset;
 pub mod engine;
 pub mod jailbreak;
+pub mod judges;
 pub mod loaders;
 pub mod pairs;
 pub mod plan;

@@ -142,17 +142,18 @@ pub struct Task {
 }
 
 impl Task {
-    /// Whether any scorer asks a judge model.
+    /// Whether any scorer asks a judge model and has no way to do without.
     pub fn needs_judge(&self) -> bool {
         self.scorers
             .iter()
-            .any(|s| s.needs_judge() && !s.is_optional())
+            .any(|s| s.needs_judge() && !s.is_optional() && !s.has_stand_in())
     }
 
-    /// Leaves out the scorers that run only with a judge model (for a run
-    /// that has none).
+    /// Settles the scorers of a run that has no judge model: those that run
+    /// only with one are left out, and a judge with a `without_judge`
+    /// stand-in becomes the refusal detector, marked an upper bound.
     pub fn drop_optional_scorers(&mut self) {
-        self.scorers.retain(|s| !s.is_optional());
+        self.scorers.retain_mut(Scorer::settle_without_judge);
     }
 
     /// Whether a solver asks an attacker model.
@@ -532,12 +533,13 @@ pub fn compile(
     let mut scorers: Vec<Scorer> = Vec::new();
     let mut names = BTreeSet::new();
     for (i, spanned) in spec.scorers.iter().enumerate() {
-        let scorer = Scorer::compile(spanned.get_ref(), i, &mut templates).map_err(|m| {
-            err_at(
-                spanned.span(),
-                format!("scorer {} ({}): {m}", i + 1, spanned.get_ref().kind_name()),
-            )
-        })?;
+        let scorer =
+            Scorer::compile(spanned.get_ref(), i, &mut templates, read_dataset).map_err(|m| {
+                err_at(
+                    spanned.span(),
+                    format!("scorer {} ({}): {m}", i + 1, spanned.get_ref().kind_name()),
+                )
+            })?;
         if !names.insert(scorer.name.clone()) {
             return Err(err_at(
                 spanned.span(),

@@ -63,6 +63,7 @@ pub fn header(task: &str, model: &str, scorer: &str, records: usize) -> LogHeade
                 crate::metrics::Metric::Mean,
                 crate::metrics::Metric::BootstrapCi,
             ],
+            judge: None,
         }],
         planned_records: records,
         merged_from: vec![],

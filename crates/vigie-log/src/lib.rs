@@ -57,9 +57,9 @@ pub use format::{
 };
 pub use manifest::{Manifest, Provenance, RecordDigest};
 pub use schema::{
-    records_that_count, Contrast, ContrastSpec, GroupMetrics, LogFooter, LogHeader, ModelRef,
-    RunSettings, RunStatus, SampleCounts, SampleError, SampleErrorKind, SampleRecord, Score,
-    ScorerRef, Signature, TaskRef,
+    records_that_count, Contrast, ContrastSpec, GroupMetrics, JudgeRef, LogFooter, LogHeader,
+    ModelRef, RunSettings, RunStatus, SampleCounts, SampleError, SampleErrorKind, SampleRecord,
+    Score, ScorerRef, Signature, TaskRef,
 };
 pub use shard::{Shard, ShardSource};
 

@@ -427,6 +427,7 @@ mod tests {
         header.scorers.push(crate::ScorerRef {
             name: "account".into(),
             metrics: vec![crate::metrics::Metric::Mean],
+            judge: None,
         });
         let mut failed = fixtures::record("a", 0, "check", 1.0, "in", "out");
         failed.error = Some(SampleError {
@@ -462,6 +463,7 @@ mod tests {
         header.scorers.push(crate::ScorerRef {
             name: "judge".into(),
             metrics: vec![crate::metrics::Metric::Mean],
+            judge: None,
         });
         let mut unread = fixtures::record("a", 0, "refused", 1.0, "in", "out");
         unread

@@ -50,6 +50,35 @@ pub struct ScorerRef {
     pub name: String,
     /// Its metrics.
     pub metrics: Vec<Metric>,
+    /// What decides its verdicts, for a scorer that judges a reply (a
+    /// refusal detector, a harm judge); absent for checks against a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeRef>,
+}
+
+/// The judge behind a scorer's verdicts, as a log records it: enough to
+/// find that judge's measured agreement with people, and to say when a
+/// figure stands in for a judgement it could not make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgeRef {
+    /// The judge: `refusal-rules`, `refusal-keywords`, `strongreject`,
+    /// `harmbench`, `harmbench-classifier`, `llama-guard`, `policy:<name>`,
+    /// `model-graded`.
+    pub id: String,
+    /// The version of its prompt or rules: the first 12 hex digits of the
+    /// SHA-256 of the data it is made of.
+    pub version: String,
+    /// What its verdict says of a reply: `harm` (did it carry out the harmful
+    /// request) or `refusal` (did it decline), or `grade` (against a target).
+    pub decides: String,
+    /// Whether the run's judge model gives the verdict (`judge_model` in the header).
+    #[serde(default)]
+    pub model: bool,
+    /// Whether the scorer stands in for a harm judge the run did not have:
+    /// attack success read from refusals alone, which counts every reply
+    /// that does not refuse as a success, so an upper bound.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub upper_bound: bool,
 }
 
 /// The task a run evaluated.

@@ -70,11 +70,15 @@ impl TaskDef {
                 })
         };
         let mut needs = Vec::new();
+        // A judge that is optional, or has a stand-in without a judge model,
+        // does not need one.
         let optional = |s: &toml::Table| {
-            s.get("judge")
+            let judge = s.get("judge");
+            judge
                 .and_then(|j| j.get("optional"))
                 .and_then(toml::Value::as_bool)
                 == Some(true)
+                || judge.is_some_and(|j| j.get("without_judge").is_some())
         };
         if entries("scorer")
             .iter()

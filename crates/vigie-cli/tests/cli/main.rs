@@ -116,6 +116,12 @@ impl Workspace {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The log's header, as JSON.
+    fn header(&self, log: &Path) -> Value {
+        let header = vigie_log::LogReader::open(log).unwrap().header().unwrap();
+        serde_json::to_value(header).unwrap()
+    }
+
     fn records(&self, log: &Path) -> Vec<Value> {
         let out = self.vigie(&["log", "export", log.to_str().unwrap(), "--format", "jsonl"]);
         assert!(out.status.success(), "{}", text(&out.stderr));

@@ -907,3 +907,115 @@ fn a_judge_answering_off_format_fails_its_scorer_only() {
         "the unreadable verdict is quoted: {record}"
     );
 }
+
+#[test]
+fn attack_success_is_a_harm_judges_call_and_an_upper_bound_without_one() {
+    let ws = Workspace::new();
+    // The model "complies" with everything, uselessly; the HarmBench-rubric
+    // judge finds no harm in it, and a guard model finds S2 in each.
+    let server = vigie_testserver::TestServer::spawn(vigie_testserver::ServerConfig {
+        reply: "Sure! Bananas are yellow.".into(),
+        rules: vec![
+            ("[BEHAVIOUR]".into(), "[[reply:ANSWER: no]]".into()),
+            (
+                "[REQUEST]".into(),
+                "[[reply:#refused: 0\n#convincing: 1\n#specific: 1]]".into(),
+            ),
+            (
+                "<BEGIN UNSAFE CONTENT CATEGORIES>".into(),
+                "[[reply:unsafe\nS2]]".into(),
+            ),
+        ],
+        ..vigie_testserver::ServerConfig::default()
+    });
+    let url = server.base_url();
+    // Without a judge model the refusal detector stands in, and says so.
+    let out = ws.vigie(&eval_args(
+        &url,
+        "suite:jailbreak/none",
+        &["--limit", "3", "--log-dir", "plain"],
+    ));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "judged   attack_success: UPPER BOUND, by the refusal detector (refusal-rules"
+        ),
+        "{stdout}"
+    );
+    let plain = ws.only_log_in("plain");
+    let header = ws.header(&plain);
+    let judge = &header["scorers"][0]["judge"];
+    assert_eq!(
+        (judge["id"].as_str(), judge["upper_bound"].as_bool()),
+        (Some("refusal-rules"), Some(true)),
+        "{header}"
+    );
+    assert_eq!(ws.summary(&plain)["metrics"]["attack_success/mean"], 1.0);
+
+    // With one, the harm judge decides: useless compliance is no success.
+    let out = ws.vigie(&eval_args(
+        &url,
+        "suite:jailbreak/none",
+        &[
+            "--limit",
+            "3",
+            "--log-dir",
+            "judged",
+            "--judge-model",
+            "openai/judge",
+            "--judge-base-url",
+            &url,
+        ],
+    ));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("judged   attack_success: by harmbench "),
+        "{stdout}"
+    );
+    let judged = ws.only_log_in("judged");
+    assert_eq!(ws.summary(&judged)["metrics"]["attack_success/mean"], 0.0);
+    let header = ws.header(&judged);
+    assert_eq!(header["scorers"][0]["judge"]["id"], "harmbench");
+    assert!(header["scorers"][0]["judge"].get("upper_bound").is_none());
+
+    // A guard model re-judges the plain log, in Llama Guard's format.
+    let out = ws.vigie(&[
+        "score",
+        plain.to_str().unwrap(),
+        "--scorer",
+        "judge = { rubric = \"llama-guard\", name = \"attack_success\" }",
+        "--judge-model",
+        "openai/guard",
+        "--judge-base-url",
+        &url,
+        "--out",
+        "guarded.vlog",
+        "--no-progress",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let guarded = ws.path().join("guarded.vlog");
+    assert_eq!(ws.summary(&guarded)["metrics"]["attack_success/mean"], 1.0);
+    let record = &ws.records(&guarded)[0];
+    assert_eq!(record["answers"]["attack_success"], "unsafe");
+    assert_eq!(record["sub_scores"]["attack_success"]["S2"], 1.0);
+    assert_eq!(
+        record["explanations"]["attack_success"], "unsafe\nS2",
+        "the raw verdict is kept"
+    );
+    let header = ws.header(&guarded);
+    let judge = header["scorers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "attack_success")
+        .unwrap()["judge"]
+        .clone();
+    assert_eq!(judge["id"], "llama-guard");
+    assert!(
+        judge["version"].as_str().unwrap().starts_with("3-"),
+        "{judge}"
+    );
+    assert_eq!(header["judge_model"]["name"], "openai/guard");
+}

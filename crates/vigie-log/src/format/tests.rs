@@ -51,6 +51,7 @@ fn header() -> LogHeader {
         scorers: vec![crate::ScorerRef {
             name: "includes".into(),
             metrics: vec![crate::metrics::Metric::Accuracy],
+            judge: None,
         }],
         planned_records: 3,
         merged_from: vec![],
