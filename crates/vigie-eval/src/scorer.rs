@@ -178,19 +178,6 @@ pub enum Rubric {
     Policy,
 }
 
-impl Rubric {
-    /// The id a log's judge reference gives it (a policy's is `policy:<name>`).
-    pub fn id(self) -> &'static str {
-        match self {
-            Rubric::StrongReject => "strongreject",
-            Rubric::HarmBench => "harmbench",
-            Rubric::HarmBenchClassifier => "harmbench-classifier",
-            Rubric::LlamaGuard => "llama-guard",
-            Rubric::Policy => "policy",
-        }
-    }
-}
-
 /// How a judge is sent what it judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JudgeInput {
