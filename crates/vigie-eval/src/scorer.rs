@@ -659,10 +659,14 @@ impl Scorer {
         if let ScorerKind::ModelGraded {
             template,
             instructions,
+            context,
             ..
         } = &self.kind
         {
-            templates.render(template, &grader_context(probe_input(probe), instructions))?;
+            templates.render(
+                template,
+                &judge_context(probe_input(probe), instructions, context),
+            )?;
         }
         match &self.kind {
             ScorerKind::StateCheck(check) => {
@@ -779,11 +783,9 @@ impl Scorer {
                 })?;
                 let messages = match send {
                     JudgeInput::Prompt => {
-                        let mut variables = grader_context(input, instructions);
-                        if let Value::Object(map) = &mut variables {
-                            map.extend(context.iter().map(|(k, v)| (k.clone(), v.clone())));
-                        }
-                        let prompt = templates.render(template, &variables).map_err(ScoreError)?;
+                        let prompt = templates
+                            .render(template, &judge_context(input, instructions, context))
+                            .map_err(ScoreError)?;
                         vec![ChatMessage::user(prompt)]
                     }
                     JudgeInput::Conversation => vec![
@@ -966,6 +968,20 @@ fn probe_input(sample: &crate::Sample) -> ScoreInput<'_> {
         scores: &NO_SCORES,
         sandbox: None,
     }
+}
+
+/// What a judge's template sees: the sample's variables and the judge's own
+/// (a guard's categories, a policy's rules).
+fn judge_context(
+    input: ScoreInput<'_>,
+    instructions: &str,
+    own: &BTreeMap<String, Value>,
+) -> Value {
+    let mut variables = grader_context(input, instructions);
+    if let Value::Object(map) = &mut variables {
+        map.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    variables
 }
 
 fn grader_context(input: ScoreInput<'_>, instructions: &str) -> Value {

@@ -256,3 +256,16 @@ fn likelihood_multiple_choice_cannot_also_reason() {
         "{err}"
     );
 }
+
+#[test]
+fn a_task_with_a_guard_judge_checks_its_prompt_with_the_categories() {
+    let source = ARITH.replace(
+        "includes = {}",
+        "judge = { rubric = \"llama-guard\", name = \"harm\" }",
+    );
+    let task = check(&source).unwrap();
+    assert_eq!(task.scorers[0].judge_ref().unwrap().id, "llama-guard");
+    // A missing policy file is named in the error.
+    let e = error(&ARITH.replace("includes = {}", "judge = { policy = \"acme.toml\" }"));
+    assert!(e.contains("field `policy`: acme.toml:"), "{e}");
+}
